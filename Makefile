@@ -1,0 +1,85 @@
+# Buzhou — `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+BIN := $(CURDIR)/.bin
+export GOBIN := $(BIN)
+export PATH := $(BIN):$(PATH)
+
+# Pinned tool versions.
+BUF_VERSION := v1.75.0
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
+GRPC_GATEWAY_VERSION := v2.33.0
+# The google/api protos come from this module in the Go module cache.
+GOOGLEAPIS_MODULE := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
+
+# Every Go module of the workspace, as package patterns.
+PKGS := buzhou.dev/proto/... buzhou.dev/platform/... buzhou.dev/article/... \
+	buzhou.dev/search/... buzhou.dev/verification/... buzhou.dev/gateway/...
+MODULES := proto services/platform services/article services/search services/verification gateway
+
+.PHONY: help
+help: ## Describe the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: build ## Build and start the whole stack on BUZHOU_HTTP_ADDR (default 127.0.0.1:8080)
+	$(BIN)/buzhou serve
+
+.PHONY: build
+build: ## Build all binaries into .bin/
+	go build -o $(BIN)/ buzhou.dev/gateway/cmd/buzhou buzhou.dev/gateway/cmd/gateway \
+		buzhou.dev/article/cmd/article buzhou.dev/search/cmd/search buzhou.dev/verification/cmd/verification
+
+.PHONY: test
+test: ## Run every test (PostgreSQL ones need BUZHOU_TEST_POSTGRES_URL)
+	@[ -n "$${BUZHOU_TEST_POSTGRES_URL:-}" ] || echo "note: BUZHOU_TEST_POSTGRES_URL is not set; PostgreSQL store tests are skipped (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)"
+	go test -race -shuffle=on -count=1 -timeout 15m $(PKGS)
+
+.PHONY: bench
+bench: ## Run the Go benchmarks (article create/get through the gateway on SQLite, and PostgreSQL when BUZHOU_TEST_POSTGRES_URL is set)
+	go test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS)
+
+.PHONY: lint
+lint: tools googleapis ## go vet, buf lint and buf format
+	go vet $(PKGS)
+	buf lint
+	buf format -d --exit-code proto
+
+.PHONY: generate
+generate: tools googleapis ## Regenerate Go, gateway and OpenAPI code from proto/
+	buf generate
+
+.PHONY: checkgenerate
+checkgenerate: generate ## Fail when generated code differs from what is committed
+	@git add -N proto/gen gateway/internal/openapi/spec
+	@git diff --exit-code -- proto/gen gateway/internal/openapi/spec || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+
+.PHONY: tidy
+tidy: ## go mod tidy in every module
+	@for m in $(MODULES); do (cd $$m && go mod tidy); done
+
+.PHONY: googleapis
+googleapis: .cache/googleapis/google/api/annotations.proto
+
+.cache/googleapis/google/api/annotations.proto:
+	@dir=$$(cd /tmp && go mod download -json $(GOOGLEAPIS_MODULE) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); \
+	rm -rf .cache/googleapis && mkdir -p .cache && cp -r "$$dir/third_party/googleapis" .cache/googleapis && \
+	chmod -R u+w .cache/googleapis && rm -f .cache/googleapis/README.grpc-gateway
+
+.PHONY: tools
+tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2 ## Install pinned code generators into .bin/
+
+$(BIN)/buf:
+	go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+$(BIN)/protoc-gen-go:
+	go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(BIN)/protoc-gen-go-grpc:
+	go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(BIN)/protoc-gen-grpc-gateway:
+	go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
+$(BIN)/protoc-gen-openapiv2:
+	go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)

@@ -1,0 +1,98 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"buzhou.dev/platform/errs"
+)
+
+// errorBody is the one error shape of the API.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"requestId"`
+}
+
+// httpStatus maps a gRPC code to the API's HTTP status: grpc-gateway's mapping,
+// except that a failed precondition is a stale If-Match revision (412).
+func httpStatus(c codes.Code) int {
+	if c == codes.FailedPrecondition {
+		return http.StatusPreconditionFailed
+	}
+	return runtime.HTTPStatusFromCode(c)
+}
+
+// publicMessage keeps messages from our services and hides transport and
+// library internals (addresses, dial errors) behind a plain sentence.
+func publicMessage(st *status.Status) string {
+	msg := st.Message()
+	switch st.Code() {
+	case codes.Unavailable:
+		return "a Buzhou service is not reachable right now; retry in a few seconds"
+	case codes.Unknown:
+		return "internal error; try again later"
+	case codes.Internal:
+		if strings.HasPrefix(msg, "internal error") {
+			return msg
+		}
+		return "internal error; try again later"
+	case codes.DeadlineExceeded:
+		return "the request took too long; try again"
+	case codes.Canceled:
+		return "the request was cancelled"
+	case codes.Unimplemented:
+		return "this endpoint is not available yet on this server"
+	}
+	return msg
+}
+
+// writeError writes the API error body with the status for code.
+func writeError(w http.ResponseWriter, r *http.Request, httpCode int, code codes.Code, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	if code == codes.Unauthenticated {
+		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="buzhou", error="invalid_token", error_description=%q`, msg))
+	}
+	w.WriteHeader(httpCode)
+	_ = json.NewEncoder(w).Encode(errorBody{Error: errorDetail{Code: errs.CodeName(code), Message: msg, RequestID: RequestIDFrom(r.Context())}})
+}
+
+// handleError is grpc-gateway's error handler: every failed API call ends here.
+func handleError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if tooLarge(r) {
+		writeTooLarge(w, r)
+		return
+	}
+	st := status.Convert(err)
+	writeError(w, r, httpStatus(st.Code()), st.Code(), publicMessage(st))
+}
+
+func writeTooLarge(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
+		fmt.Sprintf("request body is larger than %d bytes; send less at once (split a batch into smaller ones)", bodyLimitFrom(r.Context())))
+}
+
+// handleRoutingError answers unknown routes and methods in the API error shape.
+func handleRoutingError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, code int) {
+	switch code {
+	case http.StatusMethodNotAllowed:
+		writeError(w, r, code, codes.InvalidArgument, fmt.Sprintf("method %s is not allowed on %s; see /openapi.json", r.Method, r.URL.Path))
+	case http.StatusNotFound:
+		writeError(w, r, code, codes.NotFound, fmt.Sprintf("no API route %s %s; see /openapi.json", r.Method, r.URL.Path))
+	default:
+		writeError(w, r, code, codes.InvalidArgument, http.StatusText(code))
+	}
+}

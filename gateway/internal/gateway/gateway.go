@@ -1,0 +1,329 @@
+// Package gateway is Buzhou's HTTP front: it maps REST to the services' gRPC
+// APIs with grpc-gateway, and adds request ids, the error shape, body limits,
+// health and the OpenAPI document. It holds no business logic.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"buzhou.dev/gateway/internal/openapi"
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
+	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
+	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
+)
+
+// Config configures the gateway's HTTP behaviour.
+type Config struct {
+	// MaxBodyBytes bounds request bodies; larger ones get 413.
+	MaxBodyBytes int64
+}
+
+// Upstreams are the connections to the services, one per service.
+type Upstreams struct {
+	Article      *grpc.ClientConn
+	Search       *grpc.ClientConn
+	Verification *grpc.ClientConn
+}
+
+// New returns the gateway's HTTP handler.
+func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.Handler, error) {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 16 << 20
+	}
+	api := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+			Marshaler: &runtime.JSONPb{
+				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			},
+		}),
+		runtime.WithErrorHandler(handleError),
+		runtime.WithRoutingErrorHandler(handleRoutingError),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithMetadata(func(ctx context.Context, _ *http.Request) metadata.MD {
+			return metadata.Pairs("x-request-id", RequestIDFrom(ctx))
+		}),
+		runtime.WithForwardResponseOption(setStatus),
+	)
+	registrations := []struct {
+		name     string
+		register func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
+		conn     *grpc.ClientConn
+	}{
+		{"article", articlev1.RegisterArticleServiceHandler, up.Article},
+		{"search", searchv1.RegisterSearchServiceHandler, up.Search},
+		{"verification", verificationv1.RegisterVerificationServiceHandler, up.Verification},
+		{"identity", identityv1.RegisterIdentityServiceHandler, up.Verification},
+	}
+	for _, r := range registrations {
+		if err := r.register(ctx, api, r.conn); err != nil {
+			return nil, fmt.Errorf("register %s routes: %w", r.name, err)
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/", agentHeaders(limitBody(cfg.MaxBodyBytes, articleRoutes(api))))
+	mux.Handle("GET /openapi.json", openapi.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
+	})
+	mux.Handle("GET /readyz", readiness(up))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, http.StatusNotFound, codes.NotFound, fmt.Sprintf("nothing at %s; the API is under /api/v1, see /openapi.json", r.URL.Path))
+	})
+	return withRequestID(recoverPanics(log, mux)), nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, body+"\n")
+}
+
+// incomingHeader forwards the headers the services read.
+func incomingHeader(key string) (string, bool) {
+	switch strings.ToLower(key) {
+	case "x-api-key", "x-agent-id":
+		return strings.ToLower(key), true
+	case "x-request-id":
+		// Set by the gateway itself from the validated value.
+		return "", false
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// outgoingHeader passes the response metadata that is part of the API.
+func outgoingHeader(key string) (string, bool) {
+	switch key {
+	case "x-article-id":
+		return "X-Article-Id", true
+	case "x-article-slug":
+		return "X-Article-Slug", true
+	case "etag":
+		return "ETag", true
+	}
+	return "", false
+}
+
+// setStatus applies the status a service asked for with x-http-code (201 for
+// creations).
+func setStatus(ctx context.Context, w http.ResponseWriter, _ proto.Message) error {
+	md, ok := runtime.ServerMetadataFromContext(ctx)
+	if !ok {
+		return nil
+	}
+	if v := md.HeaderMD.Get("x-http-code"); len(v) > 0 {
+		if code, err := strconv.Atoi(v[0]); err == nil && code >= 200 && code < 300 {
+			w.WriteHeader(code)
+		}
+	}
+	return nil
+}
+
+// agentHeaders tells agents where the API and its description live.
+func agentHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Agent-API-Endpoint", "/api/v1")
+		w.Header().Set("X-Agent-API-Docs", "/openapi.json")
+		next.ServeHTTP(w, r)
+	})
+}
+
+var articlePath = regexp.MustCompile(`^/api/v1/articles/([^/:]+)$`)
+
+// articleRoutes adapts REST conventions grpc-gateway cannot express: the format
+// query parameter of GET /api/v1/articles/{x} (markdown goes to the render RPC)
+// and the If-Match header of PATCH (becomes expectedRevision).
+func articleRoutes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m := articlePath.FindStringSubmatch(r.URL.Path)
+		if m == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			q := r.URL.Query()
+			if q.Get("format") == "markdown" {
+				q.Del("format")
+				r.URL.Path += ":render"
+				r.URL.RawPath = ""
+				r.URL.RawQuery = q.Encode()
+			}
+		case http.MethodPatch:
+			if h := r.Header.Get("If-Match"); h != "" {
+				rev, ok := parseIfMatch(h)
+				if !ok {
+					writeError(w, r, http.StatusBadRequest, codes.InvalidArgument,
+						fmt.Sprintf("If-Match %q is not an article revision; send the article's revision number, e.g. If-Match: 3", h))
+					return
+				}
+				q := r.URL.Query()
+				q.Set("expectedRevision", strconv.Itoa(rev))
+				r.URL.RawQuery = q.Encode()
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// parseIfMatch accepts 3, "3" and W/"3".
+func parseIfMatch(h string) (int, bool) {
+	h = strings.TrimPrefix(strings.TrimSpace(h), "W/")
+	h = strings.Trim(h, `"`)
+	n, err := strconv.Atoi(h)
+	return n, err == nil && n > 0
+}
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	bodyLimitKey
+)
+
+type bodyState struct {
+	limit    int64
+	exceeded atomic.Bool
+}
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// withRequestID gives every request an id: the caller's X-Request-Id when it is
+// well-formed, a new one otherwise. It is echoed on every response.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID.MatchString(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "req_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// RequestIDFrom returns the request id of ctx.
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// limitBody answers 413 for bodies over limit: at once when Content-Length says
+// so, otherwise when reading crosses the limit.
+func limitBody(limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &bodyState{limit: limit}
+		r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey, st))
+		if r.ContentLength > limit {
+			writeTooLarge(w, r)
+			return
+		}
+		r.Body = &limitedBody{rc: r.Body, left: limit, state: st}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type limitedBody struct {
+	rc    io.ReadCloser
+	left  int64
+	state *bodyState
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Probe for one more byte: only a body that really goes on is too large.
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			b.state.exceeded.Store(true)
+			return 0, errors.New("request body too large")
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
+
+func tooLarge(r *http.Request) bool {
+	st, _ := r.Context().Value(bodyLimitKey).(*bodyState)
+	return st != nil && st.exceeded.Load()
+}
+
+func bodyLimitFrom(ctx context.Context) int64 {
+	st, _ := ctx.Value(bodyLimitKey).(*bodyState)
+	if st == nil {
+		return 0
+	}
+	return st.limit
+}
+
+// recoverPanics turns a panic into a 500 in the API error shape.
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.ErrorContext(r.Context(), "panic in HTTP handler", "panic", fmt.Sprint(v), "stack", string(debug.Stack()), "request_id", RequestIDFrom(r.Context()))
+				writeError(w, r, http.StatusInternalServerError, codes.Internal, "internal error; try again later")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readiness answers 200 when every upstream reports SERVING.
+func readiness(up Upstreams) http.Handler {
+	checks := []struct {
+		name string
+		conn *grpc.ClientConn
+	}{{"article", up.Article}, {"search", up.Search}, {"verification", up.Verification}}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		for _, c := range checks {
+			resp, err := healthpb.NewHealthClient(c.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+			if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+				writeError(w, r, http.StatusServiceUnavailable, codes.Unavailable, fmt.Sprintf("the %s service is not serving yet; retry in a few seconds", c.name))
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, `{"status":"ready"}`)
+	})
+}

@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+func TestHTTPStatus(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		code codes.Code
+		want int
+	}{
+		{codes.InvalidArgument, 400},
+		{codes.Unauthenticated, 401},
+		{codes.PermissionDenied, 403},
+		{codes.NotFound, 404},
+		{codes.AlreadyExists, 409},
+		{codes.FailedPrecondition, 412},
+		{codes.ResourceExhausted, 429},
+		{codes.Unavailable, 503},
+		{codes.Internal, 500},
+	}
+	for _, tc := range cases {
+		t.Run(tc.code.String(), func(t *testing.T) {
+			t.Parallel()
+			if got := httpStatus(tc.code); got != tc.want {
+				t.Errorf("httpStatus(%v) = %d, want %d", tc.code, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPublicMessageHidesInternals(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		st   *status.Status
+		want string
+	}{
+		{"dial error", status.New(codes.Unavailable, "connection error: desc = transport: dial tcp 127.0.0.1:9101: connect: connection refused"), "not reachable"},
+		{"unknown", status.New(codes.Unknown, "pq: relation articles does not exist"), "internal error"},
+		{"raw internal", status.New(codes.Internal, "open /var/lib/x.db: permission denied"), "internal error; try again later"},
+		{"masked internal kept", status.New(codes.Internal, "internal error (ref abc)"), "internal error (ref abc)"},
+		{"domain message kept", status.New(codes.InvalidArgument, "title: give title.en or title.zh"), "title: give title.en or title.zh"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := publicMessage(tc.st)
+			if !strings.Contains(got, tc.want) || strings.Contains(got, "127.0.0.1") || strings.Contains(got, "/var/") {
+				t.Errorf("publicMessage = %q, want it to contain %q and no internals", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseIfMatch(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"3", 3, true}, {`"3"`, 3, true}, {`W/"12"`, 12, true}, {" 7 ", 7, true},
+		{"0", 0, false}, {"-1", 0, false}, {"abc", 0, false}, {"*", 0, false},
+	}
+	for _, tc := range cases {
+		got, ok := parseIfMatch(tc.in)
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("parseIfMatch(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	h := withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(RequestIDFrom(r.Context())))
+	}))
+	cases := []struct {
+		name, in string
+		keep     bool
+	}{
+		{"well-formed", "req-1.a_b:c", true},
+		{"spaces", "a b", false},
+		{"too long", strings.Repeat("a", 200), false},
+		{"absent", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest("GET", "/", nil)
+			if tc.in != "" {
+				req.Header.Set("X-Request-Id", tc.in)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			got := rec.Header().Get("X-Request-Id")
+			if got != rec.Body.String() || got == "" {
+				t.Fatalf("header %q, context %q", got, rec.Body.String())
+			}
+			if (got == tc.in) != tc.keep {
+				t.Errorf("X-Request-Id %q from %q; keep = %v", got, tc.in, tc.keep)
+			}
+		})
+	}
+}

@@ -1,0 +1,104 @@
+// Package stack starts the whole of Buzhou in one process — article, search,
+// verification and gateway — each on its own loopback listener, talking over
+// real gRPC exactly as separate binaries would. `buzhou serve` and the
+// end-to-end tests use it.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	articleapp "buzhou.dev/article/app"
+	gatewayapp "buzhou.dev/gateway/app"
+	searchapp "buzhou.dev/search/app"
+	verificationapp "buzhou.dev/verification/app"
+)
+
+// Config is the configuration of every part; the services' own gRPC
+// addresses are replaced by loopback listeners on free ports.
+type Config struct {
+	Article      articleapp.Config
+	Search       searchapp.Config
+	Verification verificationapp.Config
+	Gateway      gatewayapp.Config
+}
+
+// Stack is a running Buzhou.
+type Stack struct {
+	// HTTPAddr is the gateway's address, host:port.
+	HTTPAddr string
+	// ArticleAddr, SearchAddr and VerificationAddr are the services' gRPC addresses.
+	ArticleAddr, SearchAddr, VerificationAddr string
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	err    error
+}
+
+// Start listens on every address, then runs all parts until ctx ends, Stop is
+// called, or one part fails (which stops the others).
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Stack, error) {
+	var lis [4]net.Listener
+	addrs := []string{"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", cfg.Gateway.HTTPAddr}
+	for i, a := range addrs {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, o := range lis[:i] {
+				o.Close()
+			}
+			return nil, fmt.Errorf("listen on %s: %w", a, err)
+		}
+		lis[i] = l
+	}
+	s := &Stack{
+		ArticleAddr:      lis[0].Addr().String(),
+		SearchAddr:       lis[1].Addr().String(),
+		VerificationAddr: lis[2].Addr().String(),
+		HTTPAddr:         lis[3].Addr().String(),
+	}
+	cfg.Search.ArticleAddr = s.ArticleAddr
+	cfg.Verification.ArticleAddr = s.ArticleAddr
+	cfg.Gateway.ArticleAddr, cfg.Gateway.SearchAddr, cfg.Gateway.VerificationAddr = s.ArticleAddr, s.SearchAddr, s.VerificationAddr
+
+	ctx, s.cancel = context.WithCancel(ctx)
+	parts := []func(context.Context) error{
+		func(ctx context.Context) error { return articleapp.Run(ctx, cfg.Article, lis[0], log) },
+		func(ctx context.Context) error { return searchapp.Run(ctx, cfg.Search, lis[1], log) },
+		func(ctx context.Context) error { return verificationapp.Run(ctx, cfg.Verification, lis[2], log) },
+		func(ctx context.Context) error { return gatewayapp.Run(ctx, cfg.Gateway, lis[3], log) },
+	}
+	for _, run := range parts {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				s.mu.Lock()
+				if s.err == nil {
+					s.err = err
+				}
+				s.mu.Unlock()
+				s.cancel()
+			}
+		}()
+	}
+	return s, nil
+}
+
+// Wait blocks until every part has stopped and returns the first failure.
+func (s *Stack) Wait() error {
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Stop shuts every part down gracefully and waits for it.
+func (s *Stack) Stop() error {
+	s.cancel()
+	return s.Wait()
+}

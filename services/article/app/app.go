@@ -1,0 +1,61 @@
+// Package app wires the article service: store, seed content and gRPC server.
+// The article binary and the all-in-one buzhou binary both start it through Run.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"buzhou.dev/article/internal/seed"
+	"buzhou.dev/article/internal/server"
+	"buzhou.dev/article/internal/store"
+	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/grpcx"
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+)
+
+// Config configures the article service.
+type Config struct {
+	// GRPCAddr is where the service listens when it opens its own listener.
+	GRPCAddr string `env:"BUZHOU_ARTICLE_ADDR, default=127.0.0.1:9101"`
+	// DataDir holds the SQLite database when DatabaseURL is empty.
+	DataDir string `env:"BUZHOU_DATA_DIR, default=./data"`
+	// DatabaseURL selects PostgreSQL, e.g. postgres://user@host:5432/buzhou.
+	DatabaseURL string `env:"DATABASE_URL"`
+	// AdminKey is the bootstrap key with every scope.
+	AdminKey string `env:"BUZHOU_ADMIN_KEY"`
+	// SeedDemo fills a fresh store with the demo articles.
+	SeedDemo bool `env:"BUZHOU_SEED_DEMO, default=true"`
+}
+
+// Run serves the article service on lis until ctx ends.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+	log = log.With("service", "article")
+	st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}, nil)
+	if err != nil {
+		return fmt.Errorf("open article store: %w", err)
+	}
+	defer st.Close()
+
+	srv := server.New(st, log, server.Options{Stop: ctx.Done()})
+	if cfg.SeedDemo {
+		demo, err := seed.Articles()
+		if err != nil {
+			return fmt.Errorf("load demo articles: %w", err)
+		}
+		n, err := srv.Seed(ctx, demo)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			log.Info("seeded demo articles", "count", n)
+		}
+	}
+
+	g := grpcx.NewServer(log, auth.AdminKey(cfg.AdminKey))
+	articlev1.RegisterArticleServiceServer(g.GRPC, srv)
+	log.Info("serving", "addr", lis.Addr().String())
+	return g.Serve(ctx, lis)
+}

@@ -1,0 +1,38 @@
+// Command article runs the article service on its own.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"buzhou.dev/article/app"
+	"buzhou.dev/platform/logging"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := realMain(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "article:", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context) error {
+	var cfg app.Config
+	if err := envconfig.Process(ctx, &cfg); err != nil {
+		return err
+	}
+	log := logging.New(os.Stderr, os.Getenv("BUZHOU_LOG_LEVEL"), os.Getenv("BUZHOU_LOG_JSON") == "true")
+	lis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx, cfg, lis, log)
+}

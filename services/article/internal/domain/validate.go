@@ -1,0 +1,316 @@
+package domain
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"buzhou.dev/platform/errs"
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+)
+
+// maxListedProblems bounds the error message. Clients should see every
+// problem of an honest article at once, but a hostile one with thousands of
+// bad tags must not turn into a megabyte error answer.
+const maxListedProblems = 100
+
+// Validate checks the client-supplied part of a (normally after Normalize)
+// and returns nil or one error wrapping errs.ErrInvalid. Its message lists
+// every problem, separated by "; ", each as "<JSON field path>: <what is
+// wrong>, <how to fix it>", so a client (often an agent) can fix all of them
+// in one round trip. Server-made fields are not checked. Nil sub-messages are
+// treated as empty.
+//
+// Status may be any known status here, because an updated article may already
+// be archived or deprecated; create additionally calls ValidateStatusForCreate.
+func Validate(a *articlev1.Article) error {
+	if a == nil {
+		return fmt.Errorf("%w: article: is missing, send the article object", errs.ErrInvalid)
+	}
+	var p problems
+
+	p.localized("title", a.GetTitle(), true, func(path, s string) {
+		p.maxRunes(path, s, MaxTitleRunes)
+	})
+	p.localized("summary", a.GetSummary(), true, func(path, s string) {
+		p.maxRunes(path, s, MaxSummaryRunes)
+	})
+	p.localized("content", a.GetContent(), true, func(path, s string) {
+		p.maxBytes(path, s, MaxContentBytes, "shorten it or split it into several articles")
+	})
+
+	switch d := a.GetDomain(); {
+	case isBlank(d):
+		p.add("domain", "is required, use one of %s", strings.Join(Domains(), ", "))
+	case !ValidDomain(d):
+		p.add("domain", "%s is not a known domain, use one of %s", quote(d), strings.Join(Domains(), ", "))
+	}
+	if s := a.GetStatus(); s != "" && !ValidStatus(s) {
+		p.add("status", "%s is not a known status, use one of %s, %s, %s or %s",
+			quote(s), StatusDraft, StatusPublished, StatusArchived, StatusDeprecated)
+	}
+
+	p.tags(a.GetTags())
+	p.count("keywords", len(a.GetKeywords()), MaxKeywords, "keywords", "keep the most useful ones")
+	for i, k := range a.GetKeywords() {
+		p.listItem(index("keywords", i), k)
+	}
+	p.codeBlocks(a.GetCodeBlocks())
+	p.qaPairs(a.GetQaPairs())
+	p.references(a.GetReferences())
+	for i, v := range a.GetApplicableVersions() {
+		p.listItem(index("applicableVersions", i), v)
+	}
+	for i, env := range a.GetRuntimeEnv() {
+		path := index("runtimeEnv", i)
+		if name := env.GetName(); p.text(path+".name", name) && isBlank(name) {
+			p.add(path+".name", "is empty, name the runtime (e.g. python, node) or remove the entry")
+		}
+		p.text(path+".version", env.GetVersion())
+	}
+	p.text("author", a.GetAuthor())
+	p.text("deprecationReason", a.GetDeprecationReason())
+
+	return p.err()
+}
+
+// ValidateStatusForCreate checks the (normalised) status a new article may
+// start in: empty (a draft), draft or published. Archiving and deprecating have their own
+// calls, which record why and tell followers.
+func ValidateStatusForCreate(status string) error {
+	switch status {
+	case "", StatusDraft, StatusPublished:
+		return nil
+	case StatusArchived:
+		return fmt.Errorf("%w: status: %s cannot be set when creating, use %s or %s (or leave it empty for a draft), then archive the article with DELETE /api/v1/articles/{id}",
+			errs.ErrInvalid, quote(status), StatusDraft, StatusPublished)
+	case StatusDeprecated:
+		return fmt.Errorf("%w: status: %s cannot be set when creating, use %s or %s (or leave it empty for a draft), then deprecate the article with POST /api/v1/articles/{id}:deprecate",
+			errs.ErrInvalid, quote(status), StatusDraft, StatusPublished)
+	}
+	return fmt.Errorf("%w: status: %s is not a status a new article can have, use %s or %s (or leave it empty for a draft)",
+		errs.ErrInvalid, quote(status), StatusDraft, StatusPublished)
+}
+
+// ValidateBatchSize checks the number of articles in one batchCreate call.
+func ValidateBatchSize(n int) error {
+	switch {
+	case n < 1:
+		return fmt.Errorf("%w: articles: is empty, send between 1 and %d articles", errs.ErrInvalid, MaxBatch)
+	case n > MaxBatch:
+		return fmt.Errorf("%w: articles: has %d articles, over the limit of %d per batch, split them into several batchCreate calls",
+			errs.ErrInvalid, n, MaxBatch)
+	}
+	return nil
+}
+
+// problems collects what is wrong with one article.
+type problems struct {
+	list []string
+	more int // problems found beyond maxListedProblems
+}
+
+func (p *problems) add(path, format string, args ...any) {
+	if len(p.list) >= maxListedProblems {
+		p.more++
+		return
+	}
+	p.list = append(p.list, path+": "+fmt.Sprintf(format, args...))
+}
+
+func (p *problems) err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	msg := strings.Join(p.list, "; ")
+	if p.more > 0 {
+		msg += fmt.Sprintf("; and %d more problems not listed, fix these first", p.more)
+	}
+	return fmt.Errorf("%w: %s", errs.ErrInvalid, msg)
+}
+
+// text reports text that cannot be stored or shown safely and returns whether
+// s is fine. protojson rejects invalid UTF-8, but strings set through gRPC or Go
+// may carry it, and NUL bytes break PostgreSQL text columns and C-based tools.
+func (p *problems) text(path, s string) bool {
+	switch {
+	case !utf8.ValidString(s):
+		p.add(path, "is not valid UTF-8, send UTF-8 text")
+		return false
+	case strings.IndexByte(s, 0) >= 0:
+		p.add(path, "contains a NUL byte (\\u0000), remove it")
+		return false
+	}
+	return true
+}
+
+// localized checks both languages of t with check (called only for clean,
+// non-empty text) and, when required, that at least one language is given.
+func (p *problems) localized(path string, t *articlev1.LocalizedText, required bool, check func(path, s string)) {
+	blank := true
+	for _, l := range [...]struct{ lang, s string }{{LangZH, t.GetZh()}, {LangEN, t.GetEn()}} {
+		lp := path + "." + l.lang
+		if !p.text(lp, l.s) {
+			blank = false // the text is there, just broken; do not also call it missing
+			continue
+		}
+		if isBlank(l.s) {
+			continue
+		}
+		blank = false
+		if check != nil {
+			check(lp, l.s)
+		}
+	}
+	if required && blank {
+		p.add(path, "is empty, give %s.en or %s.zh (at least one language)", path, path)
+	}
+}
+
+func (p *problems) maxRunes(path, s string, limit int) {
+	if n := utf8.RuneCountInString(s); n > limit {
+		p.add(path, "is %d characters long, over the limit of %d, shorten it", n, limit)
+	}
+}
+
+func (p *problems) maxBytes(path, s string, limit int, fix string) {
+	if n := len(s); n > limit {
+		p.add(path, "is %d bytes, over the limit of %d bytes (%d KiB), %s", n, limit, limit>>10, fix)
+	}
+}
+
+func (p *problems) count(path string, n, limit int, noun, fix string) {
+	if n > limit {
+		p.add(path, "has %d %s, over the limit of %d, %s", n, noun, limit, fix)
+	}
+}
+
+// listItem checks one entry of a plain string list; Normalize drops empty
+// entries, so one here means the caller skipped it.
+func (p *problems) listItem(path, s string) bool {
+	if !p.text(path, s) {
+		return false
+	}
+	if isBlank(s) {
+		p.add(path, "is empty, remove it")
+		return false
+	}
+	return true
+}
+
+func (p *problems) tags(tags []string) {
+	p.count("tags", len(tags), MaxTags, "tags", fmt.Sprintf("keep the %d most telling ones", MaxTags))
+	for i, t := range tags {
+		path := index("tags", i)
+		if !p.listItem(path, t) {
+			continue
+		}
+		if n := utf8.RuneCountInString(t); n > MaxTagRunes {
+			p.add(path, "is %d characters long, over the limit of %d, use a shorter tag", n, MaxTagRunes)
+			continue
+		}
+		if !validTag(t) {
+			p.add(path, "%s is not a valid tag, use only lower-case letters a-z, digits and . _ + -, starting with a letter or digit (e.g. \"mcp\", \"python3.11\")", quote(t))
+		}
+	}
+}
+
+// validTag matches [a-z0-9][a-z0-9._+-]*: tags appear in URLs and filters,
+// where spaces, upper case and punctuation would need escaping or fold
+// ambiguously.
+func validTag(t string) bool {
+	if t == "" {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '+' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (p *problems) codeBlocks(blocks []*articlev1.CodeBlock) {
+	p.count("codeBlocks", len(blocks), MaxCodeBlocks, "code blocks", "merge related blocks or split the article")
+	ids := make(map[string]int, len(blocks))
+	for i, cb := range blocks {
+		path := index("codeBlocks", i)
+		if id := cb.GetId(); p.text(path+".id", id) && id != "" {
+			if j, dup := ids[id]; dup {
+				p.add(path+".id", "%s is already used by codeBlocks[%d], give each block its own id or leave it empty to have one made", quote(id), j)
+			} else {
+				ids[id] = i
+			}
+		}
+		p.text(path+".language", cb.GetLanguage())
+		if code := cb.GetCode(); p.text(path+".code", code) {
+			if isBlank(code) {
+				p.add(path+".code", "is empty, put the code in it or remove the block")
+			} else {
+				p.maxBytes(path+".code", code, MaxCodeBytes, "shorten it or split it into several blocks")
+			}
+		}
+		p.text(path+".description", cb.GetDescription())
+	}
+}
+
+func (p *problems) qaPairs(pairs []*articlev1.QaPair) {
+	p.count("qaPairs", len(pairs), MaxQAPairs, "pairs", "keep the most asked questions")
+	for i, qa := range pairs {
+		path := index("qaPairs", i)
+		p.localized(path+".question", qa.GetQuestion(), true, nil)
+		p.localized(path+".answer", qa.GetAnswer(), true, nil)
+	}
+}
+
+func (p *problems) references(refs []*articlev1.Reference) {
+	p.count("references", len(refs), MaxReferences, "references", "keep the most useful ones")
+	for i, r := range refs {
+		path := index("references", i)
+		title, link := r.GetTitle(), r.GetUrl()
+		titleOK := p.text(path+".title", title)
+		linkOK := p.text(path+".url", link)
+		if titleOK && linkOK && isBlank(title) && isBlank(link) {
+			p.add(path, "is empty, give a title and a url (at least one)")
+			continue
+		}
+		if linkOK && !isBlank(link) && !absoluteHTTP(link) {
+			p.add(path+".url", "%s is not an absolute http(s) URL, give a full link such as https://example.com/page", quote(link))
+		}
+	}
+}
+
+// absoluteHTTP reports whether s is an http or https URL with a host, the only
+// links readers and agents can follow from anywhere.
+func absoluteHTTP(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	// url.Parse lower-cases the scheme.
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != ""
+}
+
+func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
+
+func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
+// quote shows a client value in a message, cut so a huge value cannot blow up
+// the message.
+func quote(s string) string {
+	const limit = 60
+	if len(s) <= limit {
+		return strconv.Quote(s)
+	}
+	n := limit
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strconv.Quote(s[:n]) + "…"
+}

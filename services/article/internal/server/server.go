@@ -1,0 +1,455 @@
+// Package server implements the ArticleService gRPC API on top of the store.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"buzhou.dev/article/internal/domain"
+	"buzhou.dev/article/internal/render"
+	"buzhou.dev/article/internal/store"
+	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/errs"
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+)
+
+var _ articlev1.ArticleServiceServer = (*Server)(nil)
+
+// feedBatch is how many changes WatchArticles reads per query.
+const feedBatch = 500
+
+// feedPoll bounds how long a follower waits before looking for changes written
+// by another process sharing the database.
+const feedPoll = time.Second
+
+// Server is the article service.
+type Server struct {
+	articlev1.UnimplementedArticleServiceServer
+	store store.Store
+	now   func() time.Time
+	stop  <-chan struct{}
+	log   *slog.Logger
+}
+
+// Options tune a Server; the zero value is ready for production.
+type Options struct {
+	// Now replaces time.Now.
+	Now func() time.Time
+	// Stop, when closed, ends every WatchArticles stream, so a graceful
+	// shutdown does not wait for followers that never hang up.
+	Stop <-chan struct{}
+}
+
+// New returns a server over st.
+func New(st store.Store, log *slog.Logger, o Options) *Server {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Server{store: st, now: o.Now, stop: o.Stop, log: log}
+}
+
+// Initial trust of a new article: pending, with the pending prior as confidence.
+const (
+	initialConfidence = 72
+	maxRecentRecords  = 10
+)
+
+// prepare turns client input into a new article ready to store.
+func (s *Server) prepare(ctx context.Context, in *articlev1.Article) (*articlev1.Article, error) {
+	if in == nil {
+		return nil, fmt.Errorf("%w: article: send the article as the request body", errs.ErrInvalid)
+	}
+	a := proto.Clone(in).(*articlev1.Article)
+	clearServerFields(a)
+	domain.Normalize(a)
+	if err := domain.Validate(a); err != nil {
+		return nil, err
+	}
+	if err := domain.ValidateStatusForCreate(a.GetStatus()); err != nil {
+		return nil, err
+	}
+	now := timestamppb.New(s.now())
+	a.Id = domain.NewID()
+	a.Slug = domain.Slugify(a.GetTitle().GetEn())
+	if a.Slug == "" {
+		a.Slug = a.Id
+	}
+	if a.Status == "" {
+		a.Status = domain.StatusDraft
+	}
+	if a.Status == domain.StatusPublished {
+		a.PublishedAt = now
+	}
+	if a.Author == "" {
+		if p := auth.FromContext(ctx); p != nil {
+			a.Author = p.Name
+		}
+	}
+	a.VerificationStatus = domain.VerificationPending
+	a.ConfidenceScore = initialConfidence
+	a.RiskLevel = domain.RiskLow
+	a.CreatedAt, a.UpdatedAt = now, now
+	a.Revision = 1
+	return a, nil
+}
+
+// clearServerFields drops what only the server may set.
+func clearServerFields(a *articlev1.Article) {
+	a.Id, a.Slug, a.Revision = "", "", 0
+	a.RiskLevel, a.ConfidenceScore, a.VerificationStatus = "", 0, ""
+	a.RelatedIds, a.RecentVerifications, a.VerificationCount = nil, nil, 0
+	a.CreatedAt, a.UpdatedAt, a.PublishedAt, a.LastInspectedAt = nil, nil, nil, nil
+	a.DeprecationReason = ""
+}
+
+func (s *Server) create(ctx context.Context, in *articlev1.Article) (*articlev1.Article, error) {
+	a, err := s.prepare(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Create(ctx, a)
+}
+
+// CreateArticle implements ArticleServiceServer.
+func (s *Server) CreateArticle(ctx context.Context, req *articlev1.CreateArticleRequest) (*articlev1.Article, error) {
+	a, err := s.create(ctx, req.GetArticle())
+	if err != nil {
+		return nil, err
+	}
+	setHeaders(ctx, a, "201")
+	return a, nil
+}
+
+// BatchCreateArticles implements ArticleServiceServer.
+func (s *Server) BatchCreateArticles(ctx context.Context, req *articlev1.BatchCreateArticlesRequest) (*articlev1.BatchCreateArticlesResponse, error) {
+	if err := domain.ValidateBatchSize(len(req.GetArticles())); err != nil {
+		return nil, err
+	}
+	resp := &articlev1.BatchCreateArticlesResponse{Results: make([]*articlev1.BatchCreateResult, 0, len(req.GetArticles()))}
+	for i, in := range req.GetArticles() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r := &articlev1.BatchCreateResult{Index: int32(i)}
+		a, err := s.create(ctx, in)
+		if err != nil {
+			r.Error = itemError(ctx, s.log, err)
+		} else {
+			r.Article = a
+		}
+		resp.Results = append(resp.Results, r)
+	}
+	return resp, nil
+}
+
+// itemError describes one failed batch item the way the error body would.
+func itemError(ctx context.Context, log *slog.Logger, err error) *articlev1.ItemError {
+	c := errs.Code(err)
+	if c == codes.Unknown {
+		log.ErrorContext(ctx, "batch item failed", "err", err)
+		return &articlev1.ItemError{Code: errs.CodeName(codes.Internal), Message: "internal error; retry this item"}
+	}
+	return &articlev1.ItemError{Code: errs.CodeName(c), Message: errs.Message(err)}
+}
+
+// canSeeHidden reports whether the caller may read drafts and archived articles.
+func canSeeHidden(ctx context.Context) bool {
+	p := auth.FromContext(ctx)
+	return p != nil && p.Has(auth.ScopeArticlesWrite)
+}
+
+func publicStatus(status string) bool {
+	return status == domain.StatusPublished || status == domain.StatusDeprecated
+}
+
+// load returns a visible article by id or slug.
+func (s *Server) load(ctx context.Context, idOrSlug string) (*articlev1.Article, error) {
+	if idOrSlug == "" {
+		return nil, fmt.Errorf("%w: give an article id or slug", errs.ErrInvalid)
+	}
+	a, err := s.store.Get(ctx, idOrSlug)
+	if err != nil {
+		return nil, err
+	}
+	if !publicStatus(a.GetStatus()) && !canSeeHidden(ctx) {
+		return nil, fmt.Errorf("%w: article %q not found", errs.ErrNotFound, idOrSlug)
+	}
+	return a, nil
+}
+
+// GetArticle implements ArticleServiceServer.
+func (s *Server) GetArticle(ctx context.Context, req *articlev1.GetArticleRequest) (*articlev1.Article, error) {
+	if err := checkFormat(req.GetFormat(), req.GetLang()); err != nil {
+		return nil, err
+	}
+	a, err := s.load(ctx, req.GetIdOrSlug())
+	if err != nil {
+		return nil, err
+	}
+	setHeaders(ctx, a, "")
+	return a, nil
+}
+
+func checkFormat(format, lang string) error {
+	switch format {
+	case "", "json", "markdown":
+	default:
+		return fmt.Errorf("%w: format %q is not supported; use format=json or format=markdown", errs.ErrInvalid, format)
+	}
+	return checkLang(lang)
+}
+
+func checkLang(lang string) error {
+	if lang == "" || domain.ValidLang(lang) {
+		return nil
+	}
+	return fmt.Errorf("%w: lang %q is not supported; use lang=en or lang=zh", errs.ErrInvalid, lang)
+}
+
+// RenderArticle implements ArticleServiceServer.
+func (s *Server) RenderArticle(ctx context.Context, req *articlev1.RenderArticleRequest) (*httpbody.HttpBody, error) {
+	if err := checkLang(req.GetLang()); err != nil {
+		return nil, err
+	}
+	a, err := s.load(ctx, req.GetIdOrSlug())
+	if err != nil {
+		return nil, err
+	}
+	setHeaders(ctx, a, "")
+	return &httpbody.HttpBody{ContentType: "text/markdown; charset=utf-8", Data: render.Markdown(a, req.GetLang())}, nil
+}
+
+// ListArticles implements ArticleServiceServer.
+func (s *Server) ListArticles(ctx context.Context, req *articlev1.ListArticlesRequest) (*articlev1.ListArticlesResponse, error) {
+	q := store.ListQuery{Domain: req.GetDomain(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()}
+	if q.Domain != "" && !domain.ValidDomain(q.Domain) {
+		return nil, fmt.Errorf("%w: domain %q is not known; use one of %v", errs.ErrInvalid, q.Domain, domain.Domains())
+	}
+	if req.GetPageSize() < 0 {
+		return nil, fmt.Errorf("%w: pageSize must be between 1 and 100", errs.ErrInvalid)
+	}
+	switch st := req.GetStatus(); {
+	case st == "":
+		if !canSeeHidden(ctx) {
+			q.Statuses = []string{domain.StatusPublished, domain.StatusDeprecated}
+		}
+	case !domain.ValidStatus(st):
+		return nil, fmt.Errorf("%w: status %q is not known; use draft, published, deprecated or archived", errs.ErrInvalid, st)
+	case !publicStatus(st) && !canSeeHidden(ctx):
+		return nil, fmt.Errorf("%w: listing %s articles needs an API key with scope %q", errs.ErrUnauthenticated, st, auth.ScopeArticlesWrite)
+	default:
+		q.Statuses = []string{st}
+	}
+	list, next, err := s.store.List(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &articlev1.ListArticlesResponse{Articles: list, NextPageToken: next}, nil
+}
+
+// UpdateArticle implements ArticleServiceServer.
+func (s *Server) UpdateArticle(ctx context.Context, req *articlev1.UpdateArticleRequest) (*articlev1.Article, error) {
+	patch := req.GetArticle()
+	if patch.GetId() == "" {
+		return nil, fmt.Errorf("%w: article.id: give the id of the article to update", errs.ErrInvalid)
+	}
+	if req.GetExpectedRevision() < 0 {
+		return nil, fmt.Errorf("%w: expected revision must be a positive article revision", errs.ErrInvalid)
+	}
+	paths, err := maskPaths(patch, req.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.store.Update(ctx, patch.GetId(), req.GetExpectedRevision(), func(a *articlev1.Article) error {
+		if err := applyMask(a, patch, paths); err != nil {
+			return err
+		}
+		domain.Normalize(a)
+		return domain.Validate(a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	setHeaders(ctx, a, "")
+	return a, nil
+}
+
+// PublishArticle implements ArticleServiceServer.
+func (s *Server) PublishArticle(ctx context.Context, req *articlev1.PublishArticleRequest) (*articlev1.Article, error) {
+	return s.transition(ctx, req.GetId(), func(a *articlev1.Article) {
+		a.Status = domain.StatusPublished
+		a.DeprecationReason = ""
+		if a.VerificationStatus == domain.VerificationDeprecated {
+			a.VerificationStatus = domain.VerificationPending
+		}
+		if a.PublishedAt == nil {
+			a.PublishedAt = timestamppb.New(s.now())
+		}
+	}, domain.StatusPublished)
+}
+
+// DeprecateArticle implements ArticleServiceServer.
+func (s *Server) DeprecateArticle(ctx context.Context, req *articlev1.DeprecateArticleRequest) (*articlev1.Article, error) {
+	if len([]rune(req.GetReason())) > 1000 {
+		return nil, fmt.Errorf("%w: reason: keep it under 1000 characters", errs.ErrInvalid)
+	}
+	return s.transition(ctx, req.GetId(), func(a *articlev1.Article) {
+		a.Status = domain.StatusDeprecated
+		a.DeprecationReason = req.GetReason()
+		a.VerificationStatus = domain.VerificationDeprecated
+	}, "")
+}
+
+// ArchiveArticle implements ArticleServiceServer.
+func (s *Server) ArchiveArticle(ctx context.Context, req *articlev1.ArchiveArticleRequest) (*articlev1.Article, error) {
+	return s.transition(ctx, req.GetId(), func(a *articlev1.Article) {
+		a.Status = domain.StatusArchived
+	}, domain.StatusArchived)
+}
+
+// transition applies a status change; when the article already has status
+// idempotentAt it is returned unchanged, without a new revision.
+func (s *Server) transition(ctx context.Context, id string, change func(*articlev1.Article), idempotentAt string) (*articlev1.Article, error) {
+	if id == "" {
+		return nil, fmt.Errorf("%w: id: give the id of the article", errs.ErrInvalid)
+	}
+	cur, err := s.store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if idempotentAt != "" && cur.GetStatus() == idempotentAt {
+		setHeaders(ctx, cur, "")
+		return cur, nil
+	}
+	a, err := s.store.Update(ctx, cur.GetId(), 0, func(a *articlev1.Article) error {
+		change(a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	setHeaders(ctx, a, "")
+	return a, nil
+}
+
+// WatchArticles implements ArticleServiceServer.
+func (s *Server) WatchArticles(req *articlev1.WatchArticlesRequest, stream grpc.ServerStreamingServer[articlev1.ArticleChange]) error {
+	ctx := stream.Context()
+	after := req.GetAfterRevision()
+	if after < 0 {
+		return fmt.Errorf("%w: after_revision must be 0 or a feed revision", errs.ErrInvalid)
+	}
+	poll := time.NewTicker(feedPoll)
+	defer poll.Stop()
+	for {
+		// Take the notification channel before reading, so a write landing
+		// between the read and the wait still wakes us.
+		notify := s.store.Notify()
+		changes, err := s.store.Changes(ctx, after, feedBatch)
+		if err != nil {
+			return err
+		}
+		for _, c := range changes {
+			if err := stream.Send(c); err != nil {
+				return err
+			}
+			after = c.GetRevision()
+		}
+		if len(changes) == feedBatch {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.stop:
+			return fmt.Errorf("%w: the article service is shutting down; resume from revision %d", errs.ErrUnavailable, after)
+		case <-notify:
+		case <-poll.C:
+		}
+	}
+}
+
+// UpdateArticleTrust implements ArticleServiceServer.
+func (s *Server) UpdateArticleTrust(ctx context.Context, req *articlev1.UpdateArticleTrustRequest) (*articlev1.Article, error) {
+	if req.GetArticleId() == "" {
+		return nil, fmt.Errorf("%w: article_id: give the id of the article", errs.ErrInvalid)
+	}
+	if v := req.GetVerificationStatus(); v != "" && !domain.ValidVerificationStatus(v) {
+		return nil, fmt.Errorf("%w: verification_status %q is not known; use verified, partial, pending, failed or deprecated", errs.ErrInvalid, v)
+	}
+	if req.GetHasConfidenceScore() && (req.GetConfidenceScore() < 0 || req.GetConfidenceScore() > 100) {
+		return nil, fmt.Errorf("%w: confidence_score must be between 0 and 100", errs.ErrInvalid)
+	}
+	if v := req.GetRiskLevel(); v != "" && !domain.ValidRiskLevel(v) {
+		return nil, fmt.Errorf("%w: risk_level %q is not known; use low, medium, high or critical", errs.ErrInvalid, v)
+	}
+	if len(req.GetRecentVerifications()) > maxRecentRecords {
+		return nil, fmt.Errorf("%w: send at most %d recent verifications", errs.ErrInvalid, maxRecentRecords)
+	}
+	return s.store.Update(ctx, req.GetArticleId(), 0, func(a *articlev1.Article) error {
+		if v := req.GetVerificationStatus(); v != "" {
+			a.VerificationStatus = v
+		}
+		if req.GetHasConfidenceScore() {
+			a.ConfidenceScore = req.GetConfidenceScore()
+		}
+		if v := req.GetRiskLevel(); v != "" {
+			a.RiskLevel = v
+		}
+		if req.GetLastInspectedAt() != nil {
+			a.LastInspectedAt = req.GetLastInspectedAt()
+		}
+		if req.GetReplaceVerifications() {
+			a.RecentVerifications = req.GetRecentVerifications()
+			a.VerificationCount = req.GetVerificationCount()
+		}
+		return nil
+	})
+}
+
+// GetArticleStats implements ArticleServiceServer.
+func (s *Server) GetArticleStats(ctx context.Context, _ *articlev1.GetArticleStatsRequest) (*articlev1.GetArticleStatsResponse, error) {
+	return s.store.Stats(ctx)
+}
+
+// Seed creates the given articles when the store is empty, so a fresh data
+// directory starts with the demo content. It reports how many it created.
+func (s *Server) Seed(ctx context.Context, articles []*articlev1.Article) (int, error) {
+	head, err := s.store.HeadRevision(ctx)
+	if err != nil || head > 0 {
+		return 0, err
+	}
+	ctx = auth.WithPrincipal(ctx, &auth.Principal{ID: "buzhou", Name: "buzhou", Type: "official_bot"})
+	for i, a := range articles {
+		if _, err := s.create(ctx, a); err != nil {
+			return i, fmt.Errorf("seed article %d: %w", i, err)
+		}
+	}
+	return len(articles), nil
+}
+
+// setHeaders sends the article's id, slug and revision as response metadata;
+// the gateway turns them into X-Article-Id, X-Article-Slug and ETag, and
+// x-http-code into the HTTP status.
+func setHeaders(ctx context.Context, a *articlev1.Article, httpCode string) {
+	md := metadata.Pairs(
+		"x-article-id", a.GetId(),
+		"x-article-slug", a.GetSlug(),
+		"etag", strconv.Quote(strconv.Itoa(int(a.GetRevision()))),
+	)
+	if httpCode != "" {
+		md.Append("x-http-code", httpCode)
+	}
+	// SetHeader fails only outside an RPC (direct calls, seeding); nothing to send then.
+	_ = grpc.SetHeader(ctx, md)
+}

@@ -1,0 +1,218 @@
+// Package auth is the one access check every Buzhou service runs on every RPC.
+//
+// Each RPC declares its rule next to its definition (the buzhou.identity.v1.access
+// method option). The interceptor reads the caller's key from the metadata
+// ("authorization: Bearer <key>" or "x-api-key: <key>"), resolves it with an
+// Authenticator, and enforces the declared scope.
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"strings"
+	"sync"
+
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"buzhou.dev/platform/errs"
+)
+
+// Scopes a key can hold.
+const (
+	ScopeArticlesWrite      = "articles:write"
+	ScopeVerificationsWrite = "verifications:write"
+	ScopeInspectionsRun     = "inspections:run"
+	ScopeKeysAdmin          = "keys:admin"
+)
+
+// AllScopes lists every scope, for the bootstrap admin key.
+var AllScopes = []string{ScopeArticlesWrite, ScopeVerificationsWrite, ScopeInspectionsRun, ScopeKeysAdmin}
+
+// Principal is the authenticated caller.
+type Principal struct {
+	ID     string
+	Name   string
+	Type   string // official_bot, third_party_agent, human_expert
+	KeyID  string
+	Scopes []string
+	// Bootstrap is true for the BUZHOU_ADMIN_KEY key, which is not rate-limited.
+	Bootstrap bool
+}
+
+// Has reports whether the principal holds scope.
+func (p *Principal) Has(scope string) bool {
+	for _, s := range p.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// Authenticator resolves a presented secret to its principal. It returns an
+// error wrapping errs.ErrUnauthenticated, with the reason, for keys it refuses.
+type Authenticator interface {
+	Authenticate(ctx context.Context, secret string) (*Principal, error)
+}
+
+// AdminKey accepts exactly one secret, the bootstrap admin key, with every scope.
+// An empty key accepts nothing.
+type AdminKey string
+
+// Authenticate implements Authenticator.
+func (k AdminKey) Authenticate(_ context.Context, secret string) (*Principal, error) {
+	if k == "" || subtle.ConstantTimeCompare([]byte(k), []byte(secret)) != 1 {
+		return nil, fmt.Errorf("%w: unknown API key; check for typos or create a key with `buzhou keys create`", errs.ErrUnauthenticated)
+	}
+	return &Principal{ID: "admin", Name: "admin", Type: "official_bot", KeyID: "bootstrap", Scopes: AllScopes, Bootstrap: true}, nil
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the authenticated caller, nil for anonymous calls.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
+// SecretFromMetadata extracts the key from "authorization" or "x-api-key".
+// It returns "" with a nil error when the caller sent neither.
+func SecretFromMetadata(md metadata.MD) (string, error) {
+	if v := md.Get("authorization"); len(v) > 0 && strings.TrimSpace(v[0]) != "" {
+		return ParseAuthorization(v[0])
+	}
+	if v := md.Get("x-api-key"); len(v) > 0 {
+		if k := strings.TrimSpace(v[0]); k != "" {
+			return k, nil
+		}
+	}
+	return "", nil
+}
+
+// ParseAuthorization parses an Authorization header value of the form
+// "Bearer <key>", the scheme in any case.
+func ParseAuthorization(h string) (string, error) {
+	h = strings.TrimSpace(h)
+	scheme, key, found := strings.Cut(h, " ")
+	if !found {
+		return "", fmt.Errorf("%w: malformed Authorization header: missing scheme; send \"Authorization: Bearer <key>\" or \"x-api-key: <key>\"", errs.ErrUnauthenticated)
+	}
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", fmt.Errorf("%w: malformed Authorization header: scheme %q is not supported; send \"Authorization: Bearer <key>\" or \"x-api-key: <key>\"", errs.ErrUnauthenticated, scheme)
+	}
+	key = strings.TrimSpace(key)
+	if key == "" || strings.ContainsAny(key, " \t") {
+		return "", fmt.Errorf("%w: malformed Authorization header: expected exactly one key after Bearer", errs.ErrUnauthenticated)
+	}
+	return key, nil
+}
+
+// accessRules caches the access option of each method by full gRPC name.
+var accessRules sync.Map // string -> *identityv1.Access
+
+// AccessOf returns the declared access rule of a gRPC method
+// ("/pkg.Service/Method"), nil when the method declares none.
+func AccessOf(fullMethod string) *identityv1.Access {
+	if v, ok := accessRules.Load(fullMethod); ok {
+		return v.(*identityv1.Access)
+	}
+	name := strings.Replace(strings.TrimPrefix(fullMethod, "/"), "/", ".", 1)
+	var rule *identityv1.Access
+	if d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name)); err == nil {
+		if md, ok := d.(protoreflect.MethodDescriptor); ok {
+			if r, ok := proto.GetExtension(md.Options(), identityv1.E_Access).(*identityv1.Access); ok && r != nil {
+				rule = r
+			}
+		}
+	}
+	accessRules.Store(fullMethod, rule)
+	return rule
+}
+
+// Check authenticates the caller of method and enforces its access rule. Methods
+// outside Buzhou's packages (health, reflection) are public.
+func Check(ctx context.Context, a Authenticator, fullMethod string) (context.Context, error) {
+	rule := AccessOf(fullMethod)
+	md, _ := metadata.FromIncomingContext(ctx)
+	secret, err := SecretFromMetadata(md)
+	if err != nil {
+		return ctx, err
+	}
+	if secret != "" {
+		p, err := a.Authenticate(ctx, secret)
+		if err != nil {
+			return ctx, err
+		}
+		ctx = WithPrincipal(ctx, p)
+	}
+	if rule == nil || rule.GetPublic() || rule.GetScope() == "" {
+		if rule == nil && strings.HasPrefix(fullMethod, "/buzhou.") {
+			return ctx, fmt.Errorf("%w: method %s declares no access rule", errs.ErrPermissionDenied, fullMethod)
+		}
+		return ctx, nil
+	}
+	p := FromContext(ctx)
+	if p == nil {
+		return ctx, fmt.Errorf("%w: this call needs an API key with scope %q; send \"Authorization: Bearer <key>\" or \"x-api-key: <key>\"", errs.ErrUnauthenticated, rule.GetScope())
+	}
+	if !p.Has(rule.GetScope()) {
+		return ctx, fmt.Errorf("%w: the key lacks scope %q (it has: %s); create a key with that scope", errs.ErrPermissionDenied, rule.GetScope(), strings.Join(p.Scopes, ", "))
+	}
+	return ctx, nil
+}
+
+// UnaryInterceptor enforces access on unary RPCs.
+func UnaryInterceptor(a Authenticator) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := Check(ctx, a, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamInterceptor enforces access on streaming RPCs.
+func StreamInterceptor(a Authenticator) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := Check(ss.Context(), a, info.FullMethod)
+		if err != nil {
+			return err
+		}
+		return handler(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
+	}
+}
+
+type wrappedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (w *wrappedStream) Context() context.Context { return w.ctx }
+
+// KeyCredentials attaches a key to every outgoing RPC of an internal client, so
+// services calling each other are held to the same rules as outside callers.
+type KeyCredentials string
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (k KeyCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	if k == "" {
+		return nil, nil
+	}
+	return map[string]string{"authorization": "Bearer " + string(k)}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials; internal
+// traffic runs on loopback or inside the cluster network.
+func (KeyCredentials) RequireTransportSecurity() bool { return false }

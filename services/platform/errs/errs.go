@@ -1,0 +1,110 @@
+// Package errs holds the error kinds every Buzhou service returns and their one
+// mapping to gRPC status codes.
+//
+// Domain code wraps a sentinel with a message that says what is wrong and how to
+// fix it: fmt.Errorf("%w: title: give title.en or title.zh", errs.ErrInvalid).
+// The server interceptor turns it into a status; the sentinel's own text is not
+// repeated to the client.
+package errs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Sentinels, one per gRPC code the services use.
+var (
+	ErrInvalid            = errors.New("invalid argument")
+	ErrNotFound           = errors.New("not found")
+	ErrAlreadyExists      = errors.New("already exists")
+	ErrFailedPrecondition = errors.New("failed precondition")
+	ErrUnauthenticated    = errors.New("unauthenticated")
+	ErrPermissionDenied   = errors.New("permission denied")
+	ErrResourceExhausted  = errors.New("resource exhausted")
+	ErrUnavailable        = errors.New("unavailable")
+)
+
+var kinds = []struct {
+	err  error
+	code codes.Code
+}{
+	{ErrInvalid, codes.InvalidArgument},
+	{ErrNotFound, codes.NotFound},
+	{ErrAlreadyExists, codes.AlreadyExists},
+	{ErrFailedPrecondition, codes.FailedPrecondition},
+	{ErrUnauthenticated, codes.Unauthenticated},
+	{ErrPermissionDenied, codes.PermissionDenied},
+	{ErrResourceExhausted, codes.ResourceExhausted},
+	{ErrUnavailable, codes.Unavailable},
+}
+
+// Code returns the gRPC code for err, codes.Unknown when it wraps no sentinel.
+func Code(err error) codes.Code {
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.code
+		}
+	}
+	return codes.Unknown
+}
+
+// Message returns err's text without the sentinel's own words.
+func Message(err error) string {
+	msg := err.Error()
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			msg = strings.Replace(msg, k.err.Error()+": ", "", 1)
+			break
+		}
+	}
+	return msg
+}
+
+// ToStatus converts a domain error into a gRPC status error. Errors that are
+// already statuses pass through; context errors keep their meaning; anything
+// else becomes Internal with a masked message and a hash that is logged beside
+// the real error, so operators can match a report to the log line.
+func ToStatus(ctx context.Context, log *slog.Logger, method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	if c := Code(err); c != codes.Unknown {
+		return status.Error(c, Message(err))
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "the request was cancelled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "the request took too long; try again")
+	}
+	sum := sha256.Sum256([]byte(err.Error()))
+	ref := hex.EncodeToString(sum[:6])
+	log.ErrorContext(ctx, "internal error", "method", method, "ref", ref, "err", err)
+	return status.Errorf(codes.Internal, "internal error (ref %s); try again later or report the ref", ref)
+}
+
+// CodeName returns the upper-snake name of a gRPC code as the API shows it,
+// e.g. "INVALID_ARGUMENT" for codes.InvalidArgument.
+func CodeName(c codes.Code) string {
+	s := c.String()
+	var b strings.Builder
+	prevLower := false
+	for _, r := range s {
+		if prevLower && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		prevLower = r >= 'a' && r <= 'z'
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
+}

@@ -1,0 +1,36 @@
+// Package app wires the search service. Search, resolve and related articles
+// arrive with the search issue; until then the API answers Unimplemented.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net"
+
+	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/grpcx"
+	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
+)
+
+// Config configures the search service.
+type Config struct {
+	// GRPCAddr is where the service listens when it opens its own listener.
+	GRPCAddr string `env:"BUZHOU_SEARCH_ADDR, default=127.0.0.1:9102"`
+	// ArticleAddr is the article service it follows.
+	ArticleAddr string `env:"BUZHOU_ARTICLE_ADDR, default=127.0.0.1:9101"`
+	// AdminKey is the bootstrap key with every scope.
+	AdminKey string `env:"BUZHOU_ADMIN_KEY"`
+}
+
+type server struct {
+	searchv1.UnimplementedSearchServiceServer
+}
+
+// Run serves the search service on lis until ctx ends.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+	log = log.With("service", "search")
+	g := grpcx.NewServer(log, auth.AdminKey(cfg.AdminKey))
+	searchv1.RegisterSearchServiceServer(g.GRPC, server{})
+	log.Info("serving", "addr", lis.Addr().String())
+	return g.Serve(ctx, lis)
+}

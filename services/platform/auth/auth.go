@@ -43,6 +43,10 @@ type Principal struct {
 	Scopes []string
 	// Bootstrap is true for the BUZHOU_ADMIN_KEY key, which is not rate-limited.
 	Bootstrap bool
+	// RatePerMinute is the key's own rate limit; 0 means the default.
+	RatePerMinute int
+	// DailyQuota and MonthlyQuota bound the key's calls; 0 means none.
+	DailyQuota, MonthlyQuota int64
 }
 
 // Has reports whether the principal holds scope.

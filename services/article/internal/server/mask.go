@@ -38,6 +38,9 @@ func maskPaths(patch *articlev1.Article, mask []string) ([]string, error) {
 	var out []string
 	patch.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		name := string(fd.Name())
+		if name == "id" {
+			return true
+		}
 		if slices.Contains(localized, name) {
 			v.Message().Range(func(sub protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
 				out = append(out, name+"."+string(sub.Name()))

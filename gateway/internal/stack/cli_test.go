@@ -1,0 +1,76 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"buzhou.dev/gateway/internal/cli"
+)
+
+// TestCLIAgainstRealServer drives get, import and export against a running stack.
+func TestCLIAgainstRealServer(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{})
+	env := func(k string) string {
+		switch k {
+		case "BUZHOU_URL":
+			return "http://" + s.HTTPAddr
+		case "BUZHOU_API_KEY":
+			return testAdminKey
+		}
+		return ""
+	}
+	dir := t.TempDir()
+	var lines []string
+	for _, title := range []string{"CLI import one", "CLI import two"} {
+		raw, _ := json.Marshal(article(title))
+		lines = append(lines, string(raw))
+	}
+	bad := article("CLI import bad")
+	bad["domain"] = "nowhere"
+	raw, _ := json.Marshal(bad)
+	lines = append(lines, string(raw), "{broken json")
+	in := filepath.Join(dir, "in.jsonl")
+	if err := os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	run := func(args ...string) (string, string, error) {
+		var out, errb bytes.Buffer
+		err := cli.Run(context.Background(), args, env, strings.NewReader(""), &out, &errb)
+		return out.String(), errb.String(), err
+	}
+
+	out, _, err := run("import", in, "--publish")
+	if err == nil {
+		t.Errorf("import with failed lines should return an error")
+	}
+	if !strings.Contains(out, "imported 2") || !strings.Contains(out, "failed 2") || !strings.Contains(out, "line 3") || !strings.Contains(out, "INVALID_ARGUMENT") {
+		t.Errorf("import summary:\n%s", out)
+	}
+
+	exported := filepath.Join(dir, "out.jsonl")
+	if _, stderr, err := run("export", "-o", exported); err != nil {
+		t.Fatalf("export: %v %s", err, stderr)
+	}
+	data, err := os.ReadFile(exported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(strings.TrimSpace(string(data)), "\n") + 1; n != 2 {
+		t.Errorf("exported %d lines, want 2:\n%s", n, data)
+	}
+
+	md, _, err := run("get", "cli-import-one", "--lang", "zh")
+	if err != nil || !strings.Contains(md, "中文标题 CLI import one") {
+		t.Errorf("get: %v\n%s", err, md)
+	}
+	if _, _, err := run("get", "no-such-article"); err == nil || !strings.Contains(err.Error(), "NOT_FOUND") {
+		t.Errorf("get missing: %v", err)
+	}
+}

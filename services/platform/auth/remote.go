@@ -1,0 +1,118 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"buzhou.dev/platform/errs"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
+)
+
+// Cache lifetimes of key checks. Short, so that a revoked key stops working
+// within seconds while a busy caller costs one identity lookup per few seconds.
+const (
+	DefaultPositiveTTL = 3 * time.Second
+	DefaultNegativeTTL = 2 * time.Second
+	maxCachedKeys      = 10000
+)
+
+// Remote checks keys with the identity service over gRPC and caches answers
+// briefly, positive and negative alike. Secrets are cached by hash only.
+type Remote struct {
+	client      identityv1.IdentityServiceClient
+	positiveTTL time.Duration
+	negativeTTL time.Duration
+	now         func() time.Time
+
+	mu    sync.Mutex
+	cache map[[sha256.Size]byte]cached
+}
+
+type cached struct {
+	p     *Principal
+	err   error
+	until time.Time
+}
+
+var _ Authenticator = (*Remote)(nil)
+
+// NewRemote returns an Authenticator backed by client with the default cache
+// lifetimes. now may be nil (time.Now).
+func NewRemote(client identityv1.IdentityServiceClient, now func() time.Time) *Remote {
+	if now == nil {
+		now = time.Now
+	}
+	return &Remote{client: client, positiveTTL: DefaultPositiveTTL, negativeTTL: DefaultNegativeTTL, now: now, cache: map[[sha256.Size]byte]cached{}}
+}
+
+// Authenticate implements Authenticator.
+func (r *Remote) Authenticate(ctx context.Context, secret string) (*Principal, error) {
+	h := sha256.Sum256([]byte(secret))
+	now := r.now()
+	r.mu.Lock()
+	c, ok := r.cache[h]
+	r.mu.Unlock()
+	if ok && now.Before(c.until) {
+		return c.p, c.err
+	}
+
+	resp, err := r.client.AuthenticateApiKey(ctx, &identityv1.AuthenticateApiKeyRequest{Key: secret})
+	switch {
+	case err == nil:
+		c = cached{p: PrincipalFromProto(resp), until: now.Add(r.positiveTTL)}
+	case status.Code(err) == codes.Unauthenticated:
+		c = cached{err: fmt.Errorf("%w: %s", errs.ErrUnauthenticated, status.Convert(err).Message()), until: now.Add(r.negativeTTL)}
+	default:
+		// Not the key's fault: do not cache, and do not call it a bad key.
+		return nil, fmt.Errorf("%w: cannot check the API key right now; retry in a few seconds", errs.ErrUnavailable)
+	}
+	r.mu.Lock()
+	if len(r.cache) >= maxCachedKeys {
+		for k, v := range r.cache {
+			if !now.Before(v.until) {
+				delete(r.cache, k)
+			}
+		}
+		if len(r.cache) >= maxCachedKeys {
+			clear(r.cache)
+		}
+	}
+	r.cache[h] = c
+	r.mu.Unlock()
+	return c.p, c.err
+}
+
+// PrincipalFromProto converts the identity service's answer.
+func PrincipalFromProto(resp *identityv1.AuthenticateApiKeyResponse) *Principal {
+	k := resp.GetApiKey()
+	return &Principal{
+		ID:            resp.GetPrincipal().GetId(),
+		Name:          resp.GetPrincipal().GetName(),
+		Type:          PrincipalTypeName(resp.GetPrincipal().GetType()),
+		KeyID:         k.GetId(),
+		Scopes:        k.GetScopes(),
+		Bootstrap:     resp.GetBootstrap(),
+		RatePerMinute: int(k.GetRateLimitPerMinute()),
+		DailyQuota:    k.GetDailyQuota(),
+		MonthlyQuota:  k.GetMonthlyQuota(),
+	}
+}
+
+// PrincipalTypeName spells a principal type the way the REST API does.
+func PrincipalTypeName(t identityv1.PrincipalType) string {
+	switch t {
+	case identityv1.PrincipalType_PRINCIPAL_TYPE_OFFICIAL_BOT:
+		return "official_bot"
+	case identityv1.PrincipalType_PRINCIPAL_TYPE_THIRD_PARTY_AGENT:
+		return "third_party_agent"
+	case identityv1.PrincipalType_PRINCIPAL_TYPE_HUMAN_EXPERT:
+		return "human_expert"
+	}
+	return ""
+}

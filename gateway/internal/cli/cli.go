@@ -1,7 +1,8 @@
-// Package cli implements the client commands of the buzhou binary: get, import
-// and export. They talk to a running Buzhou server over its public REST API (the
-// contract in API.md), so they work the same against a local `buzhou serve` and
-// a remote deployment. The server commands (serve, keys) live elsewhere.
+// Package cli implements the client commands of the buzhou binary: get, import,
+// export and keys (create, list, revoke). They talk to a running Buzhou server
+// over its public REST API (the contract in API.md), so they work the same
+// against a local `buzhou serve` and a remote deployment. The server command
+// (serve) lives elsewhere.
 package cli
 
 import (
@@ -46,13 +47,17 @@ type app struct {
 	stderr io.Writer
 }
 
-// command is one client command.
+// command is one client command, or a group of subcommands (keys).
 type command struct {
 	name    string
 	summary string
 	// flags builds the command's flag set; usage prints it, run parses it.
 	flags func(a *app) *flagSet
 	run   func(ctx context.Context, a *app, fs *flagSet, args []string) error
+	// subs makes the command a group: its first argument names one of them,
+	// and flags and run are unused. description heads the group's usage.
+	subs        []command
+	description string
 }
 
 // commands lists the client commands in the order usage shows them. It is a
@@ -62,16 +67,27 @@ func commands() []command {
 		{name: "get", summary: "print one article as markdown or JSON", flags: getFlags, run: runGet},
 		{name: "import", summary: "create articles from a JSONL file (one article per line)", flags: importFlags, run: runImport},
 		{name: "export", summary: "write articles as JSONL that import can read back", flags: exportFlags, run: runExport},
+		keysCommand(),
 	}
 }
 
-func findCommand(name string) (command, bool) {
-	for _, c := range commands() {
+// findCommand looks name up among cmds.
+func findCommand(cmds []command, name string) (command, bool) {
+	for _, c := range cmds {
 		if c.name == name {
 			return c, true
 		}
 	}
 	return command{}, false
+}
+
+// isHelp says whether word asks for help instead of naming a command.
+func isHelp(word string) bool {
+	switch word {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
 }
 
 // Run executes one client command. args are the words after the binary name,
@@ -99,42 +115,104 @@ func Run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return usagef("no command given")
 	}
 	name, rest := args[0], args[1:]
-	switch name {
-	case "help", "-h", "-help", "--help":
+	if isHelp(name) {
 		return runHelp(a, rest)
 	}
-	cmd, ok := findCommand(name)
+	cmd, ok := findCommand(commands(), name)
 	if !ok {
 		writeUsage(stderr)
 		return usagef("unknown command %q", name)
 	}
+	return runCommand(ctx, a, cmd.name, cmd, rest)
+}
+
+// runCommand parses args for cmd and runs it; for a group it picks the
+// subcommand first. full is the command's name as typed, e.g. "keys create",
+// for messages.
+func runCommand(ctx context.Context, a *app, full string, cmd command, args []string) error {
+	if cmd.subs != nil {
+		if len(args) == 0 {
+			writeGroupUsage(a.stderr, full, cmd)
+			return usagef("%s: no subcommand given; want one of %s", full, subNames(cmd))
+		}
+		if isHelp(args[0]) {
+			return runHelp(a, append([]string{full}, args[1:]...))
+		}
+		sub, ok := findCommand(cmd.subs, args[0])
+		if !ok {
+			writeGroupUsage(a.stderr, full, cmd)
+			return usagef("%s: unknown subcommand %q; want one of %s", full, args[0], subNames(cmd))
+		}
+		return runCommand(ctx, a, full+" "+sub.name, sub, args[1:])
+	}
 	fs := cmd.flags(a)
-	pos, err := fs.parse(rest)
+	pos, err := fs.parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		// Asked-for help is the command's output, not an error.
-		fs.writeUsage(stdout)
+		fs.writeUsage(a.stdout)
 		return nil
 	}
 	if err != nil {
-		fs.writeUsage(stderr)
-		return usagef("%s: %v", cmd.name, err)
+		fs.writeUsage(a.stderr)
+		return usagef("%s: %v", full, err)
 	}
 	return cmd.run(ctx, a, fs, pos)
 }
 
-// runHelp prints the overview, or one command's usage for `help <command>`.
+// runHelp prints the overview, or the usage of the command named by args:
+// `help import`, `help keys`, `help keys create`.
 func runHelp(a *app, args []string) error {
 	if len(args) == 0 {
 		writeUsage(a.stdout)
 		return nil
 	}
-	cmd, ok := findCommand(args[0])
-	if !ok {
-		writeUsage(a.stderr)
-		return usagef("help: unknown command %q", args[0])
+	cmds, full := commands(), ""
+	for i, word := range args {
+		cmd, ok := findCommand(cmds, word)
+		if !ok {
+			if i == 0 {
+				writeUsage(a.stderr)
+				return usagef("help: unknown command %q", word)
+			}
+			return usagef("help: %s has no subcommand %q; want one of %s", full, word, strings.Join(names(cmds), ", "))
+		}
+		full = strings.TrimSpace(full + " " + cmd.name)
+		if cmd.subs == nil || i == len(args)-1 {
+			if cmd.subs != nil {
+				writeGroupUsage(a.stdout, full, cmd)
+			} else {
+				cmd.flags(a).writeUsage(a.stdout)
+			}
+			return nil
+		}
+		cmds = cmd.subs
 	}
-	cmd.flags(a).writeUsage(a.stdout)
-	return nil
+	return nil // not reached: the loop returns on its last word
+}
+
+// names lists the names of cmds.
+func names(cmds []command) []string {
+	out := make([]string, len(cmds))
+	for i, c := range cmds {
+		out[i] = c.name
+	}
+	return out
+}
+
+// subNames lists a group's subcommands for messages: "create, list, revoke".
+func subNames(cmd command) string {
+	return strings.Join(names(cmd.subs), ", ")
+}
+
+// writeGroupUsage prints the usage of a command group such as keys.
+func writeGroupUsage(w io.Writer, full string, cmd command) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage:\n  buzhou %s <subcommand> [arguments] [flags]\n\n%s\n\nSubcommands:\n", full, cmd.description)
+	for _, s := range cmd.subs {
+		fmt.Fprintf(&b, "  %-8s %s\n", s.name, s.summary)
+	}
+	fmt.Fprintf(&b, "\nRun `buzhou help %s <subcommand>` for its flags.\n", full)
+	io.WriteString(w, b.String())
 }
 
 // writeUsage prints the command overview.
@@ -152,9 +230,13 @@ Client commands (talk to a running server over REST):
 	}
 	fmt.Fprintf(&b, "  %-8s %s\n", "help", "show this overview, or `buzhou help <command>` for one command")
 	fmt.Fprintf(&b, `
-Server commands:
+Server command:
   serve    run the whole stack in one process (buzhou serve)
-  keys     manage API keys (buzhou keys …, coming later)
+
+API keys (need a key with scope keys:admin, e.g. the server's BUZHOU_ADMIN_KEY):
+  buzhou keys create --name NAME --scope SCOPE [--expires 30d] …
+  buzhou keys list
+  buzhou keys revoke ID
 
 Every client command accepts:
   --server URL   server to talk to (env %s, default %s);

@@ -11,12 +11,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
 // result is what one Run call produced.
@@ -816,7 +819,8 @@ func TestHelpAndUsage(t *testing.T) {
 		wantStdout []string
 		wantStderr []string
 	}{
-		{name: "help", args: []string{"help"}, wantStdout: []string{"get", "import", "export", "help", "buzhou serve", "buzhou keys", "BUZHOU_URL", "BUZHOU_API_KEY"}},
+		{name: "help", args: []string{"help"}, wantStdout: []string{"get", "import", "export", "help", "buzhou serve", "BUZHOU_URL", "BUZHOU_API_KEY",
+			"keys     create, list and revoke API keys", "buzhou keys create --name NAME --scope SCOPE", "buzhou keys list", "buzhou keys revoke ID"}},
 		{name: "--help", args: []string{"--help"}, wantStdout: []string{"Client commands"}},
 		{name: "help for one command", args: []string{"help", "import"}, wantStdout: []string{"buzhou import <file.jsonl|->", "-batch", "-publish", "-server", "-key"}},
 		{name: "-h after a command", args: []string{"export", "-h"}, wantStdout: []string{"buzhou export", "-status", "-domain", "-o"}},
@@ -827,6 +831,16 @@ func TestHelpAndUsage(t *testing.T) {
 		{name: "bad batch", args: []string{"import", "x", "--batch", "0"}, wantErr: "--batch must be between 1 and 500"},
 		{name: "import without a file", args: []string{"import"}, wantErr: "want exactly one file"},
 		{name: "export with an argument", args: []string{"export", "drafts"}, wantErr: "takes no arguments"},
+		{name: "help for keys", args: []string{"help", "keys"}, wantStdout: []string{"buzhou keys <subcommand>", "create ", "list ", "revoke ", "keys:admin", "BUZHOU_ADMIN_KEY"}},
+		{name: "keys -h", args: []string{"keys", "-h"}, wantStdout: []string{"buzhou keys <subcommand>", "Subcommands:"}},
+		{name: "keys help create", args: []string{"keys", "help", "create"}, wantStdout: []string{"buzhou keys create --name NAME"}},
+		{name: "help for keys create", args: []string{"help", "keys", "create"}, wantStdout: []string{"buzhou keys create --name NAME", "-scope", "-scopes", "-expires", "-rate-per-minute", "-daily-quota", "-monthly-quota", "-principal", "-json", "00:00 UTC", "articles:write, verifications:write, inspections:run, keys:admin"}},
+		{name: "-h after keys list", args: []string{"keys", "list", "-h"}, wantStdout: []string{"buzhou keys list [--json]", "-json", "-server"}},
+		{name: "help for keys revoke", args: []string{"help", "keys", "revoke"}, wantStdout: []string{"buzhou keys revoke <id>"}},
+		{name: "keys without a subcommand", args: []string{"keys"}, wantErr: "keys: no subcommand given; want one of create, list, revoke", wantStderr: []string{"Subcommands:"}},
+		{name: "keys with an unknown subcommand", args: []string{"keys", "delete", "k1"}, wantErr: `keys: unknown subcommand "delete"`, wantStderr: []string{"Subcommands:"}},
+		{name: "help for an unknown keys subcommand", args: []string{"help", "keys", "nope"}, wantErr: `help: keys has no subcommand "nope"`},
+		{name: "unknown keys flag", args: []string{"keys", "list", "--all"}, wantErr: "keys list: flag provided but not defined: -all", wantStderr: []string{"buzhou keys list"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -866,5 +880,486 @@ func TestCountRecords(t *testing.T) {
 				t.Errorf("countRecords = %d, %v; want %d", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// adminHint is what every refused key request must tell the user.
+const adminHint = "this needs a key with scope keys:admin; set BUZHOU_API_KEY or --key (the server's BUZHOU_ADMIN_KEY works)"
+
+func TestKeysCreate(t *testing.T) {
+	f := newFakeServer(t)
+	before := time.Now()
+
+	r := run(t, envFor(f, true), "", "keys", "create", "--name", "ci bot",
+		"--scope", "articles:write", "--scopes", "keys:admin, articles:write", "--scope=inspections:run",
+		"--expires", "30d", "--rate-per-minute", "60", "--daily-quota", "1000", "--monthly-quota", "20000",
+		"--principal", "prn_ci")
+
+	if r.err != nil {
+		t.Fatalf("keys create: %v\nstderr: %s", r.err, r.stderr)
+	}
+	stored := f.storedKeys()
+	if len(stored) != 1 {
+		t.Fatalf("server stored %d keys, want 1", len(stored))
+	}
+	f.mu.Lock()
+	req, sent := f.keyCreates[0], string(f.keyBodies[0])
+	secret := f.keys[0].secret
+	f.mu.Unlock()
+
+	// The request follows the proto's JSON names, int64 as strings.
+	wantContains(t, "request body", sent, `"name":`, `"scopes":`, `"expiresAt":`, `"principalId":`, `"rateLimitPerMinute":60`, `"dailyQuota":"1000"`, `"monthlyQuota":"20000"`)
+	if want := []string{"articles:write", "keys:admin", "inspections:run"}; !slices.Equal(req.GetScopes(), want) {
+		t.Errorf("scopes sent = %v, want %v (in order, without repeats)", req.GetScopes(), want)
+	}
+	if req.GetName() != "ci bot" || req.GetPrincipalId() != "prn_ci" || req.GetRateLimitPerMinute() != 60 ||
+		req.GetDailyQuota() != 1000 || req.GetMonthlyQuota() != 20000 {
+		t.Errorf("request = %v", req)
+	}
+	exp := req.GetExpiresAt().AsTime()
+	if lo, hi := before.AddDate(0, 0, 30).Add(-time.Second), time.Now().AddDate(0, 0, 30); exp.Before(lo) || exp.After(hi) {
+		t.Errorf("expiresAt = %s, want 30 days from now (%s to %s)", exp, lo, hi)
+	}
+
+	// The secret is shown exactly once, with the warning, and never on stderr.
+	if n := strings.Count(r.stdout+r.stderr, secret); n != 1 {
+		t.Errorf("the secret appears %d times in the output, want once:\n%s", n, r.stdout)
+	}
+	wantContains(t, "stdout", r.stdout,
+		"Created API key key_0001.",
+		"it cannot be shown again",
+		"\n    "+secret+"\n",
+		"id:         key_0001\n",
+		"name:       ci bot\n",
+		"prefix:     "+secret[:12]+"\n",
+		"scopes:     articles:write, keys:admin, inspections:run\n",
+		"expires:    "+exp.UTC().Format(time.RFC3339)+"\n",
+		"principal:  prn_ci\n",
+		"export BUZHOU_API_KEY=",
+	)
+	if r.stderr != "" {
+		t.Errorf("stderr = %q, want nothing", r.stderr)
+	}
+}
+
+func TestKeysCreateWithoutExpiry(t *testing.T) {
+	f := newFakeServer(t)
+	r := run(t, envFor(f, true), "", "keys", "create", "--name=reader", "--scope", "verifications:write")
+	if r.err != nil {
+		t.Fatalf("keys create: %v", r.err)
+	}
+	f.mu.Lock()
+	req, sent := f.keyCreates[0], string(f.keyBodies[0])
+	f.mu.Unlock()
+	if req.GetExpiresAt() != nil {
+		t.Errorf("expiresAt = %v, want none", req.GetExpiresAt())
+	}
+	// Unset limits are left out, so the server applies its defaults.
+	for _, field := range []string{"expiresAt", "rateLimitPerMinute", "dailyQuota", "monthlyQuota", "principalId"} {
+		if strings.Contains(sent, field) {
+			t.Errorf("request body %s sends %s", sent, field)
+		}
+	}
+	wantContains(t, "stdout", r.stdout, "expires:    never\n", "principal:  prn_0001\n")
+}
+
+func TestKeysCreateJSON(t *testing.T) {
+	f := newFakeServer(t)
+	r := run(t, envFor(f, true), "", "keys", "create", "--name", "bot", "--scopes", "articles:write", "--expires", "2099-01-01", "--json")
+	if r.err != nil {
+		t.Fatalf("keys create --json: %v", r.err)
+	}
+	f.mu.Lock()
+	want := string(f.lastKeyReply)
+	secret := f.keys[0].secret
+	f.mu.Unlock()
+	if r.stdout != strings.TrimSuffix(want, "\n")+"\n" {
+		t.Errorf("stdout = %q, want the server's answer as is: %q", r.stdout, want)
+	}
+	var got identityv1.CreateApiKeyResponse
+	if err := protojson.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("stdout is not a CreateApiKeyResponse: %v", err)
+	}
+	if got.GetKey() != secret || got.GetExpiresAt().AsTime() != time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC) {
+		t.Errorf("answer = %v", &got)
+	}
+}
+
+func TestKeysCreateUsageErrors(t *testing.T) {
+	valid := "valid scopes: articles:write, verifications:write, inspections:run, keys:admin"
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr []string
+	}{
+		{name: "no name", args: []string{"--scope", "keys:admin"}, wantErr: []string{"--name is required"}},
+		{name: "blank name", args: []string{"--name", "  ", "--scope", "keys:admin"}, wantErr: []string{"--name is required"}},
+		{name: "no scope", args: []string{"--name", "x"}, wantErr: []string{"give at least one --scope", valid}},
+		{name: "empty scopes list", args: []string{"--name", "x", "--scopes", " , "}, wantErr: []string{"give at least one --scope"}},
+		{name: "unknown scope", args: []string{"--name", "x", "--scope", "articles:read"}, wantErr: []string{`unknown scope "articles:read"`, valid}},
+		{name: "unknown scope in a list", args: []string{"--name", "x", "--scopes", "keys:admin,Keys:Admin"}, wantErr: []string{`unknown scope "Keys:Admin"`, valid}},
+		{name: "bad expiry", args: []string{"--name", "x", "--scope", "keys:admin", "--expires", "next week"}, wantErr: []string{`--expires: "next week" is not a duration (30d, 12h, 1h30m), a date (2026-12-31) or an RFC 3339 time`}},
+		{name: "past expiry", args: []string{"--name", "x", "--scope", "keys:admin", "--expires", "2020-01-01"}, wantErr: []string{`--expires: "2020-01-01" is not in the future (it means 2020-01-01T00:00:00Z)`}},
+		{name: "negative rate", args: []string{"--name", "x", "--scope", "keys:admin", "--rate-per-minute", "-1"}, wantErr: []string{"--rate-per-minute must be between 0 and 2147483647, not -1"}},
+		{name: "rate too large", args: []string{"--name", "x", "--scope", "keys:admin", "--rate-per-minute", "3000000000"}, wantErr: []string{"--rate-per-minute must be between 0 and 2147483647"}},
+		{name: "negative daily quota", args: []string{"--name", "x", "--scope", "keys:admin", "--daily-quota", "-5"}, wantErr: []string{"--daily-quota must not be negative"}},
+		{name: "negative monthly quota", args: []string{"--name", "x", "--scope", "keys:admin", "--monthly-quota=-5"}, wantErr: []string{"--monthly-quota must not be negative"}},
+		{name: "quota not a number", args: []string{"--name", "x", "--scope", "keys:admin", "--daily-quota", "lots"}, wantErr: []string{`invalid value "lots" for flag -daily-quota`}},
+		{name: "positional argument", args: []string{"mykey", "--scope", "keys:admin"}, wantErr: []string{`takes no arguments, got ["mykey"]; name the key with --name`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeServer(t)
+			r := run(t, envFor(f, true), "", append([]string{"keys", "create"}, tt.args...)...)
+			var ue *UsageError
+			if !errors.As(r.err, &ue) {
+				t.Fatalf("err = %v (%T), want a *UsageError", r.err, r.err)
+			}
+			wantContains(t, "error", r.err.Error(), append([]string{"keys create: "}, tt.wantErr...)...)
+			wantContains(t, "stderr", r.stderr, "Usage:", "buzhou keys create")
+			if r.stdout != "" {
+				t.Errorf("stdout = %q, want nothing", r.stdout)
+			}
+			if len(f.auths) != 0 {
+				t.Errorf("the server got %d requests, want none for a bad command line", len(f.auths))
+			}
+		})
+	}
+}
+
+func TestParseExpiry(t *testing.T) {
+	now := time.Date(2026, 6, 15, 12, 30, 45, 500_000_000, time.UTC)
+	tests := []struct {
+		in      string
+		want    string // RFC 3339
+		wantErr string
+	}{
+		{in: "30d", want: "2026-07-15T12:30:45Z"},
+		{in: "1d", want: "2026-06-16T12:30:45Z"},
+		{in: "365d", want: "2027-06-15T12:30:45Z"},
+		{in: "12h", want: "2026-06-16T00:30:45Z"},
+		{in: "90m", want: "2026-06-15T14:00:45Z"},
+		{in: "1h30m", want: "2026-06-15T14:00:45Z"},
+		{in: "2026-12-31", want: "2026-12-31T00:00:00Z"}, // start of the day, UTC
+		{in: "2026-12-31T23:59:59Z", want: "2026-12-31T23:59:59Z"},
+		{in: "2027-01-01T08:00:00+08:00", want: "2027-01-01T00:00:00Z"},
+		{in: "2026-12-31T23:59:59.75Z", want: "2026-12-31T23:59:59Z"},
+		{in: "2026-06-16", want: "2026-06-16T00:00:00Z"},
+		{in: "2026-06-15", wantErr: "not in the future"}, // today began before now
+		{in: "2020-01-01T00:00:00Z", wantErr: "not in the future"},
+		{in: "0d", wantErr: "not in the future"},
+		{in: "0s", wantErr: "not in the future"},
+		{in: "-1h", wantErr: "not in the future"},
+		{in: "99999999999999999999d", wantErr: "too many days"},
+		{in: "1d12h", wantErr: "is not a duration"},
+		{in: "30 d", wantErr: "is not a duration"},
+		{in: "2026-13-01", wantErr: "is not a duration"},
+		{in: "31/12/2026", wantErr: "is not a duration"},
+		{in: "tomorrow", wantErr: "is not a duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseExpiry(tt.in, now)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parseExpiry(%q) = %s, %v; want an error containing %q", tt.in, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseExpiry(%q): %v", tt.in, err)
+			}
+			if s := got.Format(time.RFC3339Nano); s != tt.want {
+				t.Errorf("parseExpiry(%q) = %s, want %s", tt.in, s, tt.want)
+			}
+		})
+	}
+}
+
+// ts is a timestamp for seeding.
+func ts(s string) *timestamppb.Timestamp {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return timestamppb.New(t)
+}
+
+func TestKeysList(t *testing.T) {
+	f := newFakeServer(t)
+	f.seedKeys(
+		&identityv1.ApiKey{Id: "key_a", Name: "admin", Prefix: "bz_live_aaaa", Scopes: []string{"keys:admin"}, CreatedAt: ts("2026-01-01T10:00:00Z")},
+		&identityv1.ApiKey{Id: "key_b", Name: "old ci", Prefix: "bz_live_bbbb", Scopes: []string{"articles:write", "inspections:run"},
+			ExpiresAt: ts("2020-02-01T00:00:00Z"), CreatedAt: ts("2020-01-01T00:00:00Z")},
+		&identityv1.ApiKey{Id: "key_c", Name: "leaked", Prefix: "bz_live_cccc", Scopes: []string{"verifications:write"},
+			ExpiresAt: ts("2020-03-01T00:00:00Z"), RevokedAt: ts("2020-02-15T08:00:00Z"), CreatedAt: ts("2020-01-02T00:00:00Z")},
+		&identityv1.ApiKey{Id: "key_d", Name: "bot\tname", Prefix: "bz_live_dddd", Scopes: []string{"articles:write"},
+			ExpiresAt: ts("2099-12-31T00:00:00Z"), CreatedAt: ts("2026-01-03T00:00:00Z"), DailyQuota: 5000},
+	)
+
+	r := run(t, envFor(f, true), "", "keys", "list")
+
+	if r.err != nil {
+		t.Fatalf("keys list: %v", r.err)
+	}
+	want := strings.Join([]string{
+		"ID     NAME      PREFIX        SCOPES                          EXPIRES               STATUS   CREATED",
+		"key_a  admin     bz_live_aaaa  keys:admin                      never                 active   2026-01-01T10:00:00Z",
+		"key_b  old ci    bz_live_bbbb  articles:write,inspections:run  2020-02-01T00:00:00Z  expired  2020-01-01T00:00:00Z",
+		"key_c  leaked    bz_live_cccc  verifications:write             2020-03-01T00:00:00Z  revoked  2020-01-02T00:00:00Z",
+		"key_d  bot name  bz_live_dddd  articles:write                  2099-12-31T00:00:00Z  active   2026-01-03T00:00:00Z",
+	}, "\n") + "\n"
+	if r.stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", r.stdout, want)
+	}
+	if strings.Contains(r.stdout, "secret_") {
+		t.Error("the table shows a secret")
+	}
+}
+
+func TestKeysListPages(t *testing.T) {
+	f := newFakeServer(t)
+	for i := range 450 {
+		f.seedKeys(&identityv1.ApiKey{Id: fmt.Sprintf("key_%03d", i), Name: "k", Prefix: "p", Scopes: []string{"articles:write"}})
+	}
+
+	t.Run("table", func(t *testing.T) {
+		f.mu.Lock()
+		f.keyListCalls = nil
+		f.mu.Unlock()
+		r := run(t, envFor(f, true), "", "keys", "list")
+		if r.err != nil {
+			t.Fatalf("keys list: %v", r.err)
+		}
+		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+		if len(lines) != 1+450 {
+			t.Fatalf("got %d lines, want a header and 450 keys", len(lines))
+		}
+		if !strings.HasPrefix(lines[450], "key_449 ") {
+			t.Errorf("last line = %q", lines[450])
+		}
+		f.mu.Lock()
+		calls := f.keyListCalls
+		f.mu.Unlock()
+		if len(calls) != 3 {
+			t.Fatalf("list requests = %d, want 3", len(calls))
+		}
+		for i, q := range calls {
+			if q.Get("pageSize") != "200" {
+				t.Errorf("request %d pageSize = %q, want 200", i+1, q.Get("pageSize"))
+			}
+			if (q.Get("pageToken") == "") != (i == 0) {
+				t.Errorf("request %d pageToken = %q; only the first request goes without", i+1, q.Get("pageToken"))
+			}
+		}
+	})
+
+	t.Run("json joins the pages", func(t *testing.T) {
+		r := run(t, envFor(f, true), "", "keys", "list", "--json")
+		if r.err != nil {
+			t.Fatalf("keys list --json: %v", r.err)
+		}
+		var got identityv1.ListApiKeysResponse
+		if err := protojson.Unmarshal([]byte(r.stdout), &got); err != nil {
+			t.Fatalf("stdout is not a list of keys: %v\n%s", err, r.stdout)
+		}
+		if len(got.GetKeys()) != 450 || got.GetNextPageToken() != "" {
+			t.Errorf("got %d keys and token %q, want 450 and none", len(got.GetKeys()), got.GetNextPageToken())
+		}
+		if diff := cmp.Diff(f.storedKeys(), got.GetKeys(), protocmp.Transform()); diff != "" {
+			t.Errorf("keys differ (-stored +printed):\n%s", diff)
+		}
+	})
+}
+
+func TestKeysListJSONKeepsServerFields(t *testing.T) {
+	f := newFakeServer(t)
+	f.seedKeys(&identityv1.ApiKey{Id: "key_a", Name: "a", Scopes: []string{"keys:admin"}, DailyQuota: 7, CreatedAt: ts("2026-01-01T00:00:00Z")})
+	r := run(t, envFor(f, true), "", "keys", "list", "--json")
+	if r.err != nil {
+		t.Fatalf("keys list --json: %v", r.err)
+	}
+	// int64 stays a JSON string and times stay RFC 3339, as the server sent them.
+	wantContains(t, "stdout", r.stdout, `"dailyQuota": "7"`, `"createdAt": "2026-01-01T00:00:00Z"`, `"id": "key_a"`)
+	if !strings.HasPrefix(r.stdout, "{\n  \"keys\": [") {
+		t.Errorf("stdout = %q, want an indented {\"keys\": [...]}", r.stdout)
+	}
+}
+
+func TestKeysListEmpty(t *testing.T) {
+	f := newFakeServer(t)
+	r := run(t, envFor(f, true), "", "keys", "list")
+	if r.err != nil {
+		t.Fatalf("keys list: %v", r.err)
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout = %q, want nothing", r.stdout)
+	}
+	wantContains(t, "stderr", r.stderr, "no API keys; create one with `buzhou keys create`")
+
+	r = run(t, envFor(f, true), "", "keys", "list", "--json")
+	if r.err != nil {
+		t.Fatalf("keys list --json: %v", r.err)
+	}
+	if r.stdout != "{\n  \"keys\": []\n}\n" {
+		t.Errorf("stdout = %q, want an empty list", r.stdout)
+	}
+}
+
+func TestKeysRevoke(t *testing.T) {
+	f := newFakeServer(t)
+	f.seedKeys(
+		&identityv1.ApiKey{Id: "key_a", Name: "ci", Prefix: "bz_live_aaaa", Scopes: []string{"articles:write"}},
+		&identityv1.ApiKey{Id: "key_b", Name: "other", Scopes: []string{"articles:write"}},
+	)
+
+	r := run(t, envFor(f, true), "", "keys", "revoke", "key_a")
+
+	if r.err != nil {
+		t.Fatalf("keys revoke: %v", r.err)
+	}
+	stored := f.storedKeys()
+	if stored[0].GetRevokedAt() == nil || stored[1].GetRevokedAt() != nil {
+		t.Fatalf("revokedAt = %v, %v; want key_a revoked and key_b not", stored[0].GetRevokedAt(), stored[1].GetRevokedAt())
+	}
+	want := fmt.Sprintf("Revoked API key key_a (\"ci\", prefix bz_live_aaaa) at %s; the server refuses it from now on.\n",
+		stored[0].GetRevokedAt().AsTime().Format(time.RFC3339))
+	if r.stdout != want {
+		t.Errorf("stdout = %q, want %q", r.stdout, want)
+	}
+
+	t.Run("json", func(t *testing.T) {
+		r := run(t, envFor(f, true), "", "keys", "revoke", "--json", "key_b")
+		if r.err != nil {
+			t.Fatalf("keys revoke --json: %v", r.err)
+		}
+		var got identityv1.ApiKey
+		if err := protojson.Unmarshal([]byte(r.stdout), &got); err != nil {
+			t.Fatalf("stdout is not a key: %v\n%s", err, r.stdout)
+		}
+		if got.GetId() != "key_b" || got.GetRevokedAt() == nil {
+			t.Errorf("answer = %v, want key_b with revokedAt", &got)
+		}
+	})
+
+	t.Run("then list shows it revoked", func(t *testing.T) {
+		r := run(t, envFor(f, true), "", "keys", "list")
+		if r.err != nil {
+			t.Fatalf("keys list: %v", r.err)
+		}
+		if n := strings.Count(r.stdout, " revoked "); n != 2 {
+			t.Errorf("table shows %d revoked keys, want 2:\n%s", n, r.stdout)
+		}
+	})
+
+	t.Run("unknown id", func(t *testing.T) {
+		r := run(t, envFor(f, true), "", "keys", "revoke", "key_zzz")
+		if r.err == nil {
+			t.Fatal("want an error")
+		}
+		wantContains(t, "error", r.err.Error(), "keys revoke key_zzz: server answered 404 NOT_FOUND", `no API key with id "key_zzz"`,
+			"request id req-", "`buzhou keys list` shows every key's id")
+		if r.stdout != "" {
+			t.Errorf("stdout = %q, want nothing", r.stdout)
+		}
+	})
+
+	t.Run("ids are escaped in the path", func(t *testing.T) {
+		r := run(t, envFor(f, true), "", "keys", "revoke", "key/../a")
+		if r.err == nil || !strings.Contains(r.err.Error(), `no API key with id "key/../a"`) {
+			t.Errorf("err = %v, want the server to see the id whole", r.err)
+		}
+	})
+
+	for _, args := range [][]string{{}, {"key_a", "key_b"}, {""}} {
+		r := run(t, envFor(f, true), "", append([]string{"keys", "revoke"}, args...)...)
+		var ue *UsageError
+		if !errors.As(r.err, &ue) || !strings.Contains(r.err.Error(), "keys revoke: want exactly one key id") {
+			t.Errorf("keys revoke %q: err = %v, want a usage error", args, r.err)
+		}
+	}
+}
+
+func TestKeysAuthHints(t *testing.T) {
+	commands := map[string][]string{
+		"create": {"keys", "create", "--name", "x", "--scope", "articles:write"},
+		"list":   {"keys", "list"},
+		"revoke": {"keys", "revoke", "key_a"},
+	}
+	keys := []struct {
+		name    string
+		key     string
+		wantErr string
+	}{
+		{name: "no key", key: "", wantErr: "server answered 401 UNAUTHENTICATED: this needs an API key with scope keys:admin"},
+		{name: "unknown key", key: "bz_nope", wantErr: "server answered 401 UNAUTHENTICATED: the API key is not valid"},
+		{name: "key without keys:admin", key: testWriterKey, wantErr: `server answered 403 PERMISSION_DENIED: the key lacks scope "keys:admin" (it has: articles:write)`},
+	}
+	for cmdName, args := range commands {
+		for _, k := range keys {
+			t.Run(cmdName+"/"+k.name, func(t *testing.T) {
+				f := newFakeServer(t)
+				f.seedKeys(&identityv1.ApiKey{Id: "key_a", Name: "a", Scopes: []string{"articles:write"}})
+				r := run(t, map[string]string{"BUZHOU_URL": f.URL, "BUZHOU_API_KEY": k.key}, "", args...)
+				if r.err == nil {
+					t.Fatalf("want an error; stdout %q", r.stdout)
+				}
+				var ue *UsageError
+				if errors.As(r.err, &ue) {
+					t.Errorf("err is a usage error: %v", r.err)
+				}
+				wantContains(t, "error", r.err.Error(), "keys "+cmdName, k.wantErr, "(request id req-1); "+adminHint)
+				if r.stdout != "" {
+					t.Errorf("stdout = %q, want nothing", r.stdout)
+				}
+				if got := f.storedKeys(); len(got) != 1 || got[0].GetRevokedAt() != nil {
+					t.Errorf("keys changed: %v", got)
+				}
+			})
+		}
+	}
+}
+
+func TestKeysLifecycle(t *testing.T) {
+	f := newFakeServer(t)
+
+	// The bootstrap-style admin key makes a new admin key ...
+	r := run(t, envFor(f, true), "", "keys", "create", "--name", "second admin", "--scope", "keys:admin", "--expires", "1h")
+	if r.err != nil {
+		t.Fatalf("keys create: %v", r.err)
+	}
+	f.mu.Lock()
+	secret := f.keys[0].secret
+	f.mu.Unlock()
+	mine := map[string]string{"BUZHOU_URL": f.URL, "BUZHOU_API_KEY": secret}
+
+	// ... which works at once ...
+	r = run(t, mine, "", "keys", "list")
+	if r.err != nil {
+		t.Fatalf("keys list with the new key: %v", r.err)
+	}
+	wantContains(t, "stdout", r.stdout, "key_0001", "second admin", "keys:admin", " active ")
+
+	// ... until it is revoked.
+	if r := run(t, envFor(f, true), "", "keys", "revoke", "key_0001"); r.err != nil {
+		t.Fatalf("keys revoke: %v", r.err)
+	}
+	r = run(t, mine, "", "keys", "list")
+	if r.err == nil {
+		t.Fatal("the revoked key still lists keys")
+	}
+	wantContains(t, "error", r.err.Error(), "401 UNAUTHENTICATED", adminHint)
+}
+
+func TestKeysFlagsAfterTheID(t *testing.T) {
+	f := newFakeServer(t)
+	f.seedKeys(&identityv1.ApiKey{Id: "key_a", Name: "a", Scopes: []string{"articles:write"}})
+	// --key given on the command line beats the environment.
+	r := run(t, map[string]string{"BUZHOU_URL": f.URL, "BUZHOU_API_KEY": testWriterKey}, "", "keys", "revoke", "key_a", "--key", testKey)
+	if r.err != nil {
+		t.Fatalf("keys revoke: %v", r.err)
+	}
+	if f.storedKeys()[0].GetRevokedAt() == nil {
+		t.Error("key_a is not revoked")
 	}
 }

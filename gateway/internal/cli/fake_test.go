@@ -2,6 +2,7 @@ package cli
 
 import (
 	"cmp"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -21,15 +22,25 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
-// testKey is the one API key the fake accepts; it has every scope.
-const testKey = "bz_test_secret"
+const (
+	// testKey is the fake's admin key; it has every scope.
+	testKey = "bz_test_secret"
+	// testWriterKey is a key with scope articles:write only.
+	testWriterKey = "bz_test_writer"
+)
 
-// fakeServer is a small in-memory Buzhou that implements the three routes the
-// client commands use the way API.md describes them: bearer keys, the error
-// envelope with request ids, per-item batch results, page tokens, visibility
-// of drafts and the markdown format.
+// allScopes are the scopes API.md defines.
+func allScopes() []string {
+	return []string{"articles:write", "verifications:write", "inspections:run", "keys:admin"}
+}
+
+// fakeServer is a small in-memory Buzhou that implements the routes the
+// client commands use the way API.md describes them: bearer keys with scopes,
+// the error envelope with request ids, per-item batch results, page tokens,
+// visibility of drafts, the markdown format and API key management.
 type fakeServer struct {
 	*httptest.Server
 
@@ -50,6 +61,18 @@ type fakeServer struct {
 	listCalls  []url.Values // queries of list requests
 	auths      []string     // Authorization header of every request
 	getQueries []url.Values // queries of get requests
+
+	keys         []*fakeKey                        // in creation order
+	keyCreates   []*identityv1.CreateApiKeyRequest // bodies of create key requests that got through
+	keyBodies    [][]byte                          // raw bodies of those requests
+	keyListCalls []url.Values                      // queries of list key requests
+	lastKeyReply []byte                            // body of the last successful key answer
+}
+
+// fakeKey is a stored API key and its secret.
+type fakeKey struct {
+	key    *identityv1.ApiKey
+	secret string
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
@@ -63,6 +86,9 @@ func newFakeServer(t *testing.T) *fakeServer {
 	mux.HandleFunc("POST /api/v1/articles:batchCreate", f.batchCreate)
 	mux.HandleFunc("GET /api/v1/articles", f.list)
 	mux.HandleFunc("GET /api/v1/articles/{idOrSlug}", f.get)
+	mux.HandleFunc("POST /api/v1/keys", f.createKey)
+	mux.HandleFunc("GET /api/v1/keys", f.listKeys)
+	mux.HandleFunc("DELETE /api/v1/keys/{id}", f.revokeKey)
 	f.Server = httptest.NewServer(f.middleware(mux))
 	t.Cleanup(f.Close)
 	return f
@@ -74,7 +100,8 @@ func domains() []string {
 		"tools_postgres", "tools_github", "error_codes", "scenarios"}
 }
 
-type ctxKeyAuthed struct{}
+// ctxKeyScopes carries the scopes of the request's key in its context.
+type ctxKeyScopes struct{}
 
 // middleware stamps request ids, records headers, rate limits and refuses
 // keys it does not know on every route, as the real gateway does.
@@ -94,19 +121,54 @@ func (f *fakeServer) middleware(next http.Handler) http.Handler {
 			writeFakeError(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", "rate limit of 100 requests per minute exceeded")
 			return
 		}
+		r.Header.Del("X-Fake-Authed") // only the middleware may set it
 		if h := r.Header.Get("Authorization"); h != "" {
 			scheme, token, ok := strings.Cut(h, " ")
-			if !ok || !strings.EqualFold(scheme, "bearer") || token != testKey {
+			var scopes []string
+			if ok && strings.EqualFold(scheme, "bearer") {
+				f.mu.Lock()
+				scopes, ok = f.scopesOf(token)
+				f.mu.Unlock()
+			}
+			if !ok {
 				writeFakeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "the API key is not valid; check it or ask for a new one")
 				return
 			}
 			r.Header.Set("X-Fake-Authed", "1")
+			r = r.WithContext(context.WithValue(r.Context(), ctxKeyScopes{}, scopes))
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
+// scopesOf resolves a secret: the two fixed test keys, or a key created
+// through the API that is neither revoked nor expired; f.mu is held.
+func (f *fakeServer) scopesOf(secret string) ([]string, bool) {
+	switch secret {
+	case testKey:
+		return allScopes(), true
+	case testWriterKey:
+		return []string{"articles:write"}, true
+	}
+	for _, k := range f.keys {
+		if k.secret == secret {
+			exp := k.key.GetExpiresAt()
+			if k.key.GetRevokedAt() != nil || (exp != nil && !exp.AsTime().After(time.Now())) {
+				return nil, false
+			}
+			return k.key.GetScopes(), true
+		}
+	}
+	return nil, false
+}
+
 func authed(r *http.Request) bool { return r.Header.Get("X-Fake-Authed") == "1" }
+
+// hasScope says whether the request's key has scope.
+func hasScope(r *http.Request, scope string) bool {
+	scopes, _ := r.Context().Value(ctxKeyScopes{}).([]string)
+	return slices.Contains(scopes, scope)
+}
 
 // writeFakeError writes the API's error envelope; the request id is the one
 // the middleware stamped on the response.
@@ -120,13 +182,20 @@ func writeFakeError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func writeFakeProto(w http.ResponseWriter, m proto.Message) {
+	writeFakeProtoStatus(w, http.StatusOK, m)
+}
+
+// writeFakeProtoStatus writes m with status and returns the body it wrote.
+func writeFakeProtoStatus(w http.ResponseWriter, status int, m proto.Message) []byte {
 	body, err := protojson.Marshal(m)
 	if err != nil {
 		writeFakeError(w, http.StatusInternalServerError, "INTERNAL", "encoding failed")
-		return
+		return nil
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
 	w.Write(body)
+	return body
 }
 
 func (f *fakeServer) batchCreate(w http.ResponseWriter, r *http.Request) {
@@ -366,4 +435,162 @@ func (f *fakeServer) seed(t *testing.T, arts ...*articlev1.Article) {
 			t.Fatalf("seeding: %s %s", code, msg)
 		}
 	}
+}
+
+// keysAdmin answers 401 or 403 unless the request's key has keys:admin, the
+// way the real gateway's scope check does.
+func keysAdmin(w http.ResponseWriter, r *http.Request) bool {
+	if !authed(r) {
+		writeFakeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "this needs an API key with scope keys:admin; send Authorization: Bearer <key>")
+		return false
+	}
+	if !hasScope(r, "keys:admin") {
+		scopes, _ := r.Context().Value(ctxKeyScopes{}).([]string)
+		writeFakeError(w, http.StatusForbidden, "PERMISSION_DENIED",
+			fmt.Sprintf("the key lacks scope %q (it has: %s); create a key with that scope", "keys:admin", strings.Join(scopes, ", ")))
+		return false
+	}
+	return true
+}
+
+func (f *fakeServer) createKey(w http.ResponseWriter, r *http.Request) {
+	if !keysAdmin(w, r) {
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeFakeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "could not read the body")
+		return
+	}
+	var req identityv1.CreateApiKeyRequest
+	if err := protojson.Unmarshal(body, &req); err != nil {
+		writeFakeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "body is not a create key request: "+err.Error())
+		return
+	}
+	if req.GetName() == "" {
+		writeFakeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "name required")
+		return
+	}
+	if len(req.GetScopes()) == 0 {
+		writeFakeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "give at least one scope")
+		return
+	}
+	for _, sc := range req.GetScopes() {
+		if !slices.Contains(allScopes(), sc) {
+			writeFakeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", fmt.Sprintf("scope %q is unknown", sc))
+			return
+		}
+	}
+	if exp := req.GetExpiresAt(); exp != nil && !exp.AsTime().After(time.Now()) {
+		writeFakeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "expiresAt must be in the future")
+		return
+	}
+	principal := req.GetPrincipalId()
+	if principal != "" && !strings.HasPrefix(principal, "prn_") {
+		writeFakeError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("no principal %q", principal))
+		return
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.keyCreates = append(f.keyCreates, &req)
+	f.keyBodies = append(f.keyBodies, body)
+	n := len(f.keys) + 1
+	if principal == "" {
+		principal = fmt.Sprintf("prn_%04d", n)
+	}
+	secret := fmt.Sprintf("bz_live_%04d_Zq8xT3vLw9", n)
+	f.clock = f.clock.Add(time.Second)
+	k := &identityv1.ApiKey{
+		Id: fmt.Sprintf("key_%04d", n), Name: req.GetName(), Prefix: secret[:12], Scopes: req.GetScopes(),
+		PrincipalId: principal, ExpiresAt: req.GetExpiresAt(), CreatedAt: timestamppb.New(f.clock),
+		RateLimitPerMinute: req.GetRateLimitPerMinute(), DailyQuota: req.GetDailyQuota(), MonthlyQuota: req.GetMonthlyQuota(),
+	}
+	f.keys = append(f.keys, &fakeKey{key: k, secret: secret})
+	f.lastKeyReply = writeFakeProtoStatus(w, http.StatusCreated, &identityv1.CreateApiKeyResponse{
+		Id: k.Id, Key: secret, Prefix: k.Prefix, Scopes: k.Scopes, ExpiresAt: k.ExpiresAt, Name: k.Name, PrincipalId: k.PrincipalId,
+	})
+}
+
+func (f *fakeServer) listKeys(w http.ResponseWriter, r *http.Request) {
+	if !keysAdmin(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.keyListCalls = append(f.keyListCalls, q)
+	pageSize := 50
+	if v := q.Get("pageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeFakeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "pageSize must be a whole number from 0 to 200")
+			return
+		}
+		if n > 0 {
+			pageSize = min(n, 200)
+		}
+	}
+	offset := 0
+	if tok := q.Get("pageToken"); tok != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(tok)
+		n, cerr := strconv.Atoi(strings.TrimPrefix(string(raw), "keys:"))
+		if err != nil || cerr != nil || !strings.HasPrefix(string(raw), "keys:") || n < 0 {
+			writeFakeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "pageToken is not one this server gave out; start again without it")
+			return
+		}
+		offset = n
+	}
+	resp := &identityv1.ListApiKeysResponse{}
+	if offset < len(f.keys) {
+		end := min(offset+pageSize, len(f.keys))
+		for _, k := range f.keys[offset:end] {
+			resp.Keys = append(resp.Keys, k.key) // the secret never leaves
+		}
+		if end < len(f.keys) {
+			resp.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte("keys:" + strconv.Itoa(end)))
+		}
+	}
+	f.lastKeyReply = writeFakeProtoStatus(w, http.StatusOK, resp)
+}
+
+func (f *fakeServer) revokeKey(w http.ResponseWriter, r *http.Request) {
+	if !keysAdmin(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, k := range f.keys {
+		if k.key.GetId() == id {
+			if k.key.RevokedAt == nil {
+				f.clock = f.clock.Add(time.Second)
+				k.key.RevokedAt = timestamppb.New(f.clock)
+			}
+			f.lastKeyReply = writeFakeProtoStatus(w, http.StatusOK, k.key)
+			return
+		}
+	}
+	writeFakeError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("no API key with id %q", id))
+}
+
+// seedKeys stores keys directly, bypassing HTTP; their secrets are their ids
+// with "secret_" in front.
+func (f *fakeServer) seedKeys(keys ...*identityv1.ApiKey) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, k := range keys {
+		f.keys = append(f.keys, &fakeKey{key: proto.Clone(k).(*identityv1.ApiKey), secret: "secret_" + k.GetId()})
+	}
+}
+
+// storedKeys returns copies of the stored keys in creation order.
+func (f *fakeServer) storedKeys() []*identityv1.ApiKey {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]*identityv1.ApiKey, len(f.keys))
+	for i, k := range f.keys {
+		out[i] = proto.Clone(k.key).(*identityv1.ApiKey)
+	}
+	return out
 }

@@ -35,8 +35,9 @@ build: ## Build all binaries into .bin/
 		buzhou.dev/article/cmd/article buzhou.dev/search/cmd/search buzhou.dev/verification/cmd/verification
 
 .PHONY: test
-test: ## Run every test (PostgreSQL ones need BUZHOU_TEST_POSTGRES_URL)
+test: ## Run every test (PostgreSQL and Redis ones need BUZHOU_TEST_POSTGRES_URL, BUZHOU_TEST_REDIS_URL)
 	@[ -n "$${BUZHOU_TEST_POSTGRES_URL:-}" ] || echo "note: BUZHOU_TEST_POSTGRES_URL is not set; PostgreSQL store tests are skipped (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)"
+	@[ -n "$${BUZHOU_TEST_REDIS_URL:-}" ] || echo "note: BUZHOU_TEST_REDIS_URL is not set; Redis rate limit tests are skipped (e.g. redis://127.0.0.1:6379/15)"
 	go test -race -shuffle=on -count=1 -timeout 15m $(PKGS)
 
 .PHONY: bench
@@ -44,7 +45,8 @@ bench: ## Run the Go benchmarks (article create/get through the gateway on SQLit
 	go test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS)
 
 .PHONY: lint
-lint: tools googleapis ## go vet, buf lint and buf format
+lint: tools googleapis ## gofmt, go vet, buf lint and buf format
+	@out=$$(gofmt -l $(MODULES) | grep -v '^proto/gen/' || true); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	go vet $(PKGS)
 	buf lint
 	buf format -d --exit-code proto

@@ -11,9 +11,15 @@ import (
 	"net/http"
 	"time"
 
-	"buzhou.dev/gateway/internal/gateway"
-	"buzhou.dev/platform/grpcx"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"buzhou.dev/gateway/internal/agents"
+	"buzhou.dev/gateway/internal/gateway"
+	"buzhou.dev/gateway/internal/ratelimit"
+	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/grpcx"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
 // Config configures the gateway.
@@ -28,6 +34,18 @@ type Config struct {
 	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
 	// MaxBodyBytes bounds request bodies (413 beyond).
 	MaxBodyBytes int64 `env:"BUZHOU_MAX_BODY_BYTES, default=16777216"`
+	// AnonPerMinute limits anonymous callers per client IP.
+	AnonPerMinute int `env:"BUZHOU_RATE_ANON_PER_MINUTE, default=100"`
+	// KeyPerMinute limits keyed callers per key, unless the key sets its own.
+	KeyPerMinute int `env:"BUZHOU_RATE_KEY_PER_MINUTE, default=1000"`
+	// RedisURL shares rate limits and quotas between gateway replicas.
+	RedisURL string `env:"REDIS_URL"`
+	// TrustedProxies are the addresses (IPs or CIDRs) whose X-Forwarded-For is believed.
+	TrustedProxies []string `env:"BUZHOU_TRUSTED_PROXIES"`
+	// ServiceKey is the key the gateway uses for its own calls (agent usage).
+	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
+	// UsageFlushEvery is how often agent call counts are sent to the identity service.
+	UsageFlushEvery time.Duration `env:"BUZHOU_USAGE_FLUSH_EVERY, default=10s"`
 }
 
 // shutdownGrace is how long in-flight requests get after SIGTERM.
@@ -48,7 +66,36 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 		defer c.Close()
 		*u.conn = c
 	}
-	h, err := gateway.New(ctx, gateway.Config{MaxBodyBytes: cfg.MaxBodyBytes}, up, log)
+	limiter, quota, closer, err := ratelimit.Open(ctx, cfg.RedisURL, nil)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	clientIP, err := ratelimit.NewClientIP(cfg.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("BUZHOU_TRUSTED_PROXIES: %w", err)
+	}
+	identity := identityv1.NewIdentityServiceClient(up.Verification)
+	tracker := agents.NewTracker(func(ctx context.Context, usage []agents.Usage) error {
+		return recordUsage(ctx, identity, cfg.ServiceKey, usage)
+	}, cfg.UsageFlushEvery)
+	trackerDone := make(chan struct{})
+	go func() { defer close(trackerDone); tracker.Run(ctx) }()
+	defer func() { <-trackerDone }()
+
+	h, err := gateway.New(ctx, gateway.Config{
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Access: &gateway.Access{
+			Authn:         auth.NewRemote(identity, nil),
+			Limiter:       limiter,
+			Quota:         quota,
+			ClientIP:      clientIP,
+			AnonPerMinute: cfg.AnonPerMinute,
+			KeyPerMinute:  cfg.KeyPerMinute,
+			Log:           log,
+		},
+		Agents: tracker,
+	}, up, log)
 	if err != nil {
 		return err
 	}
@@ -75,4 +122,19 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 		return err
 	}
 	return nil
+}
+
+// recordUsage sends agent call counts to the identity service with the
+// gateway's service key.
+func recordUsage(ctx context.Context, identity identityv1.IdentityServiceClient, key string, usage []agents.Usage) error {
+	req := &identityv1.RecordAgentUsageRequest{}
+	for _, u := range usage {
+		req.Usage = append(req.Usage, &identityv1.AgentUsage{AgentId: u.AgentID, Calls: u.Calls, Errors: u.Errors, TotalLatencyMs: u.TotalLatencyMs})
+	}
+	if len(req.Usage) == 0 {
+		return nil
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)
+	_, err := identity.RecordAgentUsage(ctx, req)
+	return err
 }

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"buzhou.dev/gateway/internal/agents"
 	"buzhou.dev/gateway/internal/openapi"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
@@ -38,6 +39,10 @@ import (
 type Config struct {
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	MaxBodyBytes int64
+	// Access authenticates and rate-limits API calls; nil leaves both to the services.
+	Access *Access
+	// Agents counts API calls per agent; nil counts nothing.
+	Agents *agents.Tracker
 }
 
 // Upstreams are the connections to the services, one per service.
@@ -85,7 +90,14 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", agentHeaders(limitBody(cfg.MaxBodyBytes, articleRoutes(api))))
+	apiHandler := limitBody(cfg.MaxBodyBytes, articleRoutes(api))
+	if cfg.Access != nil {
+		apiHandler = cfg.Access.Middleware(apiHandler)
+	}
+	if cfg.Agents != nil {
+		apiHandler = agents.Middleware(cfg.Agents, apiHandler)
+	}
+	mux.Handle("/api/", agentHeaders(apiHandler))
 	mux.Handle("GET /openapi.json", openapi.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)

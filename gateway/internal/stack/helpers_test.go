@@ -20,6 +20,7 @@ import (
 	articleapp "buzhou.dev/article/app"
 	gatewayapp "buzhou.dev/gateway/app"
 	"buzhou.dev/platform/auth"
+	verificationapp "buzhou.dev/verification/app"
 )
 
 const testAdminKey = "bz_test_admin_key_0123456789abcdef"
@@ -30,6 +31,10 @@ type options struct {
 	databaseURL string
 	seed        bool
 	maxBody     int64
+	// Rate limits default to values no test reaches.
+	anonPerMinute, keyPerMinute int
+	redisURL                    string
+	trustedProxies              []string
 }
 
 // startStack runs a whole Buzhou for one test and stops it at cleanup.
@@ -38,12 +43,20 @@ func startStack(tb testing.TB, o options) *Stack {
 	if o.dataDir == "" {
 		o.dataDir = tb.TempDir()
 	}
-	cfg := Config{
-		Article: articleapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, AdminKey: testAdminKey, SeedDemo: o.seed},
-		Gateway: gatewayapp.Config{HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.maxBody},
+	if o.anonPerMinute == 0 {
+		o.anonPerMinute = 100000
 	}
-	cfg.Search.AdminKey = testAdminKey
-	cfg.Verification.AdminKey = testAdminKey
+	if o.keyPerMinute == 0 {
+		o.keyPerMinute = 100000
+	}
+	cfg := Config{
+		Article:      articleapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, SeedDemo: o.seed},
+		Verification: verificationapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, AdminKey: testAdminKey},
+		Gateway: gatewayapp.Config{
+			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.maxBody, RedisURL: o.redisURL, TrustedProxies: o.trustedProxies,
+			AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute, UsageFlushEvery: time.Hour,
+		},
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("BUZHOU_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

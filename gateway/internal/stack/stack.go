@@ -6,6 +6,8 @@ package stack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,6 +65,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Stack, error) {
 	}
 	cfg.Search.ArticleAddr = s.ArticleAddr
 	cfg.Verification.ArticleAddr = s.ArticleAddr
+	cfg.Article.VerificationAddr = s.VerificationAddr
+	cfg.Search.VerificationAddr = s.VerificationAddr
+	if cfg.Gateway.ServiceKey == "" {
+		// One process, one secret: a fresh internal key on every start.
+		cfg.Gateway.ServiceKey = newServiceKey()
+	}
+	cfg.Verification.ServiceKey = cfg.Gateway.ServiceKey
 	cfg.Gateway.ArticleAddr, cfg.Gateway.SearchAddr, cfg.Gateway.VerificationAddr = s.ArticleAddr, s.SearchAddr, s.VerificationAddr
 
 	ctx, s.cancel = context.WithCancel(ctx)
@@ -101,4 +110,10 @@ func (s *Stack) Wait() error {
 func (s *Stack) Stop() error {
 	s.cancel()
 	return s.Wait()
+}
+
+func newServiceKey() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return "bzs_" + base64.RawURLEncoding.EncodeToString(b)
 }

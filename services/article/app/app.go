@@ -14,6 +14,7 @@ import (
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
 // Config configures the article service.
@@ -24,8 +25,8 @@ type Config struct {
 	DataDir string `env:"BUZHOU_DATA_DIR, default=./data"`
 	// DatabaseURL selects PostgreSQL, e.g. postgres://user@host:5432/buzhou.
 	DatabaseURL string `env:"DATABASE_URL"`
-	// AdminKey is the bootstrap key with every scope.
-	AdminKey string `env:"BUZHOU_ADMIN_KEY"`
+	// VerificationAddr is the verification service, which checks API keys.
+	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
 	// SeedDemo fills a fresh store with the demo articles.
 	SeedDemo bool `env:"BUZHOU_SEED_DEMO, default=true"`
 }
@@ -54,7 +55,12 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 		}
 	}
 
-	g := grpcx.NewServer(log, auth.AdminKey(cfg.AdminKey))
+	idConn, err := grpcx.Dial(cfg.VerificationAddr, "")
+	if err != nil {
+		return fmt.Errorf("dial verification service: %w", err)
+	}
+	defer idConn.Close()
+	g := grpcx.NewServer(log, auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil))
 	articlev1.RegisterArticleServiceServer(g.GRPC, srv)
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

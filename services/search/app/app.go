@@ -4,11 +4,13 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
 )
 
@@ -18,8 +20,8 @@ type Config struct {
 	GRPCAddr string `env:"BUZHOU_SEARCH_ADDR, default=127.0.0.1:9102"`
 	// ArticleAddr is the article service it follows.
 	ArticleAddr string `env:"BUZHOU_ARTICLE_ADDR, default=127.0.0.1:9101"`
-	// AdminKey is the bootstrap key with every scope.
-	AdminKey string `env:"BUZHOU_ADMIN_KEY"`
+	// VerificationAddr is the verification service, which checks API keys.
+	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
 }
 
 type server struct {
@@ -29,7 +31,12 @@ type server struct {
 // Run serves the search service on lis until ctx ends.
 func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
 	log = log.With("service", "search")
-	g := grpcx.NewServer(log, auth.AdminKey(cfg.AdminKey))
+	idConn, err := grpcx.Dial(cfg.VerificationAddr, "")
+	if err != nil {
+		return fmt.Errorf("dial verification service: %w", err)
+	}
+	defer idConn.Close()
+	g := grpcx.NewServer(log, auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil))
 	searchv1.RegisterSearchServiceServer(g.GRPC, server{})
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

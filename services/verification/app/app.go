@@ -1,43 +1,82 @@
 // Package app wires the verification service, which also hosts the identity
-// API. Verification records, inspections, sandbox runs and keys arrive with
-// their issues; until then those RPCs answer Unimplemented.
+// API (principals, API keys, agent usage) and the public statistics.
+// Verification records, inspections and sandbox runs arrive with their issues;
+// until then those RPCs answer Unimplemented.
 package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
-	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
+	"buzhou.dev/verification/internal/identity"
+	"buzhou.dev/verification/internal/stats"
+	"buzhou.dev/verification/internal/store"
 )
 
 // Config configures the verification service.
 type Config struct {
 	// GRPCAddr is where the service listens when it opens its own listener.
 	GRPCAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
-	// ArticleAddr is the article service it writes trust back to.
+	// ArticleAddr is the article service it reads and writes trust back to.
 	ArticleAddr string `env:"BUZHOU_ARTICLE_ADDR, default=127.0.0.1:9101"`
+	// DataDir holds the SQLite database when DatabaseURL is empty.
+	DataDir string `env:"BUZHOU_DATA_DIR, default=./data"`
+	// DatabaseURL selects PostgreSQL.
+	DatabaseURL string `env:"DATABASE_URL"`
 	// AdminKey is the bootstrap key with every scope.
 	AdminKey string `env:"BUZHOU_ADMIN_KEY"`
-}
-
-type verificationServer struct {
-	verificationv1.UnimplementedVerificationServiceServer
-}
-
-type identityServer struct {
-	identityv1.UnimplementedIdentityServiceServer
+	// ServiceKey is the secret the gateway and services present to each other.
+	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
 }
 
 // Run serves the verification and identity services on lis until ctx ends.
 func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
 	log = log.With("service", "verification")
-	g := grpcx.NewServer(log, auth.AdminKey(cfg.AdminKey))
-	verificationv1.RegisterVerificationServiceServer(g.GRPC, verificationServer{})
-	identityv1.RegisterIdentityServiceServer(g.GRPC, identityServer{})
+	st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}, time.Now)
+	if err != nil {
+		return fmt.Errorf("open verification store: %w", err)
+	}
+	defer st.Close()
+
+	ids := identity.New(st, time.Now, log)
+	if err := ids.EnsureBootstrapKey(ctx, cfg.AdminKey); err != nil {
+		return err
+	}
+	if err := ids.EnsureServiceKey(ctx, cfg.ServiceKey); err != nil {
+		return err
+	}
+
+	articleConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKey)
+	if err != nil {
+		return fmt.Errorf("dial article service: %w", err)
+	}
+	defer articleConn.Close()
+
+	g := grpcx.NewServer(log, ids)
+	identityv1.RegisterIdentityServiceServer(g.GRPC, ids)
+	verificationv1.RegisterVerificationServiceServer(g.GRPC, stats.New(articlev1.NewArticleServiceClient(articleConn), usage{ids}, nil))
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)
+}
+
+// usage adapts the identity service's agent totals to the stats answer.
+type usage struct{ ids *identity.Service }
+
+func (u usage) AgentCalls(ctx context.Context) ([]*verificationv1.AgentCalls, error) {
+	totals, err := u.ids.AgentUsage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*verificationv1.AgentCalls, 0, len(totals))
+	for _, t := range totals {
+		out = append(out, &verificationv1.AgentCalls{AgentId: t.AgentID, Calls: t.Calls, Errors: t.Errors, MeanLatencyMs: t.MeanLatencyMs})
+	}
+	return out, nil
 }

@@ -11,8 +11,8 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
-	"buzhou.dev/search/app"
 	"buzhou.dev/platform/logging"
+	"buzhou.dev/search/app"
 )
 
 func main() {

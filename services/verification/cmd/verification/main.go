@@ -11,8 +11,8 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
-	"buzhou.dev/verification/app"
 	"buzhou.dev/platform/logging"
+	"buzhou.dev/verification/app"
 )
 
 func main() {

@@ -1,0 +1,79 @@
+package identity
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"time"
+
+	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/errs"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
+	"buzhou.dev/verification/internal/store"
+)
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// resolve finds the key a presented secret belongs to and refuses keys that
+// are unknown, revoked or expired, saying which.
+func (s *Service) resolve(ctx context.Context, secret string) (store.Key, store.Principal, error) {
+	if secret == "" {
+		return store.Key{}, store.Principal{}, fmt.Errorf("%w: no API key; send \"Authorization: Bearer <key>\" or \"x-api-key: <key>\"", errs.ErrUnauthenticated)
+	}
+	hash := hashSecret(secret)
+	k, p, err := s.st.KeyByHash(ctx, hash)
+	// The index lookup already matched the hash; comparing again in constant
+	// time guards against a store that matches loosely (collation, case).
+	if errors.Is(err, errs.ErrNotFound) || (err == nil && subtle.ConstantTimeCompare([]byte(k.SecretHash), []byte(hash)) != 1) {
+		return store.Key{}, store.Principal{}, fmt.Errorf("%w: unknown API key (prefix %s); check for typos or create one with `buzhou keys create`",
+			errs.ErrUnauthenticated, hint(secret))
+	}
+	if err != nil {
+		return store.Key{}, store.Principal{}, fmt.Errorf("identity: look up API key: %w", err)
+	}
+	if !k.RevokedAt.IsZero() {
+		return store.Key{}, store.Principal{}, fmt.Errorf("%w: API key %s was revoked at %s; create a new key",
+			errs.ErrUnauthenticated, k.ID, rfc3339(k.RevokedAt))
+	}
+	if !k.ExpiresAt.IsZero() && !s.now().Before(k.ExpiresAt) {
+		return store.Key{}, store.Principal{}, fmt.Errorf("%w: API key %s expired at %s; create a new key or ask an admin to extend it",
+			errs.ErrUnauthenticated, k.ID, rfc3339(k.ExpiresAt))
+	}
+	return k, p, nil
+}
+
+// Authenticate implements auth.Authenticator for the verification service's
+// own RPCs. Errors wrap errs.ErrUnauthenticated with the reason.
+func (s *Service) Authenticate(ctx context.Context, secret string) (*auth.Principal, error) {
+	k, p, err := s.resolve(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	return &auth.Principal{
+		ID:        p.ID,
+		Name:      p.Name,
+		Type:      p.Type,
+		KeyID:     k.ID,
+		Scopes:    append([]string(nil), k.Scopes...),
+		Bootstrap: k.Bootstrap,
+
+		RatePerMinute: int(k.RateLimitPerMinute),
+		DailyQuota:    k.DailyQuota,
+		MonthlyQuota:  k.MonthlyQuota,
+	}, nil
+}
+
+// AuthenticateApiKey resolves a secret for the other services' auth check;
+// the answer also carries the key's rate limit and quotas.
+func (s *Service) AuthenticateApiKey(ctx context.Context, req *identityv1.AuthenticateApiKeyRequest) (*identityv1.AuthenticateApiKeyResponse, error) {
+	k, p, err := s.resolve(ctx, req.GetKey())
+	if err != nil {
+		return nil, err
+	}
+	return &identityv1.AuthenticateApiKeyResponse{
+		ApiKey:    keyProto(k),
+		Principal: principalProto(p),
+		Bootstrap: k.Bootstrap,
+	}, nil
+}

@@ -1,0 +1,103 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"buzhou.dev/platform/errs"
+	"buzhou.dev/verification/internal/store"
+)
+
+// The bootstrap key and its owner have fixed ids, so every start finds the
+// row the previous one wrote.
+const (
+	BootstrapKeyID       = "key_bootstrap"
+	BootstrapPrincipalID = "prn_admin"
+
+	// A shorter BUZHOU_ADMIN_KEY works but is logged as weak.
+	weakAdminKeyRunes = 16
+)
+
+// fixedKey describes a key the operator sets by environment variable.
+type fixedKey struct {
+	env, keyID, principalID, principalName string
+}
+
+var (
+	adminKey   = fixedKey{env: "BUZHOU_ADMIN_KEY", keyID: BootstrapKeyID, principalID: BootstrapPrincipalID, principalName: "admin"}
+	serviceKey = fixedKey{env: "BUZHOU_SERVICE_KEY", keyID: ServiceKeyID, principalID: ServicePrincipalID, principalName: "buzhou"}
+)
+
+// The key the services use for their calls to each other.
+const (
+	ServiceKeyID       = "key_service"
+	ServicePrincipalID = "prn_buzhou"
+)
+
+// EnsureBootstrapKey makes the BUZHOU_ADMIN_KEY secret a key with every
+// scope, owned by the principal "admin" (an official bot), without rate limit
+// or quotas. Run it at every start: a changed secret replaces the old one,
+// which stops working; an unchanged one changes nothing; an empty one revokes
+// the bootstrap key if there is one.
+func (s *Service) EnsureBootstrapKey(ctx context.Context, secret string) error {
+	return s.ensureFixedKey(ctx, adminKey, secret)
+}
+
+// EnsureServiceKey does the same for BUZHOU_SERVICE_KEY, the secret the
+// gateway and the services present to each other (owner "buzhou").
+func (s *Service) EnsureServiceKey(ctx context.Context, secret string) error {
+	return s.ensureFixedKey(ctx, serviceKey, secret)
+}
+
+func (s *Service) ensureFixedKey(ctx context.Context, fk fixedKey, secret string) error {
+	prev, err := s.st.GetKey(ctx, fk.keyID)
+	found := err == nil
+	if err != nil && !errors.Is(err, errs.ErrNotFound) {
+		return fmt.Errorf("identity: read the %s key: %w", fk.env, err)
+	}
+	if secret == "" {
+		if !found || !prev.RevokedAt.IsZero() {
+			return nil
+		}
+		if _, err := s.st.RevokeKey(ctx, fk.keyID); err != nil {
+			return fmt.Errorf("identity: revoke the %s key: %w", fk.env, err)
+		}
+		s.log.InfoContext(ctx, fk.env+" is not set: its key is revoked", "key", fk.keyID, "prefix", prev.Prefix)
+		return nil
+	}
+	// Callers send the key in a header, which is trimmed and split at spaces;
+	// a secret with spaces could never be presented.
+	if strings.ContainsFunc(secret, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) || !utf8.ValidString(secret) {
+		return fmt.Errorf("%w: %s contains spaces or control characters; set it to one token, e.g. the output of `openssl rand -hex 32`",
+			errs.ErrInvalid, fk.env)
+	}
+	if utf8.RuneCountInString(secret) < weakAdminKeyRunes {
+		s.log.WarnContext(ctx, fk.env+" is short and easy to guess; use at least 32 random characters", "length", utf8.RuneCountInString(secret))
+	}
+	owner := store.Principal{ID: fk.principalID, Name: fk.principalName, Type: typeOfficialBot}
+	k, err := s.st.UpsertBootstrapKey(ctx, owner, store.Key{
+		ID:          fk.keyID,
+		Name:        fk.env,
+		PrincipalID: fk.principalID,
+		Prefix:      adminPrefix(secret),
+		SecretHash:  hashSecret(secret),
+		Scopes:      allScopes(),
+		Bootstrap:   true,
+	})
+	if err != nil {
+		return fmt.Errorf("identity: store the %s key: %w", fk.env, err)
+	}
+	switch {
+	case !found:
+		s.log.InfoContext(ctx, "key created from "+fk.env, "key", k.ID, "prefix", k.Prefix)
+	case prev.SecretHash != k.SecretHash:
+		s.log.InfoContext(ctx, fk.env+" changed: key rotated, the old secret no longer works", "key", k.ID, "prefix", k.Prefix)
+	case !prev.RevokedAt.IsZero():
+		s.log.InfoContext(ctx, "key restored from "+fk.env, "key", k.ID, "prefix", k.Prefix)
+	}
+	return nil
+}

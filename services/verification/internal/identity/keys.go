@@ -1,0 +1,181 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/errs"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
+	"buzhou.dev/verification/internal/store"
+)
+
+const (
+	maxNameRunes = 100
+	maxRateLimit = 1_000_000
+)
+
+// knownScope reports whether scope is one a key can hold.
+func knownScope(scope string) bool {
+	switch scope {
+	case auth.ScopeArticlesWrite, auth.ScopeVerificationsWrite, auth.ScopeInspectionsRun, auth.ScopeKeysAdmin:
+		return true
+	}
+	return false
+}
+
+func allScopes() []string {
+	return []string{auth.ScopeArticlesWrite, auth.ScopeVerificationsWrite, auth.ScopeInspectionsRun, auth.ScopeKeysAdmin}
+}
+
+// checkName trims a display name and checks it; field names the JSON field
+// for the message.
+func checkName(field, name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", fmt.Errorf("%w: %s is required; give a short human-readable name", errs.ErrInvalid, field)
+	case utf8.RuneCountInString(name) > maxNameRunes:
+		return "", fmt.Errorf("%w: %s has %d characters; keep it to %d", errs.ErrInvalid, field, utf8.RuneCountInString(name), maxNameRunes)
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return "", fmt.Errorf("%w: %s contains control characters (such as line breaks); use plain text", errs.ErrInvalid, field)
+	}
+	return name, nil
+}
+
+// checkScopes returns the scopes without repeats, in the order given.
+func checkScopes(scopes []string) ([]string, error) {
+	valid := strings.Join(allScopes(), ", ")
+	if len(scopes) == 0 {
+		return nil, fmt.Errorf("%w: scopes: give at least one of %s", errs.ErrInvalid, valid)
+	}
+	var out []string
+	for _, s := range scopes {
+		if !knownScope(s) {
+			return nil, fmt.Errorf("%w: scopes: %q is not a scope; valid scopes are %s", errs.ErrInvalid, s, valid)
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func checkPageSize(n int32) error {
+	if n < 0 {
+		return fmt.Errorf("%w: pageSize is %d; give 1 to 200, or 0 for the default of 50", errs.ErrInvalid, n)
+	}
+	return nil
+}
+
+// CreateApiKey issues a key. The answer carries the secret, which is not
+// kept: only its SHA-256 and its first characters are stored.
+func (s *Service) CreateApiKey(ctx context.Context, req *identityv1.CreateApiKeyRequest) (*identityv1.CreateApiKeyResponse, error) {
+	name, err := checkName("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	scopes, err := checkScopes(req.GetScopes())
+	if err != nil {
+		return nil, err
+	}
+	k := store.Key{
+		ID:                 newID("key"),
+		Name:               name,
+		PrincipalID:        req.GetPrincipalId(),
+		Scopes:             scopes,
+		RateLimitPerMinute: req.GetRateLimitPerMinute(),
+		DailyQuota:         req.GetDailyQuota(),
+		MonthlyQuota:       req.GetMonthlyQuota(),
+	}
+	if ts := req.GetExpiresAt(); ts != nil {
+		if err := ts.CheckValid(); err != nil {
+			return nil, fmt.Errorf("%w: expiresAt is not a valid time; send RFC 3339, e.g. 2030-01-02T15:04:05Z", errs.ErrInvalid)
+		}
+		if now := s.now(); !ts.AsTime().After(now) {
+			return nil, fmt.Errorf("%w: expiresAt %s is not in the future; give a later time or leave it out for a key that does not expire",
+				errs.ErrInvalid, rfc3339(ts.AsTime()))
+		}
+		k.ExpiresAt = ts.AsTime()
+	}
+	switch {
+	case k.RateLimitPerMinute < 0 || k.RateLimitPerMinute > maxRateLimit:
+		return nil, fmt.Errorf("%w: rateLimitPerMinute is %d; give 1 to %d, or 0 for the default", errs.ErrInvalid, k.RateLimitPerMinute, maxRateLimit)
+	case k.DailyQuota < 0:
+		return nil, fmt.Errorf("%w: dailyQuota is %d; give a positive number, or 0 for none", errs.ErrInvalid, k.DailyQuota)
+	case k.MonthlyQuota < 0:
+		return nil, fmt.Errorf("%w: monthlyQuota is %d; give a positive number, or 0 for none", errs.ErrInvalid, k.MonthlyQuota)
+	}
+
+	var owner *store.Principal
+	if k.PrincipalID == "" {
+		owner = &store.Principal{ID: newID("prn"), Name: name, Type: typeThirdPartyAgent}
+		k.PrincipalID = owner.ID
+	}
+	secret := newSecret()
+	k.SecretHash = hashSecret(secret)
+	k.Prefix = keyPrefix(secret)
+	stored, err := s.st.CreateKey(ctx, k, owner)
+	if err != nil {
+		return nil, err
+	}
+	created(ctx)
+	s.log.InfoContext(ctx, "API key created", "key", stored.ID, "prefix", stored.Prefix, "principal", stored.PrincipalID,
+		"scopes", strings.Join(stored.Scopes, ","), "by", caller(ctx))
+	return &identityv1.CreateApiKeyResponse{
+		Id:          stored.ID,
+		Key:         secret,
+		Prefix:      stored.Prefix,
+		Scopes:      stored.Scopes,
+		ExpiresAt:   timestamp(stored.ExpiresAt),
+		Name:        stored.Name,
+		PrincipalId: stored.PrincipalID,
+	}, nil
+}
+
+// ListApiKeys lists keys, newest first, without secrets.
+func (s *Service) ListApiKeys(ctx context.Context, req *identityv1.ListApiKeysRequest) (*identityv1.ListApiKeysResponse, error) {
+	if err := checkPageSize(req.GetPageSize()); err != nil {
+		return nil, err
+	}
+	keys, next, err := s.st.ListKeys(ctx, store.Page{Size: int(req.GetPageSize()), Token: req.GetPageToken()})
+	if err != nil {
+		return nil, err
+	}
+	resp := &identityv1.ListApiKeysResponse{Keys: make([]*identityv1.ApiKey, 0, len(keys)), NextPageToken: next}
+	for _, k := range keys {
+		resp.Keys = append(resp.Keys, keyProto(k))
+	}
+	return resp, nil
+}
+
+// RevokeApiKey revokes a key; revoking it again keeps the first time. The
+// bootstrap key follows BUZHOU_ADMIN_KEY and cannot be revoked here: it would
+// come back at the next start anyway.
+func (s *Service) RevokeApiKey(ctx context.Context, req *identityv1.RevokeApiKeyRequest) (*identityv1.ApiKey, error) {
+	id := req.GetId()
+	if id == "" {
+		return nil, fmt.Errorf("%w: id is required; name the key to revoke (see GET /api/v1/keys)", errs.ErrInvalid)
+	}
+	k, err := s.st.GetKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if k.Bootstrap {
+		return nil, fmt.Errorf("%w: %s is the bootstrap key of BUZHOU_ADMIN_KEY and cannot be revoked through the API; change or unset BUZHOU_ADMIN_KEY and restart instead",
+			errs.ErrFailedPrecondition, id)
+	}
+	wasRevoked := !k.RevokedAt.IsZero()
+	k, err = s.st.RevokeKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !wasRevoked {
+		s.log.InfoContext(ctx, "API key revoked", "key", k.ID, "prefix", k.Prefix, "by", caller(ctx))
+	}
+	return keyProto(k), nil
+}

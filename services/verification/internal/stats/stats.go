@@ -1,0 +1,68 @@
+// Package stats answers GET /api/v1/stats: articles by status and domain from
+// the article service, the verification pass rate, and API calls per agent.
+// It is part of the verification service's gRPC API; the RPCs that arrive with
+// later issues still answer Unimplemented through the embedded type.
+package stats
+
+import (
+	"context"
+	"fmt"
+
+	"buzhou.dev/platform/errs"
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
+)
+
+// Usage lists API calls per agent, without personal data.
+type Usage interface {
+	AgentCalls(ctx context.Context) ([]*verificationv1.AgentCalls, error)
+}
+
+// Records counts verification records by result.
+type Records interface {
+	CountRecords(ctx context.Context) (total, passed int64, err error)
+}
+
+// Server implements VerificationService.GetStats.
+type Server struct {
+	verificationv1.UnimplementedVerificationServiceServer
+	articles articlev1.ArticleServiceClient
+	usage    Usage
+	records  Records
+}
+
+var _ verificationv1.VerificationServiceServer = (*Server)(nil)
+
+// New returns the stats server. records may be nil until verification records exist.
+func New(articles articlev1.ArticleServiceClient, usage Usage, records Records) *Server {
+	return &Server{articles: articles, usage: usage, records: records}
+}
+
+// GetStats implements VerificationServiceServer.
+func (s *Server) GetStats(ctx context.Context, _ *verificationv1.GetStatsRequest) (*verificationv1.GetStatsResponse, error) {
+	a, err := s.articles.GetArticleStats(ctx, &articlev1.GetArticleStatsRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("%w: article statistics are not available right now; retry shortly", errs.ErrUnavailable)
+	}
+	calls, err := s.usage.AgentCalls(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp := &verificationv1.GetStatsResponse{
+		TotalArticles:    a.GetTotal() - a.GetByStatus()["archived"],
+		ArticlesByStatus: a.GetByStatus(),
+		ArticlesByDomain: a.GetByDomain(),
+		ApiCallsByAgent:  calls,
+	}
+	if s.records != nil {
+		total, passed, err := s.records.CountRecords(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp.VerificationRecords = total
+		if total > 0 {
+			resp.VerificationPassRate = float64(passed) / float64(total)
+		}
+	}
+	return resp, nil
+}

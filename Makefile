@@ -44,6 +44,11 @@ test: ## Run every test (PostgreSQL and Redis ones need BUZHOU_TEST_POSTGRES_URL
 bench: ## Run the Go benchmarks (article create/get through the gateway on SQLite, and PostgreSQL when BUZHOU_TEST_POSTGRES_URL is set)
 	go test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS)
 
+.PHONY: fuzz
+fuzz: ## Run each fuzz test for FUZZTIME (default 30s)
+	go test -run '^$$' -fuzz FuzzParseAuthorization -fuzztime $${FUZZTIME:-30s} buzhou.dev/platform/auth
+	go test -run '^$$' -fuzz FuzzValidate -fuzztime $${FUZZTIME:-30s} buzhou.dev/article/internal/domain
+
 .PHONY: lint
 lint: tools googleapis ## gofmt, go vet, buf lint and buf format
 	@out=$$(gofmt -l $(MODULES) | grep -v '^proto/gen/' || true); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }

@@ -35,6 +35,8 @@ type options struct {
 	anonPerMinute, keyPerMinute int
 	redisURL                    string
 	trustedProxies              []string
+	// usageFlushEvery defaults to an hour: only the stats test waits for flushes.
+	usageFlushEvery time.Duration
 }
 
 // startStack runs a whole Buzhou for one test and stops it at cleanup.
@@ -46,6 +48,9 @@ func startStack(tb testing.TB, o options) *Stack {
 	if o.anonPerMinute == 0 {
 		o.anonPerMinute = 100000
 	}
+	if o.usageFlushEvery == 0 {
+		o.usageFlushEvery = time.Hour
+	}
 	if o.keyPerMinute == 0 {
 		o.keyPerMinute = 100000
 	}
@@ -54,7 +59,7 @@ func startStack(tb testing.TB, o options) *Stack {
 		Verification: verificationapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, AdminKey: testAdminKey},
 		Gateway: gatewayapp.Config{
 			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.maxBody, RedisURL: o.redisURL, TrustedProxies: o.trustedProxies,
-			AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute, UsageFlushEvery: time.Hour,
+			AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute, UsageFlushEvery: o.usageFlushEvery,
 		},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -67,7 +67,9 @@ func writeError(w http.ResponseWriter, r *http.Request, httpCode int, code codes
 		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="buzhou", error="invalid_token", error_description=%q`, msg))
 	}
 	w.WriteHeader(httpCode)
-	_ = json.NewEncoder(w).Encode(errorBody{Error: errorDetail{Code: errs.CodeName(code), Message: msg, RequestID: RequestIDFrom(r.Context())}})
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(errorBody{Error: errorDetail{Code: errs.CodeName(code), Message: msg, RequestID: RequestIDFrom(r.Context())}})
 }
 
 // handleError is grpc-gateway's error handler: every failed API call ends here.

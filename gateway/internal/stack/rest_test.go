@@ -105,7 +105,7 @@ func TestRESTValidationAndErrors(t *testing.T) {
 		wantInMsg  string
 	}{
 		{"no key", anon, "POST", "/api/v1/articles", article("x"), 401, "UNAUTHENTICATED", "articles:write"},
-		{"wrong scheme", &client{tb: t, base: admin.base}, "POST", "/api/v1/articles", article("x"), 401, "UNAUTHENTICATED", "Bearer"},
+		{"wrong scheme", &client{tb: t, base: admin.base}, "POST", "/api/v1/articles", article("x"), 401, "UNAUTHENTICATED", "Bearer <key>"},
 		{"unknown key", newClient(t, s, "nope"), "POST", "/api/v1/articles", article("x"), 401, "UNAUTHENTICATED", "unknown API key"},
 		{"missing title", admin, "POST", "/api/v1/articles", noTitle, 400, "INVALID_ARGUMENT", "title"},
 		{"unknown domain", admin, "POST", "/api/v1/articles", badDomain, 400, "INVALID_ARGUMENT", "domain"},

@@ -76,7 +76,7 @@ func (u usage) AgentCalls(ctx context.Context) ([]*verificationv1.AgentCalls, er
 	}
 	out := make([]*verificationv1.AgentCalls, 0, len(totals))
 	for _, t := range totals {
-		out = append(out, &verificationv1.AgentCalls{AgentId: t.AgentID, Calls: t.Calls, Errors: t.Errors, MeanLatencyMs: t.MeanLatencyMs})
+		out = append(out, &verificationv1.AgentCalls{AgentId: t.AgentID, Calls: stats.Clamp(t.Calls), Errors: stats.Clamp(t.Errors), MeanLatencyMs: t.MeanLatencyMs})
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ package stats
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"buzhou.dev/platform/errs"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
@@ -49,9 +50,9 @@ func (s *Server) GetStats(ctx context.Context, _ *verificationv1.GetStatsRequest
 		return nil, err
 	}
 	resp := &verificationv1.GetStatsResponse{
-		TotalArticles:    a.GetTotal() - a.GetByStatus()["archived"],
-		ArticlesByStatus: a.GetByStatus(),
-		ArticlesByDomain: a.GetByDomain(),
+		TotalArticles:    Clamp(a.GetTotal() - a.GetByStatus()["archived"]),
+		ArticlesByStatus: counts(a.GetByStatus()),
+		ArticlesByDomain: counts(a.GetByDomain()),
 		ApiCallsByAgent:  calls,
 	}
 	if s.records != nil {
@@ -59,10 +60,24 @@ func (s *Server) GetStats(ctx context.Context, _ *verificationv1.GetStatsRequest
 		if err != nil {
 			return nil, err
 		}
-		resp.VerificationRecords = total
+		resp.VerificationRecords = Clamp(total)
 		if total > 0 {
 			resp.VerificationPassRate = float64(passed) / float64(total)
 		}
 	}
 	return resp, nil
+}
+
+// Clamp fits a count into the int32 the public JSON uses (numbers, not the
+// strings protojson writes for int64).
+func Clamp(n int64) int32 {
+	return int32(min(max(n, 0), math.MaxInt32))
+}
+
+func counts(m map[string]int64) map[string]int32 {
+	out := make(map[string]int32, len(m))
+	for k, v := range m {
+		out[k] = Clamp(v)
+	}
+	return out
 }

@@ -1171,9 +1171,9 @@ type AgentCalls struct {
 	// Agent id.
 	AgentId string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
 	// Calls.
-	Calls int64 `protobuf:"varint,2,opt,name=calls,proto3" json:"calls,omitempty"`
+	Calls int32 `protobuf:"varint,2,opt,name=calls,proto3" json:"calls,omitempty"`
 	// Calls answered with an error.
-	Errors int64 `protobuf:"varint,3,opt,name=errors,proto3" json:"errors,omitempty"`
+	Errors int32 `protobuf:"varint,3,opt,name=errors,proto3" json:"errors,omitempty"`
 	// Mean latency in milliseconds.
 	MeanLatencyMs float64 `protobuf:"fixed64,4,opt,name=mean_latency_ms,json=meanLatencyMs,proto3" json:"mean_latency_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1217,14 +1217,14 @@ func (x *AgentCalls) GetAgentId() string {
 	return ""
 }
 
-func (x *AgentCalls) GetCalls() int64 {
+func (x *AgentCalls) GetCalls() int32 {
 	if x != nil {
 		return x.Calls
 	}
 	return 0
 }
 
-func (x *AgentCalls) GetErrors() int64 {
+func (x *AgentCalls) GetErrors() int32 {
 	if x != nil {
 		return x.Errors
 	}
@@ -1278,14 +1278,14 @@ func (*GetStatsRequest) Descriptor() ([]byte, []int) {
 // GetStatsResponse is the hub's public statistics.
 type GetStatsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Articles in all.
-	TotalArticles int64 `protobuf:"varint,1,opt,name=total_articles,json=totalArticles,proto3" json:"total_articles,omitempty"`
+	// Articles in all, archived excluded. Counts are JSON numbers (int32).
+	TotalArticles int32 `protobuf:"varint,1,opt,name=total_articles,json=totalArticles,proto3" json:"total_articles,omitempty"`
 	// Articles per status.
-	ArticlesByStatus map[string]int64 `protobuf:"bytes,2,rep,name=articles_by_status,json=articlesByStatus,proto3" json:"articles_by_status,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	ArticlesByStatus map[string]int32 `protobuf:"bytes,2,rep,name=articles_by_status,json=articlesByStatus,proto3" json:"articles_by_status,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Articles per domain.
-	ArticlesByDomain map[string]int64 `protobuf:"bytes,3,rep,name=articles_by_domain,json=articlesByDomain,proto3" json:"articles_by_domain,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	ArticlesByDomain map[string]int32 `protobuf:"bytes,3,rep,name=articles_by_domain,json=articlesByDomain,proto3" json:"articles_by_domain,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Verification records in all.
-	VerificationRecords int64 `protobuf:"varint,4,opt,name=verification_records,json=verificationRecords,proto3" json:"verification_records,omitempty"`
+	VerificationRecords int32 `protobuf:"varint,4,opt,name=verification_records,json=verificationRecords,proto3" json:"verification_records,omitempty"`
 	// Share of records that passed, 0–1.
 	VerificationPassRate float64 `protobuf:"fixed64,5,opt,name=verification_pass_rate,json=verificationPassRate,proto3" json:"verification_pass_rate,omitempty"`
 	// API calls per agent.
@@ -1324,28 +1324,28 @@ func (*GetStatsResponse) Descriptor() ([]byte, []int) {
 	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{17}
 }
 
-func (x *GetStatsResponse) GetTotalArticles() int64 {
+func (x *GetStatsResponse) GetTotalArticles() int32 {
 	if x != nil {
 		return x.TotalArticles
 	}
 	return 0
 }
 
-func (x *GetStatsResponse) GetArticlesByStatus() map[string]int64 {
+func (x *GetStatsResponse) GetArticlesByStatus() map[string]int32 {
 	if x != nil {
 		return x.ArticlesByStatus
 	}
 	return nil
 }
 
-func (x *GetStatsResponse) GetArticlesByDomain() map[string]int64 {
+func (x *GetStatsResponse) GetArticlesByDomain() map[string]int32 {
 	if x != nil {
 		return x.ArticlesByDomain
 	}
 	return nil
 }
 
-func (x *GetStatsResponse) GetVerificationRecords() int64 {
+func (x *GetStatsResponse) GetVerificationRecords() int32 {
 	if x != nil {
 		return x.VerificationRecords
 	}
@@ -1474,23 +1474,23 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\n" +
 	"AgentCalls\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x14\n" +
-	"\x05calls\x18\x02 \x01(\x03R\x05calls\x12\x16\n" +
-	"\x06errors\x18\x03 \x01(\x03R\x06errors\x12&\n" +
+	"\x05calls\x18\x02 \x01(\x05R\x05calls\x12\x16\n" +
+	"\x06errors\x18\x03 \x01(\x05R\x06errors\x12&\n" +
 	"\x0fmean_latency_ms\x18\x04 \x01(\x01R\rmeanLatencyMs\"\x11\n" +
 	"\x0fGetStatsRequest\"\xd9\x04\n" +
 	"\x10GetStatsResponse\x12%\n" +
-	"\x0etotal_articles\x18\x01 \x01(\x03R\rtotalArticles\x12l\n" +
+	"\x0etotal_articles\x18\x01 \x01(\x05R\rtotalArticles\x12l\n" +
 	"\x12articles_by_status\x18\x02 \x03(\v2>.buzhou.verification.v1.GetStatsResponse.ArticlesByStatusEntryR\x10articlesByStatus\x12l\n" +
 	"\x12articles_by_domain\x18\x03 \x03(\v2>.buzhou.verification.v1.GetStatsResponse.ArticlesByDomainEntryR\x10articlesByDomain\x121\n" +
-	"\x14verification_records\x18\x04 \x01(\x03R\x13verificationRecords\x124\n" +
+	"\x14verification_records\x18\x04 \x01(\x05R\x13verificationRecords\x124\n" +
 	"\x16verification_pass_rate\x18\x05 \x01(\x01R\x14verificationPassRate\x12O\n" +
 	"\x12api_calls_by_agent\x18\x06 \x03(\v2\".buzhou.verification.v1.AgentCallsR\x0fapiCallsByAgent\x1aC\n" +
 	"\x15ArticlesByStatusEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aC\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aC\n" +
 	"\x15ArticlesByDomainEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012\xe7\t\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x012\xe7\t\n" +
 	"\x13VerificationService\x12\xd0\x01\n" +
 	"\x18CreateVerificationRecord\x127.buzhou.verification.v1.CreateVerificationRecordRequest\x1a*.buzhou.verification.v1.VerificationRecord\"O\xaa\x9f\x19\x15\n" +
 	"\x13verifications:write\x82\xd3\xe4\x93\x020:\x01*\"+/api/v1/articles/{article_id}/verifications\x12\xc8\x01\n" +

@@ -14,7 +14,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	gatewayapp "buzhou.dev/gateway/app"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
@@ -243,4 +245,55 @@ func redisURL(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return url
+}
+
+// TestExpiredAndRevokedKeysOverGRPC checks the refusals of keys that once
+// worked, as internal gRPC clients see them.
+func TestExpiredAndRevokedKeysOverGRPC(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{})
+	ctx := context.Background()
+	admin := identityv1.NewIdentityServiceClient(grpcConn(t, s.VerificationAddr, testAdminKey))
+	soon, err := admin.CreateApiKey(ctx, &identityv1.CreateApiKeyRequest{Name: "short-lived", Scopes: []string{"articles:write"}, ExpiresAt: timestamppb.New(time.Now().Add(3 * time.Second))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := admin.CreateApiKey(ctx, &identityv1.CreateApiKeyRequest{Name: "to revoke", Scopes: []string{"articles:write"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RevokeApiKey(ctx, &identityv1.RevokeApiKeyRequest{Id: gone.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	malformed := articlev1.NewArticleServiceClient(grpcConn(t, s.ArticleAddr, ""))
+	mctx := metadata.AppendToOutgoingContext(ctx, "authorization", "Token "+soon.GetKey())
+	if _, err := malformed.CreateArticle(mctx, &articlev1.CreateArticleRequest{Article: newArticle("malformed")}); status.Code(err) != codes.Unauthenticated || !strings.Contains(status.Convert(err).Message(), "Bearer") {
+		t.Errorf("Token scheme over gRPC: %v", err)
+	}
+
+	waitRefused := func(key, want string) {
+		t.Helper()
+		arts := articlev1.NewArticleServiceClient(grpcConn(t, s.ArticleAddr, key))
+		deadline := time.Now().Add(15 * time.Second)
+		for i := 0; ; i++ {
+			_, err := arts.CreateArticle(ctx, &articlev1.CreateArticleRequest{Article: newArticle(fmt.Sprintf("%s %d", want, i))})
+			if status.Code(err) == codes.Unauthenticated {
+				if !strings.Contains(status.Convert(err).Message(), want) {
+					t.Errorf("refusal %q should say %q", status.Convert(err).Message(), want)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("key still accepted (%v); want refusal saying %q", err, want)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	waitRefused(gone.GetKey(), "revoked at")
+	waitRefused(soon.GetKey(), "expired at")
+	// REST says the same.
+	r := newClient(t, s, soon.GetKey()).do("POST", "/api/v1/articles", article("expired over REST"))
+	if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "expired at") {
+		t.Errorf("expired key over REST: %d %s", r.status, r.body)
+	}
 }

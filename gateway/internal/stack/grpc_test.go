@@ -150,6 +150,12 @@ func TestChangeFeedResumesAfterRestart(t *testing.T) {
 	if _, err := admin.ArchiveArticle(ctx, &articlev1.ArchiveArticleRequest{Id: a.GetId()}); err != nil {
 		t.Fatal(err)
 	}
+	anon := articlev1.NewArticleServiceClient(grpcConn(t, first.ArticleAddr, ""))
+	if s, err := anon.WatchArticles(ctx, &articlev1.WatchArticlesRequest{}); err == nil {
+		if _, err := s.Recv(); status.Code(err) != codes.Unauthenticated {
+			t.Errorf("anonymous feed (it carries drafts): %v", err)
+		}
+	}
 	stream, err := admin.WatchArticles(ctx, &articlev1.WatchArticlesRequest{})
 	if err != nil {
 		t.Fatal(err)

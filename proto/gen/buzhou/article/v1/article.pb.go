@@ -2113,7 +2113,7 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CHANGE_KIND_UPSERT\x10\x01\x12\x19\n" +
-	"\x15CHANGE_KIND_TOMBSTONE\x10\x022\x93\r\n" +
+	"\x15CHANGE_KIND_TOMBSTONE\x10\x022\xa1\r\n" +
 	"\x0eArticleService\x12\x8b\x01\n" +
 	"\rCreateArticle\x12'.buzhou.article.v1.CreateArticleRequest\x1a\x1a.buzhou.article.v1.Article\"5\xaa\x9f\x19\x10\n" +
 	"\x0earticles:write\x82\xd3\xe4\x93\x02\x1b:\aarticle\"\x10/api/v1/articles\x12\xb1\x01\n" +
@@ -2130,8 +2130,9 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\x10DeprecateArticle\x12*.buzhou.article.v1.DeprecateArticleRequest\x1a\x1a.buzhou.article.v1.Article\">\xaa\x9f\x19\x10\n" +
 	"\x0earticles:write\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/api/v1/articles/{id}:deprecate\x12\x89\x01\n" +
 	"\x0eArchiveArticle\x12(.buzhou.article.v1.ArchiveArticleRequest\x1a\x1a.buzhou.article.v1.Article\"1\xaa\x9f\x19\x10\n" +
-	"\x0earticles:write\x82\xd3\xe4\x93\x02\x17*\x15/api/v1/articles/{id}\x12g\n" +
-	"\rWatchArticles\x12'.buzhou.article.v1.WatchArticlesRequest\x1a .buzhou.article.v1.ArticleChange\"\t\xaa\x9f\x19\x02\x10\x01\x90\x02\x010\x01\x12y\n" +
+	"\x0earticles:write\x82\xd3\xe4\x93\x02\x17*\x15/api/v1/articles/{id}\x12u\n" +
+	"\rWatchArticles\x12'.buzhou.article.v1.WatchArticlesRequest\x1a .buzhou.article.v1.ArticleChange\"\x17\xaa\x9f\x19\x10\n" +
+	"\x0earticles:write\x90\x02\x010\x01\x12y\n" +
 	"\x12UpdateArticleTrust\x12,.buzhou.article.v1.UpdateArticleTrustRequest\x1a\x1a.buzhou.article.v1.Article\"\x19\xaa\x9f\x19\x15\n" +
 	"\x13verifications:write\x12s\n" +
 	"\x0fGetArticleStats\x12).buzhou.article.v1.GetArticleStatsRequest\x1a*.buzhou.article.v1.GetArticleStatsResponse\"\t\xaa\x9f\x19\x02\x10\x01\x90\x02\x01B\xbd\x01\n" +

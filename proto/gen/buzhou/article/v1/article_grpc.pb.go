@@ -67,7 +67,8 @@ type ArticleServiceClient interface {
 	ArchiveArticle(ctx context.Context, in *ArchiveArticleRequest, opts ...grpc.CallOption) (*Article, error)
 	// WatchArticles streams every change after a feed revision, first the backlog,
 	// then live changes. Followers save the last revision they applied and resume
-	// from it; 0 replays everything. Internal.
+	// from it; 0 replays everything. Internal; it carries drafts, so it needs the
+	// scope that may read them.
 	WatchArticles(ctx context.Context, in *WatchArticlesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ArticleChange], error)
 	// UpdateArticleTrust writes the verification and inspection summary back to an
 	// article as a new revision. Internal: called by the verification service.
@@ -247,7 +248,8 @@ type ArticleServiceServer interface {
 	ArchiveArticle(context.Context, *ArchiveArticleRequest) (*Article, error)
 	// WatchArticles streams every change after a feed revision, first the backlog,
 	// then live changes. Followers save the last revision they applied and resume
-	// from it; 0 replays everything. Internal.
+	// from it; 0 replays everything. Internal; it carries drafts, so it needs the
+	// scope that may read them.
 	WatchArticles(*WatchArticlesRequest, grpc.ServerStreamingServer[ArticleChange]) error
 	// UpdateArticleTrust writes the verification and inspection summary back to an
 	// article as a new revision. Internal: called by the verification service.

@@ -11,7 +11,6 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"strings"
-	"sync"
 
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	"google.golang.org/grpc"
@@ -122,25 +121,20 @@ func ParseAuthorization(h string) (string, error) {
 	return key, nil
 }
 
-// accessRules caches the access option of each method by full gRPC name.
-var accessRules sync.Map // string -> *identityv1.Access
-
 // AccessOf returns the declared access rule of a gRPC method
-// ("/pkg.Service/Method"), nil when the method declares none.
+// ("/pkg.Service/Method"), nil when the method declares none. The lookup is two
+// map reads in the generated descriptors, cheap enough for every call.
 func AccessOf(fullMethod string) *identityv1.Access {
-	if v, ok := accessRules.Load(fullMethod); ok {
-		return v.(*identityv1.Access)
-	}
 	name := strings.Replace(strings.TrimPrefix(fullMethod, "/"), "/", ".", 1)
-	var rule *identityv1.Access
-	if d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name)); err == nil {
-		if md, ok := d.(protoreflect.MethodDescriptor); ok {
-			if r, ok := proto.GetExtension(md.Options(), identityv1.E_Access).(*identityv1.Access); ok && r != nil {
-				rule = r
-			}
-		}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
+	if err != nil {
+		return nil
 	}
-	accessRules.Store(fullMethod, rule)
+	md, ok := d.(protoreflect.MethodDescriptor)
+	if !ok {
+		return nil
+	}
+	rule, _ := proto.GetExtension(md.Options(), identityv1.E_Access).(*identityv1.Access)
 	return rule
 }
 

@@ -35,7 +35,10 @@ type SearchServiceClient interface {
 	// Search ranks articles for a query with filters and page numbers.
 	Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 	// Resolve returns the single best article for a question, whole, with
-	// alternatives; NOT_FOUND with a hint when nothing is good enough.
+	// alternatives; NOT_FOUND with a hint when nothing is good enough. Over REST
+	// the article's fields stand at the top level of the answer, beside
+	// confidence, alternatives and nextSteps (API.md); the gateway lifts them out
+	// of `article`.
 	Resolve(ctx context.Context, in *ResolveRequest, opts ...grpc.CallOption) (*ResolveResponse, error)
 	// ListRelatedArticles returns the articles most similar to one, never itself.
 	ListRelatedArticles(ctx context.Context, in *ListRelatedArticlesRequest, opts ...grpc.CallOption) (*ListRelatedArticlesResponse, error)
@@ -101,7 +104,10 @@ type SearchServiceServer interface {
 	// Search ranks articles for a query with filters and page numbers.
 	Search(context.Context, *SearchRequest) (*SearchResponse, error)
 	// Resolve returns the single best article for a question, whole, with
-	// alternatives; NOT_FOUND with a hint when nothing is good enough.
+	// alternatives; NOT_FOUND with a hint when nothing is good enough. Over REST
+	// the article's fields stand at the top level of the answer, beside
+	// confidence, alternatives and nextSteps (API.md); the gateway lifts them out
+	// of `article`.
 	Resolve(context.Context, *ResolveRequest) (*ResolveResponse, error)
 	// ListRelatedArticles returns the articles most similar to one, never itself.
 	ListRelatedArticles(context.Context, *ListRelatedArticlesRequest) (*ListRelatedArticlesResponse, error)

@@ -1,10 +1,7 @@
 package store
 
 import (
-	"encoding/base64"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/sqldb"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -27,21 +25,6 @@ const (
 
 	statusArchived = "archived"
 )
-
-// clockOrNow lets callers pass nil for the wall clock.
-func clockOrNow(now Clock) Clock {
-	if now == nil {
-		return time.Now
-	}
-	return now
-}
-
-// tick reads the clock at microsecond precision in UTC: PostgreSQL keeps no
-// finer, and both engines must hand back exactly the times they were given, so
-// that an article's updated_at equals the change_time of its feed entry.
-func tick(now Clock) time.Time {
-	return now().UTC().Truncate(time.Microsecond)
-}
 
 // asTime turns a proto timestamp into a column value of microsecond precision;
 // an unset timestamp becomes the Unix epoch rather than failing the write.
@@ -201,30 +184,14 @@ func changeLimit(n int) int {
 	return n
 }
 
-// A page token is the sort key of the last article of a page, so the next
-// page starts strictly after it however many articles were written since.
-func encodePageToken(createdAt time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(createdAt.UnixMicro(), 10) + "." + id))
-}
-
-func badToken() error {
-	return fmt.Errorf("%w: page token is not valid; pass the nextPageToken of the previous answer unchanged", errs.ErrInvalid)
-}
-
+// decodePageToken reads a token made by sqldb.EncodeCursor with no kind: the
+// article list was the only one when tokens were first handed out.
 func decodePageToken(tok string) (time.Time, string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil {
-		return time.Time{}, "", badToken()
+	at, id, ok := sqldb.DecodeCursor("", tok)
+	if !ok {
+		return time.Time{}, "", fmt.Errorf("%w: page token is not valid; pass the nextPageToken of the previous answer unchanged", errs.ErrInvalid)
 	}
-	micros, id, ok := strings.Cut(string(b), ".")
-	if !ok || id == "" {
-		return time.Time{}, "", badToken()
-	}
-	n, err := strconv.ParseInt(micros, 10, 64)
-	if err != nil {
-		return time.Time{}, "", badToken()
-	}
-	return time.UnixMicro(n).UTC(), id, nil
+	return at, id, nil
 }
 
 // statsCounter folds (status, domain, verification status, count) groups

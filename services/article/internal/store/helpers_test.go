@@ -27,15 +27,6 @@ func reopen(t *testing.T, s store.Store) store.Store {
 	return d.again(t)
 }
 
-// closeAtEnd closes s when tb ends and reports a failing Close.
-func closeAtEnd(tb testing.TB, s store.Store) {
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Errorf("Close: %v", err)
-		}
-	})
-}
-
 // fixedClock returns a clock stopped at a time with nanoseconds, which the
 // store must cut to microseconds.
 func fixedClock() (store.Clock, time.Time) {

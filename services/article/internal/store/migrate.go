@@ -2,11 +2,8 @@ package store
 
 import (
 	"embed"
-	"fmt"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
+
+	"buzhou.dev/platform/sqldb"
 )
 
 // migrationFiles holds the schema of each engine, one numbered file per step
@@ -16,35 +13,18 @@ import (
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+const (
+	// migrationsTable records the applied steps. It keeps the name the article
+	// service has always used, so existing databases are not migrated again;
+	// the other services name theirs after themselves.
+	migrationsTable = "schema_migrations"
+	// pgMigrationLock is the first key of the advisory lock that serialises
+	// processes migrating the same schema at once; the second is the schema's
+	// hash.
+	pgMigrationLock = 0x0b0e_a001
+)
 
-// loadMigrations returns the steps of one engine ("sqlite", "postgres") in
-// version order.
-func loadMigrations(engine string) ([]migration, error) {
-	dir := path.Join("migrations", engine)
-	entries, err := fs.ReadDir(migrationFiles, dir) // sorted by name
-	if err != nil {
-		return nil, fmt.Errorf("store: read %s migrations: %w", engine, err)
-	}
-	var out []migration
-	for _, e := range entries {
-		prefix, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(prefix)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("store: migration %s/%s: name it NNNN_what.sql", engine, e.Name())
-		}
-		if len(out) > 0 && v <= out[len(out)-1].version {
-			return nil, fmt.Errorf("store: migration %s/%s: version %d repeats or goes back", engine, e.Name(), v)
-		}
-		b, err := fs.ReadFile(migrationFiles, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("store: read migration %s/%s: %w", engine, e.Name(), err)
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	return out, nil
+// migrations is the article schema for sqldb's runner; now stamps applied_at.
+func migrations(now Clock) sqldb.Migrations {
+	return sqldb.Migrations{Files: migrationFiles, Table: migrationsTable, Lock: pgMigrationLock, Now: now}
 }

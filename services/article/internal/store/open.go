@@ -2,33 +2,18 @@ package store
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
+
+	"buzhou.dev/platform/sqldb"
 )
 
 // Config chooses the database: PostgreSQL when DatabaseURL is set, else SQLite
-// in DataDir/article.db.
-type Config struct {
-	// DatabaseURL is a PostgreSQL URL or keyword/value string as pgx takes it.
-	DatabaseURL string
-	// DataDir holds article.db when DatabaseURL is empty; it is created when
-	// missing.
-	DataDir string
-}
+// in DataDir/article.db (DataDir is created when missing).
+type Config = sqldb.Config
 
 // Open opens the store cfg names and brings its schema up to date. nil now
 // means time.Now.
 func Open(ctx context.Context, cfg Config, now Clock) (Store, error) {
-	if cfg.DatabaseURL != "" {
-		return OpenPostgres(ctx, cfg.DatabaseURL, now)
-	}
-	if cfg.DataDir == "" {
-		return nil, errors.New("store: set a data directory for SQLite or a PostgreSQL database URL")
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("store: create the data directory: %w", err)
-	}
-	return OpenSQLite(ctx, filepath.Join(cfg.DataDir, "article.db"), now)
+	return sqldb.Open(cfg, "article.db",
+		func(url string) (Store, error) { return OpenPostgres(ctx, url, now) },
+		func(path string) (Store, error) { return OpenSQLite(ctx, path, now) })
 }

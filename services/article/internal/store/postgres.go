@@ -10,14 +10,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"buzhou.dev/platform/sqldb"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
-
-// pgMigrationLock is the first key of the advisory lock that serialises
-// processes migrating the same schema at once; the second is the schema's hash.
-const pgMigrationLock = 0x0b0e_a001
 
 // pgAppendChange takes the next feed revision, points the article at it and
 // appends the change, in one round trip. The feed_state row lock it takes is
@@ -39,7 +35,7 @@ RETURNING revision`
 
 // pgStore keeps articles in PostgreSQL; several processes may share it.
 type pgStore struct {
-	pool   *pgxpool.Pool
+	db     *sqldb.Postgres
 	now    Clock
 	notify notifier
 }
@@ -48,91 +44,18 @@ type pgStore struct {
 // keyword/value string, which may carry any pgx or server option, such as
 // search_path) and brings its schema up to date. nil now means time.Now.
 func OpenPostgres(ctx context.Context, url string, now Clock) (Store, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	db, err := sqldb.OpenPostgres(ctx, url, "buzhou-article", migrations(now))
 	if err != nil {
-		return nil, fmt.Errorf("store: parse the PostgreSQL URL: %w", err)
-	}
-	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
-		cfg.ConnConfig.RuntimeParams["application_name"] = "buzhou-article"
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
-	}
-	s := &pgStore{pool: pool, now: clockOrNow(now)}
-	if err := s.migrate(ctx); err != nil {
-		pool.Close()
 		return nil, err
 	}
-	return s, nil
-}
-
-func (s *pgStore) migrate(ctx context.Context) error {
-	steps, err := loadMigrations("postgres")
-	if err != nil {
-		return err
-	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("store: begin migration: %w", err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	// CREATE TABLE IF NOT EXISTS is not safe against a twin running at the same
-	// moment, so processes starting together take turns; the lock ends with the
-	// transaction.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, int32(pgMigrationLock)); err != nil {
-		return fmt.Errorf("store: lock for migration: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    integer     NOT NULL PRIMARY KEY,
-		name       text        NOT NULL,
-		applied_at timestamptz NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("store: create schema_migrations: %w", err)
-	}
-	rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
-	if err != nil {
-		return fmt.Errorf("store: read schema_migrations: %w", err)
-	}
-	versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		return fmt.Errorf("store: read schema_migrations: %w", err)
-	}
-	applied := map[int]bool{}
-	for _, v := range versions {
-		applied[int(v)] = true
-	}
-	for _, m := range steps {
-		if applied[m.version] {
-			continue
-		}
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("store: migration %s: %w", m.name, err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-			m.version, m.name, tick(s.now)); err != nil {
-			return fmt.Errorf("store: record migration %s: %w", m.name, err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("store: commit migrations: %w", err)
-	}
-	return nil
+	return &pgStore{db: db, now: now}, nil
 }
 
 // write runs fn in a transaction and wakes Notify waiters once it is
 // committed.
 func (s *pgStore) write(ctx context.Context, fn func(pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }() // no-op once committed
-	if err := fn(tx); err != nil {
+	if err := s.db.Write(ctx, fn); err != nil {
 		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
 	}
 	s.notify.broadcast()
 	return nil
@@ -174,14 +97,14 @@ func (s *pgStore) Create(ctx context.Context, a *articlev1.Article) (*articlev1.
 			return fmt.Errorf("store: insert article %q: %w", r.id, err)
 		}
 		var rev int64
-		if err := tx.QueryRow(ctx, pgAppendChange, r.id, int16(articlev1.ChangeKind_CHANGE_KIND_UPSERT), tick(s.now), &r.data).Scan(&rev); err != nil {
+		if err := tx.QueryRow(ctx, pgAppendChange, r.id, int16(articlev1.ChangeKind_CHANGE_KIND_UPSERT), sqldb.Tick(s.now), &r.data).Scan(&rev); err != nil {
 			return fmt.Errorf("store: append change for %q: %w", r.id, err)
 		}
 		return nil
 	})
 	if errors.Is(err, errPGConflict{}) {
 		var existing string
-		if err := s.pool.QueryRow(ctx, `SELECT id FROM articles WHERE id = $1 OR slug = $2 ORDER BY id = $1 DESC LIMIT 1`,
+		if err := s.db.Pool.QueryRow(ctx, `SELECT id FROM articles WHERE id = $1 OR slug = $2 ORDER BY id = $1 DESC LIMIT 1`,
 			r.id, r.slug).Scan(&existing); err != nil {
 			return nil, fmt.Errorf("store: find the article holding id %q or slug %q: %w", r.id, r.slug, err)
 		}
@@ -195,7 +118,7 @@ func (s *pgStore) Create(ctx context.Context, a *articlev1.Article) (*articlev1.
 
 func (s *pgStore) Get(ctx context.Context, idOrSlug string) (*articlev1.Article, error) {
 	var data string
-	err := s.pool.QueryRow(ctx, `SELECT data FROM articles WHERE id = $1 OR slug = $1 ORDER BY id = $1 DESC LIMIT 1`,
+	err := s.db.Pool.QueryRow(ctx, `SELECT data FROM articles WHERE id = $1 OR slug = $1 ORDER BY id = $1 DESC LIMIT 1`,
 		idOrSlug).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound(idOrSlug)
@@ -235,7 +158,7 @@ func (s *pgStore) List(ctx context.Context, q ListQuery) ([]*articlev1.Article, 
 	}
 	query += " ORDER BY created_at DESC, id DESC LIMIT " + arg(size+1) // one more tells whether a next page exists
 
-	rows, err := s.pool.Query(ctx, query, args...)
+	rows, err := s.db.Pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list articles: %w", err)
 	}
@@ -268,7 +191,7 @@ func (s *pgStore) List(ctx context.Context, q ListQuery) ([]*articlev1.Article, 
 	if !more {
 		return out, "", nil
 	}
-	return out, encodePageToken(lastTime, lastID), nil
+	return out, sqldb.EncodeCursor("", lastTime, lastID), nil
 }
 
 func (s *pgStore) Update(ctx context.Context, id string, expectedRevision int32, mutate func(*articlev1.Article) error) (*articlev1.Article, error) {
@@ -291,7 +214,7 @@ func (s *pgStore) Update(ctx context.Context, id string, expectedRevision int32,
 		if err != nil {
 			return err
 		}
-		at := tick(s.now)
+		at := sqldb.Tick(s.now)
 		a, kind, err := prepareUpdate(a, rev, expectedRevision, mutate, at)
 		if err != nil {
 			return err
@@ -315,7 +238,7 @@ func (s *pgStore) Update(ctx context.Context, id string, expectedRevision int32,
 }
 
 func (s *pgStore) Changes(ctx context.Context, after int64, limit int) ([]*articlev1.ArticleChange, error) {
-	rows, err := s.pool.Query(ctx, `SELECT revision, kind, article_id, change_time, data FROM changes
+	rows, err := s.db.Pool.Query(ctx, `SELECT revision, kind, article_id, change_time, data FROM changes
 		WHERE revision > $1 ORDER BY revision LIMIT $2`, after, changeLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: read changes: %w", err)
@@ -347,7 +270,7 @@ func (s *pgStore) Changes(ctx context.Context, after int64, limit int) ([]*artic
 
 func (s *pgStore) HeadRevision(ctx context.Context) (int64, error) {
 	var rev int64
-	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(revision), 0) FROM changes`).Scan(&rev); err != nil {
+	if err := s.db.Pool.QueryRow(ctx, `SELECT COALESCE(MAX(revision), 0) FROM changes`).Scan(&rev); err != nil {
 		return 0, fmt.Errorf("store: read head revision: %w", err)
 	}
 	return rev, nil
@@ -357,7 +280,7 @@ func (s *pgStore) Notify() <-chan struct{} { return s.notify.wait() }
 
 // Stats counts in one statement so the numbers agree with each other.
 func (s *pgStore) Stats(ctx context.Context) (*articlev1.GetArticleStatsResponse, error) {
-	rows, err := s.pool.Query(ctx, `SELECT status, domain, verification_status, COUNT(*) FROM articles
+	rows, err := s.db.Pool.Query(ctx, `SELECT status, domain, verification_status, COUNT(*) FROM articles
 		GROUP BY status, domain, verification_status`)
 	if err != nil {
 		return nil, fmt.Errorf("store: count articles: %w", err)
@@ -380,15 +303,7 @@ func (s *pgStore) Stats(ctx context.Context) (*articlev1.GetArticleStatsResponse
 	return c.resp, nil
 }
 
-func (s *pgStore) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("store: ping PostgreSQL: %w", err)
-	}
-	return nil
-}
+func (s *pgStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
 // Close closes the pool; it may be called more than once.
-func (s *pgStore) Close() error {
-	s.pool.Close()
-	return nil
-}
+func (s *pgStore) Close() error { return s.db.Close() }

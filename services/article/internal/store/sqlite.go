@@ -5,169 +5,37 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
+	"buzhou.dev/platform/sqldb"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
-const (
-	// The writer runs every transaction as BEGIN IMMEDIATE: it takes the write
-	// lock before reading, so the max+1 feed revision it computes cannot be
-	// taken by another process in between. WAL lets readers go on meanwhile;
-	// busy_timeout makes another process's writer wait instead of failing.
-	sqliteWriterParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
-	// Readers cannot write at all, so a mistake cannot bypass the one writer.
-	sqliteReaderParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)"
-)
-
-// sqliteStore keeps articles in one SQLite file. All writes of the process go
-// through one connection, so they queue in Go instead of fighting over the
-// file lock (SQLITE_BUSY); reads use a pool of their own.
+// sqliteStore keeps articles in one SQLite file (see sqldb.SQLite for how
+// reads and writes reach it).
 type sqliteStore struct {
-	w, r      *sql.DB
-	now       Clock
-	notify    notifier
-	closeOnce sync.Once
-	closeErr  error
+	db     *sqldb.SQLite
+	now    Clock
+	notify notifier
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path and
 // brings its schema up to date. The directory must exist. nil now means
 // time.Now.
 func OpenSQLite(ctx context.Context, path string, now Clock) (Store, error) {
-	// The reader and writer pools must reach the same file, which rules out
-	// in-memory databases; '?' would be taken for the start of the parameters.
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
-		return nil, errors.New("store: give the SQLite database as a plain file path without '?'")
-	}
-	w, err := sql.Open("sqlite", path+"?"+sqliteWriterParams)
+	db, err := sqldb.OpenSQLite(ctx, path, migrations(now))
 	if err != nil {
-		return nil, fmt.Errorf("store: open SQLite writer: %w", err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	s := &sqliteStore{w: w, now: clockOrNow(now)}
-	if err := s.migrateRetrying(ctx); err != nil {
-		_ = w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", path+"?"+sqliteReaderParams)
-	if err != nil {
-		_ = w.Close()
-		return nil, fmt.Errorf("store: open SQLite readers: %w", err)
-	}
-	readers := max(4, runtime.NumCPU())
-	r.SetMaxOpenConns(readers)
-	r.SetMaxIdleConns(readers)
-	s.r = r
-	return s, nil
-}
-
-// migrateRetrying retries migrate while the file is busy. Processes opening a
-// new file at the same moment race to switch it to WAL, and SQLite answers
-// the loser SQLITE_BUSY at once instead of calling the busy handler; a moment
-// later the file is in WAL mode and the open goes through.
-func (s *sqliteStore) migrateRetrying(ctx context.Context) error {
-	const giveUp = 10 * time.Second
-	deadline := time.Now().Add(giveUp)
-	wait := 5 * time.Millisecond
-	for {
-		err := s.migrate(ctx)
-		if err == nil || !isSQLiteBusy(err) || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("store: open SQLite: %w", ctx.Err())
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 200*time.Millisecond)
-	}
-}
-
-// migrate applies the pending schema steps in one transaction. BEGIN
-// IMMEDIATE makes a second process opening the same file wait, then find the
-// steps done.
-func (s *sqliteStore) migrate(ctx context.Context) error {
-	steps, err := loadMigrations("sqlite")
-	if err != nil {
-		return err
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin migration: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER NOT NULL PRIMARY KEY,
-		name       TEXT    NOT NULL,
-		applied_at INTEGER NOT NULL
-	) STRICT`); err != nil {
-		return fmt.Errorf("store: create schema_migrations: %w", err)
-	}
-	applied, err := sqliteVersions(ctx, tx)
-	if err != nil {
-		return err
-	}
-	for _, m := range steps {
-		if applied[m.version] {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("store: migration %s: %w", m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.version, m.name, tick(s.now).UnixMicro()); err != nil {
-			return fmt.Errorf("store: record migration %s: %w", m.name, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit migrations: %w", err)
-	}
-	return nil
-}
-
-func sqliteVersions(ctx context.Context, tx *sql.Tx) (map[int]bool, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
-	if err != nil {
-		return nil, fmt.Errorf("store: read schema_migrations: %w", err)
-	}
-	defer rows.Close()
-	applied := map[int]bool{}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("store: read schema_migrations: %w", err)
-		}
-		applied[v] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: read schema_migrations: %w", err)
-	}
-	return applied, nil
+	return &sqliteStore{db: db, now: now}, nil
 }
 
 // write runs fn in a write transaction and wakes Notify waiters once it is
 // committed.
 func (s *sqliteStore) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }() // no-op once committed
-	if err := fn(tx); err != nil {
+	if err := s.db.Write(ctx, fn); err != nil {
 		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
 	}
 	s.notify.broadcast()
 	return nil
@@ -191,24 +59,6 @@ func sqliteInsertChange(ctx context.Context, tx *sql.Tx, rev int64, kind article
 	return nil
 }
 
-func isSQLiteBusy(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
-}
-
-// isSQLiteConflict reports a taken primary key or unique column.
-func isSQLiteConflict(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Code() {
-	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-		return true
-	}
-	return false
-}
-
 func (s *sqliteStore) Create(ctx context.Context, a *articlev1.Article) (*articlev1.Article, error) {
 	if err := checkNew(a); err != nil {
 		return nil, err
@@ -219,7 +69,7 @@ func (s *sqliteStore) Create(ctx context.Context, a *articlev1.Article) (*articl
 		return nil, err
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		at := tick(s.now)
+		at := sqldb.Tick(s.now)
 		rev, err := sqliteNextRevision(ctx, tx)
 		if err != nil {
 			return err
@@ -229,7 +79,7 @@ func (s *sqliteStore) Create(ctx context.Context, a *articlev1.Article) (*articl
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.id, r.slug, r.status, r.domain, r.verificationStatus, r.revision, rev,
 			r.createdAt.UnixMicro(), r.updatedAt.UnixMicro(), r.data)
-		if isSQLiteConflict(err) {
+		if sqldb.IsSQLiteConflict(err) {
 			// A failed statement leaves the transaction usable in SQLite.
 			var existing string
 			if err := tx.QueryRowContext(ctx, `SELECT id FROM articles WHERE id = ? OR slug = ? ORDER BY id = ? DESC LIMIT 1`,
@@ -251,7 +101,7 @@ func (s *sqliteStore) Create(ctx context.Context, a *articlev1.Article) (*articl
 
 func (s *sqliteStore) Get(ctx context.Context, idOrSlug string) (*articlev1.Article, error) {
 	var data string
-	err := s.r.QueryRowContext(ctx, `SELECT data FROM articles WHERE id = ? OR slug = ? ORDER BY id = ? DESC LIMIT 1`,
+	err := s.db.R.QueryRowContext(ctx, `SELECT data FROM articles WHERE id = ? OR slug = ? ORDER BY id = ? DESC LIMIT 1`,
 		idOrSlug, idOrSlug, idOrSlug).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(idOrSlug)
@@ -291,7 +141,7 @@ func (s *sqliteStore) List(ctx context.Context, q ListQuery) ([]*articlev1.Artic
 	query += " ORDER BY created_at DESC, id DESC LIMIT ?"
 	args = append(args, size+1) // one more tells whether a next page exists
 
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := s.db.R.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("store: list articles: %w", err)
 	}
@@ -323,7 +173,7 @@ func (s *sqliteStore) List(ctx context.Context, q ListQuery) ([]*articlev1.Artic
 	if !more {
 		return out, "", nil
 	}
-	return out, encodePageToken(time.UnixMicro(lastTime), lastID), nil
+	return out, sqldb.EncodeCursor("", time.UnixMicro(lastTime), lastID), nil
 }
 
 func (s *sqliteStore) Update(ctx context.Context, id string, expectedRevision int32, mutate func(*articlev1.Article) error) (*articlev1.Article, error) {
@@ -344,7 +194,7 @@ func (s *sqliteStore) Update(ctx context.Context, id string, expectedRevision in
 		if err != nil {
 			return err
 		}
-		at := tick(s.now)
+		at := sqldb.Tick(s.now)
 		a, kind, err := prepareUpdate(a, rev, expectedRevision, mutate, at)
 		if err != nil {
 			return err
@@ -376,7 +226,7 @@ func (s *sqliteStore) Update(ctx context.Context, id string, expectedRevision in
 }
 
 func (s *sqliteStore) Changes(ctx context.Context, after int64, limit int) ([]*articlev1.ArticleChange, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT revision, kind, article_id, change_time, data FROM changes
+	rows, err := s.db.R.QueryContext(ctx, `SELECT revision, kind, article_id, change_time, data FROM changes
 		WHERE revision > ? ORDER BY revision LIMIT ?`, after, changeLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: read changes: %w", err)
@@ -411,7 +261,7 @@ func (s *sqliteStore) Changes(ctx context.Context, after int64, limit int) ([]*a
 
 func (s *sqliteStore) HeadRevision(ctx context.Context) (int64, error) {
 	var rev int64
-	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(revision), 0) FROM changes`).Scan(&rev); err != nil {
+	if err := s.db.R.QueryRowContext(ctx, `SELECT COALESCE(MAX(revision), 0) FROM changes`).Scan(&rev); err != nil {
 		return 0, fmt.Errorf("store: read head revision: %w", err)
 	}
 	return rev, nil
@@ -421,7 +271,7 @@ func (s *sqliteStore) Notify() <-chan struct{} { return s.notify.wait() }
 
 // Stats counts in one statement so the numbers agree with each other.
 func (s *sqliteStore) Stats(ctx context.Context) (*articlev1.GetArticleStatsResponse, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT status, domain, verification_status, COUNT(*) FROM articles
+	rows, err := s.db.R.QueryContext(ctx, `SELECT status, domain, verification_status, COUNT(*) FROM articles
 		GROUP BY status, domain, verification_status`)
 	if err != nil {
 		return nil, fmt.Errorf("store: count articles: %w", err)
@@ -444,18 +294,7 @@ func (s *sqliteStore) Stats(ctx context.Context) (*articlev1.GetArticleStatsResp
 	return c.resp, nil
 }
 
-func (s *sqliteStore) Ping(ctx context.Context) error {
-	var one int
-	if err := s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
-		return fmt.Errorf("store: ping SQLite: %w", err)
-	}
-	return nil
-}
+func (s *sqliteStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
-// Close closes both pools; later calls return the first call's result.
-func (s *sqliteStore) Close() error {
-	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.r.Close(), s.w.Close())
-	})
-	return s.closeErr
-}
+// Close closes the database; later calls return the first call's result.
+func (s *sqliteStore) Close() error { return s.db.Close() }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"buzhou.dev/article/internal/store"
 	"buzhou.dev/article/internal/store/storetest"
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/sqldb/sqldbtest"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -22,7 +22,7 @@ func openSQLiteAt(tb testing.TB, path string, now store.Clock) store.Store {
 	if err != nil {
 		tb.Fatalf("OpenSQLite: %v", err)
 	}
-	closeAtEnd(tb, s)
+	sqldbtest.CloseAtEnd(tb, s)
 	return &dbStore{Store: s, again: func(tb testing.TB) store.Store { return openSQLiteAt(tb, path, now) }}
 }
 
@@ -42,51 +42,9 @@ func TestSQLiteClock(t *testing.T) {
 	testClock(t, openSQLiteAt(t, filepath.Join(t.TempDir(), "article.db"), now), want)
 }
 
-func TestOpenSQLiteDataDir(t *testing.T) {
+func TestOpenByConfig(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "not", "yet")
-	for i := range 2 { // the second open finds the directory and the schema in place
-		s, err := store.Open(t.Context(), store.Config{DataDir: dir}, nil)
-		if err != nil {
-			t.Fatalf("Open #%d: %v", i+1, err)
-		}
-		if err := s.Ping(t.Context()); err != nil {
-			t.Fatalf("Ping: %v", err)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatalf("Close: %v", err)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "article.db")); err != nil {
-		t.Fatalf("article.db was not made: %v", err)
-	}
-}
-
-func TestOpenBadConfig(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		open func(ctx context.Context) (store.Store, error)
-	}{
-		{"no database", func(ctx context.Context) (store.Store, error) { return store.Open(ctx, store.Config{}, nil) }},
-		{"memory", func(ctx context.Context) (store.Store, error) { return store.OpenSQLite(ctx, ":memory:", nil) }},
-		{"question mark", func(ctx context.Context) (store.Store, error) {
-			return store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "a.db?mode=ro"), nil)
-		}},
-		{"missing directory", func(ctx context.Context) (store.Store, error) {
-			return store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "missing", "a.db"), nil)
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			s, err := tt.open(t.Context())
-			if err == nil {
-				_ = s.Close()
-				t.Fatal("Open succeeded")
-			}
-		})
-	}
+	sqldbtest.CheckOpen(t, "article.db", func(ctx context.Context, cfg store.Config) (store.Store, error) { return store.Open(ctx, cfg, nil) })
 }
 
 // Two stores on one file stand for two processes: their writers meet at the
@@ -94,25 +52,9 @@ func TestOpenBadConfig(t *testing.T) {
 func TestSQLiteTwoStoresOneFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "article.db")
-	var (
-		wg     sync.WaitGroup
-		stores [2]store.Store
-	)
-	for i := range stores {
-		wg.Go(func() { // open at once: the migrations must not collide
-			s, err := store.OpenSQLite(t.Context(), path, nil)
-			if err != nil {
-				t.Errorf("OpenSQLite: %v", err)
-				return
-			}
-			closeAtEnd(t, s)
-			stores[i] = s
-		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		return
-	}
+	// Open at once: the migrations must not collide.
+	stores := sqldbtest.OpenAtOnce(t, 2, func() (store.Store, error) { return store.OpenSQLite(t.Context(), path, nil) })
+	var wg sync.WaitGroup
 	for i, s := range stores {
 		for w := range 4 {
 			wg.Go(func() {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"buzhou.dev/platform/sqldb/sqldbtest"
 	"buzhou.dev/verification/internal/identity"
 	"buzhou.dev/verification/internal/store"
 	"buzhou.dev/verification/internal/store/storetest"
@@ -45,9 +46,9 @@ func engines() []engine {
 			return open(), open, func(t *testing.T) string { return readDir(t, dir) }
 		}},
 		{"PostgreSQL", func(t *testing.T, now store.Clock) (store.Store, func() store.Store, func(t *testing.T) string) {
-			dbURL := storetest.FreshSchema(t) // skips t without a server
+			dbURL := sqldbtest.FreshSchema(t) // skips t without a server
 			open := func() store.Store { return openAtEnd(t, store.Config{DatabaseURL: dbURL}, now) }
-			return open(), open, func(t *testing.T) string { return strings.Join(storetest.DumpPostgres(t, dbURL), "\n") }
+			return open(), open, func(t *testing.T) string { return strings.Join(sqldbtest.DumpPostgres(t, dbURL), "\n") }
 		}},
 	}
 }

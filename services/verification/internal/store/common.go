@@ -2,14 +2,12 @@ package store
 
 import (
 	"cmp"
-	"encoding/base64"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/sqldb"
 )
 
 const (
@@ -21,20 +19,6 @@ const (
 	tokenPrincipals = 'p'
 	tokenKeys       = 'k'
 )
-
-// clockOrNow lets callers pass nil for the wall clock.
-func clockOrNow(now Clock) Clock {
-	if now == nil {
-		return time.Now
-	}
-	return now
-}
-
-// tick reads the clock at microsecond precision in UTC: PostgreSQL keeps no
-// finer, and both engines must hand back exactly the times they stored.
-func tick(now Clock) time.Time {
-	return now().UTC().Truncate(time.Microsecond)
-}
 
 // exact cuts a caller's time to what both engines keep.
 func exact(t time.Time) time.Time {
@@ -59,27 +43,13 @@ func pageSize(n int) int {
 	return n
 }
 
-// A page token is the sort key of the last row of a page, so the next page
-// starts strictly after it however many rows were written since.
-func encodePageToken(kind byte, createdAt time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(string(kind) + strconv.FormatInt(createdAt.UnixMicro(), 10) + "." + id))
-}
-
+// decodePageToken reads a token sqldb.EncodeCursor made for the list kind.
 func decodePageToken(kind byte, tok string) (time.Time, string, error) {
-	bad := fmt.Errorf("%w: page token is not valid; pass the nextPageToken of the previous answer of the same list unchanged", errs.ErrInvalid)
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(b) == 0 || b[0] != kind {
-		return time.Time{}, "", bad
+	at, id, ok := sqldb.DecodeCursor(string(kind), tok)
+	if !ok {
+		return time.Time{}, "", fmt.Errorf("%w: page token is not valid; pass the nextPageToken of the previous answer of the same list unchanged", errs.ErrInvalid)
 	}
-	micros, id, ok := strings.Cut(string(b[1:]), ".")
-	if !ok || id == "" {
-		return time.Time{}, "", bad
-	}
-	n, err := strconv.ParseInt(micros, 10, 64)
-	if err != nil {
-		return time.Time{}, "", bad
-	}
-	return time.UnixMicro(n).UTC(), id, nil
+	return at, id, nil
 }
 
 // checkPrincipal rejects what the principals table cannot hold.

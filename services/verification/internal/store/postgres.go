@@ -9,14 +9,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"buzhou.dev/platform/sqldb"
 )
 
 const (
-	// pgMigrationLock is the first key of the advisory lock that serialises
-	// processes migrating the same schema at once; the second is the schema's
-	// hash. It differs from the other services' so they do not wait on us.
-	pgMigrationLock = 0x0b0e_a003
-
 	pgPrincipalColumns = `id, name, type, created_at`
 	pgKeyColumns       = `id, name, principal_id, prefix, secret_hash, scopes, expires_at, revoked_at, created_at,
 		rate_limit_per_minute, daily_quota, monthly_quota, bootstrap`
@@ -25,8 +22,8 @@ const (
 // pgStore keeps the verification data in PostgreSQL; several processes may
 // share it.
 type pgStore struct {
-	pool *pgxpool.Pool
-	now  Clock
+	db  *sqldb.Postgres
+	now Clock
 }
 
 var _ Store = (*pgStore)(nil)
@@ -35,87 +32,11 @@ var _ Store = (*pgStore)(nil)
 // keyword/value string, which may carry any pgx or server option, such as
 // search_path) and brings its schema up to date. nil now means time.Now.
 func OpenPostgres(ctx context.Context, url string, now Clock) (Store, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	db, err := sqldb.OpenPostgres(ctx, url, "buzhou-verification", migrations(now))
 	if err != nil {
-		// pgx's message may quote the URL, password included.
-		return nil, errors.New("store: the PostgreSQL URL cannot be parsed; check DATABASE_URL")
-	}
-	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
-		cfg.ConnConfig.RuntimeParams["application_name"] = "buzhou-verification"
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
-	}
-	s := &pgStore{pool: pool, now: clockOrNow(now)}
-	if err := s.migrate(ctx); err != nil {
-		pool.Close()
 		return nil, err
 	}
-	return s, nil
-}
-
-func (s *pgStore) migrate(ctx context.Context) error {
-	steps, err := loadMigrations("postgres")
-	if err != nil {
-		return err
-	}
-	return s.write(ctx, func(tx pgx.Tx) error {
-		// CREATE TABLE IF NOT EXISTS is not safe against a twin running at the
-		// same moment, so processes starting together take turns; the lock
-		// ends with the transaction.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, int32(pgMigrationLock)); err != nil {
-			return fmt.Errorf("store: lock for migration: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+migrationsTable+` (
-			version    integer     NOT NULL PRIMARY KEY,
-			name       text        NOT NULL,
-			applied_at timestamptz NOT NULL
-		)`); err != nil {
-			return fmt.Errorf("store: create %s: %w", migrationsTable, err)
-		}
-		rows, err := tx.Query(ctx, `SELECT version FROM `+migrationsTable)
-		if err != nil {
-			return fmt.Errorf("store: read %s: %w", migrationsTable, err)
-		}
-		versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-		if err != nil {
-			return fmt.Errorf("store: read %s: %w", migrationsTable, err)
-		}
-		applied := map[int]bool{}
-		for _, v := range versions {
-			applied[int(v)] = true
-		}
-		for _, m := range steps {
-			if applied[m.version] {
-				continue
-			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("store: migration %s: %w", m.name, err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO `+migrationsTable+` (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, tick(s.now)); err != nil {
-				return fmt.Errorf("store: record migration %s: %w", m.name, err)
-			}
-		}
-		return nil
-	})
-}
-
-// write runs fn in a transaction.
-func (s *pgStore) write(ctx context.Context, fn func(pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }() // no-op once committed
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
-	}
-	return nil
+	return &pgStore{db: db, now: now}, nil
 }
 
 // pgConstraint returns the constraint a statement violated, "" for other
@@ -185,15 +106,15 @@ func (s *pgStore) CreatePrincipal(ctx context.Context, p Principal) (Principal, 
 	if err := checkPrincipal(p); err != nil {
 		return Principal{}, err
 	}
-	p.CreatedAt = tick(s.now)
-	if err := s.write(ctx, func(tx pgx.Tx) error { return pgInsertPrincipal(ctx, tx, p) }); err != nil {
+	p.CreatedAt = sqldb.Tick(s.now)
+	if err := s.db.Write(ctx, func(tx pgx.Tx) error { return pgInsertPrincipal(ctx, tx, p) }); err != nil {
 		return Principal{}, err
 	}
 	return p, nil
 }
 
 func (s *pgStore) GetPrincipal(ctx context.Context, id string) (Principal, error) {
-	p, err := scanPGPrincipal(s.pool.QueryRow(ctx, `SELECT `+pgPrincipalColumns+` FROM principals WHERE id = $1`, id))
+	p, err := scanPGPrincipal(s.db.Pool.QueryRow(ctx, `SELECT `+pgPrincipalColumns+` FROM principals WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, principalNotFound(id)
 	}
@@ -204,7 +125,7 @@ func (s *pgStore) GetPrincipal(ctx context.Context, id string) (Principal, error
 }
 
 func (s *pgStore) ListPrincipals(ctx context.Context, page Page) ([]Principal, string, error) {
-	return pgList(ctx, s.pool, "principals", pgPrincipalColumns, tokenPrincipals, page,
+	return pgList(ctx, s.db.Pool, "principals", pgPrincipalColumns, tokenPrincipals, page,
 		func(rows pgx.Rows) (Principal, time.Time, string, error) {
 			p, err := scanPGPrincipal(rows)
 			return p, p.CreatedAt, p.ID, err
@@ -256,19 +177,19 @@ func pgList[T any](ctx context.Context, pool *pgxpool.Pool, table, columns strin
 	if !more {
 		return out, "", nil
 	}
-	return out, encodePageToken(kind, lastTime, lastID), nil
+	return out, sqldb.EncodeCursor(string(kind), lastTime, lastID), nil
 }
 
 func (s *pgStore) CreateKey(ctx context.Context, k Key, newOwner *Principal) (Key, error) {
 	if err := checkKey(k, newOwner); err != nil {
 		return Key{}, err
 	}
-	at := tick(s.now)
+	at := sqldb.Tick(s.now)
 	k.CreatedAt = at
 	k.ExpiresAt = exact(k.ExpiresAt)
 	k.RevokedAt = exact(k.RevokedAt)
 	k.Scopes = append([]string{}, k.Scopes...)
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := s.db.Write(ctx, func(tx pgx.Tx) error {
 		if newOwner != nil {
 			owner := *newOwner
 			owner.CreatedAt = at
@@ -302,7 +223,7 @@ func (s *pgStore) CreateKey(ctx context.Context, k Key, newOwner *Principal) (Ke
 }
 
 func (s *pgStore) GetKey(ctx context.Context, id string) (Key, error) {
-	k, err := scanPGKey(s.pool.QueryRow(ctx, `SELECT `+pgKeyColumns+` FROM api_keys WHERE id = $1`, id))
+	k, err := scanPGKey(s.db.Pool.QueryRow(ctx, `SELECT `+pgKeyColumns+` FROM api_keys WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Key{}, keyNotFound(id)
 	}
@@ -314,7 +235,7 @@ func (s *pgStore) GetKey(ctx context.Context, id string) (Key, error) {
 
 func (s *pgStore) KeyByHash(ctx context.Context, secretHash string) (Key, Principal, error) {
 	var p Principal
-	k, err := scanPGKey(s.pool.QueryRow(ctx, `SELECT `+prefixColumns("k.", pgKeyColumns)+`, p.id, p.name, p.type, p.created_at
+	k, err := scanPGKey(s.db.Pool.QueryRow(ctx, `SELECT `+prefixColumns("k.", pgKeyColumns)+`, p.id, p.name, p.type, p.created_at
 		FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.secret_hash = $1`, secretHash),
 		&p.ID, &p.Name, &p.Type, &p.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -328,7 +249,7 @@ func (s *pgStore) KeyByHash(ctx context.Context, secretHash string) (Key, Princi
 }
 
 func (s *pgStore) ListKeys(ctx context.Context, page Page) ([]Key, string, error) {
-	return pgList(ctx, s.pool, "api_keys", pgKeyColumns, tokenKeys, page,
+	return pgList(ctx, s.db.Pool, "api_keys", pgKeyColumns, tokenKeys, page,
 		func(rows pgx.Rows) (Key, time.Time, string, error) {
 			k, err := scanPGKey(rows)
 			return k, k.CreatedAt, k.ID, err
@@ -336,8 +257,8 @@ func (s *pgStore) ListKeys(ctx context.Context, page Page) ([]Key, string, error
 }
 
 func (s *pgStore) RevokeKey(ctx context.Context, id string) (Key, error) {
-	k, err := scanPGKey(s.pool.QueryRow(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2
-		RETURNING `+pgKeyColumns, tick(s.now), id))
+	k, err := scanPGKey(s.db.Pool.QueryRow(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2
+		RETURNING `+pgKeyColumns, sqldb.Tick(s.now), id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Key{}, keyNotFound(id)
 	}
@@ -351,10 +272,10 @@ func (s *pgStore) UpsertBootstrapKey(ctx context.Context, owner Principal, k Key
 	if err := checkKey(k, &owner); err != nil {
 		return Key{}, err
 	}
-	at := tick(s.now)
+	at := sqldb.Tick(s.now)
 	scopes := append([]string{}, k.Scopes...)
 	var out Key
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := s.db.Write(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO principals (id, name, type, created_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (id) DO NOTHING`, owner.ID, owner.Name, owner.Type, at); err != nil {
 			return fmt.Errorf("store: insert principal %q: %w", owner.ID, err)
@@ -389,8 +310,8 @@ func (s *pgStore) AddAgentUsage(ctx context.Context, usage []AgentUsage) error {
 	if err != nil || len(merged) == 0 {
 		return err
 	}
-	today := day(tick(s.now))
-	return s.write(ctx, func(tx pgx.Tx) error {
+	today := day(sqldb.Tick(s.now))
+	return s.db.Write(ctx, func(tx pgx.Tx) error {
 		var b pgx.Batch
 		for _, u := range merged {
 			b.Queue(`INSERT INTO agent_usage AS a (agent_id, day, calls, errors, total_latency_ms)
@@ -411,7 +332,7 @@ func (s *pgStore) AgentUsageTotals(ctx context.Context, limit int) ([]AgentTotal
 	if limit > 0 {
 		lim = &limit
 	}
-	rows, err := s.pool.Query(ctx, `SELECT agent_id, SUM(calls)::bigint, SUM(errors)::bigint, SUM(total_latency_ms)::bigint, COUNT(*)
+	rows, err := s.db.Pool.Query(ctx, `SELECT agent_id, SUM(calls)::bigint, SUM(errors)::bigint, SUM(total_latency_ms)::bigint, COUNT(*)
 		FROM agent_usage GROUP BY agent_id ORDER BY SUM(calls) DESC, agent_id LIMIT $1`, lim)
 	if err != nil {
 		return nil, fmt.Errorf("store: sum agent usage: %w", err)
@@ -427,15 +348,7 @@ func (s *pgStore) AgentUsageTotals(ctx context.Context, limit int) ([]AgentTotal
 	return out, nil
 }
 
-func (s *pgStore) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("store: ping PostgreSQL: %w", err)
-	}
-	return nil
-}
+func (s *pgStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
 // Close closes the pool; it may be called more than once.
-func (s *pgStore) Close() error {
-	s.pool.Close()
-	return nil
-}
+func (s *pgStore) Close() error { return s.db.Close() }

@@ -6,38 +6,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	"buzhou.dev/platform/sqldb"
 )
 
 const (
-	// The writer runs every transaction as BEGIN IMMEDIATE: it takes the write
-	// lock before reading, so a check such as "does this principal exist" still
-	// holds when the transaction writes, even with another process on the file.
-	// WAL lets readers go on meanwhile; busy_timeout makes another process's
-	// writer wait instead of failing.
-	sqliteWriterParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
-	// Readers cannot write at all, so a mistake cannot bypass the one writer.
-	sqliteReaderParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)"
-
 	sqlitePrincipalColumns = `id, name, type, created_at`
 	sqliteKeyColumns       = `id, name, principal_id, prefix, secret_hash, scopes, expires_at, revoked_at, created_at,
 		rate_limit_per_minute, daily_quota, monthly_quota, bootstrap`
 )
 
-// sqliteStore keeps the verification data in one SQLite file. All writes of
-// the process go through one connection, so they queue in Go instead of
-// fighting over the file lock (SQLITE_BUSY); reads use a pool of their own.
+// sqliteStore keeps the verification data in one SQLite file (see
+// sqldb.SQLite for how reads and writes reach it).
 type sqliteStore struct {
-	w, r      *sql.DB
-	now       Clock
-	closeOnce sync.Once
-	closeErr  error
+	db  *sqldb.SQLite
+	now Clock
 }
 
 var _ Store = (*sqliteStore)(nil)
@@ -46,139 +31,11 @@ var _ Store = (*sqliteStore)(nil)
 // brings its schema up to date. The directory must exist. nil now means
 // time.Now.
 func OpenSQLite(ctx context.Context, path string, now Clock) (Store, error) {
-	// The reader and writer pools must reach the same file, which rules out
-	// in-memory databases; '?' would be taken for the start of the parameters.
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsRune(path, '?') {
-		return nil, errors.New("store: give the SQLite database as a plain file path without '?'")
-	}
-	w, err := sql.Open("sqlite", path+"?"+sqliteWriterParams)
+	db, err := sqldb.OpenSQLite(ctx, path, migrations(now))
 	if err != nil {
-		return nil, fmt.Errorf("store: open SQLite writer: %w", err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	s := &sqliteStore{w: w, now: clockOrNow(now)}
-	if err := s.migrateRetrying(ctx); err != nil {
-		_ = w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", path+"?"+sqliteReaderParams)
-	if err != nil {
-		_ = w.Close()
-		return nil, fmt.Errorf("store: open SQLite readers: %w", err)
-	}
-	readers := max(4, runtime.NumCPU())
-	r.SetMaxOpenConns(readers)
-	r.SetMaxIdleConns(readers)
-	s.r = r
-	return s, nil
-}
-
-// migrateRetrying retries migrate while the file is busy. Processes opening a
-// new file at the same moment race to switch it to WAL, and SQLite answers
-// the loser SQLITE_BUSY at once instead of calling the busy handler; a moment
-// later the file is in WAL mode and the open goes through.
-func (s *sqliteStore) migrateRetrying(ctx context.Context) error {
-	const giveUp = 10 * time.Second
-	deadline := time.Now().Add(giveUp)
-	wait := 5 * time.Millisecond
-	for {
-		err := s.migrate(ctx)
-		if err == nil || !isSQLiteBusy(err) || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("store: open SQLite: %w", ctx.Err())
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 200*time.Millisecond)
-	}
-}
-
-// migrate applies the pending schema steps in one transaction. BEGIN
-// IMMEDIATE makes a second process opening the same file wait, then find the
-// steps done.
-func (s *sqliteStore) migrate(ctx context.Context) error {
-	steps, err := loadMigrations("sqlite")
-	if err != nil {
-		return err
-	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+migrationsTable+` (
-			version    INTEGER NOT NULL PRIMARY KEY,
-			name       TEXT    NOT NULL,
-			applied_at INTEGER NOT NULL
-		) STRICT`); err != nil {
-			return fmt.Errorf("store: create %s: %w", migrationsTable, err)
-		}
-		applied := map[int]bool{}
-		rows, err := tx.QueryContext(ctx, `SELECT version FROM `+migrationsTable)
-		if err != nil {
-			return fmt.Errorf("store: read %s: %w", migrationsTable, err)
-		}
-		for rows.Next() {
-			var v int
-			if err := rows.Scan(&v); err != nil {
-				rows.Close()
-				return fmt.Errorf("store: read %s: %w", migrationsTable, err)
-			}
-			applied[v] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("store: read %s: %w", migrationsTable, err)
-		}
-		for _, m := range steps {
-			if applied[m.version] {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("store: migration %s: %w", m.name, err)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO `+migrationsTable+` (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, tick(s.now).UnixMicro()); err != nil {
-				return fmt.Errorf("store: record migration %s: %w", m.name, err)
-			}
-		}
-		return nil
-	})
-}
-
-// write runs fn in a write transaction.
-func (s *sqliteStore) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }() // no-op once committed
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
-	}
-	return nil
-}
-
-func isSQLiteBusy(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
-}
-
-// isSQLiteConflict reports a taken primary key or unique column.
-func isSQLiteConflict(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Code() {
-	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-		return true
-	}
-	return false
+	return &sqliteStore{db: db, now: now}, nil
 }
 
 // sqliteTime is a nullable time column: NULL for the zero time.
@@ -248,7 +105,7 @@ func scanSQLiteKey(sc scanner, extra ...any) (Key, error) {
 func sqliteInsertPrincipal(ctx context.Context, tx *sql.Tx, p Principal) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO principals (id, name, type, created_at) VALUES (?, ?, ?, ?)`,
 		p.ID, p.Name, p.Type, p.CreatedAt.UnixMicro())
-	if isSQLiteConflict(err) {
+	if sqldb.IsSQLiteConflict(err) {
 		return principalExists(p.ID)
 	}
 	if err != nil {
@@ -261,15 +118,15 @@ func (s *sqliteStore) CreatePrincipal(ctx context.Context, p Principal) (Princip
 	if err := checkPrincipal(p); err != nil {
 		return Principal{}, err
 	}
-	p.CreatedAt = tick(s.now)
-	if err := s.write(ctx, func(tx *sql.Tx) error { return sqliteInsertPrincipal(ctx, tx, p) }); err != nil {
+	p.CreatedAt = sqldb.Tick(s.now)
+	if err := s.db.Write(ctx, func(tx *sql.Tx) error { return sqliteInsertPrincipal(ctx, tx, p) }); err != nil {
 		return Principal{}, err
 	}
 	return p, nil
 }
 
 func (s *sqliteStore) GetPrincipal(ctx context.Context, id string) (Principal, error) {
-	p, err := scanSQLitePrincipal(s.r.QueryRowContext(ctx, `SELECT `+sqlitePrincipalColumns+` FROM principals WHERE id = ?`, id))
+	p, err := scanSQLitePrincipal(s.db.R.QueryRowContext(ctx, `SELECT `+sqlitePrincipalColumns+` FROM principals WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, principalNotFound(id)
 	}
@@ -280,7 +137,7 @@ func (s *sqliteStore) GetPrincipal(ctx context.Context, id string) (Principal, e
 }
 
 func (s *sqliteStore) ListPrincipals(ctx context.Context, page Page) ([]Principal, string, error) {
-	return sqliteList(ctx, s.r, "principals", sqlitePrincipalColumns, tokenPrincipals, page,
+	return sqliteList(ctx, s.db.R, "principals", sqlitePrincipalColumns, tokenPrincipals, page,
 		func(rows *sql.Rows) (Principal, time.Time, string, error) {
 			p, err := scanSQLitePrincipal(rows)
 			return p, p.CreatedAt, p.ID, err
@@ -333,7 +190,7 @@ func sqliteList[T any](ctx context.Context, db *sql.DB, table, columns string, k
 	if !more {
 		return out, "", nil
 	}
-	return out, encodePageToken(kind, lastTime, lastID), nil
+	return out, sqldb.EncodeCursor(string(kind), lastTime, lastID), nil
 }
 
 func (s *sqliteStore) CreateKey(ctx context.Context, k Key, newOwner *Principal) (Key, error) {
@@ -344,12 +201,12 @@ func (s *sqliteStore) CreateKey(ctx context.Context, k Key, newOwner *Principal)
 	if err != nil {
 		return Key{}, err
 	}
-	at := tick(s.now)
+	at := sqldb.Tick(s.now)
 	k.CreatedAt = at
 	k.ExpiresAt = exact(k.ExpiresAt)
 	k.RevokedAt = exact(k.RevokedAt)
 	k.Scopes = append([]string(nil), k.Scopes...)
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.db.Write(ctx, func(tx *sql.Tx) error {
 		if newOwner != nil {
 			owner := *newOwner
 			owner.CreatedAt = at
@@ -369,7 +226,7 @@ func (s *sqliteStore) CreateKey(ctx context.Context, k Key, newOwner *Principal)
 		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+sqliteKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.Name, k.PrincipalID, k.Prefix, k.SecretHash, scopes, sqliteTime(k.ExpiresAt), sqliteTime(k.RevokedAt),
 			k.CreatedAt.UnixMicro(), k.RateLimitPerMinute, k.DailyQuota, k.MonthlyQuota, k.Bootstrap)
-		if isSQLiteConflict(err) {
+		if sqldb.IsSQLiteConflict(err) {
 			// A failed statement leaves the transaction usable in SQLite.
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys WHERE id = ?`, k.ID).Scan(&n); err != nil {
@@ -392,7 +249,7 @@ func (s *sqliteStore) CreateKey(ctx context.Context, k Key, newOwner *Principal)
 }
 
 func (s *sqliteStore) GetKey(ctx context.Context, id string) (Key, error) {
-	k, err := scanSQLiteKey(s.r.QueryRowContext(ctx, `SELECT `+sqliteKeyColumns+` FROM api_keys WHERE id = ?`, id))
+	k, err := scanSQLiteKey(s.db.R.QueryRowContext(ctx, `SELECT `+sqliteKeyColumns+` FROM api_keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Key{}, keyNotFound(id)
 	}
@@ -407,7 +264,7 @@ func (s *sqliteStore) KeyByHash(ctx context.Context, secretHash string) (Key, Pr
 		p       Principal
 		created int64
 	)
-	k, err := scanSQLiteKey(s.r.QueryRowContext(ctx, `SELECT `+prefixColumns("k.", sqliteKeyColumns)+`, p.id, p.name, p.type, p.created_at
+	k, err := scanSQLiteKey(s.db.R.QueryRowContext(ctx, `SELECT `+prefixColumns("k.", sqliteKeyColumns)+`, p.id, p.name, p.type, p.created_at
 		FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.secret_hash = ?`, secretHash),
 		&p.ID, &p.Name, &p.Type, &created)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -430,7 +287,7 @@ func prefixColumns(alias, columns string) string {
 }
 
 func (s *sqliteStore) ListKeys(ctx context.Context, page Page) ([]Key, string, error) {
-	return sqliteList(ctx, s.r, "api_keys", sqliteKeyColumns, tokenKeys, page,
+	return sqliteList(ctx, s.db.R, "api_keys", sqliteKeyColumns, tokenKeys, page,
 		func(rows *sql.Rows) (Key, time.Time, string, error) {
 			k, err := scanSQLiteKey(rows)
 			return k, k.CreatedAt, k.ID, err
@@ -439,10 +296,10 @@ func (s *sqliteStore) ListKeys(ctx context.Context, page Page) ([]Key, string, e
 
 func (s *sqliteStore) RevokeKey(ctx context.Context, id string) (Key, error) {
 	var k Key
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		var err error
 		k, err = scanSQLiteKey(tx.QueryRowContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?
-			RETURNING `+sqliteKeyColumns, tick(s.now).UnixMicro(), id))
+			RETURNING `+sqliteKeyColumns, sqldb.Tick(s.now).UnixMicro(), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return keyNotFound(id)
 		}
@@ -465,9 +322,9 @@ func (s *sqliteStore) UpsertBootstrapKey(ctx context.Context, owner Principal, k
 	if err != nil {
 		return Key{}, err
 	}
-	at := tick(s.now)
+	at := sqldb.Tick(s.now)
 	var out Key
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.db.Write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO principals (id, name, type, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`, owner.ID, owner.Name, owner.Type, at.UnixMicro()); err != nil {
 			return fmt.Errorf("store: insert principal %q: %w", owner.ID, err)
@@ -483,7 +340,7 @@ func (s *sqliteStore) UpsertBootstrapKey(ctx context.Context, owner Principal, k
 			RETURNING `+sqliteKeyColumns,
 			k.ID, k.Name, k.PrincipalID, k.Prefix, k.SecretHash, scopes, sqliteTime(exact(k.ExpiresAt)),
 			at.UnixMicro(), k.RateLimitPerMinute, k.DailyQuota, k.MonthlyQuota, k.Bootstrap))
-		if isSQLiteConflict(err) {
+		if sqldb.IsSQLiteConflict(err) {
 			return secretTaken(k.ID) // the id conflict is the upsert's; only the secret can clash
 		}
 		if err != nil {
@@ -502,8 +359,8 @@ func (s *sqliteStore) AddAgentUsage(ctx context.Context, usage []AgentUsage) err
 	if err != nil || len(merged) == 0 {
 		return err
 	}
-	today := day(tick(s.now))
-	return s.write(ctx, func(tx *sql.Tx) error {
+	today := day(sqldb.Tick(s.now))
+	return s.db.Write(ctx, func(tx *sql.Tx) error {
 		for _, u := range merged {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO agent_usage (agent_id, day, calls, errors, total_latency_ms)
 				VALUES (?, ?, ?, ?, ?)
@@ -521,7 +378,7 @@ func (s *sqliteStore) AgentUsageTotals(ctx context.Context, limit int) ([]AgentT
 	if limit <= 0 {
 		limit = -1 // SQLite's "no limit"
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT agent_id, SUM(calls), SUM(errors), SUM(total_latency_ms), COUNT(*)
+	rows, err := s.db.R.QueryContext(ctx, `SELECT agent_id, SUM(calls), SUM(errors), SUM(total_latency_ms), COUNT(*)
 		FROM agent_usage GROUP BY agent_id ORDER BY SUM(calls) DESC, agent_id LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: sum agent usage: %w", err)
@@ -541,18 +398,7 @@ func (s *sqliteStore) AgentUsageTotals(ctx context.Context, limit int) ([]AgentT
 	return out, nil
 }
 
-func (s *sqliteStore) Ping(ctx context.Context) error {
-	var one int
-	if err := s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
-		return fmt.Errorf("store: ping SQLite: %w", err)
-	}
-	return nil
-}
+func (s *sqliteStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
-// Close closes both pools; later calls return the first call's result.
-func (s *sqliteStore) Close() error {
-	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.r.Close(), s.w.Close())
-	})
-	return s.closeErr
-}
+// Close closes the database; later calls return the first call's result.
+func (s *sqliteStore) Close() error { return s.db.Close() }

@@ -1,19 +1,15 @@
 // Package storetest is the contract every store.Store engine meets. Each
 // engine's tests call Run with a way to make fresh databases, so SQLite and
-// PostgreSQL are held to exactly the same behaviour. It also holds the
-// helpers that reach the test PostgreSQL server, for every package whose
-// tests need a database.
+// PostgreSQL are held to exactly the same behaviour. The helpers that reach
+// the test PostgreSQL server are in buzhou.dev/platform/sqldb/sqldbtest.
 package storetest
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -21,14 +17,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/jackc/pgx/v5"
 
 	"buzhou.dev/platform/errs"
 	"buzhou.dev/verification/internal/store"
 )
-
-// PostgresEnv names the variable holding the test PostgreSQL server's URL.
-const PostgresEnv = "BUZHOU_TEST_POSTGRES_URL"
 
 // Opener makes a fresh, empty database and opens a store on it whose clock is
 // now; both are released when t ends. reopen opens another store on the same
@@ -815,100 +807,4 @@ func testPing(t *testing.T, open Opener) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// PostgresURL returns the test server's URL, skipping tb when PostgresEnv is
-// unset.
-func PostgresURL(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv(PostgresEnv)
-	if u == "" {
-		tb.Skip("set " + PostgresEnv + " to run the PostgreSQL tests")
-	}
-	return u
-}
-
-// FreshSchema makes an empty schema, drops it when tb ends, and returns the
-// database URL with search_path pointing at it: pgx hands unknown URL
-// parameters to the server as run-time parameters, so every pooled
-// connection of a store lands in the schema. It skips tb when PostgresEnv is
-// unset.
-func FreshSchema(tb testing.TB) string {
-	tb.Helper()
-	base := PostgresURL(tb)
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "verificationtest_" + hex.EncodeToString(b)
-	Exec(tb, base, "CREATE SCHEMA "+schema)
-	tb.Cleanup(func() { Exec(tb, base, "DROP SCHEMA "+schema+" CASCADE") })
-	return withSearchPath(tb, base, schema)
-}
-
-// Exec runs one statement on a connection of its own.
-func Exec(tb testing.TB, dbURL, sql string) {
-	tb.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		tb.Fatalf("connect to PostgreSQL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		tb.Fatalf("%s: %v", sql, err)
-	}
-}
-
-// withSearchPath keeps whatever options base already carries.
-func withSearchPath(tb testing.TB, base, schema string) string {
-	if !strings.HasPrefix(base, "postgres://") && !strings.HasPrefix(base, "postgresql://") {
-		return base + " search_path=" + schema // keyword/value form
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("parse %s: %v", PostgresEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// DumpPostgres returns every row of every table in the schema dbURL's
-// search_path names, each row as PostgreSQL's text form of the whole row, so
-// callers can look for values that must never be stored.
-func DumpPostgres(tb testing.TB, dbURL string) []string {
-	tb.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		tb.Fatalf("connect to PostgreSQL: %v", err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables
-		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`)
-	if err != nil {
-		tb.Fatalf("list tables: %v", err)
-	}
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		tb.Fatalf("list tables: %v", err)
-	}
-	if len(tables) == 0 {
-		tb.Fatal("the schema has no tables")
-	}
-	var out []string
-	for _, table := range tables {
-		rows, err := conn.Query(ctx, `SELECT t::text FROM `+pgx.Identifier{table}.Sanitize()+` t`)
-		if err != nil {
-			tb.Fatalf("read %s: %v", table, err)
-		}
-		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			tb.Fatalf("read %s: %v", table, err)
-		}
-		for _, s := range texts {
-			out = append(out, table+": "+s)
-		}
-	}
-	return out
 }

@@ -67,6 +67,11 @@ func TestRESTArticleLifecycle(t *testing.T) {
 		t.Errorf("bad If-Match: %d %s", r.status, r.body)
 	}
 
+	bySlug := must(t, admin.do("PATCH", path("/api/v1/articles/%s", slug), map[string]any{"keywords": []string{"401"}}, "If-Match", "3"), http.StatusOK).json(t)
+	if bySlug["id"] != id || bySlug["revision"] != float64(4) {
+		t.Errorf("patch by slug: %v", bySlug)
+	}
+
 	dep := must(t, admin.do("POST", path("/api/v1/articles/%s:deprecate", id), map[string]any{"reason": "superseded"}), http.StatusOK).json(t)
 	if dep["status"] != "deprecated" || dep["deprecationReason"] != "superseded" {
 		t.Errorf("deprecated: %v", dep)

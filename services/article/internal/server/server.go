@@ -270,7 +270,12 @@ func (s *Server) UpdateArticle(ctx context.Context, req *articlev1.UpdateArticle
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.store.Update(ctx, patch.GetId(), req.GetExpectedRevision(), func(a *articlev1.Article) error {
+	// The path may name the article by slug, as every other route allows.
+	cur, err := s.store.Get(ctx, patch.GetId())
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.store.Update(ctx, cur.GetId(), req.GetExpectedRevision(), func(a *articlev1.Article) error {
 		if err := applyMask(a, patch, paths); err != nil {
 			return err
 		}

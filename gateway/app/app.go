@@ -77,7 +77,11 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	}
 	identity := identityv1.NewIdentityServiceClient(up.Verification)
 	tracker := agents.NewTracker(func(ctx context.Context, usage []agents.Usage) error {
-		return recordUsage(ctx, identity, cfg.ServiceKey, usage)
+		err := recordUsage(ctx, identity, cfg.ServiceKey, usage)
+		if err != nil {
+			log.WarnContext(ctx, "agent usage not recorded; kept for the next flush (is BUZHOU_SERVICE_KEY the same as the verification service's?)", "err", err)
+		}
+		return err
 	}, cfg.UsageFlushEvery)
 	trackerDone := make(chan struct{})
 	go func() { defer close(trackerDone); tracker.Run(ctx) }()

@@ -94,7 +94,7 @@ func PrincipalFromProto(resp *identityv1.AuthenticateApiKeyResponse) *Principal 
 	return &Principal{
 		ID:            resp.GetPrincipal().GetId(),
 		Name:          resp.GetPrincipal().GetName(),
-		Type:          PrincipalTypeName(resp.GetPrincipal().GetType()),
+		Type:          resp.GetPrincipal().GetType(),
 		KeyID:         k.GetId(),
 		Scopes:        k.GetScopes(),
 		Bootstrap:     resp.GetBootstrap(),
@@ -102,17 +102,4 @@ func PrincipalFromProto(resp *identityv1.AuthenticateApiKeyResponse) *Principal 
 		DailyQuota:    k.GetDailyQuota(),
 		MonthlyQuota:  k.GetMonthlyQuota(),
 	}
-}
-
-// PrincipalTypeName spells a principal type the way the REST API does.
-func PrincipalTypeName(t identityv1.PrincipalType) string {
-	switch t {
-	case identityv1.PrincipalType_PRINCIPAL_TYPE_OFFICIAL_BOT:
-		return "official_bot"
-	case identityv1.PrincipalType_PRINCIPAL_TYPE_THIRD_PARTY_AGENT:
-		return "third_party_agent"
-	case identityv1.PrincipalType_PRINCIPAL_TYPE_HUMAN_EXPERT:
-		return "human_expert"
-	}
-	return ""
 }

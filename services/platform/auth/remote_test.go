@@ -39,7 +39,7 @@ func (f *fakeIdentity) AuthenticateApiKey(_ context.Context, req *identityv1.Aut
 	}
 	return &identityv1.AuthenticateApiKeyResponse{
 		ApiKey:    &identityv1.ApiKey{Id: "key_1", Scopes: []string{ScopeArticlesWrite}, RateLimitPerMinute: 50, DailyQuota: 7},
-		Principal: &identityv1.Principal{Id: "prn_1", Name: "bot", Type: identityv1.PrincipalType_PRINCIPAL_TYPE_THIRD_PARTY_AGENT},
+		Principal: &identityv1.Principal{Id: "prn_1", Name: "bot", Type: "third_party_agent"},
 	}, nil
 }
 

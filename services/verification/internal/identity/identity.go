@@ -70,28 +70,9 @@ const (
 	typeHumanExpert     = "human_expert"
 )
 
-func typeName(t identityv1.PrincipalType) string {
-	switch t {
-	case identityv1.PrincipalType_PRINCIPAL_TYPE_OFFICIAL_BOT:
-		return typeOfficialBot
-	case identityv1.PrincipalType_PRINCIPAL_TYPE_THIRD_PARTY_AGENT:
-		return typeThirdPartyAgent
-	case identityv1.PrincipalType_PRINCIPAL_TYPE_HUMAN_EXPERT:
-		return typeHumanExpert
-	}
-	return ""
-}
-
-func typeEnum(name string) identityv1.PrincipalType {
-	switch name {
-	case typeOfficialBot:
-		return identityv1.PrincipalType_PRINCIPAL_TYPE_OFFICIAL_BOT
-	case typeThirdPartyAgent:
-		return identityv1.PrincipalType_PRINCIPAL_TYPE_THIRD_PARTY_AGENT
-	case typeHumanExpert:
-		return identityv1.PrincipalType_PRINCIPAL_TYPE_HUMAN_EXPERT
-	}
-	return identityv1.PrincipalType_PRINCIPAL_TYPE_UNSPECIFIED
+// validType reports whether t is a principal type.
+func validType(t string) bool {
+	return t == typeOfficialBot || t == typeThirdPartyAgent || t == typeHumanExpert
 }
 
 func timestamp(t time.Time) *timestamppb.Timestamp {
@@ -105,7 +86,7 @@ func principalProto(p store.Principal) *identityv1.Principal {
 	return &identityv1.Principal{
 		Id:         p.ID,
 		Name:       p.Name,
-		Type:       typeEnum(p.Type),
+		Type:       p.Type,
 		CreateTime: timestamp(p.CreatedAt),
 	}
 }

@@ -106,7 +106,7 @@ func TestCreateThenAuthenticate(t *testing.T) {
 			},
 			Principal: &identityv1.Principal{
 				Id: resp.GetPrincipalId(), Name: "nightly verifier",
-				Type: identityv1.PrincipalType_PRINCIPAL_TYPE_THIRD_PARTY_AGENT, CreateTime: timestamppb.New(startTime()),
+				Type: "third_party_agent", CreateTime: timestamppb.New(startTime()),
 			},
 		}
 		if d := cmp.Diff(wantAuth, authResp, protocmp.Transform()); d != "" {
@@ -119,7 +119,7 @@ func TestCreateKeyForExistingPrincipal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p, err := e.svc.CreatePrincipal(t.Context(), &identityv1.CreatePrincipalRequest{Principal: &identityv1.Principal{
-		Name: "Dr. Wang", Type: identityv1.PrincipalType_PRINCIPAL_TYPE_HUMAN_EXPERT,
+		Name: "Dr. Wang", Type: "human_expert",
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -466,10 +466,10 @@ func TestPrincipals(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, e *env) {
 		var want []*identityv1.Principal // newest first
-		for i, typ := range []identityv1.PrincipalType{
-			identityv1.PrincipalType_PRINCIPAL_TYPE_OFFICIAL_BOT,
-			identityv1.PrincipalType_PRINCIPAL_TYPE_THIRD_PARTY_AGENT,
-			identityv1.PrincipalType_PRINCIPAL_TYPE_HUMAN_EXPERT,
+		for i, typ := range []string{
+			"official_bot",
+			"third_party_agent",
+			"human_expert",
 		} {
 			e.clock.Advance(time.Second)
 			p, err := e.svc.CreatePrincipal(t.Context(), &identityv1.CreatePrincipalRequest{Principal: &identityv1.Principal{
@@ -513,10 +513,10 @@ func TestCreatePrincipalValidation(t *testing.T) {
 		says string
 	}{
 		{"no principal", nil, "principal is required"},
-		{"no name", &identityv1.Principal{Type: identityv1.PrincipalType_PRINCIPAL_TYPE_OFFICIAL_BOT}, "name is required"},
-		{"long name", &identityv1.Principal{Name: strings.Repeat("x", 101), Type: identityv1.PrincipalType_PRINCIPAL_TYPE_OFFICIAL_BOT}, "100"},
+		{"no name", &identityv1.Principal{Type: "official_bot"}, "name is required"},
+		{"long name", &identityv1.Principal{Name: strings.Repeat("x", 101), Type: "official_bot"}, "100"},
 		{"no type", &identityv1.Principal{Name: "n"}, "type is required"},
-		{"unknown type", &identityv1.Principal{Name: "n", Type: identityv1.PrincipalType(99)}, "type is required"},
+		{"unknown type", &identityv1.Principal{Name: "n", Type: "robot"}, "type is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

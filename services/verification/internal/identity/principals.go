@@ -20,9 +20,9 @@ func (s *Service) CreatePrincipal(ctx context.Context, req *identityv1.CreatePri
 	if err != nil {
 		return nil, err
 	}
-	typ := typeName(in.GetType())
-	if typ == "" {
-		return nil, fmt.Errorf("%w: type is required; give PRINCIPAL_TYPE_OFFICIAL_BOT, PRINCIPAL_TYPE_THIRD_PARTY_AGENT or PRINCIPAL_TYPE_HUMAN_EXPERT",
+	typ := in.GetType()
+	if !validType(typ) {
+		return nil, fmt.Errorf("%w: type is required; give official_bot, third_party_agent or human_expert",
 			errs.ErrInvalid)
 	}
 	p, err := s.st.CreatePrincipal(ctx, store.Principal{ID: newID("prn"), Name: name, Type: typ})

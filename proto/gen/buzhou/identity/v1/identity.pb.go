@@ -23,63 +23,6 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// PrincipalType says what kind of actor a principal is.
-type PrincipalType int32
-
-const (
-	// Not set.
-	PrincipalType_PRINCIPAL_TYPE_UNSPECIFIED PrincipalType = 0
-	// A bot run by the Buzhou project itself.
-	PrincipalType_PRINCIPAL_TYPE_OFFICIAL_BOT PrincipalType = 1
-	// An agent run by someone else.
-	PrincipalType_PRINCIPAL_TYPE_THIRD_PARTY_AGENT PrincipalType = 2
-	// A person with expertise in the domain.
-	PrincipalType_PRINCIPAL_TYPE_HUMAN_EXPERT PrincipalType = 3
-)
-
-// Enum value maps for PrincipalType.
-var (
-	PrincipalType_name = map[int32]string{
-		0: "PRINCIPAL_TYPE_UNSPECIFIED",
-		1: "PRINCIPAL_TYPE_OFFICIAL_BOT",
-		2: "PRINCIPAL_TYPE_THIRD_PARTY_AGENT",
-		3: "PRINCIPAL_TYPE_HUMAN_EXPERT",
-	}
-	PrincipalType_value = map[string]int32{
-		"PRINCIPAL_TYPE_UNSPECIFIED":       0,
-		"PRINCIPAL_TYPE_OFFICIAL_BOT":      1,
-		"PRINCIPAL_TYPE_THIRD_PARTY_AGENT": 2,
-		"PRINCIPAL_TYPE_HUMAN_EXPERT":      3,
-	}
-)
-
-func (x PrincipalType) Enum() *PrincipalType {
-	p := new(PrincipalType)
-	*p = x
-	return p
-}
-
-func (x PrincipalType) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (PrincipalType) Descriptor() protoreflect.EnumDescriptor {
-	return file_buzhou_identity_v1_identity_proto_enumTypes[0].Descriptor()
-}
-
-func (PrincipalType) Type() protoreflect.EnumType {
-	return &file_buzhou_identity_v1_identity_proto_enumTypes[0]
-}
-
-func (x PrincipalType) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use PrincipalType.Descriptor instead.
-func (PrincipalType) EnumDescriptor() ([]byte, []int) {
-	return file_buzhou_identity_v1_identity_proto_rawDescGZIP(), []int{0}
-}
-
 // Principal is an actor that owns keys and signs verification records.
 type Principal struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -87,8 +30,9 @@ type Principal struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Display name.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// Kind of actor.
-	Type PrincipalType `protobuf:"varint,3,opt,name=type,proto3,enum=buzhou.identity.v1.PrincipalType" json:"type,omitempty"`
+	// Kind of actor: "official_bot", "third_party_agent" or "human_expert"
+	// (strings, as verifier types are spelled everywhere in the API).
+	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
 	// When it was registered.
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -139,11 +83,11 @@ func (x *Principal) GetName() string {
 	return ""
 }
 
-func (x *Principal) GetType() PrincipalType {
+func (x *Principal) GetType() string {
 	if x != nil {
 		return x.Type
 	}
-	return PrincipalType_PRINCIPAL_TYPE_UNSPECIFIED
+	return ""
 }
 
 func (x *Principal) GetCreateTime() *timestamppb.Timestamp {
@@ -1071,11 +1015,11 @@ var File_buzhou_identity_v1_identity_proto protoreflect.FileDescriptor
 
 const file_buzhou_identity_v1_identity_proto_rawDesc = "" +
 	"\n" +
-	"!buzhou/identity/v1/identity.proto\x12\x12buzhou.identity.v1\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x01\n" +
+	"!buzhou/identity/v1/identity.proto\x12\x12buzhou.identity.v1\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x01\n" +
 	"\tPrincipal\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x125\n" +
-	"\x04type\x18\x03 \x01(\x0e2!.buzhou.identity.v1.PrincipalTypeR\x04type\x12;\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\"\xa9\x03\n" +
 	"\x06ApiKey\x12\x0e\n" +
@@ -1148,12 +1092,7 @@ const file_buzhou_identity_v1_identity_proto_rawDesc = "" +
 	"\x10total_latency_ms\x18\x04 \x01(\x03R\x0etotalLatencyMs\"O\n" +
 	"\x17RecordAgentUsageRequest\x124\n" +
 	"\x05usage\x18\x01 \x03(\v2\x1e.buzhou.identity.v1.AgentUsageR\x05usage\"\x1a\n" +
-	"\x18RecordAgentUsageResponse*\x97\x01\n" +
-	"\rPrincipalType\x12\x1e\n" +
-	"\x1aPRINCIPAL_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n" +
-	"\x1bPRINCIPAL_TYPE_OFFICIAL_BOT\x10\x01\x12$\n" +
-	" PRINCIPAL_TYPE_THIRD_PARTY_AGENT\x10\x02\x12\x1f\n" +
-	"\x1bPRINCIPAL_TYPE_HUMAN_EXPERT\x10\x032\xd8\a\n" +
+	"\x18RecordAgentUsageResponse2\xd8\a\n" +
 	"\x0fIdentityService\x12\x8a\x01\n" +
 	"\fCreateApiKey\x12'.buzhou.identity.v1.CreateApiKeyRequest\x1a(.buzhou.identity.v1.CreateApiKeyResponse\"'\xaa\x9f\x19\f\n" +
 	"\n" +
@@ -1188,60 +1127,57 @@ func file_buzhou_identity_v1_identity_proto_rawDescGZIP() []byte {
 	return file_buzhou_identity_v1_identity_proto_rawDescData
 }
 
-var file_buzhou_identity_v1_identity_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_buzhou_identity_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_buzhou_identity_v1_identity_proto_goTypes = []any{
-	(PrincipalType)(0),                 // 0: buzhou.identity.v1.PrincipalType
-	(*Principal)(nil),                  // 1: buzhou.identity.v1.Principal
-	(*ApiKey)(nil),                     // 2: buzhou.identity.v1.ApiKey
-	(*CreateApiKeyRequest)(nil),        // 3: buzhou.identity.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),       // 4: buzhou.identity.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),         // 5: buzhou.identity.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),        // 6: buzhou.identity.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),        // 7: buzhou.identity.v1.RevokeApiKeyRequest
-	(*CreatePrincipalRequest)(nil),     // 8: buzhou.identity.v1.CreatePrincipalRequest
-	(*ListPrincipalsRequest)(nil),      // 9: buzhou.identity.v1.ListPrincipalsRequest
-	(*ListPrincipalsResponse)(nil),     // 10: buzhou.identity.v1.ListPrincipalsResponse
-	(*AuthenticateApiKeyRequest)(nil),  // 11: buzhou.identity.v1.AuthenticateApiKeyRequest
-	(*AuthenticateApiKeyResponse)(nil), // 12: buzhou.identity.v1.AuthenticateApiKeyResponse
-	(*AgentUsage)(nil),                 // 13: buzhou.identity.v1.AgentUsage
-	(*RecordAgentUsageRequest)(nil),    // 14: buzhou.identity.v1.RecordAgentUsageRequest
-	(*RecordAgentUsageResponse)(nil),   // 15: buzhou.identity.v1.RecordAgentUsageResponse
-	(*timestamppb.Timestamp)(nil),      // 16: google.protobuf.Timestamp
+	(*Principal)(nil),                  // 0: buzhou.identity.v1.Principal
+	(*ApiKey)(nil),                     // 1: buzhou.identity.v1.ApiKey
+	(*CreateApiKeyRequest)(nil),        // 2: buzhou.identity.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),       // 3: buzhou.identity.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),         // 4: buzhou.identity.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),        // 5: buzhou.identity.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),        // 6: buzhou.identity.v1.RevokeApiKeyRequest
+	(*CreatePrincipalRequest)(nil),     // 7: buzhou.identity.v1.CreatePrincipalRequest
+	(*ListPrincipalsRequest)(nil),      // 8: buzhou.identity.v1.ListPrincipalsRequest
+	(*ListPrincipalsResponse)(nil),     // 9: buzhou.identity.v1.ListPrincipalsResponse
+	(*AuthenticateApiKeyRequest)(nil),  // 10: buzhou.identity.v1.AuthenticateApiKeyRequest
+	(*AuthenticateApiKeyResponse)(nil), // 11: buzhou.identity.v1.AuthenticateApiKeyResponse
+	(*AgentUsage)(nil),                 // 12: buzhou.identity.v1.AgentUsage
+	(*RecordAgentUsageRequest)(nil),    // 13: buzhou.identity.v1.RecordAgentUsageRequest
+	(*RecordAgentUsageResponse)(nil),   // 14: buzhou.identity.v1.RecordAgentUsageResponse
+	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
 }
 var file_buzhou_identity_v1_identity_proto_depIdxs = []int32{
-	0,  // 0: buzhou.identity.v1.Principal.type:type_name -> buzhou.identity.v1.PrincipalType
-	16, // 1: buzhou.identity.v1.Principal.create_time:type_name -> google.protobuf.Timestamp
-	16, // 2: buzhou.identity.v1.ApiKey.expires_at:type_name -> google.protobuf.Timestamp
-	16, // 3: buzhou.identity.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
-	16, // 4: buzhou.identity.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
-	16, // 5: buzhou.identity.v1.CreateApiKeyRequest.expires_at:type_name -> google.protobuf.Timestamp
-	16, // 6: buzhou.identity.v1.CreateApiKeyResponse.expires_at:type_name -> google.protobuf.Timestamp
-	2,  // 7: buzhou.identity.v1.ListApiKeysResponse.keys:type_name -> buzhou.identity.v1.ApiKey
-	1,  // 8: buzhou.identity.v1.CreatePrincipalRequest.principal:type_name -> buzhou.identity.v1.Principal
-	1,  // 9: buzhou.identity.v1.ListPrincipalsResponse.principals:type_name -> buzhou.identity.v1.Principal
-	2,  // 10: buzhou.identity.v1.AuthenticateApiKeyResponse.api_key:type_name -> buzhou.identity.v1.ApiKey
-	1,  // 11: buzhou.identity.v1.AuthenticateApiKeyResponse.principal:type_name -> buzhou.identity.v1.Principal
-	13, // 12: buzhou.identity.v1.RecordAgentUsageRequest.usage:type_name -> buzhou.identity.v1.AgentUsage
-	3,  // 13: buzhou.identity.v1.IdentityService.CreateApiKey:input_type -> buzhou.identity.v1.CreateApiKeyRequest
-	5,  // 14: buzhou.identity.v1.IdentityService.ListApiKeys:input_type -> buzhou.identity.v1.ListApiKeysRequest
-	7,  // 15: buzhou.identity.v1.IdentityService.RevokeApiKey:input_type -> buzhou.identity.v1.RevokeApiKeyRequest
-	8,  // 16: buzhou.identity.v1.IdentityService.CreatePrincipal:input_type -> buzhou.identity.v1.CreatePrincipalRequest
-	9,  // 17: buzhou.identity.v1.IdentityService.ListPrincipals:input_type -> buzhou.identity.v1.ListPrincipalsRequest
-	11, // 18: buzhou.identity.v1.IdentityService.AuthenticateApiKey:input_type -> buzhou.identity.v1.AuthenticateApiKeyRequest
-	14, // 19: buzhou.identity.v1.IdentityService.RecordAgentUsage:input_type -> buzhou.identity.v1.RecordAgentUsageRequest
-	4,  // 20: buzhou.identity.v1.IdentityService.CreateApiKey:output_type -> buzhou.identity.v1.CreateApiKeyResponse
-	6,  // 21: buzhou.identity.v1.IdentityService.ListApiKeys:output_type -> buzhou.identity.v1.ListApiKeysResponse
-	2,  // 22: buzhou.identity.v1.IdentityService.RevokeApiKey:output_type -> buzhou.identity.v1.ApiKey
-	1,  // 23: buzhou.identity.v1.IdentityService.CreatePrincipal:output_type -> buzhou.identity.v1.Principal
-	10, // 24: buzhou.identity.v1.IdentityService.ListPrincipals:output_type -> buzhou.identity.v1.ListPrincipalsResponse
-	12, // 25: buzhou.identity.v1.IdentityService.AuthenticateApiKey:output_type -> buzhou.identity.v1.AuthenticateApiKeyResponse
-	15, // 26: buzhou.identity.v1.IdentityService.RecordAgentUsage:output_type -> buzhou.identity.v1.RecordAgentUsageResponse
-	20, // [20:27] is the sub-list for method output_type
-	13, // [13:20] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	15, // 0: buzhou.identity.v1.Principal.create_time:type_name -> google.protobuf.Timestamp
+	15, // 1: buzhou.identity.v1.ApiKey.expires_at:type_name -> google.protobuf.Timestamp
+	15, // 2: buzhou.identity.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
+	15, // 3: buzhou.identity.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
+	15, // 4: buzhou.identity.v1.CreateApiKeyRequest.expires_at:type_name -> google.protobuf.Timestamp
+	15, // 5: buzhou.identity.v1.CreateApiKeyResponse.expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 6: buzhou.identity.v1.ListApiKeysResponse.keys:type_name -> buzhou.identity.v1.ApiKey
+	0,  // 7: buzhou.identity.v1.CreatePrincipalRequest.principal:type_name -> buzhou.identity.v1.Principal
+	0,  // 8: buzhou.identity.v1.ListPrincipalsResponse.principals:type_name -> buzhou.identity.v1.Principal
+	1,  // 9: buzhou.identity.v1.AuthenticateApiKeyResponse.api_key:type_name -> buzhou.identity.v1.ApiKey
+	0,  // 10: buzhou.identity.v1.AuthenticateApiKeyResponse.principal:type_name -> buzhou.identity.v1.Principal
+	12, // 11: buzhou.identity.v1.RecordAgentUsageRequest.usage:type_name -> buzhou.identity.v1.AgentUsage
+	2,  // 12: buzhou.identity.v1.IdentityService.CreateApiKey:input_type -> buzhou.identity.v1.CreateApiKeyRequest
+	4,  // 13: buzhou.identity.v1.IdentityService.ListApiKeys:input_type -> buzhou.identity.v1.ListApiKeysRequest
+	6,  // 14: buzhou.identity.v1.IdentityService.RevokeApiKey:input_type -> buzhou.identity.v1.RevokeApiKeyRequest
+	7,  // 15: buzhou.identity.v1.IdentityService.CreatePrincipal:input_type -> buzhou.identity.v1.CreatePrincipalRequest
+	8,  // 16: buzhou.identity.v1.IdentityService.ListPrincipals:input_type -> buzhou.identity.v1.ListPrincipalsRequest
+	10, // 17: buzhou.identity.v1.IdentityService.AuthenticateApiKey:input_type -> buzhou.identity.v1.AuthenticateApiKeyRequest
+	13, // 18: buzhou.identity.v1.IdentityService.RecordAgentUsage:input_type -> buzhou.identity.v1.RecordAgentUsageRequest
+	3,  // 19: buzhou.identity.v1.IdentityService.CreateApiKey:output_type -> buzhou.identity.v1.CreateApiKeyResponse
+	5,  // 20: buzhou.identity.v1.IdentityService.ListApiKeys:output_type -> buzhou.identity.v1.ListApiKeysResponse
+	1,  // 21: buzhou.identity.v1.IdentityService.RevokeApiKey:output_type -> buzhou.identity.v1.ApiKey
+	0,  // 22: buzhou.identity.v1.IdentityService.CreatePrincipal:output_type -> buzhou.identity.v1.Principal
+	9,  // 23: buzhou.identity.v1.IdentityService.ListPrincipals:output_type -> buzhou.identity.v1.ListPrincipalsResponse
+	11, // 24: buzhou.identity.v1.IdentityService.AuthenticateApiKey:output_type -> buzhou.identity.v1.AuthenticateApiKeyResponse
+	14, // 25: buzhou.identity.v1.IdentityService.RecordAgentUsage:output_type -> buzhou.identity.v1.RecordAgentUsageResponse
+	19, // [19:26] is the sub-list for method output_type
+	12, // [12:19] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_buzhou_identity_v1_identity_proto_init() }
@@ -1255,14 +1191,13 @@ func file_buzhou_identity_v1_identity_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buzhou_identity_v1_identity_proto_rawDesc), len(file_buzhou_identity_v1_identity_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      0,
 			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_buzhou_identity_v1_identity_proto_goTypes,
 		DependencyIndexes: file_buzhou_identity_v1_identity_proto_depIdxs,
-		EnumInfos:         file_buzhou_identity_v1_identity_proto_enumTypes,
 		MessageInfos:      file_buzhou_identity_v1_identity_proto_msgTypes,
 	}.Build()
 	File_buzhou_identity_v1_identity_proto = out.File

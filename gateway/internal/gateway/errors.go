@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -54,8 +55,48 @@ func publicMessage(st *status.Status) string {
 		return "the request was cancelled"
 	case codes.Unimplemented:
 		return "this endpoint is not available yet on this server"
+	case codes.InvalidArgument:
+		return explainDecodeError(msg)
 	}
 	return msg
+}
+
+var (
+	queryParseError = regexp.MustCompile(`^parsing field "([^"]+)": (?:strconv\.\w+: parsing "(.*)": )?(.*)$`)
+	protoPrefix     = regexp.MustCompile(`^proto:\s*(?:syntax error )?(?:\(line \d+:\d+\): )?`)
+)
+
+// explainDecodeError rewords grpc-gateway's own decoding errors (bad JSON
+// bodies, bad query parameters) so they say where the problem is and how to
+// fix it; messages from the services pass unchanged.
+func explainDecodeError(msg string) string {
+	if m := queryParseError.FindStringSubmatch(msg); m != nil {
+		name := lowerCamel(m[1])
+		if m[2] != "" || strings.Contains(m[3], "invalid syntax") {
+			return fmt.Sprintf("query parameter %s: %q is not a valid value; give a whole number", name, m[2])
+		}
+		return fmt.Sprintf("query parameter %s: %s", name, m[3])
+	}
+	if loc := protoPrefix.FindStringIndex(msg); loc != nil {
+		detail := msg[loc[1]:]
+		hint := "send a JSON object with the fields in /openapi.json"
+		if strings.Contains(detail, "google.protobuf.Timestamp") {
+			hint = "times are RFC 3339 in UTC, e.g. 2026-12-31T00:00:00Z"
+		}
+		return fmt.Sprintf("the request body is not valid: %s; %s", detail, hint)
+	}
+	return msg
+}
+
+// lowerCamel spells a proto field name as the JSON API does.
+func lowerCamel(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
 }
 
 // writeError writes the API error body with the status for code.

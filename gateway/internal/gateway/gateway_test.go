@@ -111,3 +111,19 @@ func TestRequestID(t *testing.T) {
 		})
 	}
 }
+
+func TestExplainDecodeError(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ in, want string }{
+		{`parsing field "page_size": strconv.ParseInt: parsing "abc": invalid syntax`, `query parameter pageSize: "abc" is not a valid value; give a whole number`},
+		{`proto: syntax error (line 1:10): unexpected token "str"`, `the request body is not valid: unexpected token "str"; send a JSON object with the fields in /openapi.json`},
+		{`proto: (line 1:49): invalid google.protobuf.Timestamp value "tomorrow"`, `the request body is not valid: invalid google.protobuf.Timestamp value "tomorrow"; times are RFC 3339 in UTC, e.g. 2026-12-31T00:00:00Z`},
+		{`proto: (line 1:2): unknown field "colour"`, `the request body is not valid: unknown field "colour"; send a JSON object with the fields in /openapi.json`},
+		{`title.en: is empty`, `title.en: is empty`},
+	}
+	for _, tc := range cases {
+		if got := explainDecodeError(tc.in); got != tc.want {
+			t.Errorf("explainDecodeError(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}

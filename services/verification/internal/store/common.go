@@ -139,3 +139,10 @@ func secretTaken(id string) error {
 func keyNotFoundByHash() error {
 	return fmt.Errorf("%w: no API key has this secret", errs.ErrNotFound)
 }
+
+// Column lists shared by both engines' queries, in the order the scan helpers read them.
+const (
+	principalColumns = `id, name, type, created_at`
+	keyColumns       = `id, name, principal_id, prefix, secret_hash, scopes, expires_at, revoked_at, created_at,
+		rate_limit_per_minute, daily_quota, monthly_quota, bootstrap`
+)

@@ -13,12 +13,6 @@ import (
 	"buzhou.dev/platform/sqldb"
 )
 
-const (
-	pgPrincipalColumns = `id, name, type, created_at`
-	pgKeyColumns       = `id, name, principal_id, prefix, secret_hash, scopes, expires_at, revoked_at, created_at,
-		rate_limit_per_minute, daily_quota, monthly_quota, bootstrap`
-)
-
 // pgStore keeps the verification data in PostgreSQL; several processes may
 // share it.
 type pgStore struct {
@@ -66,7 +60,7 @@ func scanPGPrincipal(row pgx.Row, extra ...any) (Principal, error) {
 	return p, nil
 }
 
-// scanPGKey reads pgKeyColumns, then extra.
+// scanPGKey reads keyColumns, then extra.
 func scanPGKey(row pgx.Row, extra ...any) (Key, error) {
 	var (
 		k                Key
@@ -114,7 +108,7 @@ func (s *pgStore) CreatePrincipal(ctx context.Context, p Principal) (Principal, 
 }
 
 func (s *pgStore) GetPrincipal(ctx context.Context, id string) (Principal, error) {
-	p, err := scanPGPrincipal(s.db.Pool.QueryRow(ctx, `SELECT `+pgPrincipalColumns+` FROM principals WHERE id = $1`, id))
+	p, err := scanPGPrincipal(s.db.Pool.QueryRow(ctx, `SELECT `+principalColumns+` FROM principals WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, principalNotFound(id)
 	}
@@ -125,7 +119,7 @@ func (s *pgStore) GetPrincipal(ctx context.Context, id string) (Principal, error
 }
 
 func (s *pgStore) ListPrincipals(ctx context.Context, page Page) ([]Principal, string, error) {
-	return pgList(ctx, s.db.Pool, "principals", pgPrincipalColumns, tokenPrincipals, page,
+	return pgList(ctx, s.db.Pool, "principals", principalColumns, tokenPrincipals, page,
 		func(rows pgx.Rows) (Principal, time.Time, string, error) {
 			p, err := scanPGPrincipal(rows)
 			return p, p.CreatedAt, p.ID, err
@@ -199,7 +193,7 @@ func (s *pgStore) CreateKey(ctx context.Context, k Key, newOwner *Principal) (Ke
 		}
 		// Principals are never deleted, so the foreign key alone tells a
 		// missing owner apart; no read first.
-		_, err := tx.Exec(ctx, `INSERT INTO api_keys (`+pgKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		_, err := tx.Exec(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			k.ID, k.Name, k.PrincipalID, k.Prefix, k.SecretHash, k.Scopes, pgTime(k.ExpiresAt), pgTime(k.RevokedAt),
 			k.CreatedAt, k.RateLimitPerMinute, k.DailyQuota, k.MonthlyQuota, k.Bootstrap)
 		switch pgConstraint(err) {
@@ -223,7 +217,7 @@ func (s *pgStore) CreateKey(ctx context.Context, k Key, newOwner *Principal) (Ke
 }
 
 func (s *pgStore) GetKey(ctx context.Context, id string) (Key, error) {
-	k, err := scanPGKey(s.db.Pool.QueryRow(ctx, `SELECT `+pgKeyColumns+` FROM api_keys WHERE id = $1`, id))
+	k, err := scanPGKey(s.db.Pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Key{}, keyNotFound(id)
 	}
@@ -235,7 +229,7 @@ func (s *pgStore) GetKey(ctx context.Context, id string) (Key, error) {
 
 func (s *pgStore) KeyByHash(ctx context.Context, secretHash string) (Key, Principal, error) {
 	var p Principal
-	k, err := scanPGKey(s.db.Pool.QueryRow(ctx, `SELECT `+prefixColumns("k.", pgKeyColumns)+`, p.id, p.name, p.type, p.created_at
+	k, err := scanPGKey(s.db.Pool.QueryRow(ctx, `SELECT `+prefixColumns("k.", keyColumns)+`, p.id, p.name, p.type, p.created_at
 		FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.secret_hash = $1`, secretHash),
 		&p.ID, &p.Name, &p.Type, &p.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -249,7 +243,7 @@ func (s *pgStore) KeyByHash(ctx context.Context, secretHash string) (Key, Princi
 }
 
 func (s *pgStore) ListKeys(ctx context.Context, page Page) ([]Key, string, error) {
-	return pgList(ctx, s.db.Pool, "api_keys", pgKeyColumns, tokenKeys, page,
+	return pgList(ctx, s.db.Pool, "api_keys", keyColumns, tokenKeys, page,
 		func(rows pgx.Rows) (Key, time.Time, string, error) {
 			k, err := scanPGKey(rows)
 			return k, k.CreatedAt, k.ID, err
@@ -258,7 +252,7 @@ func (s *pgStore) ListKeys(ctx context.Context, page Page) ([]Key, string, error
 
 func (s *pgStore) RevokeKey(ctx context.Context, id string) (Key, error) {
 	k, err := scanPGKey(s.db.Pool.QueryRow(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2
-		RETURNING `+pgKeyColumns, sqldb.Tick(s.now), id))
+		RETURNING `+keyColumns, sqldb.Tick(s.now), id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Key{}, keyNotFound(id)
 	}
@@ -281,14 +275,14 @@ func (s *pgStore) UpsertBootstrapKey(ctx context.Context, owner Principal, k Key
 			return fmt.Errorf("store: insert principal %q: %w", owner.ID, err)
 		}
 		var err error
-		out, err = scanPGKey(tx.QueryRow(ctx, `INSERT INTO api_keys (`+pgKeyColumns+`)
+		out, err = scanPGKey(tx.QueryRow(ctx, `INSERT INTO api_keys (`+keyColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, principal_id = excluded.principal_id,
 				prefix = excluded.prefix, secret_hash = excluded.secret_hash, scopes = excluded.scopes,
 				expires_at = excluded.expires_at, revoked_at = NULL,
 				rate_limit_per_minute = excluded.rate_limit_per_minute, daily_quota = excluded.daily_quota,
 				monthly_quota = excluded.monthly_quota, bootstrap = excluded.bootstrap
-			RETURNING `+pgKeyColumns,
+			RETURNING `+keyColumns,
 			k.ID, k.Name, k.PrincipalID, k.Prefix, k.SecretHash, scopes, pgTime(exact(k.ExpiresAt)),
 			at, k.RateLimitPerMinute, k.DailyQuota, k.MonthlyQuota, k.Bootstrap))
 		if pgConstraint(err) == "api_keys_secret_hash_key" {

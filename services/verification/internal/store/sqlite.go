@@ -12,12 +12,6 @@ import (
 	"buzhou.dev/platform/sqldb"
 )
 
-const (
-	sqlitePrincipalColumns = `id, name, type, created_at`
-	sqliteKeyColumns       = `id, name, principal_id, prefix, secret_hash, scopes, expires_at, revoked_at, created_at,
-		rate_limit_per_minute, daily_quota, monthly_quota, bootstrap`
-)
-
 // sqliteStore keeps the verification data in one SQLite file (see
 // sqldb.SQLite for how reads and writes reach it).
 type sqliteStore struct {
@@ -72,7 +66,7 @@ func scanSQLitePrincipal(sc scanner, extra ...any) (Principal, error) {
 	return p, nil
 }
 
-// scanSQLiteKey reads sqliteKeyColumns, then extra.
+// scanSQLiteKey reads keyColumns, then extra.
 func scanSQLiteKey(sc scanner, extra ...any) (Key, error) {
 	var (
 		k                Key
@@ -126,7 +120,7 @@ func (s *sqliteStore) CreatePrincipal(ctx context.Context, p Principal) (Princip
 }
 
 func (s *sqliteStore) GetPrincipal(ctx context.Context, id string) (Principal, error) {
-	p, err := scanSQLitePrincipal(s.db.R.QueryRowContext(ctx, `SELECT `+sqlitePrincipalColumns+` FROM principals WHERE id = ?`, id))
+	p, err := scanSQLitePrincipal(s.db.R.QueryRowContext(ctx, `SELECT `+principalColumns+` FROM principals WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, principalNotFound(id)
 	}
@@ -137,7 +131,7 @@ func (s *sqliteStore) GetPrincipal(ctx context.Context, id string) (Principal, e
 }
 
 func (s *sqliteStore) ListPrincipals(ctx context.Context, page Page) ([]Principal, string, error) {
-	return sqliteList(ctx, s.db.R, "principals", sqlitePrincipalColumns, tokenPrincipals, page,
+	return sqliteList(ctx, s.db.R, "principals", principalColumns, tokenPrincipals, page,
 		func(rows *sql.Rows) (Principal, time.Time, string, error) {
 			p, err := scanSQLitePrincipal(rows)
 			return p, p.CreatedAt, p.ID, err
@@ -223,7 +217,7 @@ func (s *sqliteStore) CreateKey(ctx context.Context, k Key, newOwner *Principal)
 				return fmt.Errorf("store: read principal %q: %w", k.PrincipalID, err)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+sqliteKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.Name, k.PrincipalID, k.Prefix, k.SecretHash, scopes, sqliteTime(k.ExpiresAt), sqliteTime(k.RevokedAt),
 			k.CreatedAt.UnixMicro(), k.RateLimitPerMinute, k.DailyQuota, k.MonthlyQuota, k.Bootstrap)
 		if sqldb.IsSQLiteConflict(err) {
@@ -249,7 +243,7 @@ func (s *sqliteStore) CreateKey(ctx context.Context, k Key, newOwner *Principal)
 }
 
 func (s *sqliteStore) GetKey(ctx context.Context, id string) (Key, error) {
-	k, err := scanSQLiteKey(s.db.R.QueryRowContext(ctx, `SELECT `+sqliteKeyColumns+` FROM api_keys WHERE id = ?`, id))
+	k, err := scanSQLiteKey(s.db.R.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Key{}, keyNotFound(id)
 	}
@@ -264,7 +258,7 @@ func (s *sqliteStore) KeyByHash(ctx context.Context, secretHash string) (Key, Pr
 		p       Principal
 		created int64
 	)
-	k, err := scanSQLiteKey(s.db.R.QueryRowContext(ctx, `SELECT `+prefixColumns("k.", sqliteKeyColumns)+`, p.id, p.name, p.type, p.created_at
+	k, err := scanSQLiteKey(s.db.R.QueryRowContext(ctx, `SELECT `+prefixColumns("k.", keyColumns)+`, p.id, p.name, p.type, p.created_at
 		FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.secret_hash = ?`, secretHash),
 		&p.ID, &p.Name, &p.Type, &created)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -287,7 +281,7 @@ func prefixColumns(alias, columns string) string {
 }
 
 func (s *sqliteStore) ListKeys(ctx context.Context, page Page) ([]Key, string, error) {
-	return sqliteList(ctx, s.db.R, "api_keys", sqliteKeyColumns, tokenKeys, page,
+	return sqliteList(ctx, s.db.R, "api_keys", keyColumns, tokenKeys, page,
 		func(rows *sql.Rows) (Key, time.Time, string, error) {
 			k, err := scanSQLiteKey(rows)
 			return k, k.CreatedAt, k.ID, err
@@ -299,7 +293,7 @@ func (s *sqliteStore) RevokeKey(ctx context.Context, id string) (Key, error) {
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		var err error
 		k, err = scanSQLiteKey(tx.QueryRowContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?
-			RETURNING `+sqliteKeyColumns, sqldb.Tick(s.now).UnixMicro(), id))
+			RETURNING `+keyColumns, sqldb.Tick(s.now).UnixMicro(), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return keyNotFound(id)
 		}
@@ -330,14 +324,14 @@ func (s *sqliteStore) UpsertBootstrapKey(ctx context.Context, owner Principal, k
 			return fmt.Errorf("store: insert principal %q: %w", owner.ID, err)
 		}
 		var err error
-		out, err = scanSQLiteKey(tx.QueryRowContext(ctx, `INSERT INTO api_keys (`+sqliteKeyColumns+`)
+		out, err = scanSQLiteKey(tx.QueryRowContext(ctx, `INSERT INTO api_keys (`+keyColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, principal_id = excluded.principal_id,
 				prefix = excluded.prefix, secret_hash = excluded.secret_hash, scopes = excluded.scopes,
 				expires_at = excluded.expires_at, revoked_at = NULL,
 				rate_limit_per_minute = excluded.rate_limit_per_minute, daily_quota = excluded.daily_quota,
 				monthly_quota = excluded.monthly_quota, bootstrap = excluded.bootstrap
-			RETURNING `+sqliteKeyColumns,
+			RETURNING `+keyColumns,
 			k.ID, k.Name, k.PrincipalID, k.Prefix, k.SecretHash, scopes, sqliteTime(exact(k.ExpiresAt)),
 			at.UnixMicro(), k.RateLimitPerMinute, k.DailyQuota, k.MonthlyQuota, k.Bootstrap))
 		if sqldb.IsSQLiteConflict(err) {

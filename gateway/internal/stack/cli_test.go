@@ -12,10 +12,9 @@ import (
 	"buzhou.dev/gateway/internal/cli"
 )
 
-// TestCLIAgainstRealServer drives get, import and export against a running stack.
-func TestCLIAgainstRealServer(t *testing.T) {
-	t.Parallel()
-	s := startStack(t, options{})
+// cliFor returns a runner of buzhou client commands against s with the admin
+// key; it answers stdout, stderr and the error.
+func cliFor(s *Stack) func(args ...string) (string, string, error) {
 	env := func(k string) string {
 		switch k {
 		case "BUZHOU_URL":
@@ -25,6 +24,17 @@ func TestCLIAgainstRealServer(t *testing.T) {
 		}
 		return ""
 	}
+	return func(args ...string) (string, string, error) {
+		var out, errb bytes.Buffer
+		err := cli.Run(context.Background(), args, env, strings.NewReader(""), &out, &errb)
+		return out.String(), errb.String(), err
+	}
+}
+
+// TestCLIAgainstRealServer drives get, import and export against a running stack.
+func TestCLIAgainstRealServer(t *testing.T) {
+	t.Parallel()
+	run := cliFor(startStack(t, options{}))
 	dir := t.TempDir()
 	var lines []string
 	for _, title := range []string{"CLI import one", "CLI import two"} {
@@ -38,12 +48,6 @@ func TestCLIAgainstRealServer(t *testing.T) {
 	in := filepath.Join(dir, "in.jsonl")
 	if err := os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
-	}
-
-	run := func(args ...string) (string, string, error) {
-		var out, errb bytes.Buffer
-		err := cli.Run(context.Background(), args, env, strings.NewReader(""), &out, &errb)
-		return out.String(), errb.String(), err
 	}
 
 	out, _, err := run("import", in, "--publish")

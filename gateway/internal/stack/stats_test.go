@@ -1,14 +1,10 @@
 package stack
 
 import (
-	"bytes"
-	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"buzhou.dev/gateway/internal/cli"
 )
 
 // TestStatsCountAgents checks GET /api/v1/stats: articles by status and
@@ -77,20 +73,10 @@ func toFloat(v any) float64 {
 // TestCLIKeysAgainstRealServer creates, lists and revokes a key with the CLI.
 func TestCLIKeysAgainstRealServer(t *testing.T) {
 	t.Parallel()
-	s := startStack(t, options{})
-	env := func(k string) string {
-		switch k {
-		case "BUZHOU_URL":
-			return "http://" + s.HTTPAddr
-		case "BUZHOU_API_KEY":
-			return testAdminKey
-		}
-		return ""
-	}
+	cliRun := cliFor(startStack(t, options{}))
 	run := func(args ...string) (string, error) {
-		var out, errb bytes.Buffer
-		err := cli.Run(context.Background(), args, env, strings.NewReader(""), &out, &errb)
-		return out.String() + errb.String(), err
+		out, errOut, err := cliRun(args...)
+		return out + errOut, err
 	}
 	out, err := run("keys", "create", "--name", "ci bot", "--scope", "articles:write", "--expires", "30d")
 	if err != nil || !strings.Contains(out, "bzk_") {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 
 	"buzhou.dev/gateway/internal/agents"
 	"buzhou.dev/gateway/internal/gateway"
@@ -59,6 +58,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 		addr string
 		conn **grpc.ClientConn
 	}{{cfg.ArticleAddr, &up.Article}, {cfg.SearchAddr, &up.Search}, {cfg.VerificationAddr, &up.Verification}} {
+		// Forwarded calls carry the caller's key, never the gateway's own.
 		c, err := grpcx.Dial(u.addr, "")
 		if err != nil {
 			return fmt.Errorf("dial %s: %w", u.addr, err)
@@ -75,9 +75,16 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	if err != nil {
 		return fmt.Errorf("BUZHOU_TRUSTED_PROXIES: %w", err)
 	}
-	identity := identityv1.NewIdentityServiceClient(up.Verification)
+	// The gateway's own calls (key checks, agent usage) go on a connection
+	// of their own that carries its service key.
+	own, err := grpcx.Dial(cfg.VerificationAddr, cfg.ServiceKey)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", cfg.VerificationAddr, err)
+	}
+	defer own.Close()
+	identity := identityv1.NewIdentityServiceClient(own)
 	tracker := agents.NewTracker(func(ctx context.Context, usage []agents.Usage) error {
-		err := recordUsage(ctx, identity, cfg.ServiceKey, usage)
+		err := recordUsage(ctx, identity, usage)
 		if err != nil {
 			log.WarnContext(ctx, "agent usage not recorded; kept for the next flush (is BUZHOU_SERVICE_KEY the same as the verification service's?)", "err", err)
 		}
@@ -130,7 +137,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 
 // recordUsage sends agent call counts to the identity service with the
 // gateway's service key.
-func recordUsage(ctx context.Context, identity identityv1.IdentityServiceClient, key string, usage []agents.Usage) error {
+func recordUsage(ctx context.Context, identity identityv1.IdentityServiceClient, usage []agents.Usage) error {
 	req := &identityv1.RecordAgentUsageRequest{}
 	for _, u := range usage {
 		req.Usage = append(req.Usage, &identityv1.AgentUsage{AgentId: u.AgentID, Calls: u.Calls, Errors: u.Errors, TotalLatencyMs: u.TotalLatencyMs})
@@ -138,7 +145,6 @@ func recordUsage(ctx context.Context, identity identityv1.IdentityServiceClient,
 	if len(req.Usage) == 0 {
 		return nil
 	}
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)
 	_, err := identity.RecordAgentUsage(ctx, req)
 	return err
 }

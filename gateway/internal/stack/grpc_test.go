@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
@@ -96,11 +97,12 @@ func TestGRPCArticleService(t *testing.T) {
 		t.Errorf("public list: %v %v", list, err)
 	}
 
-	trust, err := admin.UpdateArticleTrust(ctx, &articlev1.UpdateArticleTrustRequest{ArticleId: a.GetId(), VerificationStatus: "verified", ConfidenceScore: 91, HasConfidenceScore: true, RiskLevel: "low"})
+	svc := articlev1.NewArticleServiceClient(grpcConn(t, s.ArticleAddr, s.ServiceKey))
+	trust, err := svc.UpdateArticleTrust(ctx, &articlev1.UpdateArticleTrustRequest{ArticleId: a.GetId(), VerificationStatus: proto.String("verified"), ConfidenceScore: proto.Int32(91), RiskLevel: proto.String("low")})
 	if err != nil || trust.GetConfidenceScore() != 91 || trust.GetVerificationStatus() != "verified" {
 		t.Errorf("trust: %v %v", trust, err)
 	}
-	if _, err := admin.UpdateArticleTrust(ctx, &articlev1.UpdateArticleTrustRequest{ArticleId: a.GetId(), ConfidenceScore: 101, HasConfidenceScore: true}); status.Code(err) != codes.InvalidArgument {
+	if _, err := svc.UpdateArticleTrust(ctx, &articlev1.UpdateArticleTrustRequest{ArticleId: a.GetId(), ConfidenceScore: proto.Int32(101)}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("confidence 101: %v", err)
 	}
 
@@ -156,7 +158,8 @@ func TestChangeFeedResumesAfterRestart(t *testing.T) {
 			t.Errorf("anonymous feed (it carries drafts): %v", err)
 		}
 	}
-	stream, err := admin.WatchArticles(ctx, &articlev1.WatchArticlesRequest{})
+	feed := articlev1.NewArticleServiceClient(grpcConn(t, first.ArticleAddr, first.ServiceKey))
+	stream, err := feed.WatchArticles(ctx, &articlev1.WatchArticlesRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +177,8 @@ func TestChangeFeedResumesAfterRestart(t *testing.T) {
 
 	second := startStack(t, options{dataDir: dir})
 	admin = articlev1.NewArticleServiceClient(grpcConn(t, second.ArticleAddr, testAdminKey))
-	stream, err = admin.WatchArticles(ctx, &articlev1.WatchArticlesRequest{AfterRevision: cursor})
+	feed = articlev1.NewArticleServiceClient(grpcConn(t, second.ArticleAddr, second.ServiceKey))
+	stream, err = feed.WatchArticles(ctx, &articlev1.WatchArticlesRequest{AfterRevision: cursor})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,8 @@ type Stack struct {
 	HTTPAddr string
 	// ArticleAddr, SearchAddr and VerificationAddr are the services' gRPC addresses.
 	ArticleAddr, SearchAddr, VerificationAddr string
+	// ServiceKey is the secret the parts present to each other.
+	ServiceKey string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -72,6 +74,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Stack, error) {
 		cfg.Gateway.ServiceKey = newServiceKey()
 	}
 	cfg.Verification.ServiceKey = cfg.Gateway.ServiceKey
+	cfg.Article.ServiceKey = cfg.Gateway.ServiceKey
+	cfg.Search.ServiceKey = cfg.Gateway.ServiceKey
+	s.ServiceKey = cfg.Gateway.ServiceKey
 	cfg.Gateway.ArticleAddr, cfg.Gateway.SearchAddr, cfg.Gateway.VerificationAddr = s.ArticleAddr, s.SearchAddr, s.VerificationAddr
 
 	ctx, s.cancel = context.WithCancel(ctx)

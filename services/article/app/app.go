@@ -27,6 +27,8 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL"`
 	// VerificationAddr is the verification service, which checks API keys.
 	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
+	// ServiceKey is the secret the services present to each other.
+	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
 	// SeedDemo fills a fresh store with the demo articles.
 	SeedDemo bool `env:"BUZHOU_SEED_DEMO, default=true"`
 }
@@ -55,7 +57,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 		}
 	}
 
-	idConn, err := grpcx.Dial(cfg.VerificationAddr, "")
+	idConn, err := grpcx.Dial(cfg.VerificationAddr, cfg.ServiceKey)
 	if err != nil {
 		return fmt.Errorf("dial verification service: %w", err)
 	}

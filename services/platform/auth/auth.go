@@ -30,8 +30,20 @@ const (
 	ScopeKeysAdmin          = "keys:admin"
 )
 
+// Internal scopes belong to the services' own identities; the keys API never
+// grants them.
+const (
+	ScopeInternalAuthn     = "internal:authn"
+	ScopeInternalFeed      = "internal:feed"
+	ScopeInternalTrust     = "internal:trust"
+	ScopeInternalTelemetry = "internal:telemetry"
+)
+
 // AllScopes lists every scope, for the bootstrap admin key.
 var AllScopes = []string{ScopeArticlesWrite, ScopeVerificationsWrite, ScopeInspectionsRun, ScopeKeysAdmin}
+
+// InternalScopes lists the services' scopes.
+var InternalScopes = []string{ScopeInternalAuthn, ScopeInternalFeed, ScopeInternalTrust, ScopeInternalTelemetry}
 
 // Principal is the authenticated caller.
 type Principal struct {

@@ -53,7 +53,7 @@ func TestEveryRPCDeclaresAccess(t *testing.T) {
 func isBuzhou(pkg string) bool { return len(pkg) > 7 && pkg[:7] == "buzhou." }
 
 func validScope(s string) bool {
-	for _, v := range AllScopes {
+	for _, v := range append(AllScopes, InternalScopes...) {
 		if v == s {
 			return true
 		}

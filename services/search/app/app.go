@@ -22,6 +22,8 @@ type Config struct {
 	ArticleAddr string `env:"BUZHOU_ARTICLE_ADDR, default=127.0.0.1:9101"`
 	// VerificationAddr is the verification service, which checks API keys.
 	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
+	// ServiceKey is the secret the services present to each other.
+	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
 }
 
 type server struct {
@@ -31,7 +33,7 @@ type server struct {
 // Run serves the search service on lis until ctx ends.
 func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
 	log = log.With("service", "search")
-	idConn, err := grpcx.Dial(cfg.VerificationAddr, "")
+	idConn, err := grpcx.Dial(cfg.VerificationAddr, cfg.ServiceKey)
 	if err != nil {
 		return fmt.Errorf("dial verification service: %w", err)
 	}

@@ -389,34 +389,34 @@ func (s *Server) UpdateArticleTrust(ctx context.Context, req *articlev1.UpdateAr
 	if req.GetArticleId() == "" {
 		return nil, fmt.Errorf("%w: article_id: give the id of the article", errs.ErrInvalid)
 	}
-	if v := req.GetVerificationStatus(); v != "" && !domain.ValidVerificationStatus(v) {
-		return nil, fmt.Errorf("%w: verification_status %q is not known; use verified, partial, pending, failed or deprecated", errs.ErrInvalid, v)
+	if req.VerificationStatus != nil && !domain.ValidVerificationStatus(req.GetVerificationStatus()) {
+		return nil, fmt.Errorf("%w: verification_status %q is not known; use verified, partial, pending, failed or deprecated", errs.ErrInvalid, req.GetVerificationStatus())
 	}
-	if req.GetHasConfidenceScore() && (req.GetConfidenceScore() < 0 || req.GetConfidenceScore() > 100) {
+	if req.ConfidenceScore != nil && (req.GetConfidenceScore() < 0 || req.GetConfidenceScore() > 100) {
 		return nil, fmt.Errorf("%w: confidence_score must be between 0 and 100", errs.ErrInvalid)
 	}
-	if v := req.GetRiskLevel(); v != "" && !domain.ValidRiskLevel(v) {
-		return nil, fmt.Errorf("%w: risk_level %q is not known; use low, medium, high or critical", errs.ErrInvalid, v)
+	if req.RiskLevel != nil && !domain.ValidRiskLevel(req.GetRiskLevel()) {
+		return nil, fmt.Errorf("%w: risk_level %q is not known; use low, medium, high or critical", errs.ErrInvalid, req.GetRiskLevel())
 	}
-	if len(req.GetRecentVerifications()) > maxRecentRecords {
+	if len(req.GetVerifications().GetRecent()) > maxRecentRecords {
 		return nil, fmt.Errorf("%w: send at most %d recent verifications", errs.ErrInvalid, maxRecentRecords)
 	}
 	return s.store.Update(ctx, req.GetArticleId(), 0, func(a *articlev1.Article) error {
-		if v := req.GetVerificationStatus(); v != "" {
-			a.VerificationStatus = v
+		if req.VerificationStatus != nil {
+			a.VerificationStatus = req.GetVerificationStatus()
 		}
-		if req.GetHasConfidenceScore() {
+		if req.ConfidenceScore != nil {
 			a.ConfidenceScore = req.GetConfidenceScore()
 		}
-		if v := req.GetRiskLevel(); v != "" {
-			a.RiskLevel = v
+		if req.RiskLevel != nil {
+			a.RiskLevel = req.GetRiskLevel()
 		}
 		if req.GetLastInspectedAt() != nil {
 			a.LastInspectedAt = req.GetLastInspectedAt()
 		}
-		if req.GetReplaceVerifications() {
-			a.RecentVerifications = req.GetRecentVerifications()
-			a.VerificationCount = req.GetVerificationCount()
+		if v := req.GetVerifications(); v != nil {
+			a.RecentVerifications = v.GetRecent()
+			a.VerificationCount = v.GetCount()
 		}
 		return nil
 	})

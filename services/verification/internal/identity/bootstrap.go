@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
 	"buzhou.dev/verification/internal/store"
 )
@@ -25,11 +26,13 @@ const (
 // fixedKey describes a key the operator sets by environment variable.
 type fixedKey struct {
 	env, keyID, principalID, principalName string
+	scopes                                 []string
 }
 
 var (
-	adminKey   = fixedKey{env: "BUZHOU_ADMIN_KEY", keyID: BootstrapKeyID, principalID: BootstrapPrincipalID, principalName: "admin"}
-	serviceKey = fixedKey{env: "BUZHOU_SERVICE_KEY", keyID: ServiceKeyID, principalID: ServicePrincipalID, principalName: "buzhou"}
+	adminKey   = fixedKey{env: "BUZHOU_ADMIN_KEY", keyID: BootstrapKeyID, principalID: BootstrapPrincipalID, principalName: "admin", scopes: allScopes()}
+	serviceKey = fixedKey{env: "BUZHOU_SERVICE_KEY", keyID: ServiceKeyID, principalID: ServicePrincipalID, principalName: "buzhou",
+		scopes: append(allScopes(), auth.ScopeInternalAuthn, auth.ScopeInternalFeed, auth.ScopeInternalTrust, auth.ScopeInternalTelemetry)}
 )
 
 // The key the services use for their calls to each other.
@@ -85,7 +88,7 @@ func (s *Service) ensureFixedKey(ctx context.Context, fk fixedKey, secret string
 		PrincipalID: fk.principalID,
 		Prefix:      adminPrefix(secret),
 		SecretHash:  hashSecret(secret),
-		Scopes:      allScopes(),
+		Scopes:      fk.scopes,
 		Bootstrap:   true,
 	})
 	if err != nil {

@@ -62,8 +62,13 @@ func TestGRPCRoundTrip(t *testing.T) {
 	if err := e.svc.EnsureBootstrapKey(t.Context(), admin); err != nil {
 		t.Fatal(err)
 	}
+	const service = "grpc-service-secret-0123456789abcdef"
+	if err := e.svc.EnsureServiceKey(t.Context(), service); err != nil {
+		t.Fatal(err)
+	}
 	addr, client := serve(t, e)
 	asAdmin := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+admin)
+	asService := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+service)
 
 	var header metadata.MD
 	created, err := client.CreateApiKey(asAdmin, &identityv1.CreateApiKeyRequest{
@@ -76,8 +81,10 @@ func TestGRPCRoundTrip(t *testing.T) {
 		t.Errorf("x-http-code header = %q, want 201", got)
 	}
 
-	// AuthenticateApiKey is public: the other services call it for every key.
-	resolved, err := client.AuthenticateApiKey(t.Context(), &identityv1.AuthenticateApiKeyRequest{Key: created.GetKey()})
+	// AuthenticateApiKey is internal: the other services call it for every key.
+	_, err = client.AuthenticateApiKey(asAdmin, &identityv1.AuthenticateApiKeyRequest{Key: created.GetKey()})
+	wantStatus(t, err, codes.PermissionDenied, `"internal:authn"`)
+	resolved, err := client.AuthenticateApiKey(asService, &identityv1.AuthenticateApiKeyRequest{Key: created.GetKey()})
 	if err != nil {
 		t.Fatalf("AuthenticateApiKey: %v", err)
 	}
@@ -117,19 +124,19 @@ func TestGRPCRoundTrip(t *testing.T) {
 	}
 	_, err = client.ListApiKeys(asWriter, &identityv1.ListApiKeysRequest{})
 	wantStatus(t, err, codes.Unauthenticated, "was revoked at "+revoked.GetRevokedAt().AsTime().Format("2006-01-02T15:04:05Z"))
-	_, err = client.AuthenticateApiKey(t.Context(), &identityv1.AuthenticateApiKeyRequest{Key: created.GetKey()})
+	_, err = client.AuthenticateApiKey(asService, &identityv1.AuthenticateApiKeyRequest{Key: created.GetKey()})
 	wantStatus(t, err, codes.Unauthenticated, "was revoked")
-	_, err = client.AuthenticateApiKey(t.Context(), &identityv1.AuthenticateApiKeyRequest{Key: "bzk_doesNotExist000000000000000000"})
+	_, err = client.AuthenticateApiKey(asService, &identityv1.AuthenticateApiKeyRequest{Key: "bzk_doesNotExist000000000000000000"})
 	wantStatus(t, err, codes.Unauthenticated, "unknown API key (prefix bzk_does…)")
 
 	list, err := client.ListApiKeys(asAdmin, &identityv1.ListApiKeysRequest{})
 	if err != nil {
 		t.Fatalf("ListApiKeys: %v", err)
 	}
-	if len(list.GetKeys()) != 2 {
-		t.Fatalf("ListApiKeys = %d keys, want the bootstrap key and the created one", len(list.GetKeys()))
+	if len(list.GetKeys()) != 3 {
+		t.Fatalf("ListApiKeys = %d keys, want the bootstrap key, the service key and the created one", len(list.GetKeys()))
 	}
-	if _, err := client.RecordAgentUsage(asAdmin, &identityv1.RecordAgentUsageRequest{
+	if _, err := client.RecordAgentUsage(asService, &identityv1.RecordAgentUsageRequest{
 		Usage: []*identityv1.AgentUsage{{AgentId: "gateway-test", Calls: 2, TotalLatencyMs: 10}},
 	}); err != nil {
 		t.Fatalf("RecordAgentUsage: %v", err)

@@ -79,6 +79,72 @@ func (ChangeKind) EnumDescriptor() ([]byte, []int) {
 	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{0}
 }
 
+// ChangeCause says who made a change and why, so that followers can ignore
+// their own writes (the verification service skips its trust write-backs).
+type ChangeCause int32
+
+const (
+	// Not recorded (changes written before causes were kept).
+	ChangeCause_CHANGE_CAUSE_UNSPECIFIED ChangeCause = 0
+	// A writer created the article.
+	ChangeCause_CHANGE_CAUSE_CREATE ChangeCause = 1
+	// A writer edited the article's content (PATCH).
+	ChangeCause_CHANGE_CAUSE_AUTHOR_EDIT ChangeCause = 2
+	// A writer published, deprecated or archived it.
+	ChangeCause_CHANGE_CAUSE_STATUS_CHANGE ChangeCause = 3
+	// The verification service wrote back status, confidence or records.
+	ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK ChangeCause = 4
+	// An inspection applied a safe repair.
+	ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR ChangeCause = 5
+)
+
+// Enum value maps for ChangeCause.
+var (
+	ChangeCause_name = map[int32]string{
+		0: "CHANGE_CAUSE_UNSPECIFIED",
+		1: "CHANGE_CAUSE_CREATE",
+		2: "CHANGE_CAUSE_AUTHOR_EDIT",
+		3: "CHANGE_CAUSE_STATUS_CHANGE",
+		4: "CHANGE_CAUSE_TRUST_WRITEBACK",
+		5: "CHANGE_CAUSE_INSPECTION_REPAIR",
+	}
+	ChangeCause_value = map[string]int32{
+		"CHANGE_CAUSE_UNSPECIFIED":       0,
+		"CHANGE_CAUSE_CREATE":            1,
+		"CHANGE_CAUSE_AUTHOR_EDIT":       2,
+		"CHANGE_CAUSE_STATUS_CHANGE":     3,
+		"CHANGE_CAUSE_TRUST_WRITEBACK":   4,
+		"CHANGE_CAUSE_INSPECTION_REPAIR": 5,
+	}
+)
+
+func (x ChangeCause) Enum() *ChangeCause {
+	p := new(ChangeCause)
+	*p = x
+	return p
+}
+
+func (x ChangeCause) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChangeCause) Descriptor() protoreflect.EnumDescriptor {
+	return file_buzhou_article_v1_article_proto_enumTypes[1].Descriptor()
+}
+
+func (ChangeCause) Type() protoreflect.EnumType {
+	return &file_buzhou_article_v1_article_proto_enumTypes[1]
+}
+
+func (x ChangeCause) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChangeCause.Descriptor instead.
+func (ChangeCause) EnumDescriptor() ([]byte, []int) {
+	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{1}
+}
+
 // LocalizedText holds one text in the languages Buzhou serves.
 type LocalizedText struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -146,9 +212,12 @@ type CodeBlock struct {
 	// What the block does.
 	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	// True when the sandbox may execute it.
-	Runnable      bool `protobuf:"varint,5,opt,name=runnable,proto3" json:"runnable,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Runnable bool `protobuf:"varint,5,opt,name=runnable,proto3" json:"runnable,omitempty"`
+	// What the block prints when it works; the sandbox compares it with the real
+	// output, whitespace-normalised. Empty: the exit code alone decides.
+	ExpectedOutput string `protobuf:"bytes,6,opt,name=expected_output,json=expectedOutput,proto3" json:"expected_output,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CodeBlock) Reset() {
@@ -214,6 +283,13 @@ func (x *CodeBlock) GetRunnable() bool {
 		return x.Runnable
 	}
 	return false
+}
+
+func (x *CodeBlock) GetExpectedOutput() string {
+	if x != nil {
+		return x.ExpectedOutput
+	}
+	return ""
 }
 
 // QaPair is one frequently asked question with its answer.
@@ -1654,7 +1730,13 @@ type ArticleChange struct {
 	// The article after the change; unset for tombstones.
 	Article *Article `protobuf:"bytes,4,opt,name=article,proto3" json:"article,omitempty"`
 	// When the change was committed.
-	ChangeTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	ChangeTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	// Top-level article fields (proto names, e.g. "title", "confidence_score")
+	// whose value changed, sorted; empty on create and for old changes.
+	// Bookkeeping fields (revision, updated_at) are never listed.
+	ChangedPaths []string `protobuf:"bytes,6,rep,name=changed_paths,json=changedPaths,proto3" json:"changed_paths,omitempty"`
+	// Why the change was made.
+	Cause         ChangeCause `protobuf:"varint,7,opt,name=cause,proto3,enum=buzhou.article.v1.ChangeCause" json:"cause,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1724,29 +1806,41 @@ func (x *ArticleChange) GetChangeTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// UpdateArticleTrustRequest carries the trust summary of one article.
+func (x *ArticleChange) GetChangedPaths() []string {
+	if x != nil {
+		return x.ChangedPaths
+	}
+	return nil
+}
+
+func (x *ArticleChange) GetCause() ChangeCause {
+	if x != nil {
+		return x.Cause
+	}
+	return ChangeCause_CHANGE_CAUSE_UNSPECIFIED
+}
+
+// UpdateArticleTrustRequest carries the trust summary of one article. Each
+// field is written only when present; absent fields keep their value.
 type UpdateArticleTrustRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Article id.
 	ArticleId string `protobuf:"bytes,1,opt,name=article_id,json=articleId,proto3" json:"article_id,omitempty"`
-	// New verification status, when set.
-	VerificationStatus string `protobuf:"bytes,2,opt,name=verification_status,json=verificationStatus,proto3" json:"verification_status,omitempty"`
-	// New confidence score 0–100, when has_confidence_score.
-	ConfidenceScore int32 `protobuf:"varint,3,opt,name=confidence_score,json=confidenceScore,proto3" json:"confidence_score,omitempty"`
-	// True when confidence_score is to be written.
-	HasConfidenceScore bool `protobuf:"varint,4,opt,name=has_confidence_score,json=hasConfidenceScore,proto3" json:"has_confidence_score,omitempty"`
-	// New risk level, when set.
-	RiskLevel string `protobuf:"bytes,5,opt,name=risk_level,json=riskLevel,proto3" json:"risk_level,omitempty"`
-	// When it was last inspected, when set.
+	// New verification status.
+	VerificationStatus *string `protobuf:"bytes,2,opt,name=verification_status,json=verificationStatus,proto3,oneof" json:"verification_status,omitempty"`
+	// New confidence score 0–100.
+	ConfidenceScore *int32 `protobuf:"varint,3,opt,name=confidence_score,json=confidenceScore,proto3,oneof" json:"confidence_score,omitempty"`
+	// New risk level.
+	RiskLevel *string `protobuf:"bytes,5,opt,name=risk_level,json=riskLevel,proto3,oneof" json:"risk_level,omitempty"`
+	// When it was last inspected.
 	LastInspectedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_inspected_at,json=lastInspectedAt,proto3" json:"last_inspected_at,omitempty"`
-	// Newest verification records; replaces the list when replace_verifications.
-	RecentVerifications []*VerificationRecordSummary `protobuf:"bytes,7,rep,name=recent_verifications,json=recentVerifications,proto3" json:"recent_verifications,omitempty"`
-	// True when recent_verifications and verification_count are to be written.
-	ReplaceVerifications bool `protobuf:"varint,8,opt,name=replace_verifications,json=replaceVerifications,proto3" json:"replace_verifications,omitempty"`
-	// Number of verification records in all.
-	VerificationCount int32 `protobuf:"varint,9,opt,name=verification_count,json=verificationCount,proto3" json:"verification_count,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The verification records to show with the article; replaces them when set.
+	Verifications *VerificationSummary `protobuf:"bytes,10,opt,name=verifications,proto3" json:"verifications,omitempty"`
+	// Why the trust changed; TRUST_WRITEBACK when unset, INSPECTION_REPAIR for
+	// an inspection's write.
+	Cause         ChangeCause `protobuf:"varint,11,opt,name=cause,proto3,enum=buzhou.article.v1.ChangeCause" json:"cause,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateArticleTrustRequest) Reset() {
@@ -1787,29 +1881,22 @@ func (x *UpdateArticleTrustRequest) GetArticleId() string {
 }
 
 func (x *UpdateArticleTrustRequest) GetVerificationStatus() string {
-	if x != nil {
-		return x.VerificationStatus
+	if x != nil && x.VerificationStatus != nil {
+		return *x.VerificationStatus
 	}
 	return ""
 }
 
 func (x *UpdateArticleTrustRequest) GetConfidenceScore() int32 {
-	if x != nil {
-		return x.ConfidenceScore
+	if x != nil && x.ConfidenceScore != nil {
+		return *x.ConfidenceScore
 	}
 	return 0
 }
 
-func (x *UpdateArticleTrustRequest) GetHasConfidenceScore() bool {
-	if x != nil {
-		return x.HasConfidenceScore
-	}
-	return false
-}
-
 func (x *UpdateArticleTrustRequest) GetRiskLevel() string {
-	if x != nil {
-		return x.RiskLevel
+	if x != nil && x.RiskLevel != nil {
+		return *x.RiskLevel
 	}
 	return ""
 }
@@ -1821,23 +1908,71 @@ func (x *UpdateArticleTrustRequest) GetLastInspectedAt() *timestamppb.Timestamp 
 	return nil
 }
 
-func (x *UpdateArticleTrustRequest) GetRecentVerifications() []*VerificationRecordSummary {
+func (x *UpdateArticleTrustRequest) GetVerifications() *VerificationSummary {
 	if x != nil {
-		return x.RecentVerifications
+		return x.Verifications
 	}
 	return nil
 }
 
-func (x *UpdateArticleTrustRequest) GetReplaceVerifications() bool {
+func (x *UpdateArticleTrustRequest) GetCause() ChangeCause {
 	if x != nil {
-		return x.ReplaceVerifications
+		return x.Cause
 	}
-	return false
+	return ChangeCause_CHANGE_CAUSE_UNSPECIFIED
 }
 
-func (x *UpdateArticleTrustRequest) GetVerificationCount() int32 {
+// VerificationSummary is what an article shows of its verification records.
+type VerificationSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest records, newest first, at most 10.
+	Recent []*VerificationRecordSummary `protobuf:"bytes,1,rep,name=recent,proto3" json:"recent,omitempty"`
+	// Number of records in all.
+	Count         int32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerificationSummary) Reset() {
+	*x = VerificationSummary{}
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerificationSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerificationSummary) ProtoMessage() {}
+
+func (x *VerificationSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[25]
 	if x != nil {
-		return x.VerificationCount
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerificationSummary.ProtoReflect.Descriptor instead.
+func (*VerificationSummary) Descriptor() ([]byte, []int) {
+	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *VerificationSummary) GetRecent() []*VerificationRecordSummary {
+	if x != nil {
+		return x.Recent
+	}
+	return nil
+}
+
+func (x *VerificationSummary) GetCount() int32 {
+	if x != nil {
+		return x.Count
 	}
 	return 0
 }
@@ -1851,7 +1986,7 @@ type GetArticleStatsRequest struct {
 
 func (x *GetArticleStatsRequest) Reset() {
 	*x = GetArticleStatsRequest{}
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[25]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +1998,7 @@ func (x *GetArticleStatsRequest) String() string {
 func (*GetArticleStatsRequest) ProtoMessage() {}
 
 func (x *GetArticleStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[25]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +2011,7 @@ func (x *GetArticleStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArticleStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetArticleStatsRequest) Descriptor() ([]byte, []int) {
-	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{25}
+	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{26}
 }
 
 // GetArticleStatsResponse counts articles.
@@ -1896,7 +2031,7 @@ type GetArticleStatsResponse struct {
 
 func (x *GetArticleStatsResponse) Reset() {
 	*x = GetArticleStatsResponse{}
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[26]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1908,7 +2043,7 @@ func (x *GetArticleStatsResponse) String() string {
 func (*GetArticleStatsResponse) ProtoMessage() {}
 
 func (x *GetArticleStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[26]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1921,7 +2056,7 @@ func (x *GetArticleStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArticleStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetArticleStatsResponse) Descriptor() ([]byte, []int) {
-	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{26}
+	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetArticleStatsResponse) GetTotal() int64 {
@@ -1959,13 +2094,14 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\x1fbuzhou/article/v1/article.proto\x12\x11buzhou.article.v1\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"/\n" +
 	"\rLocalizedText\x12\x0e\n" +
 	"\x02zh\x18\x01 \x01(\tR\x02zh\x12\x0e\n" +
-	"\x02en\x18\x02 \x01(\tR\x02en\"\x89\x01\n" +
+	"\x02en\x18\x02 \x01(\tR\x02en\"\xb2\x01\n" +
 	"\tCodeBlock\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\blanguage\x18\x02 \x01(\tR\blanguage\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\tR\x04code\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1a\n" +
-	"\brunnable\x18\x05 \x01(\bR\brunnable\"\x80\x01\n" +
+	"\brunnable\x18\x05 \x01(\bR\brunnable\x12'\n" +
+	"\x0fexpected_output\x18\x06 \x01(\tR\x0eexpectedOutput\"\x80\x01\n" +
 	"\x06QaPair\x12<\n" +
 	"\bquestion\x18\x01 \x01(\v2 .buzhou.article.v1.LocalizedTextR\bquestion\x128\n" +
 	"\x06answer\x18\x02 \x01(\v2 .buzhou.article.v1.LocalizedTextR\x06answer\"3\n" +
@@ -2073,7 +2209,7 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\x15ArchiveArticleRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"=\n" +
 	"\x14WatchArticlesRequest\x12%\n" +
-	"\x0eafter_revision\x18\x01 \x01(\x03R\rafterRevision\"\xf0\x01\n" +
+	"\x0eafter_revision\x18\x01 \x01(\x03R\rafterRevision\"\xcb\x02\n" +
 	"\rArticleChange\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x121\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.buzhou.article.v1.ChangeKindR\x04kind\x12\x1d\n" +
@@ -2081,19 +2217,27 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"article_id\x18\x03 \x01(\tR\tarticleId\x124\n" +
 	"\aarticle\x18\x04 \x01(\v2\x1a.buzhou.article.v1.ArticleR\aarticle\x12;\n" +
 	"\vchange_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"changeTime\"\xf4\x03\n" +
+	"changeTime\x12#\n" +
+	"\rchanged_paths\x18\x06 \x03(\tR\fchangedPaths\x124\n" +
+	"\x05cause\x18\a \x01(\x0e2\x1e.buzhou.article.v1.ChangeCauseR\x05cause\"\xbb\x04\n" +
 	"\x19UpdateArticleTrustRequest\x12\x1d\n" +
 	"\n" +
-	"article_id\x18\x01 \x01(\tR\tarticleId\x12/\n" +
-	"\x13verification_status\x18\x02 \x01(\tR\x12verificationStatus\x12)\n" +
-	"\x10confidence_score\x18\x03 \x01(\x05R\x0fconfidenceScore\x120\n" +
-	"\x14has_confidence_score\x18\x04 \x01(\bR\x12hasConfidenceScore\x12\x1d\n" +
+	"article_id\x18\x01 \x01(\tR\tarticleId\x124\n" +
+	"\x13verification_status\x18\x02 \x01(\tH\x00R\x12verificationStatus\x88\x01\x01\x12.\n" +
+	"\x10confidence_score\x18\x03 \x01(\x05H\x01R\x0fconfidenceScore\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"risk_level\x18\x05 \x01(\tR\triskLevel\x12F\n" +
-	"\x11last_inspected_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastInspectedAt\x12_\n" +
-	"\x14recent_verifications\x18\a \x03(\v2,.buzhou.article.v1.VerificationRecordSummaryR\x13recentVerifications\x123\n" +
-	"\x15replace_verifications\x18\b \x01(\bR\x14replaceVerifications\x12-\n" +
-	"\x12verification_count\x18\t \x01(\x05R\x11verificationCount\"\x18\n" +
+	"risk_level\x18\x05 \x01(\tH\x02R\triskLevel\x88\x01\x01\x12F\n" +
+	"\x11last_inspected_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastInspectedAt\x12L\n" +
+	"\rverifications\x18\n" +
+	" \x01(\v2&.buzhou.article.v1.VerificationSummaryR\rverifications\x124\n" +
+	"\x05cause\x18\v \x01(\x0e2\x1e.buzhou.article.v1.ChangeCauseR\x05causeB\x16\n" +
+	"\x14_verification_statusB\x13\n" +
+	"\x11_confidence_scoreB\r\n" +
+	"\v_risk_levelJ\x04\b\x04\x10\x05J\x04\b\a\x10\bJ\x04\b\b\x10\tJ\x04\b\t\x10\n" +
+	"R\x14has_confidence_scoreR\x14recent_verificationsR\x15replace_verificationsR\x12verification_count\"q\n" +
+	"\x13VerificationSummary\x12D\n" +
+	"\x06recent\x18\x01 \x03(\v2,.buzhou.article.v1.VerificationRecordSummaryR\x06recent\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"\x18\n" +
 	"\x16GetArticleStatsRequest\"\x9c\x04\n" +
 	"\x17GetArticleStatsResponse\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x03R\x05total\x12U\n" +
@@ -2113,7 +2257,14 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CHANGE_KIND_UPSERT\x10\x01\x12\x19\n" +
-	"\x15CHANGE_KIND_TOMBSTONE\x10\x022\xa1\r\n" +
+	"\x15CHANGE_KIND_TOMBSTONE\x10\x02*\xc8\x01\n" +
+	"\vChangeCause\x12\x1c\n" +
+	"\x18CHANGE_CAUSE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13CHANGE_CAUSE_CREATE\x10\x01\x12\x1c\n" +
+	"\x18CHANGE_CAUSE_AUTHOR_EDIT\x10\x02\x12\x1e\n" +
+	"\x1aCHANGE_CAUSE_STATUS_CHANGE\x10\x03\x12 \n" +
+	"\x1cCHANGE_CAUSE_TRUST_WRITEBACK\x10\x04\x12\"\n" +
+	"\x1eCHANGE_CAUSE_INSPECTION_REPAIR\x10\x052\x9b\r\n" +
 	"\x0eArticleService\x12\x8b\x01\n" +
 	"\rCreateArticle\x12'.buzhou.article.v1.CreateArticleRequest\x1a\x1a.buzhou.article.v1.Article\"5\xaa\x9f\x19\x10\n" +
 	"\x0earticles:write\x82\xd3\xe4\x93\x02\x1b:\aarticle\"\x10/api/v1/articles\x12\xb1\x01\n" +
@@ -2130,11 +2281,11 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\x10DeprecateArticle\x12*.buzhou.article.v1.DeprecateArticleRequest\x1a\x1a.buzhou.article.v1.Article\">\xaa\x9f\x19\x10\n" +
 	"\x0earticles:write\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/api/v1/articles/{id}:deprecate\x12\x89\x01\n" +
 	"\x0eArchiveArticle\x12(.buzhou.article.v1.ArchiveArticleRequest\x1a\x1a.buzhou.article.v1.Article\"1\xaa\x9f\x19\x10\n" +
-	"\x0earticles:write\x82\xd3\xe4\x93\x02\x17*\x15/api/v1/articles/{id}\x12u\n" +
-	"\rWatchArticles\x12'.buzhou.article.v1.WatchArticlesRequest\x1a .buzhou.article.v1.ArticleChange\"\x17\xaa\x9f\x19\x10\n" +
-	"\x0earticles:write\x90\x02\x010\x01\x12y\n" +
-	"\x12UpdateArticleTrust\x12,.buzhou.article.v1.UpdateArticleTrustRequest\x1a\x1a.buzhou.article.v1.Article\"\x19\xaa\x9f\x19\x15\n" +
-	"\x13verifications:write\x12s\n" +
+	"\x0earticles:write\x82\xd3\xe4\x93\x02\x17*\x15/api/v1/articles/{id}\x12t\n" +
+	"\rWatchArticles\x12'.buzhou.article.v1.WatchArticlesRequest\x1a .buzhou.article.v1.ArticleChange\"\x16\xaa\x9f\x19\x0f\n" +
+	"\rinternal:feed\x90\x02\x010\x01\x12t\n" +
+	"\x12UpdateArticleTrust\x12,.buzhou.article.v1.UpdateArticleTrustRequest\x1a\x1a.buzhou.article.v1.Article\"\x14\xaa\x9f\x19\x10\n" +
+	"\x0einternal:trust\x12s\n" +
 	"\x0fGetArticleStats\x12).buzhou.article.v1.GetArticleStatsRequest\x1a*.buzhou.article.v1.GetArticleStatsResponse\"\t\xaa\x9f\x19\x02\x10\x01\x90\x02\x01B\xbd\x01\n" +
 	"\x15com.buzhou.article.v1B\fArticleProtoP\x01Z0buzhou.dev/proto/gen/buzhou/article/v1;articlev1\xa2\x02\x03BAX\xaa\x02\x11Buzhou.Article.V1\xca\x02\x11Buzhou\\Article\\V1\xe2\x02\x1dBuzhou\\Article\\V1\\GPBMetadata\xea\x02\x13Buzhou::Article::V1b\x06proto3"
 
@@ -2150,107 +2301,112 @@ func file_buzhou_article_v1_article_proto_rawDescGZIP() []byte {
 	return file_buzhou_article_v1_article_proto_rawDescData
 }
 
-var file_buzhou_article_v1_article_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_buzhou_article_v1_article_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_buzhou_article_v1_article_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_buzhou_article_v1_article_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_buzhou_article_v1_article_proto_goTypes = []any{
 	(ChangeKind)(0),                     // 0: buzhou.article.v1.ChangeKind
-	(*LocalizedText)(nil),               // 1: buzhou.article.v1.LocalizedText
-	(*CodeBlock)(nil),                   // 2: buzhou.article.v1.CodeBlock
-	(*QaPair)(nil),                      // 3: buzhou.article.v1.QaPair
-	(*Reference)(nil),                   // 4: buzhou.article.v1.Reference
-	(*RuntimeEnv)(nil),                  // 5: buzhou.article.v1.RuntimeEnv
-	(*VerifierRef)(nil),                 // 6: buzhou.article.v1.VerifierRef
-	(*VerificationEnvironment)(nil),     // 7: buzhou.article.v1.VerificationEnvironment
-	(*VerificationRecordSummary)(nil),   // 8: buzhou.article.v1.VerificationRecordSummary
-	(*Article)(nil),                     // 9: buzhou.article.v1.Article
-	(*CreateArticleRequest)(nil),        // 10: buzhou.article.v1.CreateArticleRequest
-	(*BatchCreateArticlesRequest)(nil),  // 11: buzhou.article.v1.BatchCreateArticlesRequest
-	(*ItemError)(nil),                   // 12: buzhou.article.v1.ItemError
-	(*BatchCreateResult)(nil),           // 13: buzhou.article.v1.BatchCreateResult
-	(*BatchCreateArticlesResponse)(nil), // 14: buzhou.article.v1.BatchCreateArticlesResponse
-	(*GetArticleRequest)(nil),           // 15: buzhou.article.v1.GetArticleRequest
-	(*RenderArticleRequest)(nil),        // 16: buzhou.article.v1.RenderArticleRequest
-	(*ListArticlesRequest)(nil),         // 17: buzhou.article.v1.ListArticlesRequest
-	(*ListArticlesResponse)(nil),        // 18: buzhou.article.v1.ListArticlesResponse
-	(*UpdateArticleRequest)(nil),        // 19: buzhou.article.v1.UpdateArticleRequest
-	(*PublishArticleRequest)(nil),       // 20: buzhou.article.v1.PublishArticleRequest
-	(*DeprecateArticleRequest)(nil),     // 21: buzhou.article.v1.DeprecateArticleRequest
-	(*ArchiveArticleRequest)(nil),       // 22: buzhou.article.v1.ArchiveArticleRequest
-	(*WatchArticlesRequest)(nil),        // 23: buzhou.article.v1.WatchArticlesRequest
-	(*ArticleChange)(nil),               // 24: buzhou.article.v1.ArticleChange
-	(*UpdateArticleTrustRequest)(nil),   // 25: buzhou.article.v1.UpdateArticleTrustRequest
-	(*GetArticleStatsRequest)(nil),      // 26: buzhou.article.v1.GetArticleStatsRequest
-	(*GetArticleStatsResponse)(nil),     // 27: buzhou.article.v1.GetArticleStatsResponse
-	nil,                                 // 28: buzhou.article.v1.GetArticleStatsResponse.ByStatusEntry
-	nil,                                 // 29: buzhou.article.v1.GetArticleStatsResponse.ByDomainEntry
-	nil,                                 // 30: buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntry
-	(*timestamppb.Timestamp)(nil),       // 31: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 32: google.protobuf.FieldMask
-	(*httpbody.HttpBody)(nil),           // 33: google.api.HttpBody
+	(ChangeCause)(0),                    // 1: buzhou.article.v1.ChangeCause
+	(*LocalizedText)(nil),               // 2: buzhou.article.v1.LocalizedText
+	(*CodeBlock)(nil),                   // 3: buzhou.article.v1.CodeBlock
+	(*QaPair)(nil),                      // 4: buzhou.article.v1.QaPair
+	(*Reference)(nil),                   // 5: buzhou.article.v1.Reference
+	(*RuntimeEnv)(nil),                  // 6: buzhou.article.v1.RuntimeEnv
+	(*VerifierRef)(nil),                 // 7: buzhou.article.v1.VerifierRef
+	(*VerificationEnvironment)(nil),     // 8: buzhou.article.v1.VerificationEnvironment
+	(*VerificationRecordSummary)(nil),   // 9: buzhou.article.v1.VerificationRecordSummary
+	(*Article)(nil),                     // 10: buzhou.article.v1.Article
+	(*CreateArticleRequest)(nil),        // 11: buzhou.article.v1.CreateArticleRequest
+	(*BatchCreateArticlesRequest)(nil),  // 12: buzhou.article.v1.BatchCreateArticlesRequest
+	(*ItemError)(nil),                   // 13: buzhou.article.v1.ItemError
+	(*BatchCreateResult)(nil),           // 14: buzhou.article.v1.BatchCreateResult
+	(*BatchCreateArticlesResponse)(nil), // 15: buzhou.article.v1.BatchCreateArticlesResponse
+	(*GetArticleRequest)(nil),           // 16: buzhou.article.v1.GetArticleRequest
+	(*RenderArticleRequest)(nil),        // 17: buzhou.article.v1.RenderArticleRequest
+	(*ListArticlesRequest)(nil),         // 18: buzhou.article.v1.ListArticlesRequest
+	(*ListArticlesResponse)(nil),        // 19: buzhou.article.v1.ListArticlesResponse
+	(*UpdateArticleRequest)(nil),        // 20: buzhou.article.v1.UpdateArticleRequest
+	(*PublishArticleRequest)(nil),       // 21: buzhou.article.v1.PublishArticleRequest
+	(*DeprecateArticleRequest)(nil),     // 22: buzhou.article.v1.DeprecateArticleRequest
+	(*ArchiveArticleRequest)(nil),       // 23: buzhou.article.v1.ArchiveArticleRequest
+	(*WatchArticlesRequest)(nil),        // 24: buzhou.article.v1.WatchArticlesRequest
+	(*ArticleChange)(nil),               // 25: buzhou.article.v1.ArticleChange
+	(*UpdateArticleTrustRequest)(nil),   // 26: buzhou.article.v1.UpdateArticleTrustRequest
+	(*VerificationSummary)(nil),         // 27: buzhou.article.v1.VerificationSummary
+	(*GetArticleStatsRequest)(nil),      // 28: buzhou.article.v1.GetArticleStatsRequest
+	(*GetArticleStatsResponse)(nil),     // 29: buzhou.article.v1.GetArticleStatsResponse
+	nil,                                 // 30: buzhou.article.v1.GetArticleStatsResponse.ByStatusEntry
+	nil,                                 // 31: buzhou.article.v1.GetArticleStatsResponse.ByDomainEntry
+	nil,                                 // 32: buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntry
+	(*timestamppb.Timestamp)(nil),       // 33: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 34: google.protobuf.FieldMask
+	(*httpbody.HttpBody)(nil),           // 35: google.api.HttpBody
 }
 var file_buzhou_article_v1_article_proto_depIdxs = []int32{
-	1,  // 0: buzhou.article.v1.QaPair.question:type_name -> buzhou.article.v1.LocalizedText
-	1,  // 1: buzhou.article.v1.QaPair.answer:type_name -> buzhou.article.v1.LocalizedText
-	6,  // 2: buzhou.article.v1.VerificationRecordSummary.verifier:type_name -> buzhou.article.v1.VerifierRef
-	7,  // 3: buzhou.article.v1.VerificationRecordSummary.environment:type_name -> buzhou.article.v1.VerificationEnvironment
-	31, // 4: buzhou.article.v1.VerificationRecordSummary.verified_at:type_name -> google.protobuf.Timestamp
-	1,  // 5: buzhou.article.v1.Article.title:type_name -> buzhou.article.v1.LocalizedText
-	1,  // 6: buzhou.article.v1.Article.summary:type_name -> buzhou.article.v1.LocalizedText
-	1,  // 7: buzhou.article.v1.Article.content:type_name -> buzhou.article.v1.LocalizedText
-	2,  // 8: buzhou.article.v1.Article.code_blocks:type_name -> buzhou.article.v1.CodeBlock
-	3,  // 9: buzhou.article.v1.Article.qa_pairs:type_name -> buzhou.article.v1.QaPair
-	4,  // 10: buzhou.article.v1.Article.references:type_name -> buzhou.article.v1.Reference
-	5,  // 11: buzhou.article.v1.Article.runtime_env:type_name -> buzhou.article.v1.RuntimeEnv
-	31, // 12: buzhou.article.v1.Article.created_at:type_name -> google.protobuf.Timestamp
-	31, // 13: buzhou.article.v1.Article.updated_at:type_name -> google.protobuf.Timestamp
-	31, // 14: buzhou.article.v1.Article.published_at:type_name -> google.protobuf.Timestamp
-	31, // 15: buzhou.article.v1.Article.last_inspected_at:type_name -> google.protobuf.Timestamp
-	8,  // 16: buzhou.article.v1.Article.recent_verifications:type_name -> buzhou.article.v1.VerificationRecordSummary
-	9,  // 17: buzhou.article.v1.CreateArticleRequest.article:type_name -> buzhou.article.v1.Article
-	9,  // 18: buzhou.article.v1.BatchCreateArticlesRequest.articles:type_name -> buzhou.article.v1.Article
-	9,  // 19: buzhou.article.v1.BatchCreateResult.article:type_name -> buzhou.article.v1.Article
-	12, // 20: buzhou.article.v1.BatchCreateResult.error:type_name -> buzhou.article.v1.ItemError
-	13, // 21: buzhou.article.v1.BatchCreateArticlesResponse.results:type_name -> buzhou.article.v1.BatchCreateResult
-	9,  // 22: buzhou.article.v1.ListArticlesResponse.articles:type_name -> buzhou.article.v1.Article
-	9,  // 23: buzhou.article.v1.UpdateArticleRequest.article:type_name -> buzhou.article.v1.Article
-	32, // 24: buzhou.article.v1.UpdateArticleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 0: buzhou.article.v1.QaPair.question:type_name -> buzhou.article.v1.LocalizedText
+	2,  // 1: buzhou.article.v1.QaPair.answer:type_name -> buzhou.article.v1.LocalizedText
+	7,  // 2: buzhou.article.v1.VerificationRecordSummary.verifier:type_name -> buzhou.article.v1.VerifierRef
+	8,  // 3: buzhou.article.v1.VerificationRecordSummary.environment:type_name -> buzhou.article.v1.VerificationEnvironment
+	33, // 4: buzhou.article.v1.VerificationRecordSummary.verified_at:type_name -> google.protobuf.Timestamp
+	2,  // 5: buzhou.article.v1.Article.title:type_name -> buzhou.article.v1.LocalizedText
+	2,  // 6: buzhou.article.v1.Article.summary:type_name -> buzhou.article.v1.LocalizedText
+	2,  // 7: buzhou.article.v1.Article.content:type_name -> buzhou.article.v1.LocalizedText
+	3,  // 8: buzhou.article.v1.Article.code_blocks:type_name -> buzhou.article.v1.CodeBlock
+	4,  // 9: buzhou.article.v1.Article.qa_pairs:type_name -> buzhou.article.v1.QaPair
+	5,  // 10: buzhou.article.v1.Article.references:type_name -> buzhou.article.v1.Reference
+	6,  // 11: buzhou.article.v1.Article.runtime_env:type_name -> buzhou.article.v1.RuntimeEnv
+	33, // 12: buzhou.article.v1.Article.created_at:type_name -> google.protobuf.Timestamp
+	33, // 13: buzhou.article.v1.Article.updated_at:type_name -> google.protobuf.Timestamp
+	33, // 14: buzhou.article.v1.Article.published_at:type_name -> google.protobuf.Timestamp
+	33, // 15: buzhou.article.v1.Article.last_inspected_at:type_name -> google.protobuf.Timestamp
+	9,  // 16: buzhou.article.v1.Article.recent_verifications:type_name -> buzhou.article.v1.VerificationRecordSummary
+	10, // 17: buzhou.article.v1.CreateArticleRequest.article:type_name -> buzhou.article.v1.Article
+	10, // 18: buzhou.article.v1.BatchCreateArticlesRequest.articles:type_name -> buzhou.article.v1.Article
+	10, // 19: buzhou.article.v1.BatchCreateResult.article:type_name -> buzhou.article.v1.Article
+	13, // 20: buzhou.article.v1.BatchCreateResult.error:type_name -> buzhou.article.v1.ItemError
+	14, // 21: buzhou.article.v1.BatchCreateArticlesResponse.results:type_name -> buzhou.article.v1.BatchCreateResult
+	10, // 22: buzhou.article.v1.ListArticlesResponse.articles:type_name -> buzhou.article.v1.Article
+	10, // 23: buzhou.article.v1.UpdateArticleRequest.article:type_name -> buzhou.article.v1.Article
+	34, // 24: buzhou.article.v1.UpdateArticleRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 25: buzhou.article.v1.ArticleChange.kind:type_name -> buzhou.article.v1.ChangeKind
-	9,  // 26: buzhou.article.v1.ArticleChange.article:type_name -> buzhou.article.v1.Article
-	31, // 27: buzhou.article.v1.ArticleChange.change_time:type_name -> google.protobuf.Timestamp
-	31, // 28: buzhou.article.v1.UpdateArticleTrustRequest.last_inspected_at:type_name -> google.protobuf.Timestamp
-	8,  // 29: buzhou.article.v1.UpdateArticleTrustRequest.recent_verifications:type_name -> buzhou.article.v1.VerificationRecordSummary
-	28, // 30: buzhou.article.v1.GetArticleStatsResponse.by_status:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByStatusEntry
-	29, // 31: buzhou.article.v1.GetArticleStatsResponse.by_domain:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByDomainEntry
-	30, // 32: buzhou.article.v1.GetArticleStatsResponse.by_verification_status:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntry
-	10, // 33: buzhou.article.v1.ArticleService.CreateArticle:input_type -> buzhou.article.v1.CreateArticleRequest
-	11, // 34: buzhou.article.v1.ArticleService.BatchCreateArticles:input_type -> buzhou.article.v1.BatchCreateArticlesRequest
-	15, // 35: buzhou.article.v1.ArticleService.GetArticle:input_type -> buzhou.article.v1.GetArticleRequest
-	16, // 36: buzhou.article.v1.ArticleService.RenderArticle:input_type -> buzhou.article.v1.RenderArticleRequest
-	17, // 37: buzhou.article.v1.ArticleService.ListArticles:input_type -> buzhou.article.v1.ListArticlesRequest
-	19, // 38: buzhou.article.v1.ArticleService.UpdateArticle:input_type -> buzhou.article.v1.UpdateArticleRequest
-	20, // 39: buzhou.article.v1.ArticleService.PublishArticle:input_type -> buzhou.article.v1.PublishArticleRequest
-	21, // 40: buzhou.article.v1.ArticleService.DeprecateArticle:input_type -> buzhou.article.v1.DeprecateArticleRequest
-	22, // 41: buzhou.article.v1.ArticleService.ArchiveArticle:input_type -> buzhou.article.v1.ArchiveArticleRequest
-	23, // 42: buzhou.article.v1.ArticleService.WatchArticles:input_type -> buzhou.article.v1.WatchArticlesRequest
-	25, // 43: buzhou.article.v1.ArticleService.UpdateArticleTrust:input_type -> buzhou.article.v1.UpdateArticleTrustRequest
-	26, // 44: buzhou.article.v1.ArticleService.GetArticleStats:input_type -> buzhou.article.v1.GetArticleStatsRequest
-	9,  // 45: buzhou.article.v1.ArticleService.CreateArticle:output_type -> buzhou.article.v1.Article
-	14, // 46: buzhou.article.v1.ArticleService.BatchCreateArticles:output_type -> buzhou.article.v1.BatchCreateArticlesResponse
-	9,  // 47: buzhou.article.v1.ArticleService.GetArticle:output_type -> buzhou.article.v1.Article
-	33, // 48: buzhou.article.v1.ArticleService.RenderArticle:output_type -> google.api.HttpBody
-	18, // 49: buzhou.article.v1.ArticleService.ListArticles:output_type -> buzhou.article.v1.ListArticlesResponse
-	9,  // 50: buzhou.article.v1.ArticleService.UpdateArticle:output_type -> buzhou.article.v1.Article
-	9,  // 51: buzhou.article.v1.ArticleService.PublishArticle:output_type -> buzhou.article.v1.Article
-	9,  // 52: buzhou.article.v1.ArticleService.DeprecateArticle:output_type -> buzhou.article.v1.Article
-	9,  // 53: buzhou.article.v1.ArticleService.ArchiveArticle:output_type -> buzhou.article.v1.Article
-	24, // 54: buzhou.article.v1.ArticleService.WatchArticles:output_type -> buzhou.article.v1.ArticleChange
-	9,  // 55: buzhou.article.v1.ArticleService.UpdateArticleTrust:output_type -> buzhou.article.v1.Article
-	27, // 56: buzhou.article.v1.ArticleService.GetArticleStats:output_type -> buzhou.article.v1.GetArticleStatsResponse
-	45, // [45:57] is the sub-list for method output_type
-	33, // [33:45] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	10, // 26: buzhou.article.v1.ArticleChange.article:type_name -> buzhou.article.v1.Article
+	33, // 27: buzhou.article.v1.ArticleChange.change_time:type_name -> google.protobuf.Timestamp
+	1,  // 28: buzhou.article.v1.ArticleChange.cause:type_name -> buzhou.article.v1.ChangeCause
+	33, // 29: buzhou.article.v1.UpdateArticleTrustRequest.last_inspected_at:type_name -> google.protobuf.Timestamp
+	27, // 30: buzhou.article.v1.UpdateArticleTrustRequest.verifications:type_name -> buzhou.article.v1.VerificationSummary
+	1,  // 31: buzhou.article.v1.UpdateArticleTrustRequest.cause:type_name -> buzhou.article.v1.ChangeCause
+	9,  // 32: buzhou.article.v1.VerificationSummary.recent:type_name -> buzhou.article.v1.VerificationRecordSummary
+	30, // 33: buzhou.article.v1.GetArticleStatsResponse.by_status:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByStatusEntry
+	31, // 34: buzhou.article.v1.GetArticleStatsResponse.by_domain:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByDomainEntry
+	32, // 35: buzhou.article.v1.GetArticleStatsResponse.by_verification_status:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntry
+	11, // 36: buzhou.article.v1.ArticleService.CreateArticle:input_type -> buzhou.article.v1.CreateArticleRequest
+	12, // 37: buzhou.article.v1.ArticleService.BatchCreateArticles:input_type -> buzhou.article.v1.BatchCreateArticlesRequest
+	16, // 38: buzhou.article.v1.ArticleService.GetArticle:input_type -> buzhou.article.v1.GetArticleRequest
+	17, // 39: buzhou.article.v1.ArticleService.RenderArticle:input_type -> buzhou.article.v1.RenderArticleRequest
+	18, // 40: buzhou.article.v1.ArticleService.ListArticles:input_type -> buzhou.article.v1.ListArticlesRequest
+	20, // 41: buzhou.article.v1.ArticleService.UpdateArticle:input_type -> buzhou.article.v1.UpdateArticleRequest
+	21, // 42: buzhou.article.v1.ArticleService.PublishArticle:input_type -> buzhou.article.v1.PublishArticleRequest
+	22, // 43: buzhou.article.v1.ArticleService.DeprecateArticle:input_type -> buzhou.article.v1.DeprecateArticleRequest
+	23, // 44: buzhou.article.v1.ArticleService.ArchiveArticle:input_type -> buzhou.article.v1.ArchiveArticleRequest
+	24, // 45: buzhou.article.v1.ArticleService.WatchArticles:input_type -> buzhou.article.v1.WatchArticlesRequest
+	26, // 46: buzhou.article.v1.ArticleService.UpdateArticleTrust:input_type -> buzhou.article.v1.UpdateArticleTrustRequest
+	28, // 47: buzhou.article.v1.ArticleService.GetArticleStats:input_type -> buzhou.article.v1.GetArticleStatsRequest
+	10, // 48: buzhou.article.v1.ArticleService.CreateArticle:output_type -> buzhou.article.v1.Article
+	15, // 49: buzhou.article.v1.ArticleService.BatchCreateArticles:output_type -> buzhou.article.v1.BatchCreateArticlesResponse
+	10, // 50: buzhou.article.v1.ArticleService.GetArticle:output_type -> buzhou.article.v1.Article
+	35, // 51: buzhou.article.v1.ArticleService.RenderArticle:output_type -> google.api.HttpBody
+	19, // 52: buzhou.article.v1.ArticleService.ListArticles:output_type -> buzhou.article.v1.ListArticlesResponse
+	10, // 53: buzhou.article.v1.ArticleService.UpdateArticle:output_type -> buzhou.article.v1.Article
+	10, // 54: buzhou.article.v1.ArticleService.PublishArticle:output_type -> buzhou.article.v1.Article
+	10, // 55: buzhou.article.v1.ArticleService.DeprecateArticle:output_type -> buzhou.article.v1.Article
+	10, // 56: buzhou.article.v1.ArticleService.ArchiveArticle:output_type -> buzhou.article.v1.Article
+	25, // 57: buzhou.article.v1.ArticleService.WatchArticles:output_type -> buzhou.article.v1.ArticleChange
+	10, // 58: buzhou.article.v1.ArticleService.UpdateArticleTrust:output_type -> buzhou.article.v1.Article
+	29, // 59: buzhou.article.v1.ArticleService.GetArticleStats:output_type -> buzhou.article.v1.GetArticleStatsResponse
+	48, // [48:60] is the sub-list for method output_type
+	36, // [36:48] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_buzhou_article_v1_article_proto_init() }
@@ -2258,13 +2414,14 @@ func file_buzhou_article_v1_article_proto_init() {
 	if File_buzhou_article_v1_article_proto != nil {
 		return
 	}
+	file_buzhou_article_v1_article_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buzhou_article_v1_article_proto_rawDesc), len(file_buzhou_article_v1_article_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   30,
+			NumEnums:      2,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -67,11 +67,12 @@ type ArticleServiceClient interface {
 	ArchiveArticle(ctx context.Context, in *ArchiveArticleRequest, opts ...grpc.CallOption) (*Article, error)
 	// WatchArticles streams every change after a feed revision, first the backlog,
 	// then live changes. Followers save the last revision they applied and resume
-	// from it; 0 replays everything. Internal; it carries drafts, so it needs the
-	// scope that may read them.
+	// from it; 0 replays everything. Internal: only services following the feed
+	// (search, verification) hold its scope, since it carries drafts.
 	WatchArticles(ctx context.Context, in *WatchArticlesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ArticleChange], error)
 	// UpdateArticleTrust writes the verification and inspection summary back to an
-	// article as a new revision. Internal: called by the verification service.
+	// article as a new revision. Internal: only the verification service holds
+	// its scope; outside verifiers add records, never scores.
 	UpdateArticleTrust(ctx context.Context, in *UpdateArticleTrustRequest, opts ...grpc.CallOption) (*Article, error)
 	// GetArticleStats counts articles by status and domain. Internal: feeds
 	// GET /api/v1/stats.
@@ -248,11 +249,12 @@ type ArticleServiceServer interface {
 	ArchiveArticle(context.Context, *ArchiveArticleRequest) (*Article, error)
 	// WatchArticles streams every change after a feed revision, first the backlog,
 	// then live changes. Followers save the last revision they applied and resume
-	// from it; 0 replays everything. Internal; it carries drafts, so it needs the
-	// scope that may read them.
+	// from it; 0 replays everything. Internal: only services following the feed
+	// (search, verification) hold its scope, since it carries drafts.
 	WatchArticles(*WatchArticlesRequest, grpc.ServerStreamingServer[ArticleChange]) error
 	// UpdateArticleTrust writes the verification and inspection summary back to an
-	// article as a new revision. Internal: called by the verification service.
+	// article as a new revision. Internal: only the verification service holds
+	// its scope; outside verifiers add records, never scores.
 	UpdateArticleTrust(context.Context, *UpdateArticleTrustRequest) (*Article, error)
 	// GetArticleStats counts articles by status and domain. Internal: feeds
 	// GET /api/v1/stats.

@@ -26,7 +26,10 @@ const (
 // so the shared auth interceptor reads the rule from the method itself.
 type Access struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Scope the caller's API key must hold, e.g. "articles:write". Empty when public.
+	// Scope the caller's API key must hold, e.g. "articles:write". Empty when
+	// public. Scopes starting with "internal:" belong to the services' own
+	// identities: the keys API never grants them, so no outside key reaches an
+	// internal RPC. The vocabulary is defined once, in buzhou.dev/platform/auth.
 	Scope string `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
 	// True when anonymous callers may use the method (reads).
 	Public        bool `protobuf:"varint,2,opt,name=public,proto3" json:"public,omitempty"`

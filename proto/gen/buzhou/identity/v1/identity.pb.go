@@ -855,6 +855,100 @@ func (x *AuthenticateApiKeyResponse) GetBootstrap() bool {
 	return false
 }
 
+// WatchKeyRevocationsRequest is empty: the stream starts with the revocations
+// made after it opens. A follower that reconnects drops its whole cache, since
+// it may have missed some.
+type WatchKeyRevocationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchKeyRevocationsRequest) Reset() {
+	*x = WatchKeyRevocationsRequest{}
+	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchKeyRevocationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchKeyRevocationsRequest) ProtoMessage() {}
+
+func (x *WatchKeyRevocationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchKeyRevocationsRequest.ProtoReflect.Descriptor instead.
+func (*WatchKeyRevocationsRequest) Descriptor() ([]byte, []int) {
+	return file_buzhou_identity_v1_identity_proto_rawDescGZIP(), []int{12}
+}
+
+// KeyRevocation names a key that no longer authenticates as it did.
+type KeyRevocation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the key that was revoked, or whose secret was replaced.
+	KeyId string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// When it happened.
+	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyRevocation) Reset() {
+	*x = KeyRevocation{}
+	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyRevocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyRevocation) ProtoMessage() {}
+
+func (x *KeyRevocation) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyRevocation.ProtoReflect.Descriptor instead.
+func (*KeyRevocation) Descriptor() ([]byte, []int) {
+	return file_buzhou_identity_v1_identity_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *KeyRevocation) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *KeyRevocation) GetRevokeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokeTime
+	}
+	return nil
+}
+
 // AgentUsage is the traffic of one agent over a window.
 type AgentUsage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -872,7 +966,7 @@ type AgentUsage struct {
 
 func (x *AgentUsage) Reset() {
 	*x = AgentUsage{}
-	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[12]
+	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +978,7 @@ func (x *AgentUsage) String() string {
 func (*AgentUsage) ProtoMessage() {}
 
 func (x *AgentUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[12]
+	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +991,7 @@ func (x *AgentUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentUsage.ProtoReflect.Descriptor instead.
 func (*AgentUsage) Descriptor() ([]byte, []int) {
-	return file_buzhou_identity_v1_identity_proto_rawDescGZIP(), []int{12}
+	return file_buzhou_identity_v1_identity_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AgentUsage) GetAgentId() string {
@@ -939,7 +1033,7 @@ type RecordAgentUsageRequest struct {
 
 func (x *RecordAgentUsageRequest) Reset() {
 	*x = RecordAgentUsageRequest{}
-	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[13]
+	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1045,7 @@ func (x *RecordAgentUsageRequest) String() string {
 func (*RecordAgentUsageRequest) ProtoMessage() {}
 
 func (x *RecordAgentUsageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[13]
+	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1058,7 @@ func (x *RecordAgentUsageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAgentUsageRequest.ProtoReflect.Descriptor instead.
 func (*RecordAgentUsageRequest) Descriptor() ([]byte, []int) {
-	return file_buzhou_identity_v1_identity_proto_rawDescGZIP(), []int{13}
+	return file_buzhou_identity_v1_identity_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RecordAgentUsageRequest) GetUsage() []*AgentUsage {
@@ -983,7 +1077,7 @@ type RecordAgentUsageResponse struct {
 
 func (x *RecordAgentUsageResponse) Reset() {
 	*x = RecordAgentUsageResponse{}
-	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[14]
+	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1089,7 @@ func (x *RecordAgentUsageResponse) String() string {
 func (*RecordAgentUsageResponse) ProtoMessage() {}
 
 func (x *RecordAgentUsageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[14]
+	mi := &file_buzhou_identity_v1_identity_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1102,7 @@ func (x *RecordAgentUsageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAgentUsageResponse.ProtoReflect.Descriptor instead.
 func (*RecordAgentUsageResponse) Descriptor() ([]byte, []int) {
-	return file_buzhou_identity_v1_identity_proto_rawDescGZIP(), []int{14}
+	return file_buzhou_identity_v1_identity_proto_rawDescGZIP(), []int{16}
 }
 
 var File_buzhou_identity_v1_identity_proto protoreflect.FileDescriptor
@@ -1083,7 +1177,12 @@ const file_buzhou_identity_v1_identity_proto_rawDesc = "" +
 	"\x1aAuthenticateApiKeyResponse\x123\n" +
 	"\aapi_key\x18\x01 \x01(\v2\x1a.buzhou.identity.v1.ApiKeyR\x06apiKey\x12;\n" +
 	"\tprincipal\x18\x02 \x01(\v2\x1d.buzhou.identity.v1.PrincipalR\tprincipal\x12\x1c\n" +
-	"\tbootstrap\x18\x03 \x01(\bR\tbootstrap\"\x7f\n" +
+	"\tbootstrap\x18\x03 \x01(\bR\tbootstrap\"\x1c\n" +
+	"\x1aWatchKeyRevocationsRequest\"c\n" +
+	"\rKeyRevocation\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12;\n" +
+	"\vrevoke_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"revokeTime\"\x7f\n" +
 	"\n" +
 	"AgentUsage\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x14\n" +
@@ -1092,7 +1191,7 @@ const file_buzhou_identity_v1_identity_proto_rawDesc = "" +
 	"\x10total_latency_ms\x18\x04 \x01(\x03R\x0etotalLatencyMs\"O\n" +
 	"\x17RecordAgentUsageRequest\x124\n" +
 	"\x05usage\x18\x01 \x03(\v2\x1e.buzhou.identity.v1.AgentUsageR\x05usage\"\x1a\n" +
-	"\x18RecordAgentUsageResponse2\xd8\a\n" +
+	"\x18RecordAgentUsageResponse2\xf6\b\n" +
 	"\x0fIdentityService\x12\x8a\x01\n" +
 	"\fCreateApiKey\x12'.buzhou.identity.v1.CreateApiKeyRequest\x1a(.buzhou.identity.v1.CreateApiKeyResponse\"'\xaa\x9f\x19\f\n" +
 	"\n" +
@@ -1108,11 +1207,13 @@ const file_buzhou_identity_v1_identity_proto_rawDesc = "" +
 	"keys:admin\x82\xd3\xe4\x93\x02\x1f:\tprincipal\"\x12/api/v1/principals\x12\x96\x01\n" +
 	"\x0eListPrincipals\x12).buzhou.identity.v1.ListPrincipalsRequest\x1a*.buzhou.identity.v1.ListPrincipalsResponse\"-\xaa\x9f\x19\f\n" +
 	"\n" +
-	"keys:admin\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/principals\x90\x02\x01\x12~\n" +
-	"\x12AuthenticateApiKey\x12-.buzhou.identity.v1.AuthenticateApiKeyRequest\x1a..buzhou.identity.v1.AuthenticateApiKeyResponse\"\t\xaa\x9f\x19\x02\x10\x01\x90\x02\x01\x12\x7f\n" +
-	"\x10RecordAgentUsage\x12+.buzhou.identity.v1.RecordAgentUsageRequest\x1a,.buzhou.identity.v1.RecordAgentUsageResponse\"\x10\xaa\x9f\x19\f\n" +
-	"\n" +
-	"keys:adminB\xc5\x01\n" +
+	"keys:admin\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/principals\x90\x02\x01\x12\x8c\x01\n" +
+	"\x12AuthenticateApiKey\x12-.buzhou.identity.v1.AuthenticateApiKeyRequest\x1a..buzhou.identity.v1.AuthenticateApiKeyResponse\"\x17\xaa\x9f\x19\x10\n" +
+	"\x0einternal:authn\x90\x02\x01\x12\x83\x01\n" +
+	"\x13WatchKeyRevocations\x12..buzhou.identity.v1.WatchKeyRevocationsRequest\x1a!.buzhou.identity.v1.KeyRevocation\"\x17\xaa\x9f\x19\x10\n" +
+	"\x0einternal:authn\x90\x02\x010\x01\x12\x87\x01\n" +
+	"\x10RecordAgentUsage\x12+.buzhou.identity.v1.RecordAgentUsageRequest\x1a,.buzhou.identity.v1.RecordAgentUsageResponse\"\x18\xaa\x9f\x19\x14\n" +
+	"\x12internal:telemetryB\xc5\x01\n" +
 	"\x16com.buzhou.identity.v1B\rIdentityProtoP\x01Z2buzhou.dev/proto/gen/buzhou/identity/v1;identityv1\xa2\x02\x03BIX\xaa\x02\x12Buzhou.Identity.V1\xca\x02\x12Buzhou\\Identity\\V1\xe2\x02\x1eBuzhou\\Identity\\V1\\GPBMetadata\xea\x02\x14Buzhou::Identity::V1b\x06proto3"
 
 var (
@@ -1127,7 +1228,7 @@ func file_buzhou_identity_v1_identity_proto_rawDescGZIP() []byte {
 	return file_buzhou_identity_v1_identity_proto_rawDescData
 }
 
-var file_buzhou_identity_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_buzhou_identity_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_buzhou_identity_v1_identity_proto_goTypes = []any{
 	(*Principal)(nil),                  // 0: buzhou.identity.v1.Principal
 	(*ApiKey)(nil),                     // 1: buzhou.identity.v1.ApiKey
@@ -1141,43 +1242,48 @@ var file_buzhou_identity_v1_identity_proto_goTypes = []any{
 	(*ListPrincipalsResponse)(nil),     // 9: buzhou.identity.v1.ListPrincipalsResponse
 	(*AuthenticateApiKeyRequest)(nil),  // 10: buzhou.identity.v1.AuthenticateApiKeyRequest
 	(*AuthenticateApiKeyResponse)(nil), // 11: buzhou.identity.v1.AuthenticateApiKeyResponse
-	(*AgentUsage)(nil),                 // 12: buzhou.identity.v1.AgentUsage
-	(*RecordAgentUsageRequest)(nil),    // 13: buzhou.identity.v1.RecordAgentUsageRequest
-	(*RecordAgentUsageResponse)(nil),   // 14: buzhou.identity.v1.RecordAgentUsageResponse
-	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
+	(*WatchKeyRevocationsRequest)(nil), // 12: buzhou.identity.v1.WatchKeyRevocationsRequest
+	(*KeyRevocation)(nil),              // 13: buzhou.identity.v1.KeyRevocation
+	(*AgentUsage)(nil),                 // 14: buzhou.identity.v1.AgentUsage
+	(*RecordAgentUsageRequest)(nil),    // 15: buzhou.identity.v1.RecordAgentUsageRequest
+	(*RecordAgentUsageResponse)(nil),   // 16: buzhou.identity.v1.RecordAgentUsageResponse
+	(*timestamppb.Timestamp)(nil),      // 17: google.protobuf.Timestamp
 }
 var file_buzhou_identity_v1_identity_proto_depIdxs = []int32{
-	15, // 0: buzhou.identity.v1.Principal.create_time:type_name -> google.protobuf.Timestamp
-	15, // 1: buzhou.identity.v1.ApiKey.expires_at:type_name -> google.protobuf.Timestamp
-	15, // 2: buzhou.identity.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
-	15, // 3: buzhou.identity.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
-	15, // 4: buzhou.identity.v1.CreateApiKeyRequest.expires_at:type_name -> google.protobuf.Timestamp
-	15, // 5: buzhou.identity.v1.CreateApiKeyResponse.expires_at:type_name -> google.protobuf.Timestamp
+	17, // 0: buzhou.identity.v1.Principal.create_time:type_name -> google.protobuf.Timestamp
+	17, // 1: buzhou.identity.v1.ApiKey.expires_at:type_name -> google.protobuf.Timestamp
+	17, // 2: buzhou.identity.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
+	17, // 3: buzhou.identity.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
+	17, // 4: buzhou.identity.v1.CreateApiKeyRequest.expires_at:type_name -> google.protobuf.Timestamp
+	17, // 5: buzhou.identity.v1.CreateApiKeyResponse.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: buzhou.identity.v1.ListApiKeysResponse.keys:type_name -> buzhou.identity.v1.ApiKey
 	0,  // 7: buzhou.identity.v1.CreatePrincipalRequest.principal:type_name -> buzhou.identity.v1.Principal
 	0,  // 8: buzhou.identity.v1.ListPrincipalsResponse.principals:type_name -> buzhou.identity.v1.Principal
 	1,  // 9: buzhou.identity.v1.AuthenticateApiKeyResponse.api_key:type_name -> buzhou.identity.v1.ApiKey
 	0,  // 10: buzhou.identity.v1.AuthenticateApiKeyResponse.principal:type_name -> buzhou.identity.v1.Principal
-	12, // 11: buzhou.identity.v1.RecordAgentUsageRequest.usage:type_name -> buzhou.identity.v1.AgentUsage
-	2,  // 12: buzhou.identity.v1.IdentityService.CreateApiKey:input_type -> buzhou.identity.v1.CreateApiKeyRequest
-	4,  // 13: buzhou.identity.v1.IdentityService.ListApiKeys:input_type -> buzhou.identity.v1.ListApiKeysRequest
-	6,  // 14: buzhou.identity.v1.IdentityService.RevokeApiKey:input_type -> buzhou.identity.v1.RevokeApiKeyRequest
-	7,  // 15: buzhou.identity.v1.IdentityService.CreatePrincipal:input_type -> buzhou.identity.v1.CreatePrincipalRequest
-	8,  // 16: buzhou.identity.v1.IdentityService.ListPrincipals:input_type -> buzhou.identity.v1.ListPrincipalsRequest
-	10, // 17: buzhou.identity.v1.IdentityService.AuthenticateApiKey:input_type -> buzhou.identity.v1.AuthenticateApiKeyRequest
-	13, // 18: buzhou.identity.v1.IdentityService.RecordAgentUsage:input_type -> buzhou.identity.v1.RecordAgentUsageRequest
-	3,  // 19: buzhou.identity.v1.IdentityService.CreateApiKey:output_type -> buzhou.identity.v1.CreateApiKeyResponse
-	5,  // 20: buzhou.identity.v1.IdentityService.ListApiKeys:output_type -> buzhou.identity.v1.ListApiKeysResponse
-	1,  // 21: buzhou.identity.v1.IdentityService.RevokeApiKey:output_type -> buzhou.identity.v1.ApiKey
-	0,  // 22: buzhou.identity.v1.IdentityService.CreatePrincipal:output_type -> buzhou.identity.v1.Principal
-	9,  // 23: buzhou.identity.v1.IdentityService.ListPrincipals:output_type -> buzhou.identity.v1.ListPrincipalsResponse
-	11, // 24: buzhou.identity.v1.IdentityService.AuthenticateApiKey:output_type -> buzhou.identity.v1.AuthenticateApiKeyResponse
-	14, // 25: buzhou.identity.v1.IdentityService.RecordAgentUsage:output_type -> buzhou.identity.v1.RecordAgentUsageResponse
-	19, // [19:26] is the sub-list for method output_type
-	12, // [12:19] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	17, // 11: buzhou.identity.v1.KeyRevocation.revoke_time:type_name -> google.protobuf.Timestamp
+	14, // 12: buzhou.identity.v1.RecordAgentUsageRequest.usage:type_name -> buzhou.identity.v1.AgentUsage
+	2,  // 13: buzhou.identity.v1.IdentityService.CreateApiKey:input_type -> buzhou.identity.v1.CreateApiKeyRequest
+	4,  // 14: buzhou.identity.v1.IdentityService.ListApiKeys:input_type -> buzhou.identity.v1.ListApiKeysRequest
+	6,  // 15: buzhou.identity.v1.IdentityService.RevokeApiKey:input_type -> buzhou.identity.v1.RevokeApiKeyRequest
+	7,  // 16: buzhou.identity.v1.IdentityService.CreatePrincipal:input_type -> buzhou.identity.v1.CreatePrincipalRequest
+	8,  // 17: buzhou.identity.v1.IdentityService.ListPrincipals:input_type -> buzhou.identity.v1.ListPrincipalsRequest
+	10, // 18: buzhou.identity.v1.IdentityService.AuthenticateApiKey:input_type -> buzhou.identity.v1.AuthenticateApiKeyRequest
+	12, // 19: buzhou.identity.v1.IdentityService.WatchKeyRevocations:input_type -> buzhou.identity.v1.WatchKeyRevocationsRequest
+	15, // 20: buzhou.identity.v1.IdentityService.RecordAgentUsage:input_type -> buzhou.identity.v1.RecordAgentUsageRequest
+	3,  // 21: buzhou.identity.v1.IdentityService.CreateApiKey:output_type -> buzhou.identity.v1.CreateApiKeyResponse
+	5,  // 22: buzhou.identity.v1.IdentityService.ListApiKeys:output_type -> buzhou.identity.v1.ListApiKeysResponse
+	1,  // 23: buzhou.identity.v1.IdentityService.RevokeApiKey:output_type -> buzhou.identity.v1.ApiKey
+	0,  // 24: buzhou.identity.v1.IdentityService.CreatePrincipal:output_type -> buzhou.identity.v1.Principal
+	9,  // 25: buzhou.identity.v1.IdentityService.ListPrincipals:output_type -> buzhou.identity.v1.ListPrincipalsResponse
+	11, // 26: buzhou.identity.v1.IdentityService.AuthenticateApiKey:output_type -> buzhou.identity.v1.AuthenticateApiKeyResponse
+	13, // 27: buzhou.identity.v1.IdentityService.WatchKeyRevocations:output_type -> buzhou.identity.v1.KeyRevocation
+	16, // 28: buzhou.identity.v1.IdentityService.RecordAgentUsage:output_type -> buzhou.identity.v1.RecordAgentUsageResponse
+	21, // [21:29] is the sub-list for method output_type
+	13, // [13:21] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_buzhou_identity_v1_identity_proto_init() }
@@ -1192,7 +1298,7 @@ func file_buzhou_identity_v1_identity_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buzhou_identity_v1_identity_proto_rawDesc), len(file_buzhou_identity_v1_identity_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

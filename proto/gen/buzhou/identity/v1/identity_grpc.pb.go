@@ -19,13 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	IdentityService_CreateApiKey_FullMethodName       = "/buzhou.identity.v1.IdentityService/CreateApiKey"
-	IdentityService_ListApiKeys_FullMethodName        = "/buzhou.identity.v1.IdentityService/ListApiKeys"
-	IdentityService_RevokeApiKey_FullMethodName       = "/buzhou.identity.v1.IdentityService/RevokeApiKey"
-	IdentityService_CreatePrincipal_FullMethodName    = "/buzhou.identity.v1.IdentityService/CreatePrincipal"
-	IdentityService_ListPrincipals_FullMethodName     = "/buzhou.identity.v1.IdentityService/ListPrincipals"
-	IdentityService_AuthenticateApiKey_FullMethodName = "/buzhou.identity.v1.IdentityService/AuthenticateApiKey"
-	IdentityService_RecordAgentUsage_FullMethodName   = "/buzhou.identity.v1.IdentityService/RecordAgentUsage"
+	IdentityService_CreateApiKey_FullMethodName        = "/buzhou.identity.v1.IdentityService/CreateApiKey"
+	IdentityService_ListApiKeys_FullMethodName         = "/buzhou.identity.v1.IdentityService/ListApiKeys"
+	IdentityService_RevokeApiKey_FullMethodName        = "/buzhou.identity.v1.IdentityService/RevokeApiKey"
+	IdentityService_CreatePrincipal_FullMethodName     = "/buzhou.identity.v1.IdentityService/CreatePrincipal"
+	IdentityService_ListPrincipals_FullMethodName      = "/buzhou.identity.v1.IdentityService/ListPrincipals"
+	IdentityService_AuthenticateApiKey_FullMethodName  = "/buzhou.identity.v1.IdentityService/AuthenticateApiKey"
+	IdentityService_WatchKeyRevocations_FullMethodName = "/buzhou.identity.v1.IdentityService/WatchKeyRevocations"
+	IdentityService_RecordAgentUsage_FullMethodName    = "/buzhou.identity.v1.IdentityService/RecordAgentUsage"
 )
 
 // IdentityServiceClient is the client API for IdentityService service.
@@ -46,9 +47,14 @@ type IdentityServiceClient interface {
 	// ListPrincipals lists registered principals.
 	ListPrincipals(ctx context.Context, in *ListPrincipalsRequest, opts ...grpc.CallOption) (*ListPrincipalsResponse, error)
 	// AuthenticateApiKey resolves a secret to its key and principal. Internal: the
-	// shared auth interceptor calls it (with a short cache) on every keyed RPC.
+	// shared auth interceptor of every service calls it (with a short cache) on
+	// every keyed RPC, presenting its own service key.
 	AuthenticateApiKey(ctx context.Context, in *AuthenticateApiKeyRequest, opts ...grpc.CallOption) (*AuthenticateApiKeyResponse, error)
-	// RecordAgentUsage adds call counts observed by a gateway. Internal.
+	// WatchKeyRevocations streams the keys revoked or rotated from now on, so
+	// that the interceptors' caches drop them at once. Internal.
+	WatchKeyRevocations(ctx context.Context, in *WatchKeyRevocationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[KeyRevocation], error)
+	// RecordAgentUsage adds call counts observed by a gateway. Internal: only the
+	// gateway's service identity holds its scope.
 	RecordAgentUsage(ctx context.Context, in *RecordAgentUsageRequest, opts ...grpc.CallOption) (*RecordAgentUsageResponse, error)
 }
 
@@ -120,6 +126,25 @@ func (c *identityServiceClient) AuthenticateApiKey(ctx context.Context, in *Auth
 	return out, nil
 }
 
+func (c *identityServiceClient) WatchKeyRevocations(ctx context.Context, in *WatchKeyRevocationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[KeyRevocation], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &IdentityService_ServiceDesc.Streams[0], IdentityService_WatchKeyRevocations_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchKeyRevocationsRequest, KeyRevocation]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type IdentityService_WatchKeyRevocationsClient = grpc.ServerStreamingClient[KeyRevocation]
+
 func (c *identityServiceClient) RecordAgentUsage(ctx context.Context, in *RecordAgentUsageRequest, opts ...grpc.CallOption) (*RecordAgentUsageResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RecordAgentUsageResponse)
@@ -148,9 +173,14 @@ type IdentityServiceServer interface {
 	// ListPrincipals lists registered principals.
 	ListPrincipals(context.Context, *ListPrincipalsRequest) (*ListPrincipalsResponse, error)
 	// AuthenticateApiKey resolves a secret to its key and principal. Internal: the
-	// shared auth interceptor calls it (with a short cache) on every keyed RPC.
+	// shared auth interceptor of every service calls it (with a short cache) on
+	// every keyed RPC, presenting its own service key.
 	AuthenticateApiKey(context.Context, *AuthenticateApiKeyRequest) (*AuthenticateApiKeyResponse, error)
-	// RecordAgentUsage adds call counts observed by a gateway. Internal.
+	// WatchKeyRevocations streams the keys revoked or rotated from now on, so
+	// that the interceptors' caches drop them at once. Internal.
+	WatchKeyRevocations(*WatchKeyRevocationsRequest, grpc.ServerStreamingServer[KeyRevocation]) error
+	// RecordAgentUsage adds call counts observed by a gateway. Internal: only the
+	// gateway's service identity holds its scope.
 	RecordAgentUsage(context.Context, *RecordAgentUsageRequest) (*RecordAgentUsageResponse, error)
 	mustEmbedUnimplementedIdentityServiceServer()
 }
@@ -179,6 +209,9 @@ func (UnimplementedIdentityServiceServer) ListPrincipals(context.Context, *ListP
 }
 func (UnimplementedIdentityServiceServer) AuthenticateApiKey(context.Context, *AuthenticateApiKeyRequest) (*AuthenticateApiKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AuthenticateApiKey not implemented")
+}
+func (UnimplementedIdentityServiceServer) WatchKeyRevocations(*WatchKeyRevocationsRequest, grpc.ServerStreamingServer[KeyRevocation]) error {
+	return status.Error(codes.Unimplemented, "method WatchKeyRevocations not implemented")
 }
 func (UnimplementedIdentityServiceServer) RecordAgentUsage(context.Context, *RecordAgentUsageRequest) (*RecordAgentUsageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordAgentUsage not implemented")
@@ -312,6 +345,17 @@ func _IdentityService_AuthenticateApiKey_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IdentityService_WatchKeyRevocations_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchKeyRevocationsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(IdentityServiceServer).WatchKeyRevocations(m, &grpc.GenericServerStream[WatchKeyRevocationsRequest, KeyRevocation]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type IdentityService_WatchKeyRevocationsServer = grpc.ServerStreamingServer[KeyRevocation]
+
 func _IdentityService_RecordAgentUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RecordAgentUsageRequest)
 	if err := dec(in); err != nil {
@@ -366,6 +410,12 @@ var IdentityService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _IdentityService_RecordAgentUsage_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchKeyRevocations",
+			Handler:       _IdentityService_WatchKeyRevocations_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "buzhou/identity/v1/identity.proto",
 }

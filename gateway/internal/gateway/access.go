@@ -55,7 +55,7 @@ func (a *Access) Middleware(next http.Handler) http.Handler {
 				writeDomainError(w, r, err)
 				return
 			}
-			if p.Bootstrap {
+			if p.Unlimited {
 				next.ServeHTTP(w, r)
 				return
 			}

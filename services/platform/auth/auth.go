@@ -52,8 +52,11 @@ type Principal struct {
 	Type   string // official_bot, third_party_agent, human_expert
 	KeyID  string
 	Scopes []string
-	// Bootstrap is true for the BUZHOU_ADMIN_KEY key, which is not rate-limited.
+	// Bootstrap is true for the BUZHOU_ADMIN_KEY key, the only one that may
+	// grant keys:admin.
 	Bootstrap bool
+	// Unlimited keys are not rate-limited at the gateway.
+	Unlimited bool
 	// RatePerMinute is the key's own rate limit; 0 means the default.
 	RatePerMinute int
 	// DailyQuota and MonthlyQuota bound the key's calls; 0 means none.
@@ -85,7 +88,7 @@ func (k AdminKey) Authenticate(_ context.Context, secret string) (*Principal, er
 	if k == "" || subtle.ConstantTimeCompare([]byte(k), []byte(secret)) != 1 {
 		return nil, fmt.Errorf("%w: unknown API key; check for typos or create a key with `buzhou keys create`", errs.ErrUnauthenticated)
 	}
-	return &Principal{ID: "admin", Name: "admin", Type: "official_bot", KeyID: "bootstrap", Scopes: AllScopes, Bootstrap: true}, nil
+	return &Principal{ID: "admin", Name: "admin", Type: "official_bot", KeyID: "bootstrap", Scopes: AllScopes, Bootstrap: true, Unlimited: true}, nil
 }
 
 type principalKey struct{}

@@ -98,6 +98,7 @@ func PrincipalFromProto(resp *identityv1.AuthenticateApiKeyResponse) *Principal 
 		KeyID:         k.GetId(),
 		Scopes:        k.GetScopes(),
 		Bootstrap:     resp.GetBootstrap(),
+		Unlimited:     resp.GetUnlimited(),
 		RatePerMinute: int(k.GetRateLimitPerMinute()),
 		DailyQuota:    k.GetDailyQuota(),
 		MonthlyQuota:  k.GetMonthlyQuota(),

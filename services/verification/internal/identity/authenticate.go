@@ -57,6 +57,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*auth.Princi
 		KeyID:     k.ID,
 		Scopes:    append([]string(nil), k.Scopes...),
 		Bootstrap: k.Bootstrap,
+		Unlimited: k.Bootstrap,
 
 		RatePerMinute: int(k.RateLimitPerMinute),
 		DailyQuota:    k.DailyQuota,
@@ -75,5 +76,6 @@ func (s *Service) AuthenticateApiKey(ctx context.Context, req *identityv1.Authen
 		ApiKey:    keyProto(k),
 		Principal: principalProto(p),
 		Bootstrap: k.Bootstrap,
+		Unlimited: k.Bootstrap,
 	}, nil
 }

@@ -363,7 +363,7 @@ func TestBootstrapKey(t *testing.T) {
 		if err := e.svc.EnsureBootstrapKey(t.Context(), first); err != nil {
 			t.Fatal(err)
 		}
-		want := &auth.Principal{ID: "prn_admin", Name: "admin", Type: "official_bot", KeyID: "key_bootstrap", Scopes: allScopes(), Bootstrap: true}
+		want := &auth.Principal{ID: "prn_admin", Name: "admin", Type: "official_bot", KeyID: "key_bootstrap", Scopes: allScopes(), Bootstrap: true, Unlimited: true}
 		if d := cmp.Diff(want, mustAuthenticate(t, e.svc, first)); d != "" {
 			t.Fatalf("Authenticate(bootstrap) (-want +got):\n%s", d)
 		}

@@ -798,8 +798,10 @@ type AuthenticateApiKeyResponse struct {
 	ApiKey *ApiKey `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
 	// Its owner.
 	Principal *Principal `protobuf:"bytes,2,opt,name=principal,proto3" json:"principal,omitempty"`
-	// True for the bootstrap admin key, which is not rate-limited.
-	Bootstrap     bool `protobuf:"varint,3,opt,name=bootstrap,proto3" json:"bootstrap,omitempty"`
+	// True for the BUZHOU_ADMIN_KEY key: the only one that may grant keys:admin.
+	Bootstrap bool `protobuf:"varint,3,opt,name=bootstrap,proto3" json:"bootstrap,omitempty"`
+	// True for keys the gateway does not rate-limit (the bootstrap key).
+	Unlimited     bool `protobuf:"varint,4,opt,name=unlimited,proto3" json:"unlimited,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -851,6 +853,13 @@ func (x *AuthenticateApiKeyResponse) GetPrincipal() *Principal {
 func (x *AuthenticateApiKeyResponse) GetBootstrap() bool {
 	if x != nil {
 		return x.Bootstrap
+	}
+	return false
+}
+
+func (x *AuthenticateApiKeyResponse) GetUnlimited() bool {
+	if x != nil {
+		return x.Unlimited
 	}
 	return false
 }
@@ -1173,11 +1182,12 @@ const file_buzhou_identity_v1_identity_proto_rawDesc = "" +
 	"principals\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"-\n" +
 	"\x19AuthenticateApiKeyRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\"\xac\x01\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"\xca\x01\n" +
 	"\x1aAuthenticateApiKeyResponse\x123\n" +
 	"\aapi_key\x18\x01 \x01(\v2\x1a.buzhou.identity.v1.ApiKeyR\x06apiKey\x12;\n" +
 	"\tprincipal\x18\x02 \x01(\v2\x1d.buzhou.identity.v1.PrincipalR\tprincipal\x12\x1c\n" +
-	"\tbootstrap\x18\x03 \x01(\bR\tbootstrap\"\x1c\n" +
+	"\tbootstrap\x18\x03 \x01(\bR\tbootstrap\x12\x1c\n" +
+	"\tunlimited\x18\x04 \x01(\bR\tunlimited\"\x1c\n" +
 	"\x1aWatchKeyRevocationsRequest\"c\n" +
 	"\rKeyRevocation\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12;\n" +

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	buzhou.dev/proto v0.0.0
+	github.com/google/go-cmp v0.7.0
 	github.com/jackc/pgx/v5 v5.12.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12

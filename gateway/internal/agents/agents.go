@@ -7,39 +7,22 @@ package agents
 import (
 	"net/http"
 	"strings"
+
+	"buzhou.dev/platform/vocab"
 )
 
 // HeaderAgentID is the header an agent names itself in.
 const HeaderAgentID = "X-Agent-Id"
 
-// maxIDLen bounds agent ids, as the identity API does.
-const maxIDLen = 64
-
 // Identify returns the agent a request comes from: the X-Agent-Id header
-// when it is a valid id (1-64 of A-Z a-z 0-9 . _ -; anything else is
-// ignored, not repaired, so garbage cannot pose as an id), else the id of a
+// when it is a valid id (vocab.ValidAgentID; anything else is ignored, not repaired, so garbage cannot pose as an id), else the id of a
 // known agent's user agent (see fromUserAgent). Ordinary HTTP clients and
 // browsers are not agents.
 func Identify(r *http.Request) (id string, ok bool) {
-	if h := r.Header.Get(HeaderAgentID); ValidID(h) {
+	if h := r.Header.Get(HeaderAgentID); vocab.ValidAgentID(h) {
 		return h, true
 	}
 	return fromUserAgent(r.UserAgent())
-}
-
-// ValidID reports whether id is 1-64 characters of A-Z a-z 0-9 . _ -.
-func ValidID(id string) bool {
-	if id == "" || len(id) > maxIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // fromUserAgent maps the user agents of known AI agents, their crawlers and

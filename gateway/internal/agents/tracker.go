@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"buzhou.dev/platform/vocab"
 )
 
 // MaxAgents bounds how many agents a Tracker holds between flushes. Agent
@@ -69,9 +71,9 @@ func NewTracker(flush func(ctx context.Context, usage []Usage) error, every time
 }
 
 // Observe counts one call of agent id answered with status after latency;
-// status 400 and above is an error. Ids that ValidID rejects are ignored.
+// status 400 and above is an error. Ids that vocab.ValidAgentID rejects are ignored.
 func (t *Tracker) Observe(id string, status int, latency time.Duration) {
-	if !ValidID(id) {
+	if !vocab.ValidAgentID(id) {
 		return
 	}
 	t.mu.Lock()

@@ -12,9 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"buzhou.dev/platform/vocab"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -27,8 +29,8 @@ func exportFlags(*app) *flagSet {
 first; import reads the file back. Without a key only published and deprecated
 articles are visible; a key with scope articles:write sees drafts and archived
 articles too.`)
-	fs.String("status", "", "only articles with this `status`: draft, published, archived or deprecated")
-	fs.String("domain", "", "only articles in this `domain`, e.g. mcp or tools_github")
+	fs.String("status", "", "only articles with this `status`: "+strings.Join(vocab.Statuses(), ", "))
+	fs.String("domain", "", "only articles in this `domain`: "+strings.Join(vocab.Domains(), ", "))
 	fs.String("o", "", "write to `file` instead of stdout (replaced only when the export succeeds)")
 	return fs
 }

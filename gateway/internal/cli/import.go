@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"buzhou.dev/platform/vocab"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -213,7 +214,7 @@ func (imp *importer) addLine(ctx context.Context, lineNo int, line []byte) error
 		return nil
 	}
 	if imp.publish {
-		art.Status = "published"
+		art.Status = vocab.StatusPublished
 	}
 	imp.pending = append(imp.pending, pendingArticle{line: lineNo, article: art})
 	if len(imp.pending) >= imp.batch {

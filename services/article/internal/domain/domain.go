@@ -13,37 +13,6 @@ import (
 	"unicode"
 )
 
-// Statuses of an article's life cycle.
-const (
-	StatusDraft      = "draft"
-	StatusPublished  = "published"
-	StatusArchived   = "archived"
-	StatusDeprecated = "deprecated"
-)
-
-// Verification statuses; server-made from verification records.
-const (
-	VerificationVerified   = "verified"
-	VerificationPartial    = "partial"
-	VerificationPending    = "pending"
-	VerificationFailed     = "failed"
-	VerificationDeprecated = "deprecated"
-)
-
-// Risk levels; server-made from inspections.
-const (
-	RiskLow      = "low"
-	RiskMedium   = "medium"
-	RiskHigh     = "high"
-	RiskCritical = "critical"
-)
-
-// Languages Buzhou serves.
-const (
-	LangZH = "zh"
-	LangEN = "en"
-)
-
 // Limits on a client-supplied article. They keep one article small enough to
 // render, index and embed in one go, and keep error messages bounded.
 const (
@@ -66,65 +35,6 @@ const MaxSlugLen = 80
 // IDPrefix starts every article id, so ids and slugs never collide in
 // GetArticle's id-or-slug lookup (slugs never contain '_').
 const IDPrefix = "art_"
-
-// domainTable is the fixed list of domains; a function returning an array
-// rather than a package var, so no caller can change it.
-func domainTable() [10]string {
-	return [10]string{
-		"agent", "mcp", "skill", "foundation", "transport",
-		"tools_filesystem", "tools_postgres", "tools_github",
-		"error_codes", "scenarios",
-	}
-}
-
-// Domains returns the known domains in their documented order. The slice is
-// fresh on every call, so callers may keep or change it.
-func Domains() []string {
-	t := domainTable()
-	return t[:]
-}
-
-// ValidDomain reports whether d is one of the known domains (exact, lower-case).
-func ValidDomain(d string) bool {
-	for _, x := range domainTable() {
-		if x == d {
-			return true
-		}
-	}
-	return false
-}
-
-// ValidStatus reports whether s is one of the four article statuses.
-func ValidStatus(s string) bool {
-	switch s {
-	case StatusDraft, StatusPublished, StatusArchived, StatusDeprecated:
-		return true
-	}
-	return false
-}
-
-// ValidVerificationStatus reports whether s is a known verification status.
-func ValidVerificationStatus(s string) bool {
-	switch s {
-	case VerificationVerified, VerificationPartial, VerificationPending, VerificationFailed, VerificationDeprecated:
-		return true
-	}
-	return false
-}
-
-// ValidRiskLevel reports whether s is a known risk level.
-func ValidRiskLevel(s string) bool {
-	switch s {
-	case RiskLow, RiskMedium, RiskHigh, RiskCritical:
-		return true
-	}
-	return false
-}
-
-// ValidLang reports whether s is a language Buzhou serves.
-func ValidLang(s string) bool {
-	return s == LangZH || s == LangEN
-}
 
 // NewID returns a new random article id: "art_" and 12 base64url characters
 // (72 random bits), e.g. "art_yQUePTDy_sfd". 9 bytes encode to exactly 12

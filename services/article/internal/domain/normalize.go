@@ -42,6 +42,7 @@ func Normalize(a *articlev1.Article) {
 		cb.Language = lower(strings.TrimSpace(cb.Language))
 		cb.Code = trimRight(cb.Code)
 		cb.Description = strings.TrimSpace(cb.Description)
+		cb.ExpectedOutput = trimRight(cb.ExpectedOutput)
 	}
 	numberCodeBlocks(a.CodeBlocks)
 

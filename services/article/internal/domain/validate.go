@@ -5,9 +5,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/vocab"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -43,13 +45,13 @@ func Validate(a *articlev1.Article) error {
 
 	switch d := a.GetDomain(); {
 	case isBlank(d):
-		p.add("domain", "is required, use one of %s", strings.Join(Domains(), ", "))
-	case !ValidDomain(d):
-		p.add("domain", "%s is not a known domain, use one of %s", quote(d), strings.Join(Domains(), ", "))
+		p.add("domain", "is required, use one of %s", strings.Join(vocab.Domains(), ", "))
+	case !vocab.ValidDomain(d):
+		p.add("domain", "%s is not a known domain, use one of %s", quote(d), strings.Join(vocab.Domains(), ", "))
 	}
-	if s := a.GetStatus(); s != "" && !ValidStatus(s) {
+	if s := a.GetStatus(); s != "" && !vocab.ValidStatus(s) {
 		p.add("status", "%s is not a known status, use one of %s, %s, %s or %s",
-			quote(s), StatusDraft, StatusPublished, StatusArchived, StatusDeprecated)
+			quote(s), vocab.StatusDraft, vocab.StatusPublished, vocab.StatusArchived, vocab.StatusDeprecated)
 	}
 
 	p.tags(a.GetTags())
@@ -81,17 +83,17 @@ func Validate(a *articlev1.Article) error {
 // calls, which record why and tell followers.
 func ValidateStatusForCreate(status string) error {
 	switch status {
-	case "", StatusDraft, StatusPublished:
+	case "", vocab.StatusDraft, vocab.StatusPublished:
 		return nil
-	case StatusArchived:
+	case vocab.StatusArchived:
 		return fmt.Errorf("%w: status: %s cannot be set when creating, use %s or %s (or leave it empty for a draft), then archive the article with DELETE /api/v1/articles/{id}",
-			errs.ErrInvalid, quote(status), StatusDraft, StatusPublished)
-	case StatusDeprecated:
+			errs.ErrInvalid, quote(status), vocab.StatusDraft, vocab.StatusPublished)
+	case vocab.StatusDeprecated:
 		return fmt.Errorf("%w: status: %s cannot be set when creating, use %s or %s (or leave it empty for a draft), then deprecate the article with POST /api/v1/articles/{id}:deprecate",
-			errs.ErrInvalid, quote(status), StatusDraft, StatusPublished)
+			errs.ErrInvalid, quote(status), vocab.StatusDraft, vocab.StatusPublished)
 	}
 	return fmt.Errorf("%w: status: %s is not a status a new article can have, use %s or %s (or leave it empty for a draft)",
-		errs.ErrInvalid, quote(status), StatusDraft, StatusPublished)
+		errs.ErrInvalid, quote(status), vocab.StatusDraft, vocab.StatusPublished)
 }
 
 // ValidateBatchSize checks the number of articles in one batchCreate call.
@@ -150,7 +152,7 @@ func (p *problems) text(path, s string) bool {
 // non-empty text) and, when required, that at least one language is given.
 func (p *problems) localized(path string, t *articlev1.LocalizedText, required bool, check func(path, s string)) {
 	blank := true
-	for _, l := range [...]struct{ lang, s string }{{LangZH, t.GetZh()}, {LangEN, t.GetEn()}} {
+	for _, l := range [...]struct{ lang, s string }{{vocab.LangZH, t.GetZh()}, {vocab.LangEN, t.GetEn()}} {
 		lp := path + "." + l.lang
 		if !p.text(lp, l.s) {
 			blank = false // the text is there, just broken; do not also call it missing
@@ -211,29 +213,29 @@ func (p *problems) tags(tags []string) {
 			p.add(path, "is %d characters long, over the limit of %d, use a shorter tag", n, MaxTagRunes)
 			continue
 		}
-		if !validTag(t) {
-			p.add(path, "%s is not a valid tag, use only lower-case letters a-z, digits and . _ + -, starting with a letter or digit (e.g. \"mcp\", \"python3.11\")", quote(t))
+		if why := tagProblem(t); why != "" {
+			p.add(path, "%s %s (tags such as \"mcp\", \"-32602\", \"c++\", \"node.js\" are fine)", quote(t), why)
 		}
 	}
 }
 
-// validTag matches [a-z0-9][a-z0-9._+-]*: tags appear in URLs and filters,
-// where spaces, upper case and punctuation would need escaping or fold
-// ambiguously.
-func validTag(t string) bool {
-	if t == "" {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
+// tagProblem says what keeps t (normalised: trimmed, lower-case) from being
+// a tag, "" when nothing does. Tags are what people tag with — error codes
+// like -32602, c++, c#, node.js, 认证 — so only what cannot work as one is
+// refused: inner spaces (a tag is one word), control characters, and commas,
+// which separate tags in the search filter (?tags=a,b).
+func tagProblem(t string) string {
+	for _, r := range t {
 		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case i > 0 && (c == '.' || c == '_' || c == '+' || c == '-'):
-		default:
-			return false
+		case unicode.IsSpace(r):
+			return "contains a space, use one word per tag (join words with - or _, e.g. \"rate-limit\")"
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			return "contains a control or invisible character, remove it"
+		case r == ',':
+			return "contains a comma, which separates tags in search filters, so send each tag as its own list item"
 		}
 	}
-	return true
+	return ""
 }
 
 func (p *problems) codeBlocks(blocks []*articlev1.CodeBlock) {
@@ -257,6 +259,9 @@ func (p *problems) codeBlocks(blocks []*articlev1.CodeBlock) {
 			}
 		}
 		p.text(path+".description", cb.GetDescription())
+		if out := cb.GetExpectedOutput(); p.text(path+".expectedOutput", out) {
+			p.maxBytes(path+".expectedOutput", out, MaxCodeBytes, "keep the lines that show the block worked")
+		}
 	}
 }
 

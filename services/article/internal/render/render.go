@@ -14,14 +14,10 @@ import (
 	"strings"
 	"time"
 
-	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
-)
 
-// Languages Markdown renders.
-const (
-	LangEN = "en"
-	LangZH = "zh"
+	"buzhou.dev/platform/vocab"
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
 // Markdown renders the whole article as one markdown document in lang ("zh" or
@@ -43,10 +39,10 @@ func Markdown(a *articlev1.Article, lang string) []byte {
 // wants; everything else is English, the default of the API.
 func normalizeLang(lang string) string {
 	l := strings.ToLower(strings.TrimSpace(lang))
-	if l == LangZH || strings.HasPrefix(l, "zh-") || strings.HasPrefix(l, "zh_") {
-		return LangZH
+	if l == vocab.LangZH || strings.HasPrefix(l, "zh-") || strings.HasPrefix(l, "zh_") {
+		return vocab.LangZH
 	}
-	return LangEN
+	return vocab.LangEN
 }
 
 // renderer holds the state of one rendering: the chosen language and the
@@ -81,7 +77,7 @@ func (r *renderer) add(block string) {
 
 // t returns the English or Chinese variant of a fixed phrase.
 func (r *renderer) t(en, zh string) string {
-	if r.lang == LangZH {
+	if r.lang == vocab.LangZH {
 		return zh
 	}
 	return en
@@ -91,7 +87,7 @@ func (r *renderer) t(en, zh string) string {
 // when the article lacks it.
 func (r *renderer) pick(lt *articlev1.LocalizedText) string {
 	en, zh := lt.GetEn(), lt.GetZh()
-	if r.lang == LangZH {
+	if r.lang == vocab.LangZH {
 		en, zh = zh, en
 	}
 	// en now holds the preferred language, zh the fallback.
@@ -106,12 +102,12 @@ func (r *renderer) pick(lt *articlev1.LocalizedText) string {
 
 // pickLang reports which language pick would use, "" when neither is set.
 func (r *renderer) pickLang(lt *articlev1.LocalizedText) string {
-	other := LangZH
-	if r.lang == LangZH {
-		other = LangEN
+	other := vocab.LangZH
+	if r.lang == vocab.LangZH {
+		other = vocab.LangEN
 	}
 	get := func(l string) string {
-		if l == LangZH {
+		if l == vocab.LangZH {
 			return lt.GetZh()
 		}
 		return lt.GetEn()
@@ -183,7 +179,7 @@ func (r *renderer) header() {
 }
 
 func (r *renderer) deprecated() bool {
-	return r.a.GetStatus() == "deprecated" || r.a.GetVerificationStatus() == "deprecated"
+	return r.a.GetStatus() == vocab.StatusDeprecated || r.a.GetVerificationStatus() == vocab.VerificationDeprecated
 }
 
 // recordCount is the number of verification records in all. The embedded list
@@ -204,7 +200,7 @@ func (r *renderer) trustNotice() string {
 	var parts []string
 	status := a.GetVerificationStatus()
 	if status == "" {
-		status = "pending"
+		status = vocab.VerificationPending
 	}
 	parts = append(parts, r.t("Verification: ", "验证状态：")+r.verificationStatus(status))
 	if c := a.GetConfidenceScore(); c > 0 {
@@ -215,7 +211,7 @@ func (r *renderer) trustNotice() string {
 	}
 	n := r.recordCount()
 	switch {
-	case r.lang == LangZH:
+	case r.lang == vocab.LangZH:
 		parts = append(parts, fmt.Sprintf("%d 条验证记录", n))
 	case n == 1:
 		parts = append(parts, "1 record")
@@ -258,10 +254,18 @@ func (r *renderer) codeBlocks() {
 		if d := normalizeMarkdown(cb.GetDescription()); d != "" {
 			body = append(body, closeOpenFence(d))
 		}
-		fence := strings.Repeat("`", max(3, longestRun(code, '`')+1))
-		body = append(body, fence+lang+"\n"+code+"\n"+fence)
+		body = append(body, fenced(lang, code))
+		if out := strings.TrimRight(normalizeNewlines(cb.GetExpectedOutput()), "\n"); strings.TrimSpace(out) != "" {
+			body = append(body, r.t("Expected output:", "预期输出："), fenced("text", out))
+		}
 	}
 	r.section(r.t("Code", "代码"), body)
+}
+
+// fenced puts text in a code fence longer than any backtick run inside it.
+func fenced(lang, text string) string {
+	fence := strings.Repeat("`", max(3, longestRun(text, '`')+1))
+	return fence + lang + "\n" + text + "\n" + fence
 }
 
 func (r *renderer) faq() {
@@ -385,36 +389,36 @@ func (r *renderer) section(heading string, body []string) {
 }
 
 func (r *renderer) verificationStatus(s string) string {
-	if r.lang != LangZH {
+	if r.lang != vocab.LangZH {
 		return s
 	}
 	switch s {
-	case "verified":
+	case vocab.VerificationVerified:
 		return "已验证"
-	case "partial":
+	case vocab.VerificationPartial:
 		return "部分验证"
-	case "pending":
+	case vocab.VerificationPending:
 		return "待验证"
-	case "failed":
+	case vocab.VerificationFailed:
 		return "验证失败"
-	case "deprecated":
+	case vocab.VerificationDeprecated:
 		return "已弃用"
 	}
 	return s
 }
 
 func (r *renderer) riskLevel(s string) string {
-	if r.lang != LangZH {
+	if r.lang != vocab.LangZH {
 		return s
 	}
 	switch s {
-	case "low":
+	case vocab.RiskLow:
 		return "低"
-	case "medium":
+	case vocab.RiskMedium:
 		return "中"
-	case "high":
+	case vocab.RiskHigh:
 		return "高"
-	case "critical":
+	case vocab.RiskCritical:
 		return "严重"
 	}
 	return s
@@ -424,15 +428,15 @@ func (r *renderer) result(s string) string {
 	if s == "" {
 		return r.t("unknown result", "结果未知")
 	}
-	if r.lang != LangZH {
+	if r.lang != vocab.LangZH {
 		return s
 	}
 	switch s {
-	case "passed":
+	case vocab.ResultPassed:
 		return "通过"
-	case "partial":
+	case vocab.ResultPartial:
 		return "部分通过"
-	case "failed":
+	case vocab.ResultFailed:
 		return "未通过"
 	}
 	return s
@@ -440,11 +444,11 @@ func (r *renderer) result(s string) string {
 
 func (r *renderer) verifierType(s string) string {
 	switch s {
-	case "official_bot":
+	case vocab.PrincipalOfficialBot:
 		return r.t("official bot", "官方机器人")
-	case "third_party_agent":
+	case vocab.PrincipalThirdPartyAgent:
 		return r.t("third-party agent", "第三方智能体")
-	case "human_expert":
+	case vocab.PrincipalHumanExpert:
 		return r.t("human expert", "人类专家")
 	}
 	return s

@@ -166,6 +166,10 @@ func TestMarkdownCodeRoundTrips(t *testing.T) {
 				if strings.TrimSpace(cb.GetCode()) != "" {
 					want = append(want, strings.TrimRight(cb.GetCode(), "\n"))
 				}
+				// The expected output follows its block, in a fence of its own.
+				if strings.TrimSpace(cb.GetExpectedOutput()) != "" {
+					want = append(want, strings.TrimRight(cb.GetExpectedOutput(), "\n"))
+				}
 			}
 			doc := string(Markdown(a, "en"))
 			_, code, ok := strings.Cut(doc, "\n## Code\n")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/api/httpbody"
@@ -20,6 +21,7 @@ import (
 	"buzhou.dev/article/internal/store"
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/vocab"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -85,9 +87,9 @@ func (s *Server) prepare(ctx context.Context, in *articlev1.Article) (*articlev1
 		a.Slug = a.Id
 	}
 	if a.Status == "" {
-		a.Status = domain.StatusDraft
+		a.Status = vocab.StatusDraft
 	}
-	if a.Status == domain.StatusPublished {
+	if a.Status == vocab.StatusPublished {
 		a.PublishedAt = now
 	}
 	if a.Author == "" {
@@ -95,9 +97,9 @@ func (s *Server) prepare(ctx context.Context, in *articlev1.Article) (*articlev1
 			a.Author = p.Name
 		}
 	}
-	a.VerificationStatus = domain.VerificationPending
+	a.VerificationStatus = vocab.VerificationPending
 	a.ConfidenceScore = initialConfidence
-	a.RiskLevel = domain.RiskLow
+	a.RiskLevel = vocab.RiskLow
 	a.CreatedAt, a.UpdatedAt = now, now
 	a.Revision = 1
 	return a, nil
@@ -168,9 +170,7 @@ func canSeeHidden(ctx context.Context) bool {
 	return p != nil && p.Has(auth.ScopeArticlesWrite)
 }
 
-func publicStatus(status string) bool {
-	return status == domain.StatusPublished || status == domain.StatusDeprecated
-}
+func publicStatus(status string) bool { return vocab.IsPublic(status) }
 
 // load returns a visible article by id or slug.
 func (s *Server) load(ctx context.Context, idOrSlug string) (*articlev1.Article, error) {
@@ -210,7 +210,7 @@ func checkFormat(format, lang string) error {
 }
 
 func checkLang(lang string) error {
-	if lang == "" || domain.ValidLang(lang) {
+	if lang == "" || vocab.ValidLang(lang) {
 		return nil
 	}
 	return fmt.Errorf("%w: lang %q is not supported; use lang=en or lang=zh", errs.ErrInvalid, lang)
@@ -232,8 +232,8 @@ func (s *Server) RenderArticle(ctx context.Context, req *articlev1.RenderArticle
 // ListArticles implements ArticleServiceServer.
 func (s *Server) ListArticles(ctx context.Context, req *articlev1.ListArticlesRequest) (*articlev1.ListArticlesResponse, error) {
 	q := store.ListQuery{Domain: req.GetDomain(), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()}
-	if q.Domain != "" && !domain.ValidDomain(q.Domain) {
-		return nil, fmt.Errorf("%w: domain %q is not known; use one of %v", errs.ErrInvalid, q.Domain, domain.Domains())
+	if q.Domain != "" && !vocab.ValidDomain(q.Domain) {
+		return nil, fmt.Errorf("%w: domain %q is not known; use one of %v", errs.ErrInvalid, q.Domain, vocab.Domains())
 	}
 	if req.GetPageSize() < 0 {
 		return nil, fmt.Errorf("%w: pageSize must be between 1 and 100", errs.ErrInvalid)
@@ -241,12 +241,12 @@ func (s *Server) ListArticles(ctx context.Context, req *articlev1.ListArticlesRe
 	switch st := req.GetStatus(); {
 	case st == "":
 		if !canSeeHidden(ctx) {
-			q.Statuses = []string{domain.StatusPublished, domain.StatusDeprecated}
+			q.Statuses = vocab.PublicStatuses()
 		}
-	case !domain.ValidStatus(st):
+	case !vocab.ValidStatus(st):
 		return nil, fmt.Errorf("%w: status %q is not known; use draft, published, deprecated or archived", errs.ErrInvalid, st)
 	case !publicStatus(st) && !canSeeHidden(ctx):
-		return nil, fmt.Errorf("%w: listing %s articles needs an API key with scope %q", errs.ErrUnauthenticated, st, auth.ScopeArticlesWrite)
+		return nil, hiddenListError(ctx, st)
 	default:
 		q.Statuses = []string{st}
 	}
@@ -255,6 +255,17 @@ func (s *Server) ListArticles(ctx context.Context, req *articlev1.ListArticlesRe
 		return nil, err
 	}
 	return &articlev1.ListArticlesResponse{Articles: list, NextPageToken: next}, nil
+}
+
+// hiddenListError says why the caller may not list articles with status st:
+// no key at all (401), or a key without the scope (403).
+func hiddenListError(ctx context.Context, st string) error {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return fmt.Errorf("%w: listing %s articles needs an API key with scope %q; send \"Authorization: Bearer <key>\"", errs.ErrUnauthenticated, st, auth.ScopeArticlesWrite)
+	}
+	return fmt.Errorf("%w: listing %s articles needs scope %q, which the key lacks (it has: %s); use a key with that scope",
+		errs.ErrPermissionDenied, st, auth.ScopeArticlesWrite, strings.Join(p.Scopes, ", "))
 }
 
 // UpdateArticle implements ArticleServiceServer.
@@ -291,16 +302,15 @@ func (s *Server) UpdateArticle(ctx context.Context, req *articlev1.UpdateArticle
 
 // PublishArticle implements ArticleServiceServer.
 func (s *Server) PublishArticle(ctx context.Context, req *articlev1.PublishArticleRequest) (*articlev1.Article, error) {
-	return s.transition(ctx, req.GetId(), func(a *articlev1.Article) {
-		a.Status = domain.StatusPublished
+	return s.transition(ctx, req.GetId(), vocab.StatusPublished, func(a *articlev1.Article) {
 		a.DeprecationReason = ""
-		if a.VerificationStatus == domain.VerificationDeprecated {
-			a.VerificationStatus = domain.VerificationPending
+		if a.VerificationStatus == vocab.VerificationDeprecated {
+			a.VerificationStatus = vocab.VerificationPending
 		}
 		if a.PublishedAt == nil {
 			a.PublishedAt = timestamppb.New(s.now())
 		}
-	}, domain.StatusPublished)
+	})
 }
 
 // DeprecateArticle implements ArticleServiceServer.
@@ -308,23 +318,22 @@ func (s *Server) DeprecateArticle(ctx context.Context, req *articlev1.DeprecateA
 	if len([]rune(req.GetReason())) > 1000 {
 		return nil, fmt.Errorf("%w: reason: keep it under 1000 characters", errs.ErrInvalid)
 	}
-	return s.transition(ctx, req.GetId(), func(a *articlev1.Article) {
-		a.Status = domain.StatusDeprecated
+	return s.transition(ctx, req.GetId(), vocab.StatusDeprecated, func(a *articlev1.Article) {
 		a.DeprecationReason = req.GetReason()
-		a.VerificationStatus = domain.VerificationDeprecated
-	}, "")
+		a.VerificationStatus = vocab.VerificationDeprecated
+	})
 }
 
 // ArchiveArticle implements ArticleServiceServer.
 func (s *Server) ArchiveArticle(ctx context.Context, req *articlev1.ArchiveArticleRequest) (*articlev1.Article, error) {
-	return s.transition(ctx, req.GetId(), func(a *articlev1.Article) {
-		a.Status = domain.StatusArchived
-	}, domain.StatusArchived)
+	return s.transition(ctx, req.GetId(), vocab.StatusArchived, func(*articlev1.Article) {})
 }
 
-// transition applies a status change; when the article already has status
-// idempotentAt it is returned unchanged, without a new revision.
-func (s *Server) transition(ctx context.Context, id string, change func(*articlev1.Article), idempotentAt string) (*articlev1.Article, error) {
+// transition moves an article to status to, if domain.Moves allows it, and
+// applies change. Publishing a published article and archiving an archived
+// one return it unchanged, without a new revision; deprecating again records
+// the new reason.
+func (s *Server) transition(ctx context.Context, id, to string, change func(*articlev1.Article)) (*articlev1.Article, error) {
 	if id == "" {
 		return nil, fmt.Errorf("%w: id: give the id of the article", errs.ErrInvalid)
 	}
@@ -332,11 +341,16 @@ func (s *Server) transition(ctx context.Context, id string, change func(*article
 	if err != nil {
 		return nil, err
 	}
-	if idempotentAt != "" && cur.GetStatus() == idempotentAt {
+	if cur.GetStatus() == to && to != vocab.StatusDeprecated {
 		setHeaders(ctx, cur, "")
 		return cur, nil
 	}
+	// Checked inside the write, against the status it replaces.
 	a, err := s.store.Update(ctx, cur.GetId(), 0, func(a *articlev1.Article) error {
+		if err := domain.CheckMove(a.GetId(), a.GetStatus(), to); err != nil {
+			return err
+		}
+		a.Status = to
 		change(a)
 		return nil
 	})
@@ -389,13 +403,13 @@ func (s *Server) UpdateArticleTrust(ctx context.Context, req *articlev1.UpdateAr
 	if req.GetArticleId() == "" {
 		return nil, fmt.Errorf("%w: article_id: give the id of the article", errs.ErrInvalid)
 	}
-	if req.VerificationStatus != nil && !domain.ValidVerificationStatus(req.GetVerificationStatus()) {
+	if req.VerificationStatus != nil && !vocab.ValidVerificationStatus(req.GetVerificationStatus()) {
 		return nil, fmt.Errorf("%w: verification_status %q is not known; use verified, partial, pending, failed or deprecated", errs.ErrInvalid, req.GetVerificationStatus())
 	}
 	if req.ConfidenceScore != nil && (req.GetConfidenceScore() < 0 || req.GetConfidenceScore() > 100) {
 		return nil, fmt.Errorf("%w: confidence_score must be between 0 and 100", errs.ErrInvalid)
 	}
-	if req.RiskLevel != nil && !domain.ValidRiskLevel(req.GetRiskLevel()) {
+	if req.RiskLevel != nil && !vocab.ValidRiskLevel(req.GetRiskLevel()) {
 		return nil, fmt.Errorf("%w: risk_level %q is not known; use low, medium, high or critical", errs.ErrInvalid, req.GetRiskLevel())
 	}
 	if len(req.GetVerifications().GetRecent()) > maxRecentRecords {

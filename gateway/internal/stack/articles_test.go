@@ -149,3 +149,36 @@ func TestCorpusImportsWhole(t *testing.T) {
 		t.Errorf("import summary lacks %q and failed 0:\n%s", want, stdout)
 	}
 }
+
+// TestLargeBatchAnswers: 500 articles in a 16 MB body used to be committed,
+// then answered 429 with gRPC's own message because the answer outgrew the
+// message limit; now the answer carries every id.
+func TestLargeBatchAnswers(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{})
+	admin := newClient(t, s, testAdminKey)
+	var items []map[string]any
+	for i := range 500 {
+		a := article(fmt.Sprintf("Large batch %d", i))
+		a["content"] = map[string]any{"en": strings.Repeat("large batch body ", 1900)}
+		items = append(items, a)
+	}
+	r := must(t, admin.do("POST", "/api/v1/articles:batchCreate", map[string]any{"articles": items}), http.StatusOK)
+	var out struct {
+		Results []struct {
+			Article *struct{ ID string }
+			Error   *struct{ Code, Message string }
+		}
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Results) != 500 {
+		t.Fatalf("%d results, want 500", len(out.Results))
+	}
+	for i, res := range out.Results {
+		if res.Error != nil || res.Article == nil || res.Article.ID == "" {
+			t.Fatalf("result %d: %+v", i, res)
+		}
+	}
+}

@@ -24,8 +24,12 @@ import (
 	"buzhou.dev/platform/errs"
 )
 
-// MaxMessageBytes bounds every message a server receives or sends.
-const MaxMessageBytes = 16 << 20
+// MaxMessageBytes bounds every message a server receives or sends, and every
+// client's calls. It is four times the gateway's default body limit: a JSON
+// body never grows as a proto message, and answers (a batch's results, a page
+// of articles) carry server-made fields on top of what was sent. The gateway
+// refuses a body limit above it; services bound their answers below it.
+const MaxMessageBytes = 64 << 20
 
 // Server is a gRPC server with its health service.
 type Server struct {

@@ -21,6 +21,7 @@ import (
 	"buzhou.dev/article/internal/store"
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/vocab"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
@@ -41,6 +42,8 @@ type Server struct {
 	now   func() time.Time
 	stop  <-chan struct{}
 	log   *slog.Logger
+	// maxAnswer bounds the size of one answer (a batch's results).
+	maxAnswer int
 }
 
 // Options tune a Server; the zero value is ready for production.
@@ -50,6 +53,9 @@ type Options struct {
 	// Stop, when closed, ends every WatchArticles stream, so a graceful
 	// shutdown does not wait for followers that never hang up.
 	Stop <-chan struct{}
+	// MaxAnswerBytes bounds one answer; 0 means what gRPC carries
+	// (grpcx.MaxMessageBytes) less room for the envelope.
+	MaxAnswerBytes int
 }
 
 // New returns a server over st.
@@ -57,7 +63,10 @@ func New(st store.Store, log *slog.Logger, o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Server{store: st, now: o.Now, stop: o.Stop, log: log}
+	if o.MaxAnswerBytes <= 0 {
+		o.MaxAnswerBytes = grpcx.MaxMessageBytes - 64<<10
+	}
+	return &Server{store: st, now: o.Now, stop: o.Stop, log: log, maxAnswer: o.MaxAnswerBytes}
 }
 
 // Initial trust of a new article: pending, with the pending prior as confidence.
@@ -132,24 +141,43 @@ func (s *Server) CreateArticle(ctx context.Context, req *articlev1.CreateArticle
 	return a, nil
 }
 
-// BatchCreateArticles implements ArticleServiceServer.
+// BatchCreateArticles implements ArticleServiceServer. Every item is checked
+// before any is written: when the answer would not fit in one gRPC message,
+// the whole batch is refused and nothing is stored, so a client never has to
+// guess which items of a failed call went in.
 func (s *Server) BatchCreateArticles(ctx context.Context, req *articlev1.BatchCreateArticlesRequest) (*articlev1.BatchCreateArticlesResponse, error) {
-	if err := domain.ValidateBatchSize(len(req.GetArticles())); err != nil {
+	items := req.GetArticles()
+	if err := domain.ValidateBatchSize(len(items)); err != nil {
 		return nil, err
 	}
-	resp := &articlev1.BatchCreateArticlesResponse{Results: make([]*articlev1.BatchCreateResult, 0, len(req.GetArticles()))}
-	for i, in := range req.GetArticles() {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	resp := &articlev1.BatchCreateArticlesResponse{Results: make([]*articlev1.BatchCreateResult, len(items))}
+	for i, in := range items {
 		r := &articlev1.BatchCreateResult{Index: int32(i)}
-		a, err := s.create(ctx, in)
-		if err != nil {
+		if a, err := s.prepare(ctx, in); err != nil {
 			r.Error = itemError(ctx, s.log, err)
 		} else {
 			r.Article = a
 		}
-		resp.Results = append(resp.Results, r)
+		resp.Results[i] = r
+	}
+	if size := proto.Size(resp); size > s.maxAnswer {
+		per := max(1, len(items)*s.maxAnswer/size)
+		return nil, fmt.Errorf("%w: the answer to this batch would be %d bytes, over the %d bytes one answer may carry; nothing was written; send about %d articles per batchCreate call",
+			errs.ErrInvalid, size, s.maxAnswer, per)
+	}
+	for _, r := range resp.Results {
+		if r.Article == nil {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		a, err := s.store.Create(ctx, r.Article)
+		if err != nil {
+			r.Article, r.Error = nil, itemError(ctx, s.log, err)
+			continue
+		}
+		r.Article = a
 	}
 	return resp, nil
 }

@@ -39,6 +39,10 @@ test: ## Run every test (PostgreSQL and Redis ones need BUZHOU_TEST_POSTGRES_URL
 	@[ -n "$${BUZHOU_TEST_POSTGRES_URL:-}" ] || echo "note: BUZHOU_TEST_POSTGRES_URL is not set; PostgreSQL store tests are skipped (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)"
 	@[ -n "$${BUZHOU_TEST_REDIS_URL:-}" ] || echo "note: BUZHOU_TEST_REDIS_URL is not set; Redis rate limit tests are skipped (e.g. redis://127.0.0.1:6379/15)"
 	go test -race -shuffle=on -count=1 -timeout 15m $(PKGS)
+	@if [ -n "$${BUZHOU_TEST_POSTGRES_URL:-}" ]; then \
+		echo "end-to-end stack tests again, on PostgreSQL"; \
+		BUZHOU_TEST_STACK_ENGINE=postgres go test -race -shuffle=on -count=1 -timeout 15m buzhou.dev/gateway/internal/stack; \
+	fi
 
 .PHONY: bench
 bench: ## Run the Go benchmarks (article create/get through the gateway on SQLite, and PostgreSQL when BUZHOU_TEST_POSTGRES_URL is set)

@@ -39,6 +39,9 @@ type Config struct {
 	KeyPerMinute int `env:"BUZHOU_RATE_KEY_PER_MINUTE, default=1000"`
 	// RedisURL shares rate limits and quotas between gateway replicas.
 	RedisURL string `env:"REDIS_URL"`
+	// RedisKeyPrefix starts every key kept in Redis, so that installations
+	// can share a database.
+	RedisKeyPrefix string `env:"BUZHOU_REDIS_KEY_PREFIX, default=buzhou:"`
 	// TrustedProxies are the addresses (IPs or CIDRs) whose X-Forwarded-For is believed.
 	TrustedProxies []string `env:"BUZHOU_TRUSTED_PROXIES"`
 	// ServiceKey is the key the gateway uses for its own calls (agent usage).
@@ -66,7 +69,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 		defer c.Close()
 		*u.conn = c
 	}
-	limiter, quota, closer, err := ratelimit.Open(ctx, cfg.RedisURL, nil)
+	limiter, quota, closer, err := ratelimit.Open(ctx, ratelimit.Config{RedisURL: cfg.RedisURL, KeyPrefix: cfg.RedisKeyPrefix})
 	if err != nil {
 		return err
 	}

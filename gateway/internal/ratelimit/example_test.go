@@ -11,7 +11,7 @@ import (
 // How the gateway is meant to use the package for an anonymous read.
 func Example() {
 	ctx := context.Background()
-	limiter, _, closer, err := ratelimit.Open(ctx, os.Getenv("REDIS_URL"), nil)
+	limiter, _, closer, err := ratelimit.Open(ctx, ratelimit.Config{RedisURL: os.Getenv("REDIS_URL")})
 	if err != nil {
 		panic(err) // a real binary reports it and exits
 	}

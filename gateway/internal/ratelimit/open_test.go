@@ -23,7 +23,7 @@ func TestOpen(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			l, q, c, err := Open(context.Background(), tc.url, nil)
+			l, q, c, err := Open(context.Background(), Config{RedisURL: tc.url})
 			if tc.wantErr != "" {
 				if err == nil {
 					_ = c.Close()
@@ -55,7 +55,7 @@ func TestOpen(t *testing.T) {
 func TestOpenRedis(t *testing.T) {
 	t.Parallel()
 	testRedis(t) // skips without BUZHOU_TEST_REDIS_URL
-	l, q, c, err := Open(context.Background(), os.Getenv(redisEnv), nil)
+	l, q, c, err := Open(context.Background(), Config{RedisURL: os.Getenv(redisEnv)})
 	if err != nil {
 		t.Fatal(err)
 	}

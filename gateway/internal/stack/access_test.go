@@ -2,6 +2,8 @@ package stack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -189,8 +191,8 @@ func TestRateLimitPerKeyAndQuota(t *testing.T) {
 // services and the same Redis: together they allow the limit once, not twice.
 func TestTwoGatewaysShareRedisLimits(t *testing.T) {
 	t.Parallel()
-	url := redisURL(t)
-	s := startStack(t, options{anonPerMinute: 4, redisURL: url})
+	url, prefix := testRedis(t)
+	s := startStack(t, options{anonPerMinute: 4, redisURL: url, redisKeyPrefix: prefix})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +202,7 @@ func TestTwoGatewaysShareRedisLimits(t *testing.T) {
 	go func() {
 		done <- gatewayapp.Run(ctx, gatewayapp.Config{
 			ArticleAddr: s.ArticleAddr, SearchAddr: s.SearchAddr, VerificationAddr: s.VerificationAddr,
-			AnonPerMinute: 4, KeyPerMinute: 1000, RedisURL: url, UsageFlushEvery: time.Hour,
+			AnonPerMinute: 4, KeyPerMinute: 1000, RedisURL: url, RedisKeyPrefix: prefix, UsageFlushEvery: time.Hour,
 		}, lis, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 	t.Cleanup(func() { cancel(); <-done })
@@ -222,29 +224,37 @@ func TestTwoGatewaysShareRedisLimits(t *testing.T) {
 	}
 }
 
-// redisURL returns database 14 of the Redis at BUZHOU_TEST_REDIS_URL, flushed
-// (other packages' tests use other databases), or skips.
-func redisURL(t *testing.T) string {
+// testRedis returns the Redis at BUZHOU_TEST_REDIS_URL, as given, and a key
+// prefix no other test uses, whose keys are deleted when t ends; or skips.
+func testRedis(t *testing.T) (url, prefix string) {
 	t.Helper()
-	base := os.Getenv("BUZHOU_TEST_REDIS_URL")
-	if base == "" {
+	url = os.Getenv("BUZHOU_TEST_REDIS_URL")
+	if url == "" {
 		t.Skip("set BUZHOU_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15) to run the shared rate limit test")
 	}
-	opt, err := redis.ParseURL(base)
+	opt, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatalf("BUZHOU_TEST_REDIS_URL: %v", err)
 	}
-	opt.DB = 14
-	url := fmt.Sprintf("redis://%s/14", opt.Addr)
 	c := redis.NewClient(opt)
-	defer c.Close()
+	t.Cleanup(func() { _ = c.Close() })
 	if err := c.Ping(context.Background()).Err(); err != nil {
 		t.Fatalf("Redis at BUZHOU_TEST_REDIS_URL: %v", err)
 	}
-	if err := c.FlushDB(context.Background()).Err(); err != nil {
-		t.Fatal(err)
-	}
-	return url
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	prefix = "buzhou-stacktest:" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, err := c.Keys(ctx, prefix+"*").Result()
+		if err == nil && len(keys) > 0 {
+			err = c.Del(ctx, keys...).Err()
+		}
+		if err != nil {
+			t.Errorf("delete test keys: %v", err)
+		}
+	})
+	return url, prefix
 }
 
 // TestExpiredAndRevokedKeysOverGRPC checks the refusals of keys that once

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,10 +21,41 @@ import (
 	articleapp "buzhou.dev/article/app"
 	gatewayapp "buzhou.dev/gateway/app"
 	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/sqldb/sqldbtest"
 	verificationapp "buzhou.dev/verification/app"
 )
 
 const testAdminKey = "bz_test_admin_key_0123456789abcdef"
+
+// engineEnv set to "postgres" runs every stack test on PostgreSQL (a fresh
+// schema per data directory) instead of SQLite; `make test` runs this
+// package a second time so when BUZHOU_TEST_POSTGRES_URL is set.
+const engineEnv = "BUZHOU_TEST_STACK_ENGINE"
+
+// schemas maps a data directory to its PostgreSQL schema URL, so a test that
+// restarts a stack on the same directory finds its data again.
+var schemas sync.Map
+
+// onEngine points o at PostgreSQL when engineEnv asks for it.
+func (o *options) onEngine(tb testing.TB) {
+	tb.Helper()
+	switch e := os.Getenv(engineEnv); e {
+	case "", "sqlite":
+		return
+	case "postgres":
+	default:
+		tb.Fatalf("%s=%q: use sqlite or postgres", engineEnv, e)
+	}
+	if o.databaseURL != "" {
+		return
+	}
+	if u, ok := schemas.Load(o.dataDir); ok {
+		o.databaseURL = u.(string)
+		return
+	}
+	o.databaseURL = sqldbtest.FreshSchema(tb)
+	schemas.Store(o.dataDir, o.databaseURL)
+}
 
 // options of a test stack.
 type options struct {
@@ -33,7 +65,7 @@ type options struct {
 	maxBody     int64
 	// Rate limits default to values no test reaches.
 	anonPerMinute, keyPerMinute int
-	redisURL                    string
+	redisURL, redisKeyPrefix    string
 	trustedProxies              []string
 	// usageFlushEvery defaults to an hour: only the stats test waits for flushes.
 	usageFlushEvery time.Duration
@@ -45,6 +77,7 @@ func startStack(tb testing.TB, o options) *Stack {
 	if o.dataDir == "" {
 		o.dataDir = tb.TempDir()
 	}
+	o.onEngine(tb)
 	if o.anonPerMinute == 0 {
 		o.anonPerMinute = 100000
 	}
@@ -58,7 +91,7 @@ func startStack(tb testing.TB, o options) *Stack {
 		Article:      articleapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, SeedDemo: o.seed},
 		Verification: verificationapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, AdminKey: testAdminKey},
 		Gateway: gatewayapp.Config{
-			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.maxBody, RedisURL: o.redisURL, TrustedProxies: o.trustedProxies,
+			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.maxBody, RedisURL: o.redisURL, RedisKeyPrefix: o.redisKeyPrefix, TrustedProxies: o.trustedProxies,
 			AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute, UsageFlushEvery: o.usageFlushEvery,
 		},
 	}

@@ -132,6 +132,3 @@ const (
 	ResultPartial = "partial"
 	ResultFailed  = "failed"
 )
-
-// Results returns the results a verification record can have.
-func Results() []string { return []string{ResultPassed, ResultPartial, ResultFailed} }

@@ -183,8 +183,8 @@ func (r *renderer) deprecated() bool {
 }
 
 // recordCount is the number of verification records in all. The embedded list
-// holds at most the newest ten, so the count field wins; the list length is the
-// floor for articles written before the count was kept.
+// holds at most the newest ten, so the count field wins; the list length is a
+// floor in case a writer set the list without the count.
 func (r *renderer) recordCount() int32 {
 	n := r.a.GetVerificationCount()
 	if l := int32(len(r.a.GetRecentVerifications())); l > n {

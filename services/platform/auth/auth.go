@@ -22,29 +22,6 @@ import (
 	"buzhou.dev/platform/errs"
 )
 
-// Scopes a key can hold.
-const (
-	ScopeArticlesWrite      = "articles:write"
-	ScopeVerificationsWrite = "verifications:write"
-	ScopeInspectionsRun     = "inspections:run"
-	ScopeKeysAdmin          = "keys:admin"
-)
-
-// Internal scopes belong to the services' own identities; the keys API never
-// grants them.
-const (
-	ScopeInternalAuthn     = "internal:authn"
-	ScopeInternalFeed      = "internal:feed"
-	ScopeInternalTrust     = "internal:trust"
-	ScopeInternalTelemetry = "internal:telemetry"
-)
-
-// AllScopes lists every scope, for the bootstrap admin key.
-var AllScopes = []string{ScopeArticlesWrite, ScopeVerificationsWrite, ScopeInspectionsRun, ScopeKeysAdmin}
-
-// InternalScopes lists the services' scopes.
-var InternalScopes = []string{ScopeInternalAuthn, ScopeInternalFeed, ScopeInternalTrust, ScopeInternalTelemetry}
-
 // Principal is the authenticated caller.
 type Principal struct {
 	ID     string
@@ -88,7 +65,7 @@ func (k AdminKey) Authenticate(_ context.Context, secret string) (*Principal, er
 	if k == "" || subtle.ConstantTimeCompare([]byte(k), []byte(secret)) != 1 {
 		return nil, fmt.Errorf("%w: unknown API key; check for typos or create a key with `buzhou keys create`", errs.ErrUnauthenticated)
 	}
-	return &Principal{ID: "admin", Name: "admin", Type: "official_bot", KeyID: "bootstrap", Scopes: AllScopes, Bootstrap: true, Unlimited: true}, nil
+	return &Principal{ID: "admin", Name: "admin", Type: "official_bot", KeyID: "bootstrap", Scopes: KeyScopes(), Bootstrap: true, Unlimited: true}, nil
 }
 
 type principalKey struct{}

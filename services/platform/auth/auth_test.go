@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/metadata"
@@ -53,12 +55,40 @@ func TestEveryRPCDeclaresAccess(t *testing.T) {
 func isBuzhou(pkg string) bool { return len(pkg) > 7 && pkg[:7] == "buzhou." }
 
 func validScope(s string) bool {
-	for _, v := range append(AllScopes, InternalScopes...) {
-		if v == s {
-			return true
-		}
+	return slices.Contains(append(KeyScopes(), InternalScopes()...), s)
+}
+
+func TestCheckScopes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		in   []string
+		want []string
+		says string
+	}{
+		{"one", []string{ScopeArticlesWrite}, []string{ScopeArticlesWrite}, ""},
+		{"repeats dropped, order kept", []string{ScopeKeysAdmin, ScopeArticlesWrite, ScopeKeysAdmin}, []string{ScopeKeysAdmin, ScopeArticlesWrite}, ""},
+		{"none", nil, nil, "give at least one scope; valid scopes: articles:write, verifications:write, inspections:run, keys:admin"},
+		{"unknown", []string{"articles:delete"}, nil, `unknown scope "articles:delete"; valid scopes: articles:write`},
+		{"another case", []string{"Keys:Admin"}, nil, `unknown scope "Keys:Admin"`},
+		{"internal", []string{ScopeArticlesWrite, ScopeInternalTrust}, nil, `scope "internal:trust" is internal`},
+		{"made-up internal", []string{"internal:root"}, nil, `scope "internal:root" is internal`},
 	}
-	return false
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := CheckScopes(tc.in)
+			if tc.says == "" {
+				if err != nil || !slices.Equal(got, tc.want) {
+					t.Fatalf("CheckScopes(%v) = %v, %v; want %v", tc.in, got, err, tc.want)
+				}
+				return
+			}
+			if !errors.Is(err, errs.ErrInvalid) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("CheckScopes(%v) = %v; want InvalidArgument saying %q", tc.in, err, tc.says)
+			}
+		})
+	}
 }
 
 func TestParseAuthorization(t *testing.T) {

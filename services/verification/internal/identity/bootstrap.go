@@ -30,9 +30,9 @@ type fixedKey struct {
 }
 
 var (
-	adminKey   = fixedKey{env: "BUZHOU_ADMIN_KEY", keyID: BootstrapKeyID, principalID: BootstrapPrincipalID, principalName: "admin", scopes: allScopes()}
+	adminKey   = fixedKey{env: "BUZHOU_ADMIN_KEY", keyID: BootstrapKeyID, principalID: BootstrapPrincipalID, principalName: "admin", scopes: auth.KeyScopes()}
 	serviceKey = fixedKey{env: "BUZHOU_SERVICE_KEY", keyID: ServiceKeyID, principalID: ServicePrincipalID, principalName: "buzhou",
-		scopes: append(allScopes(), auth.ScopeInternalAuthn, auth.ScopeInternalFeed, auth.ScopeInternalTrust, auth.ScopeInternalTelemetry)}
+		scopes: append(auth.KeyScopes(), auth.InternalScopes()...)}
 )
 
 // The key the services use for their calls to each other.

@@ -20,9 +20,7 @@ import (
 	"buzhou.dev/verification/internal/identity"
 )
 
-func allScopes() []string {
-	return []string{auth.ScopeArticlesWrite, auth.ScopeVerificationsWrite, auth.ScopeInspectionsRun, auth.ScopeKeysAdmin}
-}
+func allScopes() []string { return auth.KeyScopes() }
 
 func mustCreateKey(t *testing.T, svc *identity.Service, req *identityv1.CreateApiKeyRequest) *identityv1.CreateApiKeyResponse {
 	t.Helper()
@@ -298,9 +296,13 @@ func TestCreateApiKeyValidation(t *testing.T) {
 		{"name of 100 runes", valid(func(r *identityv1.CreateApiKeyRequest) { r.Name = strings.Repeat("键", 100) }), nil, ""},
 		{"name with a line break", valid(func(r *identityv1.CreateApiKeyRequest) { r.Name = "a\nb" }), errs.ErrInvalid, "control characters"},
 		{"no scopes", valid(func(r *identityv1.CreateApiKeyRequest) { r.Scopes = nil }), errs.ErrInvalid,
-			"articles:write, verifications:write, inspections:run, keys:admin"},
+			"scopes: give at least one scope; valid scopes: articles:write, verifications:write, inspections:run, keys:admin"},
 		{"unknown scope", valid(func(r *identityv1.CreateApiKeyRequest) { r.Scopes = []string{"articles:write", "articles:delete"} }), errs.ErrInvalid,
-			`"articles:delete" is not a scope; valid scopes are articles:write, verifications:write, inspections:run, keys:admin`},
+			`scopes: unknown scope "articles:delete"; valid scopes: articles:write, verifications:write, inspections:run, keys:admin`},
+		{"internal scope", valid(func(r *identityv1.CreateApiKeyRequest) {
+			r.Scopes = []string{"articles:write", auth.ScopeInternalTrust}
+		}), errs.ErrInvalid,
+			`scope "internal:trust" is internal to Buzhou's own services`},
 		{"scope in another case", valid(func(r *identityv1.CreateApiKeyRequest) { r.Scopes = []string{"Keys:Admin"} }), errs.ErrInvalid, "valid scopes"},
 		{"every scope", valid(func(r *identityv1.CreateApiKeyRequest) { r.Scopes = allScopes() }), nil, ""},
 		{"expired already", valid(func(r *identityv1.CreateApiKeyRequest) { r.ExpiresAt = timestamppb.New(startTime().Add(-time.Second)) }),

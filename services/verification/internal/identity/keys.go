@@ -3,7 +3,6 @@ package identity
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -18,19 +17,6 @@ const (
 	maxNameRunes = 100
 	maxRateLimit = 1_000_000
 )
-
-// knownScope reports whether scope is one a key can hold.
-func knownScope(scope string) bool {
-	switch scope {
-	case auth.ScopeArticlesWrite, auth.ScopeVerificationsWrite, auth.ScopeInspectionsRun, auth.ScopeKeysAdmin:
-		return true
-	}
-	return false
-}
-
-func allScopes() []string {
-	return []string{auth.ScopeArticlesWrite, auth.ScopeVerificationsWrite, auth.ScopeInspectionsRun, auth.ScopeKeysAdmin}
-}
 
 // checkName trims a display name and checks it; field names the JSON field
 // for the message.
@@ -47,24 +33,6 @@ func checkName(field, name string) (string, error) {
 	return name, nil
 }
 
-// checkScopes returns the scopes without repeats, in the order given.
-func checkScopes(scopes []string) ([]string, error) {
-	valid := strings.Join(allScopes(), ", ")
-	if len(scopes) == 0 {
-		return nil, fmt.Errorf("%w: scopes: give at least one of %s", errs.ErrInvalid, valid)
-	}
-	var out []string
-	for _, s := range scopes {
-		if !knownScope(s) {
-			return nil, fmt.Errorf("%w: scopes: %q is not a scope; valid scopes are %s", errs.ErrInvalid, s, valid)
-		}
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
 func checkPageSize(n int32) error {
 	if n < 0 {
 		return fmt.Errorf("%w: pageSize is %d; give 1 to 200, or 0 for the default of 50", errs.ErrInvalid, n)
@@ -79,9 +47,9 @@ func (s *Service) CreateApiKey(ctx context.Context, req *identityv1.CreateApiKey
 	if err != nil {
 		return nil, err
 	}
-	scopes, err := checkScopes(req.GetScopes())
+	scopes, err := auth.CheckScopes(req.GetScopes())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: scopes: %s", errs.ErrInvalid, errs.Message(err))
 	}
 	k := store.Key{
 		ID:                 newID("key"),

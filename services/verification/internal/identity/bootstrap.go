@@ -10,6 +10,7 @@ import (
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/vocab"
 	"buzhou.dev/verification/internal/store"
 )
 
@@ -81,7 +82,7 @@ func (s *Service) ensureFixedKey(ctx context.Context, fk fixedKey, secret string
 	if utf8.RuneCountInString(secret) < weakAdminKeyRunes {
 		s.log.WarnContext(ctx, fk.env+" is short and easy to guess; use at least 32 random characters", "length", utf8.RuneCountInString(secret))
 	}
-	owner := store.Principal{ID: fk.principalID, Name: fk.principalName, Type: typeOfficialBot}
+	owner := store.Principal{ID: fk.principalID, Name: fk.principalName, Type: vocab.PrincipalOfficialBot}
 	k, err := s.st.UpsertBootstrapKey(ctx, owner, store.Key{
 		ID:          fk.keyID,
 		Name:        fk.env,

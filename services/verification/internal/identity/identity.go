@@ -63,18 +63,6 @@ func New(st Store, now func() time.Time, log *slog.Logger) *Service {
 	return &Service{st: st, now: now, log: log}
 }
 
-// Principal types as the store and auth.Principal spell them.
-const (
-	typeOfficialBot     = "official_bot"
-	typeThirdPartyAgent = "third_party_agent"
-	typeHumanExpert     = "human_expert"
-)
-
-// validType reports whether t is a principal type.
-func validType(t string) bool {
-	return t == typeOfficialBot || t == typeThirdPartyAgent || t == typeHumanExpert
-}
-
 func timestamp(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
 		return nil

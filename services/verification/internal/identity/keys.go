@@ -9,6 +9,7 @@ import (
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/vocab"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	"buzhou.dev/verification/internal/store"
 )
@@ -81,7 +82,7 @@ func (s *Service) CreateApiKey(ctx context.Context, req *identityv1.CreateApiKey
 
 	var owner *store.Principal
 	if k.PrincipalID == "" {
-		owner = &store.Principal{ID: newID("prn"), Name: name, Type: typeThirdPartyAgent}
+		owner = &store.Principal{ID: newID("prn"), Name: name, Type: vocab.PrincipalThirdPartyAgent}
 		k.PrincipalID = owner.ID
 	}
 	secret := newSecret()

@@ -81,38 +81,6 @@ func FromContext(ctx context.Context) *Principal {
 	return p
 }
 
-// SecretFromMetadata extracts the key from "authorization" or "x-api-key".
-// It returns "" with a nil error when the caller sent neither.
-func SecretFromMetadata(md metadata.MD) (string, error) {
-	if v := md.Get("authorization"); len(v) > 0 && strings.TrimSpace(v[0]) != "" {
-		return ParseAuthorization(v[0])
-	}
-	if v := md.Get("x-api-key"); len(v) > 0 {
-		if k := strings.TrimSpace(v[0]); k != "" {
-			return k, nil
-		}
-	}
-	return "", nil
-}
-
-// ParseAuthorization parses an Authorization header value of the form
-// "Bearer <key>", the scheme in any case.
-func ParseAuthorization(h string) (string, error) {
-	h = strings.TrimSpace(h)
-	scheme, key, found := strings.Cut(h, " ")
-	if !found {
-		return "", fmt.Errorf("%w: malformed Authorization header: missing scheme; send \"Authorization: Bearer <key>\" or \"x-api-key: <key>\"", errs.ErrUnauthenticated)
-	}
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", fmt.Errorf("%w: malformed Authorization header: scheme %q is not supported; send \"Authorization: Bearer <key>\" or \"x-api-key: <key>\"", errs.ErrUnauthenticated, scheme)
-	}
-	key = strings.TrimSpace(key)
-	if key == "" || strings.ContainsAny(key, " \t") {
-		return "", fmt.Errorf("%w: malformed Authorization header: expected exactly one key after Bearer", errs.ErrUnauthenticated)
-	}
-	return key, nil
-}
-
 // AccessOf returns the declared access rule of a gRPC method
 // ("/pkg.Service/Method"), nil when the method declares none. The lookup is two
 // map reads in the generated descriptors, cheap enough for every call.
@@ -135,7 +103,7 @@ func AccessOf(fullMethod string) *identityv1.Access {
 func Check(ctx context.Context, a Authenticator, fullMethod string) (context.Context, error) {
 	rule := AccessOf(fullMethod)
 	md, _ := metadata.FromIncomingContext(ctx)
-	secret, err := SecretFromMetadata(md)
+	secret, err := PresentedKey(md.Get("authorization"), md.Get("x-api-key"))
 	if err != nil {
 		return ctx, err
 	}
@@ -154,7 +122,7 @@ func Check(ctx context.Context, a Authenticator, fullMethod string) (context.Con
 	}
 	p := FromContext(ctx)
 	if p == nil {
-		return ctx, fmt.Errorf("%w: this call needs an API key with scope %q; send \"Authorization: Bearer <key>\" or \"x-api-key: <key>\"", errs.ErrUnauthenticated, rule.GetScope())
+		return ctx, Refuse(ReasonMissing, "this call needs an API key with scope %q; %s", rule.GetScope(), howToSend)
 	}
 	if !p.Has(rule.GetScope()) {
 		return ctx, fmt.Errorf("%w: the key lacks scope %q (it has: %s); create a key with that scope", errs.ErrPermissionDenied, rule.GetScope(), strings.Join(p.Scopes, ", "))

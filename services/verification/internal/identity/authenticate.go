@@ -16,35 +16,39 @@ import (
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // resolve finds the key a presented secret belongs to and refuses keys that
-// are unknown, revoked or expired, saying which.
+// are malformed, unknown, revoked or expired, saying which. It reads the
+// store every time: nothing here caches a key, so a revocation holds for the
+// very next call.
 func (s *Service) resolve(ctx context.Context, secret string) (store.Key, store.Principal, error) {
 	if secret == "" {
-		return store.Key{}, store.Principal{}, fmt.Errorf("%w: no API key; send \"Authorization: Bearer <key>\" or \"x-api-key: <key>\"", errs.ErrUnauthenticated)
+		return store.Key{}, store.Principal{}, auth.Refuse(auth.ReasonMissing, "no API key; send \"Authorization: Bearer <key>\" or \"x-api-key: <key>\"")
+	}
+	if err := auth.CheckKey(secret); err != nil {
+		return store.Key{}, store.Principal{}, err
 	}
 	hash := hashSecret(secret)
 	k, p, err := s.st.KeyByHash(ctx, hash)
 	// The index lookup already matched the hash; comparing again in constant
 	// time guards against a store that matches loosely (collation, case).
 	if errors.Is(err, errs.ErrNotFound) || (err == nil && subtle.ConstantTimeCompare([]byte(k.SecretHash), []byte(hash)) != 1) {
-		return store.Key{}, store.Principal{}, fmt.Errorf("%w: unknown API key (prefix %s); check for typos or create one with `buzhou keys create`",
-			errs.ErrUnauthenticated, hint(secret))
+		return store.Key{}, store.Principal{}, auth.Refuse(auth.ReasonUnknown,
+			"unknown API key (prefix %s); check for typos or create one with `buzhou keys create`", auth.KeyHint(secret))
 	}
 	if err != nil {
 		return store.Key{}, store.Principal{}, fmt.Errorf("identity: look up API key: %w", err)
 	}
 	if !k.RevokedAt.IsZero() {
-		return store.Key{}, store.Principal{}, fmt.Errorf("%w: API key %s was revoked at %s; create a new key",
-			errs.ErrUnauthenticated, k.ID, rfc3339(k.RevokedAt))
+		return store.Key{}, store.Principal{}, auth.Refuse(auth.ReasonRevoked, "API key %s was revoked at %s; create a new key", k.ID, rfc3339(k.RevokedAt))
 	}
 	if !k.ExpiresAt.IsZero() && !s.now().Before(k.ExpiresAt) {
-		return store.Key{}, store.Principal{}, fmt.Errorf("%w: API key %s expired at %s; create a new key or ask an admin to extend it",
-			errs.ErrUnauthenticated, k.ID, rfc3339(k.ExpiresAt))
+		return store.Key{}, store.Principal{}, auth.Refuse(auth.ReasonExpired,
+			"API key %s expired at %s; create a new key or ask an admin to extend it", k.ID, rfc3339(k.ExpiresAt))
 	}
 	return k, p, nil
 }
 
 // Authenticate implements auth.Authenticator for the verification service's
-// own RPCs. Errors wrap errs.ErrUnauthenticated with the reason.
+// own RPCs. Errors are auth.Refusals with the reason.
 func (s *Service) Authenticate(ctx context.Context, secret string) (*auth.Principal, error) {
 	k, p, err := s.resolve(ctx, secret)
 	if err != nil {

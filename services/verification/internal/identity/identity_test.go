@@ -257,7 +257,9 @@ func TestAuthenticateUnknownOrEmpty(t *testing.T) {
 		{"unknown", "bzk_Zz12Yy34Xx56Ww78Vv90Uu12Tt34Ss56", []string{"unknown API key (prefix bzk_Zz12…); check for typos or create one with `buzhou keys create`"}},
 		{"typo of a real key", typo, []string{"unknown API key (prefix " + real.GetKey()[:8] + "…)"}},
 		{"short", "abcd", []string{"unknown API key (prefix ab…)"}},
-		{"unprintable", "\x00\x01\x02\x03xyz", []string{"unknown API key (prefix ???…)"}},
+		{"unprintable", "\x00\x01\x02\x03xyz", []string{"malformed API key: byte 1 (0x00) is not printable ASCII"}},
+		{"non-breaking space", "bzk_Zz12Yy34Xx56Ww78Vv90Uu12Tt34Ss56\u00a0", []string{"malformed API key: byte 37 (0xC2)"}},
+		{"space inside", "bzk_Zz12 Yy34", []string{"malformed API key"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,7 +8,8 @@ import (
 	"buzhou.dev/platform/errs"
 )
 
-// Why a presented key was refused, for logs and metrics.
+// Why a presented key was refused. The failed-auth throttle counts the
+// reasons a guess gets (unknown, malformed); metrics and logs name them all.
 const (
 	ReasonMissing   = "missing"
 	ReasonMalformed = "malformed"
@@ -16,6 +17,10 @@ const (
 	ReasonExpired   = "expired"
 	ReasonRevoked   = "revoked"
 )
+
+// ReasonTrailer is the trailer in which AuthenticateApiKey names the reason
+// of a refusal, so that the other services' key checks know it too.
+const ReasonTrailer = "buzhou-auth-reason"
 
 // Refusal is a refused key: errs.ErrUnauthenticated with its reason.
 type Refusal struct {
@@ -47,8 +52,12 @@ func ReasonOf(err error) string {
 	return ""
 }
 
-// MaxKeyLen bounds a presented key. Made keys have 36 characters.
-const MaxKeyLen = 256
+// Key length limits. Made keys have 36 characters; operators choose the
+// bootstrap and service secrets, which must be long enough not to be guessed.
+const (
+	MinConfiguredKeyLen = 32
+	MaxKeyLen           = 256
+)
 
 // howToSend ends every refusal of a malformed header.
 const howToSend = `send "Authorization: Bearer <key>" or "x-api-key: <key>"`
@@ -163,6 +172,31 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// CheckConfiguredKey checks a secret an operator sets in the variable env
+// (BUZHOU_ADMIN_KEY, a service key): set, printable ASCII without spaces, at
+// least 32 and at most 256 characters. Errors wrap errs.ErrInvalid and never
+// repeat the secret.
+func CheckConfiguredKey(env, secret string) error {
+	const advice = "e.g. the output of `openssl rand -hex 32`"
+	if secret == "" {
+		return fmt.Errorf("%w: %s is not set; set it to a random secret of at least %d characters, %s", errs.ErrInvalid, env, MinConfiguredKeyLen, advice)
+	}
+	for i := 0; i < len(secret); i++ {
+		if c := secret[i]; c <= 0x20 || c > 0x7e {
+			return fmt.Errorf("%w: %s contains spaces, control or non-ASCII characters (byte %d), which no header can carry; set it to printable ASCII, %s",
+				errs.ErrInvalid, env, i+1, advice)
+		}
+	}
+	switch {
+	case len(secret) < MinConfiguredKeyLen:
+		return fmt.Errorf("%w: %s has %d characters, too few to resist guessing; use at least %d random characters, %s",
+			errs.ErrInvalid, env, len(secret), MinConfiguredKeyLen, advice)
+	case len(secret) > MaxKeyLen:
+		return fmt.Errorf("%w: %s has %d characters; keys have at most %d, %s", errs.ErrInvalid, env, len(secret), MaxKeyLen, advice)
+	}
+	return nil
 }
 
 // KeyHint shows the start of a presented secret in messages and logs: at most

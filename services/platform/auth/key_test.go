@@ -67,6 +67,39 @@ func TestPresentedKey(t *testing.T) {
 	}
 }
 
+func TestCheckConfiguredKey(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, secret, says string
+	}{
+		{"good", strings.Repeat("a1", 16), ""},
+		{"unset", "", "BUZHOU_ADMIN_KEY is not set"},
+		{"31 characters", strings.Repeat("a", 31), "has 31 characters, too few"},
+		{"too long", strings.Repeat("a", MaxKeyLen+1), "at most 256"},
+		{"space", "aaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbbbbbb", "contains spaces"},
+		{"non-ASCII", strings.Repeat("密", 20), "non-ASCII"},
+		{"line break", strings.Repeat("a", 40) + "\n", "control"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := CheckConfiguredKey("BUZHOU_ADMIN_KEY", tc.secret)
+			if tc.says == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, errs.ErrInvalid) || !strings.Contains(err.Error(), tc.says) || !strings.Contains(err.Error(), "BUZHOU_ADMIN_KEY") {
+				t.Fatalf("CheckConfiguredKey = %v; want InvalidArgument saying %q", err, tc.says)
+			}
+			if len(tc.secret) > 8 && strings.Contains(err.Error(), tc.secret[:8]) {
+				t.Errorf("the error shows the secret: %v", err)
+			}
+		})
+	}
+}
+
 func TestKeyHint(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

@@ -7,7 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"buzhou.dev/platform/errs"
@@ -40,7 +42,10 @@ type cached struct {
 	until time.Time
 }
 
-var _ Authenticator = (*Remote)(nil)
+var (
+	_ Authenticator = (*Remote)(nil)
+	_ Voucher       = (*Remote)(nil)
+)
 
 // NewRemote returns an Authenticator backed by client with the default cache
 // lifetimes. now may be nil (time.Now).
@@ -62,12 +67,17 @@ func (r *Remote) Authenticate(ctx context.Context, secret string) (*Principal, e
 		return c.p, c.err
 	}
 
-	resp, err := r.client.AuthenticateApiKey(ctx, &identityv1.AuthenticateApiKeyRequest{Key: secret})
+	var trailer metadata.MD
+	resp, err := r.client.AuthenticateApiKey(ctx, &identityv1.AuthenticateApiKeyRequest{Key: secret}, grpc.Trailer(&trailer))
 	switch {
 	case err == nil:
 		c = cached{p: PrincipalFromProto(resp), until: now.Add(r.positiveTTL)}
 	case status.Code(err) == codes.Unauthenticated:
-		c = cached{err: fmt.Errorf("%w: %s", errs.ErrUnauthenticated, status.Convert(err).Message()), until: now.Add(r.negativeTTL)}
+		reason := ReasonUnknown
+		if v := trailer.Get(ReasonTrailer); len(v) > 0 {
+			reason = v[0]
+		}
+		c = cached{err: Refuse(reason, "%s", status.Convert(err).Message()), until: now.Add(r.negativeTTL)}
 	default:
 		// Not the key's fault: do not cache, and do not call it a bad key.
 		return nil, fmt.Errorf("%w: cannot check the API key right now; retry in a few seconds", errs.ErrUnavailable)
@@ -86,6 +96,17 @@ func (r *Remote) Authenticate(ctx context.Context, secret string) (*Principal, e
 	r.cache[h] = c
 	r.mu.Unlock()
 	return c.p, c.err
+}
+
+// Vouch implements Voucher: the principal of a fresh positive cache entry.
+func (r *Remote) Vouch(secret string) *Principal {
+	h := sha256.Sum256([]byte(secret))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.cache[h]; ok && c.p != nil && r.now().Before(c.until) {
+		return c.p
+	}
+	return nil
 }
 
 // PrincipalFromProto converts the identity service's answer.

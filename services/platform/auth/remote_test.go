@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"buzhou.dev/platform/errs"
@@ -27,7 +28,7 @@ type fakeIdentity struct {
 	down  bool
 }
 
-func (f *fakeIdentity) AuthenticateApiKey(_ context.Context, req *identityv1.AuthenticateApiKeyRequest) (*identityv1.AuthenticateApiKeyResponse, error) {
+func (f *fakeIdentity) AuthenticateApiKey(ctx context.Context, req *identityv1.AuthenticateApiKeyRequest) (*identityv1.AuthenticateApiKeyResponse, error) {
 	f.calls.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -35,6 +36,7 @@ func (f *fakeIdentity) AuthenticateApiKey(_ context.Context, req *identityv1.Aut
 		return nil, status.Error(codes.Unavailable, "db down")
 	}
 	if !f.keys[req.GetKey()] {
+		_ = grpc.SetTrailer(ctx, metadata.Pairs(ReasonTrailer, ReasonRevoked))
 		return nil, status.Error(codes.Unauthenticated, "API key key_1 was revoked at 2026-01-01T00:00:00Z; create a new key")
 	}
 	return &identityv1.AuthenticateApiKeyResponse{
@@ -93,10 +95,16 @@ func TestRemoteCachesAndSeesRevocation(t *testing.T) {
 	if _, err := r.Authenticate(ctx, "good"); err != nil {
 		t.Fatalf("within the TTL the cached answer stands: %v", err)
 	}
+	if r.Vouch("good") == nil || r.Vouch("other") != nil {
+		t.Errorf("Vouch should know the cached key, and only it")
+	}
 	now = now.Add(DefaultPositiveTTL)
+	if r.Vouch("good") != nil {
+		t.Errorf("Vouch knows a key whose cache entry expired")
+	}
 	_, err = r.Authenticate(ctx, "good")
-	if !errors.Is(err, errs.ErrUnauthenticated) || errs.Message(err) == "" {
-		t.Fatalf("after the TTL a revoked key is refused with the reason: %v", err)
+	if !errors.Is(err, errs.ErrUnauthenticated) || errs.Message(err) == "" || ReasonOf(err) != ReasonRevoked {
+		t.Fatalf("after the TTL a revoked key is refused with the reason (from the trailer): %v, %q", err, ReasonOf(err))
 	}
 	calls := f.calls.Load()
 	if _, err := r.Authenticate(ctx, "good"); !errors.Is(err, errs.ErrUnauthenticated) || f.calls.Load() != calls {
@@ -110,7 +118,7 @@ func TestRemoteUnavailableIsNotABadKey(t *testing.T) {
 	r := NewRemote(client, nil)
 	f.set("k", true, true)
 	_, err := r.Authenticate(context.Background(), "k")
-	if !errors.Is(err, errs.ErrUnavailable) {
+	if !errors.Is(err, errs.ErrUnavailable) || ReasonOf(err) != "" {
 		t.Fatalf("identity down should be Unavailable, got %v", err)
 	}
 	f.set("k", true, false)

@@ -39,18 +39,18 @@ type Server struct {
 }
 
 // NewServer returns a server whose every RPC passes through recovery, logging,
-// the access check with authn, and error mapping.
-func NewServer(log *slog.Logger, authn auth.Authenticator) *Server {
+// the access check of guard, and error mapping.
+func NewServer(log *slog.Logger, guard *auth.Guard) *Server {
 	s := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(
 			unaryObserve(log),
-			auth.UnaryInterceptor(authn),
+			guard.UnaryInterceptor(),
 		),
 		grpc.ChainStreamInterceptor(
 			streamObserve(log),
-			auth.StreamInterceptor(authn),
+			guard.StreamInterceptor(),
 		),
 	)
 	h := health.NewServer()

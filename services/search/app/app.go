@@ -24,6 +24,9 @@ type Config struct {
 	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
 	// ServiceKey is the secret the services present to each other.
 	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
+	// FailedAuthPerMinute is how many failed key checks a client address may
+	// make per minute on the gRPC port.
+	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
 }
 
 type server struct {
@@ -38,7 +41,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 		return fmt.Errorf("dial verification service: %w", err)
 	}
 	defer idConn.Close()
-	g := grpcx.NewServer(log, auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil))
+	g := grpcx.NewServer(log, auth.NewGuard(auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil), cfg.FailedAuthPerMinute, log))
 	searchv1.RegisterSearchServiceServer(g.GRPC, server{})
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

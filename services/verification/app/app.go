@@ -11,6 +11,7 @@ import (
 	"net"
 	"time"
 
+	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
@@ -34,6 +35,9 @@ type Config struct {
 	AdminKey string `env:"BUZHOU_ADMIN_KEY"`
 	// ServiceKey is the secret the gateway and services present to each other.
 	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
+	// FailedAuthPerMinute is how many failed key checks a client address may
+	// make per minute on the gRPC port.
+	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
 }
 
 // Run serves the verification and identity services on lis until ctx ends.
@@ -59,7 +63,8 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	}
 	defer articleConn.Close()
 
-	g := grpcx.NewServer(log, ids)
+	// Keys are checked here against the store itself, with no cache.
+	g := grpcx.NewServer(log, auth.NewGuard(ids, cfg.FailedAuthPerMinute, log))
 	identityv1.RegisterIdentityServiceServer(g.GRPC, ids)
 	verificationv1.RegisterVerificationServiceServer(g.GRPC, stats.New(articlev1.NewArticleServiceClient(articleConn), usage{ids}, nil))
 	log.Info("serving", "addr", lis.Addr().String())

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
@@ -54,6 +57,10 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*auth.Princi
 	if err != nil {
 		return nil, err
 	}
+	return principalOf(k, p), nil
+}
+
+func principalOf(k store.Key, p store.Principal) *auth.Principal {
 	return &auth.Principal{
 		ID:        p.ID,
 		Name:      p.Name,
@@ -66,14 +73,29 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*auth.Princi
 		RatePerMinute: int(k.RateLimitPerMinute),
 		DailyQuota:    k.DailyQuota,
 		MonthlyQuota:  k.MonthlyQuota,
-	}, nil
+	}
+}
+
+// Vouch implements auth.Voucher for the fixed keys (BUZHOU_ADMIN_KEY,
+// BUZHOU_SERVICE_KEY) as this process set them at start-up: they change only
+// then, and the API cannot revoke them, so holding them in memory never
+// outlives a revocation.
+func (s *Service) Vouch(secret string) *auth.Principal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fixed[hashSecret(secret)]
 }
 
 // AuthenticateApiKey resolves a secret for the other services' auth check;
-// the answer also carries the key's rate limit and quotas.
+// the answer also carries the key's rate limit and quotas. A refusal names
+// its reason in the auth.ReasonTrailer trailer.
 func (s *Service) AuthenticateApiKey(ctx context.Context, req *identityv1.AuthenticateApiKeyRequest) (*identityv1.AuthenticateApiKeyResponse, error) {
 	k, p, err := s.resolve(ctx, req.GetKey())
 	if err != nil {
+		if reason := auth.ReasonOf(err); reason != "" {
+			// Outside an RPC (a direct call) there is no trailer to set.
+			_ = grpc.SetTrailer(ctx, metadata.Pairs(auth.ReasonTrailer, reason))
+		}
 		return nil, err
 	}
 	return &identityv1.AuthenticateApiKeyResponse{

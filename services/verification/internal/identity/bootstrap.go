@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
@@ -19,9 +16,6 @@ import (
 const (
 	BootstrapKeyID       = "key_bootstrap"
 	BootstrapPrincipalID = "prn_admin"
-
-	// A shorter BUZHOU_ADMIN_KEY works but is logged as weak.
-	weakAdminKeyRunes = 16
 )
 
 // fixedKey describes a key the operator sets by environment variable.
@@ -46,7 +40,8 @@ const (
 // scope, owned by the principal "admin" (an official bot), without rate limit
 // or quotas. Run it at every start: a changed secret replaces the old one,
 // which stops working; an unchanged one changes nothing; an empty one revokes
-// the bootstrap key if there is one.
+// the bootstrap key if there is one. A secret shorter than 32 characters is
+// refused.
 func (s *Service) EnsureBootstrapKey(ctx context.Context, secret string) error {
 	return s.ensureFixedKey(ctx, adminKey, secret)
 }
@@ -70,17 +65,12 @@ func (s *Service) ensureFixedKey(ctx context.Context, fk fixedKey, secret string
 		if _, err := s.st.RevokeKey(ctx, fk.keyID); err != nil {
 			return fmt.Errorf("identity: revoke the %s key: %w", fk.env, err)
 		}
+		s.forget(fk.keyID)
 		s.log.InfoContext(ctx, fk.env+" is not set: its key is revoked", "key", fk.keyID, "prefix", prev.Prefix)
 		return nil
 	}
-	// Callers send the key in a header, which is trimmed and split at spaces;
-	// a secret with spaces could never be presented.
-	if strings.ContainsFunc(secret, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) || !utf8.ValidString(secret) {
-		return fmt.Errorf("%w: %s contains spaces or control characters; set it to one token, e.g. the output of `openssl rand -hex 32`",
-			errs.ErrInvalid, fk.env)
-	}
-	if utf8.RuneCountInString(secret) < weakAdminKeyRunes {
-		s.log.WarnContext(ctx, fk.env+" is short and easy to guess; use at least 32 random characters", "length", utf8.RuneCountInString(secret))
+	if err := auth.CheckConfiguredKey(fk.env, secret); err != nil {
+		return err
 	}
 	owner := store.Principal{ID: fk.principalID, Name: fk.principalName, Type: vocab.PrincipalOfficialBot}
 	k, err := s.st.UpsertBootstrapKey(ctx, owner, store.Key{
@@ -95,6 +85,10 @@ func (s *Service) ensureFixedKey(ctx context.Context, fk fixedKey, secret string
 	if err != nil {
 		return fmt.Errorf("identity: store the %s key: %w", fk.env, err)
 	}
+	s.forget(k.ID)
+	s.mu.Lock()
+	s.fixed[k.SecretHash] = principalOf(k, owner)
+	s.mu.Unlock()
 	switch {
 	case !found:
 		s.log.InfoContext(ctx, "key created from "+fk.env, "key", k.ID, "prefix", k.Prefix)
@@ -104,4 +98,15 @@ func (s *Service) ensureFixedKey(ctx context.Context, fk fixedKey, secret string
 		s.log.InfoContext(ctx, "key restored from "+fk.env, "key", k.ID, "prefix", k.Prefix)
 	}
 	return nil
+}
+
+// forget drops what Vouch knows of key id.
+func (s *Service) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, p := range s.fixed {
+		if p.KeyID == id {
+			delete(s.fixed, h)
+		}
+	}
 }

@@ -28,7 +28,8 @@ func serve(t *testing.T, e *env) (string, identityv1.IdentityServiceClient) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpcx.NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)), e.svc)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	g := grpcx.NewServer(log, auth.NewGuard(e.svc, 0, log))
 	identityv1.RegisterIdentityServiceServer(g.GRPC, e.svc)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -124,10 +125,15 @@ func TestGRPCRoundTrip(t *testing.T) {
 	}
 	_, err = client.ListApiKeys(asWriter, &identityv1.ListApiKeysRequest{})
 	wantStatus(t, err, codes.Unauthenticated, "was revoked at "+revoked.GetRevokedAt().AsTime().Format("2006-01-02T15:04:05Z"))
-	_, err = client.AuthenticateApiKey(asService, &identityv1.AuthenticateApiKeyRequest{Key: created.GetKey()})
-	wantStatus(t, err, codes.Unauthenticated, "was revoked")
-	_, err = client.AuthenticateApiKey(asService, &identityv1.AuthenticateApiKeyRequest{Key: "bzk_doesNotExist000000000000000000"})
-	wantStatus(t, err, codes.Unauthenticated, "unknown API key (prefix bzk_does…)")
+	// A refusal names its reason in a trailer, for the other services' key checks.
+	for key, reason := range map[string]string{created.GetKey(): auth.ReasonRevoked, "bzk_doesNotExist000000000000000000": auth.ReasonUnknown, "bzk\u00a0": auth.ReasonMalformed} {
+		var trailer metadata.MD
+		_, err = client.AuthenticateApiKey(asService, &identityv1.AuthenticateApiKeyRequest{Key: key}, grpc.Trailer(&trailer))
+		wantStatus(t, err, codes.Unauthenticated, map[string]string{auth.ReasonRevoked: "was revoked", auth.ReasonUnknown: "unknown API key (prefix bzk_does…)", auth.ReasonMalformed: "malformed API key"}[reason])
+		if got := trailer.Get(auth.ReasonTrailer); !cmp.Equal(got, []string{reason}) {
+			t.Errorf("reason trailer %q, want %q", got, reason)
+		}
+	}
 
 	list, err := client.ListApiKeys(asAdmin, &identityv1.ListApiKeysRequest{})
 	if err != nil {

@@ -11,6 +11,7 @@ package identity
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -43,11 +44,17 @@ type Service struct {
 	st  Store
 	now func() time.Time
 	log *slog.Logger
+
+	// fixed holds the principals of the fixed keys this process ensured, by
+	// secret hash, for Vouch.
+	mu    sync.Mutex
+	fixed map[string]*auth.Principal
 }
 
 var (
 	_ identityv1.IdentityServiceServer = (*Service)(nil)
 	_ auth.Authenticator               = (*Service)(nil)
+	_ auth.Voucher                     = (*Service)(nil)
 	_ Store                            = store.Store(nil)
 )
 
@@ -60,7 +67,7 @@ func New(st Store, now func() time.Time, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, now: now, log: log}
+	return &Service{st: st, now: now, log: log, fixed: map[string]*auth.Principal{}}
 }
 
 func timestamp(t time.Time) *timestamppb.Timestamp {

@@ -363,13 +363,17 @@ func TestSecretsAreUniqueAndMarked(t *testing.T) {
 func TestBootstrapKey(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, e *env) {
-		const first, second = "first-admin-secret-0123456789", "second-admin-secret-9876543210"
+		const first, second = "first-admin-secret-0123456789abcdef", "second-admin-secret-9876543210fedcba"
 		if err := e.svc.EnsureBootstrapKey(t.Context(), first); err != nil {
 			t.Fatal(err)
 		}
 		want := &auth.Principal{ID: "prn_admin", Name: "admin", Type: "official_bot", KeyID: "key_bootstrap", Scopes: allScopes(), Bootstrap: true, Unlimited: true}
 		if d := cmp.Diff(want, mustAuthenticate(t, e.svc, first)); d != "" {
 			t.Fatalf("Authenticate(bootstrap) (-want +got):\n%s", d)
+		}
+		// Vouch knows it without the store, for a throttled address.
+		if d := cmp.Diff(want, e.svc.Vouch(first)); d != "" {
+			t.Fatalf("Vouch(bootstrap) (-want +got):\n%s", d)
 		}
 		authResp, err := e.svc.AuthenticateApiKey(t.Context(), &identityv1.AuthenticateApiKeyRequest{Key: first})
 		if err != nil {
@@ -429,6 +433,9 @@ func TestBootstrapKey(t *testing.T) {
 		}
 		_, err = svc.Authenticate(t.Context(), second)
 		wantRefused(t, err, errs.ErrUnauthenticated, "API key key_bootstrap was revoked at 2026-07-01T13:00:00Z")
+		if svc.Vouch(second) != nil || svc.Vouch(first) != nil {
+			t.Errorf("Vouch still knows a revoked or replaced bootstrap secret")
+		}
 		if err := svc.EnsureBootstrapKey(t.Context(), second); err != nil {
 			t.Fatal(err)
 		}
@@ -454,12 +461,18 @@ func TestBootstrapKeyUnsetFromTheStart(t *testing.T) {
 	}
 }
 
-func TestBootstrapKeyRefusesSpaces(t *testing.T) {
+func TestBootstrapKeyRefusesWeakSecrets(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	for _, secret := range []string{"two words here", " leading-space-secret", "line\nbreak-secret-12345"} {
+	for secret, says := range map[string]string{
+		"two words here and a few more to be long":  "contains spaces",
+		" leading-space-secret-0123456789abcdef":    "contains spaces",
+		"line\nbreak-secret-0123456789abcdefghij":   "control",
+		"nbsp-secret-0123456789abcdefghijklm\u00a0": "non-ASCII",
+		"short-but-printable-0123456789a":           "has 31 characters, too few to resist guessing; use at least 32",
+	} {
 		err := e.svc.EnsureBootstrapKey(t.Context(), secret)
-		wantRefused(t, err, errs.ErrInvalid, "BUZHOU_ADMIN_KEY")
+		wantRefused(t, err, errs.ErrInvalid, "BUZHOU_ADMIN_KEY", says)
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("error %q shows the secret", err)
 		}

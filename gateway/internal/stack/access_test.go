@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	gatewayapp "buzhou.dev/gateway/app"
+	"buzhou.dev/platform/auth"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
@@ -203,6 +204,7 @@ func TestTwoGatewaysShareRedisLimits(t *testing.T) {
 		done <- gatewayapp.Run(ctx, gatewayapp.Config{
 			ArticleAddr: s.ArticleAddr, SearchAddr: s.SearchAddr, VerificationAddr: s.VerificationAddr,
 			AnonPerMinute: 4, KeyPerMinute: 1000, RedisURL: url, RedisKeyPrefix: prefix, UsageFlushEvery: time.Hour,
+			ServiceKey: s.ServiceKeys[auth.ServiceGateway],
 		}, lis, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 	t.Cleanup(func() { cancel(); <-done })

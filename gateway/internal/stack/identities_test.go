@@ -1,17 +1,189 @@
 package stack
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"buzhou.dev/platform/auth"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
+
+// internalRPC is an RPC whose access rule names an internal scope.
+type internalRPC struct {
+	full  string // "/buzhou.article.v1.ArticleService/WatchArticles"
+	scope string
+	md    protoreflect.MethodDescriptor
+}
+
+// internalRPCs walks every RPC of every Buzhou service for the internal ones.
+func internalRPCs(t *testing.T) []internalRPC {
+	t.Helper()
+	var out []internalRPC
+	protoregistry.GlobalFiles.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		if !strings.HasPrefix(string(fd.Package()), "buzhou.") {
+			return true
+		}
+		for i := 0; i < fd.Services().Len(); i++ {
+			sd := fd.Services().Get(i)
+			for j := 0; j < sd.Methods().Len(); j++ {
+				md := sd.Methods().Get(j)
+				full := "/" + string(sd.FullName()) + "/" + string(md.Name())
+				if scope := auth.AccessOf(full).GetScope(); auth.IsInternal(scope) {
+					out = append(out, internalRPC{full: full, scope: scope, md: md})
+				}
+			}
+		}
+		return true
+	})
+	if len(out) < 5 {
+		t.Fatalf("found %d internal RPCs; want at least WatchArticles, UpdateArticleTrust, AuthenticateApiKey, WatchKeyRevocations, RecordAgentUsage", len(out))
+	}
+	return out
+}
+
+// addrOf returns the address of the service that serves rpc.
+func addrOf(t *testing.T, s *Stack, rpc internalRPC) string {
+	t.Helper()
+	switch svc := rpc.md.Parent().FullName(); svc {
+	case "buzhou.article.v1.ArticleService":
+		return s.ArticleAddr
+	case "buzhou.search.v1.SearchService":
+		return s.SearchAddr
+	case "buzhou.verification.v1.VerificationService", "buzhou.identity.v1.IdentityService":
+		return s.VerificationAddr
+	default:
+		t.Fatalf("no address for service %s: add it here", svc)
+		return ""
+	}
+}
+
+// invoke calls rpc with req (an empty request when nil) and returns the
+// call's error. A server stream counts as allowed once it starts (its
+// headers arrive); the stream is then closed.
+func invoke(ctx context.Context, conn *grpc.ClientConn, rpc internalRPC, req proto.Message) error {
+	if req == nil {
+		mt, err := protoregistry.GlobalTypes.FindMessageByName(rpc.md.Input().FullName())
+		if err != nil {
+			return err
+		}
+		req = mt.New().Interface()
+	}
+	out, err := protoregistry.GlobalTypes.FindMessageByName(rpc.md.Output().FullName())
+	if err != nil {
+		return err
+	}
+	resp := out.New().Interface()
+	if !rpc.md.IsStreamingServer() {
+		return conn.Invoke(ctx, rpc.full, req, resp)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, rpc.full)
+	if err != nil {
+		return err
+	}
+	if err := stream.SendMsg(req); err != nil {
+		return err
+	}
+	if err := stream.CloseSend(); err != nil {
+		return err
+	}
+	if md, err := stream.Header(); err != nil || md == nil {
+		return stream.RecvMsg(resp) // ended before it started: the status says why
+	}
+	return nil
+}
+
+// TestInternalRPCsRefuseOutsideKeys walks every RPC whose access rule names
+// an internal scope: no outside scope reaches it over gRPC (a key with every
+// outside scope, and the bootstrap key, get PermissionDenied), and it has no
+// REST binding at all.
+func TestInternalRPCsRefuseOutsideKeys(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{})
+	admin := newClient(t, s, testAdminKey)
+	_, everything := createKey(t, admin, map[string]any{"name": "every outside scope", "scopes": auth.KeyScopes()})
+	httpRule, err := protoregistry.GlobalTypes.FindExtensionByName("google.api.http")
+	if err != nil {
+		t.Fatalf("the google.api.http option is not registered: %v", err)
+	}
+	for _, rpc := range internalRPCs(t) {
+		t.Run(rpc.full, func(t *testing.T) {
+			t.Parallel()
+			if proto.HasExtension(rpc.md.Options(), httpRule) {
+				t.Errorf("%s needs %s but has a REST binding", rpc.full, rpc.scope)
+			}
+			for name, key := range map[string]string{"every outside scope": everything, "bootstrap key": testAdminKey} {
+				err := invoke(t.Context(), grpcConn(t, addrOf(t, s, rpc), key), rpc, nil)
+				if status.Code(err) != codes.PermissionDenied || !strings.Contains(status.Convert(err).Message(), fmt.Sprintf("%q", rpc.scope)) {
+					t.Errorf("%s with the %s: %v; want PermissionDenied naming %q", rpc.full, name, err, rpc.scope)
+				}
+			}
+		})
+	}
+}
+
+// TestServiceIdentitiesReachOnlyTheirRPCs: each service's key reaches
+// exactly the internal RPCs its scopes allow (search's cannot write trust,
+// the gateway's cannot follow the feed), and no outside RPC that needs a
+// scope, over gRPC or REST.
+func TestServiceIdentitiesReachOnlyTheirRPCs(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{})
+	admin := newClient(t, s, testAdminKey)
+	must(t, admin.do("POST", "/api/v1/articles", article("Feed has something")), http.StatusCreated) // so that WatchArticles starts
+	requests := map[string]proto.Message{
+		"/buzhou.identity.v1.IdentityService/AuthenticateApiKey": &identityv1.AuthenticateApiKeyRequest{Key: testAdminKey},
+	}
+	for _, si := range auth.ServiceIdentities() {
+		key := s.ServiceKeys[si.Service]
+		for _, rpc := range internalRPCs(t) {
+			allowed := slices.Contains(si.Scopes, rpc.scope)
+			t.Run(fmt.Sprintf("%s calls %s", si.Service, rpc.md.Name()), func(t *testing.T) {
+				t.Parallel()
+				err := invoke(t.Context(), grpcConn(t, addrOf(t, s, rpc), key), rpc, requests[rpc.full])
+				switch code := status.Code(err); {
+				case allowed && (code == codes.PermissionDenied || code == codes.Unauthenticated):
+					t.Errorf("%s holds %s but %s refuses it: %v", si.Service, rpc.scope, rpc.full, err)
+				case !allowed && code != codes.PermissionDenied:
+					t.Errorf("%s lacks %s but %s answers %v", si.Service, rpc.scope, rpc.full, err)
+				}
+			})
+		}
+		t.Run(si.Service+" has no outside scope", func(t *testing.T) {
+			t.Parallel()
+			arts := articlev1.NewArticleServiceClient(grpcConn(t, s.ArticleAddr, key))
+			_, err := arts.CreateArticle(t.Context(), &articlev1.CreateArticleRequest{Article: newArticle("by a service " + si.Service)})
+			if status.Code(err) != codes.PermissionDenied {
+				t.Errorf("CreateArticle with the %s service key: %v", si.Service, err)
+			}
+			ids := identityv1.NewIdentityServiceClient(grpcConn(t, s.VerificationAddr, key))
+			if _, err := ids.ListApiKeys(t.Context(), &identityv1.ListApiKeysRequest{}); status.Code(err) != codes.PermissionDenied {
+				t.Errorf("ListApiKeys with the %s service key: %v", si.Service, err)
+			}
+			for _, r := range []response{
+				newClient(t, s, key).do("POST", "/api/v1/articles", article("REST by "+si.Service)),
+				newClient(t, s, key).do("GET", "/api/v1/keys", nil),
+			} {
+				if r.status != http.StatusForbidden {
+					t.Errorf("REST with the %s service key: %d %s", si.Service, r.status, r.body)
+				}
+			}
+		})
+	}
+}
 
 // TestFailedKeyChecksAreThrottledOverGRPC: guesses on a gRPC port use up the
 // address's failed checks, after which its keys are refused unchecked, with
@@ -49,7 +221,7 @@ func TestFailedKeyChecksAreThrottledOverGRPC(t *testing.T) {
 		}
 	}
 	must(t, admin.do("POST", "/api/v1/articles", article("After the guesses")), http.StatusCreated)
-	ids := identityv1.NewIdentityServiceClient(grpcConn(t, s.VerificationAddr, s.ServiceKey))
+	ids := identityv1.NewIdentityServiceClient(grpcConn(t, s.VerificationAddr, s.ServiceKeys[auth.ServiceGateway]))
 	if _, err := ids.AuthenticateApiKey(t.Context(), &identityv1.AuthenticateApiKeyRequest{Key: testAdminKey}); err != nil {
 		t.Errorf("the gateway's own key from the throttled address: %v", err)
 	}

@@ -14,7 +14,6 @@ import (
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
-	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
 // Config configures the article service.
@@ -27,8 +26,8 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL"`
 	// VerificationAddr is the verification service, which checks API keys.
 	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
-	// ServiceKey is the secret the services present to each other.
-	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
+	// ServiceKey is the article service's own key, for its key checks.
+	ServiceKey string `env:"BUZHOU_ARTICLE_SERVICE_KEY"`
 	// FailedAuthPerMinute is how many failed key checks a client address may
 	// make per minute on the gRPC port.
 	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
@@ -60,12 +59,12 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 		}
 	}
 
-	idConn, err := grpcx.Dial(cfg.VerificationAddr, cfg.ServiceKey)
+	ids, err := grpcx.DialIdentity(cfg.VerificationAddr, auth.ServiceArticle, cfg.ServiceKey)
 	if err != nil {
-		return fmt.Errorf("dial verification service: %w", err)
+		return err
 	}
-	defer idConn.Close()
-	g := grpcx.NewServer(log, auth.NewGuard(auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil), cfg.FailedAuthPerMinute, log))
+	defer ids.Close()
+	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log))
 	articlev1.RegisterArticleServiceServer(g.GRPC, srv)
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

@@ -57,6 +57,31 @@ func TestEveryRPCDeclaresAccess(t *testing.T) {
 	}
 }
 
+func TestServiceIdentitiesHoldOnlyInternalScopes(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for _, si := range ServiceIdentities() {
+		if seen[si.Service] || seen[si.Env] {
+			t.Errorf("%s: service or variable named twice", si.Service)
+		}
+		seen[si.Service], seen[si.Env] = true, true
+		if si.Env != "BUZHOU_"+strings.ToUpper(si.Service)+"_SERVICE_KEY" {
+			t.Errorf("%s reads its key from %s", si.Service, si.Env)
+		}
+		for _, s := range si.Scopes {
+			if !slices.Contains(InternalScopes(), s) {
+				t.Errorf("%s holds %q, which is not an internal scope", si.Service, s)
+			}
+		}
+		if got, ok := ServiceIdentityOf(si.Service); !ok || got.Env != si.Env {
+			t.Errorf("ServiceIdentityOf(%s) = %v, %v", si.Service, got, ok)
+		}
+	}
+	if len(seen) != 8 {
+		t.Errorf("want 4 service identities, got %d", len(seen)/2)
+	}
+}
+
 func TestCheckScopes(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

@@ -67,3 +67,48 @@ func CheckScopes(scopes []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Names of the services, each with an identity of its own.
+const (
+	ServiceGateway      = "gateway"
+	ServiceArticle      = "article"
+	ServiceSearch       = "search"
+	ServiceVerification = "verification"
+)
+
+// ServiceIdentity is a service's own principal: the internal scopes its key
+// holds (least privilege: only what the service calls need) and the variable
+// its secret comes from.
+type ServiceIdentity struct {
+	// Service is the service's name, e.g. "search".
+	Service string
+	// Env is the variable holding the secret, e.g. BUZHOU_SEARCH_SERVICE_KEY.
+	Env string
+	// Scopes are internal scopes only: a service key is never a second admin key.
+	Scopes []string
+}
+
+// ServiceIdentities returns every service's identity.
+func ServiceIdentities() []ServiceIdentity {
+	return []ServiceIdentity{
+		// The gateway checks keys and reports agent usage.
+		{ServiceGateway, "BUZHOU_GATEWAY_SERVICE_KEY", []string{ScopeInternalAuthn, ScopeInternalTelemetry}},
+		// The article service checks keys.
+		{ServiceArticle, "BUZHOU_ARTICLE_SERVICE_KEY", []string{ScopeInternalAuthn}},
+		// The search service checks keys and follows the change feed.
+		{ServiceSearch, "BUZHOU_SEARCH_SERVICE_KEY", []string{ScopeInternalAuthn, ScopeInternalFeed}},
+		// The verification service checks keys locally (it hosts them); it
+		// follows the feed and writes trust back.
+		{ServiceVerification, "BUZHOU_VERIFICATION_SERVICE_KEY", []string{ScopeInternalFeed, ScopeInternalTrust}},
+	}
+}
+
+// ServiceIdentityOf returns the identity of the named service.
+func ServiceIdentityOf(service string) (ServiceIdentity, bool) {
+	for _, si := range ServiceIdentities() {
+		if si.Service == service {
+			return si, true
+		}
+	}
+	return ServiceIdentity{}, false
+}

@@ -22,6 +22,7 @@ import (
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
 // MaxMessageBytes bounds every message a server receives or sends, and every
@@ -142,3 +143,34 @@ func Dial(addr string, key string) (*grpc.ClientConn, error) {
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
 	)
 }
+
+// Identity is a service's connection to the identity service, made with the
+// service's own key: a key check, and the client for the service's other
+// identity calls.
+type Identity struct {
+	Authn  *auth.Remote
+	Client identityv1.IdentityServiceClient
+	conn   *grpc.ClientConn
+}
+
+// DialIdentity connects service (auth.ServiceGateway, …) to the identity
+// service at addr with its key. A key that is unset or too weak is refused
+// here, at start-up.
+func DialIdentity(addr, service, key string) (*Identity, error) {
+	si, ok := auth.ServiceIdentityOf(service)
+	if !ok {
+		return nil, fmt.Errorf("no service identity %q", service)
+	}
+	if err := auth.CheckConfiguredKey(si.Env, key); err != nil {
+		return nil, fmt.Errorf("the %s service checks API keys with a key of its own: %w", service, err)
+	}
+	conn, err := Dial(addr, key)
+	if err != nil {
+		return nil, fmt.Errorf("dial the identity (verification) service at %s: %w", addr, err)
+	}
+	client := identityv1.NewIdentityServiceClient(conn)
+	return &Identity{Authn: auth.NewRemote(client, nil), Client: client, conn: conn}, nil
+}
+
+// Close closes the connection.
+func (i *Identity) Close() error { return i.conn.Close() }

@@ -4,13 +4,11 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
-	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
 )
 
@@ -22,8 +20,9 @@ type Config struct {
 	ArticleAddr string `env:"BUZHOU_ARTICLE_ADDR, default=127.0.0.1:9101"`
 	// VerificationAddr is the verification service, which checks API keys.
 	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
-	// ServiceKey is the secret the services present to each other.
-	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
+	// ServiceKey is the search service's own key, for its key checks and
+	// for following the change feed.
+	ServiceKey string `env:"BUZHOU_SEARCH_SERVICE_KEY"`
 	// FailedAuthPerMinute is how many failed key checks a client address may
 	// make per minute on the gRPC port.
 	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
@@ -36,12 +35,12 @@ type server struct {
 // Run serves the search service on lis until ctx ends.
 func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
 	log = log.With("service", "search")
-	idConn, err := grpcx.Dial(cfg.VerificationAddr, cfg.ServiceKey)
+	ids, err := grpcx.DialIdentity(cfg.VerificationAddr, auth.ServiceSearch, cfg.ServiceKey)
 	if err != nil {
-		return fmt.Errorf("dial verification service: %w", err)
+		return err
 	}
-	defer idConn.Close()
-	g := grpcx.NewServer(log, auth.NewGuard(auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil), cfg.FailedAuthPerMinute, log))
+	defer ids.Close()
+	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log))
 	searchv1.RegisterSearchServiceServer(g.GRPC, server{})
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

@@ -50,6 +50,17 @@ func (s *Service) resolve(ctx context.Context, secret string) (store.Key, store.
 	return k, p, nil
 }
 
+// isBootstrap reports whether k is the BUZHOU_ADMIN_KEY key, the only one
+// that may grant keys:admin.
+func isBootstrap(k store.Key) bool { return k.ID == BootstrapKeyID }
+
+// isUnlimited reports whether k escapes rate limits: the keys that follow an
+// environment variable (the bootstrap key and the service keys) do.
+func isUnlimited(k store.Key) bool {
+	_, fixed := fixedKeyOf(k.ID)
+	return fixed
+}
+
 // Authenticate implements auth.Authenticator for the verification service's
 // own RPCs. Errors are auth.Refusals with the reason.
 func (s *Service) Authenticate(ctx context.Context, secret string) (*auth.Principal, error) {
@@ -67,8 +78,8 @@ func principalOf(k store.Key, p store.Principal) *auth.Principal {
 		Type:      p.Type,
 		KeyID:     k.ID,
 		Scopes:    append([]string(nil), k.Scopes...),
-		Bootstrap: k.Bootstrap,
-		Unlimited: k.Bootstrap,
+		Bootstrap: isBootstrap(k),
+		Unlimited: isUnlimited(k),
 
 		RatePerMinute: int(k.RateLimitPerMinute),
 		DailyQuota:    k.DailyQuota,
@@ -76,10 +87,9 @@ func principalOf(k store.Key, p store.Principal) *auth.Principal {
 	}
 }
 
-// Vouch implements auth.Voucher for the fixed keys (BUZHOU_ADMIN_KEY,
-// BUZHOU_SERVICE_KEY) as this process set them at start-up: they change only
-// then, and the API cannot revoke them, so holding them in memory never
-// outlives a revocation.
+// Vouch implements auth.Voucher for the fixed keys (bootstrap, services) as
+// this process set them at start-up: they change only then, and the API
+// cannot revoke them, so holding them in memory never outlives a revocation.
 func (s *Service) Vouch(secret string) *auth.Principal {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -101,7 +111,7 @@ func (s *Service) AuthenticateApiKey(ctx context.Context, req *identityv1.Authen
 	return &identityv1.AuthenticateApiKeyResponse{
 		ApiKey:    keyProto(k),
 		Principal: principalProto(p),
-		Bootstrap: k.Bootstrap,
-		Unlimited: k.Bootstrap,
+		Bootstrap: isBootstrap(k),
+		Unlimited: isUnlimited(k),
 	}, nil
 }

@@ -64,7 +64,7 @@ func TestGRPCRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	const service = "grpc-service-secret-0123456789abcdef"
-	if err := e.svc.EnsureServiceKey(t.Context(), service); err != nil {
+	if err := e.svc.EnsureServiceKeys(t.Context(), map[string]string{auth.ServiceGateway: service}); err != nil {
 		t.Fatal(err)
 	}
 	addr, client := serve(t, e)
@@ -82,7 +82,8 @@ func TestGRPCRoundTrip(t *testing.T) {
 		t.Errorf("x-http-code header = %q, want 201", got)
 	}
 
-	// AuthenticateApiKey is internal: the other services call it for every key.
+	// AuthenticateApiKey is internal: the other services call it for every key,
+	// and not even the bootstrap key reaches it.
 	_, err = client.AuthenticateApiKey(asAdmin, &identityv1.AuthenticateApiKeyRequest{Key: created.GetKey()})
 	wantStatus(t, err, codes.PermissionDenied, `"internal:authn"`)
 	resolved, err := client.AuthenticateApiKey(asService, &identityv1.AuthenticateApiKeyRequest{Key: created.GetKey()})
@@ -140,7 +141,7 @@ func TestGRPCRoundTrip(t *testing.T) {
 		t.Fatalf("ListApiKeys: %v", err)
 	}
 	if len(list.GetKeys()) != 3 {
-		t.Fatalf("ListApiKeys = %d keys, want the bootstrap key, the service key and the created one", len(list.GetKeys()))
+		t.Fatalf("ListApiKeys = %d keys, want the bootstrap key, the gateway's service key and the created one", len(list.GetKeys()))
 	}
 	if _, err := client.RecordAgentUsage(asService, &identityv1.RecordAgentUsageRequest{
 		Usage: []*identityv1.AgentUsage{{AgentId: "gateway-test", Calls: 2, TotalLatencyMs: 10}},

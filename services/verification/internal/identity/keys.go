@@ -123,8 +123,8 @@ func (s *Service) ListApiKeys(ctx context.Context, req *identityv1.ListApiKeysRe
 }
 
 // RevokeApiKey revokes a key; revoking it again keeps the first time. The
-// bootstrap key follows BUZHOU_ADMIN_KEY and cannot be revoked here: it would
-// come back at the next start anyway.
+// bootstrap and service keys follow their variables and cannot be revoked
+// here: they would come back at the next start anyway.
 func (s *Service) RevokeApiKey(ctx context.Context, req *identityv1.RevokeApiKeyRequest) (*identityv1.ApiKey, error) {
 	id := req.GetId()
 	if id == "" {
@@ -134,9 +134,9 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *identityv1.RevokeApiKey
 	if err != nil {
 		return nil, err
 	}
-	if k.Bootstrap {
-		return nil, fmt.Errorf("%w: %s is the bootstrap key of BUZHOU_ADMIN_KEY and cannot be revoked through the API; change or unset BUZHOU_ADMIN_KEY and restart instead",
-			errs.ErrFailedPrecondition, id)
+	if fk, ok := fixedKeyOf(id); ok {
+		return nil, fmt.Errorf("%w: %s is the key of %s and cannot be revoked through the API; change or unset %s and restart the verification service instead",
+			errs.ErrFailedPrecondition, id, fk.env, fk.env)
 	}
 	wasRevoked := !k.RevokedAt.IsZero()
 	k, err = s.st.RevokeKey(ctx, id)

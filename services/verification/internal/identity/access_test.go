@@ -1,0 +1,122 @@
+package identity_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/errs"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
+	"buzhou.dev/verification/internal/identity"
+	"buzhou.dev/verification/internal/store"
+)
+
+// serviceSecrets are a secret for every service identity.
+func serviceSecrets(round int) map[string]string {
+	out := map[string]string{}
+	for _, si := range auth.ServiceIdentities() {
+		out[si.Service] = fmt.Sprintf("%s-service-secret-%d-0123456789abcdef", si.Service, round)
+	}
+	return out
+}
+
+// TestServiceKeys: every service identity gets a key of its own, owned by a
+// principal of its own, with exactly its internal scopes, unlimited but not
+// bootstrap; rotation and unsetting follow the variables, and the API cannot
+// revoke them.
+func TestServiceKeys(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e *env) {
+		secrets := serviceSecrets(1)
+		if err := e.svc.EnsureServiceKeys(t.Context(), secrets); err != nil {
+			t.Fatal(err)
+		}
+		for _, si := range auth.ServiceIdentities() {
+			got := mustAuthenticate(t, e.svc, secrets[si.Service])
+			want := &auth.Principal{
+				ID: identity.ServicePrincipalID(si.Service), Name: si.Service + " service", Type: "official_bot",
+				KeyID: identity.ServiceKeyID(si.Service), Scopes: si.Scopes, Unlimited: true,
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("%s (-want +got):\n%s", si.Service, d)
+			}
+			if d := cmp.Diff(want, e.svc.Vouch(secrets[si.Service])); d != "" {
+				t.Errorf("Vouch(%s) (-want +got):\n%s", si.Service, d)
+			}
+			resp, err := e.svc.AuthenticateApiKey(t.Context(), &identityv1.AuthenticateApiKeyRequest{Key: secrets[si.Service]})
+			if err != nil || !resp.GetUnlimited() || resp.GetBootstrap() {
+				t.Errorf("AuthenticateApiKey(%s) = %v, %v; want unlimited, not bootstrap", si.Service, resp, err)
+			}
+			_, err = e.svc.RevokeApiKey(t.Context(), &identityv1.RevokeApiKeyRequest{Id: identity.ServiceKeyID(si.Service)})
+			wantRefused(t, err, errs.ErrFailedPrecondition, si.Env, "restart")
+		}
+
+		// Search rotates, article is unset; the others stay as they are.
+		e.clock.Advance(time.Minute)
+		next := serviceSecrets(1)
+		next[auth.ServiceSearch] = serviceSecrets(2)[auth.ServiceSearch]
+		delete(next, auth.ServiceArticle)
+		if err := e.svc.EnsureServiceKeys(t.Context(), next); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.svc.Authenticate(t.Context(), secrets[auth.ServiceSearch])
+		wantRefused(t, err, errs.ErrUnauthenticated, "unknown API key")
+		mustAuthenticate(t, e.svc, next[auth.ServiceSearch])
+		_, err = e.svc.Authenticate(t.Context(), secrets[auth.ServiceArticle])
+		wantRefused(t, err, errs.ErrUnauthenticated, "key_service_article was revoked")
+		mustAuthenticate(t, e.svc, secrets[auth.ServiceGateway])
+		if e.svc.Vouch(secrets[auth.ServiceSearch]) != nil || e.svc.Vouch(secrets[auth.ServiceArticle]) != nil || e.svc.Vouch(next[auth.ServiceSearch]) == nil {
+			t.Errorf("Vouch still knows a rotated or revoked key, or not the new one")
+		}
+		k := mustCreateKey(t, e.svc, &identityv1.CreateApiKeyRequest{Name: "ordinary", Scopes: []string{auth.ScopeArticlesWrite}})
+		if e.svc.Vouch(k.GetKey()) != nil {
+			t.Errorf("Vouch knows an ordinary key: it must check it")
+		}
+
+		for _, secret := range secrets {
+			if strings.Contains(e.logs.String(), secret) {
+				t.Fatalf("the log shows a secret:\n%s", e.logs.String())
+			}
+		}
+	})
+}
+
+func TestServiceKeysRefuseWeakOrSharedSecrets(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	err := e.svc.EnsureServiceKeys(t.Context(), map[string]string{auth.ServiceSearch: "short"})
+	wantRefused(t, err, errs.ErrInvalid, "BUZHOU_SEARCH_SERVICE_KEY has 5 characters", "at least 32")
+	same := "one-secret-for-two-services-0123456789"
+	err = e.svc.EnsureServiceKeys(t.Context(), map[string]string{auth.ServiceGateway: same, auth.ServiceSearch: same})
+	wantRefused(t, err, errs.ErrInvalid, "BUZHOU_SEARCH_SERVICE_KEY has the secret of another key")
+	if strings.Contains(err.Error(), same) {
+		t.Errorf("the error shows the secret: %v", err)
+	}
+}
+
+// TestFormerServiceKeyIsRevoked: the key of BUZHOU_SERVICE_KEY, which held
+// every scope, stops working at the first start without it.
+func TestFormerServiceKeyIsRevoked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const old = "the-interim-service-key-0123456789abcdef"
+	sum := sha256.Sum256([]byte(old))
+	if _, err := e.st.UpsertBootstrapKey(t.Context(), store.Principal{ID: "prn_buzhou", Name: "buzhou", Type: "official_bot"}, store.Key{
+		ID: "key_service", Name: "BUZHOU_SERVICE_KEY", PrincipalID: "prn_buzhou", Prefix: "the-i…", SecretHash: hex.EncodeToString(sum[:]),
+		Scopes: append(auth.KeyScopes(), auth.InternalScopes()...), Bootstrap: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mustAuthenticate(t, e.svc, old)
+	if err := e.svc.EnsureServiceKeys(t.Context(), serviceSecrets(1)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.svc.Authenticate(t.Context(), old)
+	wantRefused(t, err, errs.ErrUnauthenticated, "key_service was revoked")
+}

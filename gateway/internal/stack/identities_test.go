@@ -185,6 +185,57 @@ func TestServiceIdentitiesReachOnlyTheirRPCs(t *testing.T) {
 	}
 }
 
+// TestMintingRules checks who may mint which keys, over REST and gRPC alike.
+func TestMintingRules(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{})
+	admin := newClient(t, s, testAdminKey)
+	_, sub := createKey(t, admin, map[string]any{"name": "sub-admin", "scopes": []string{"keys:admin", "articles:write"}})
+	principal := must(t, admin.do("POST", "/api/v1/principals", map[string]any{"name": "Dr. Li", "type": "human_expert"}), http.StatusCreated).json(t)["id"].(string)
+
+	tests := []struct {
+		name      string
+		key       string
+		scopes    []string
+		principal string
+		status    int
+		says      string
+	}{
+		{"bootstrap grants keys:admin", testAdminKey, []string{"keys:admin"}, "", http.StatusCreated, ""},
+		{"sub-admin grants a scope it holds", sub, []string{"articles:write"}, "", http.StatusCreated, ""},
+		{"sub-admin mints for another principal", sub, []string{"articles:write"}, principal, http.StatusCreated, ""},
+		{"sub-admin grants a scope it lacks", sub, []string{"verifications:write"}, "", http.StatusForbidden, `lacks scope "verifications:write"`},
+		{"sub-admin grants keys:admin", sub, []string{"keys:admin"}, "", http.StatusForbidden, `only the bootstrap key (BUZHOU_ADMIN_KEY) may grant "keys:admin"`},
+		{"an internal scope", testAdminKey, []string{"internal:trust"}, "", http.StatusBadRequest, `"internal:trust" is internal`},
+		{"for the bootstrap principal", testAdminKey, []string{"articles:write"}, "prn_admin", http.StatusForbidden, "BUZHOU_ADMIN_KEY"},
+		{"for the gateway's principal", sub, []string{"articles:write"}, "prn_service_gateway", http.StatusForbidden, "BUZHOU_GATEWAY_SERVICE_KEY"},
+		{"for a principal that does not exist", testAdminKey, []string{"articles:write"}, "prn_nobody", http.StatusNotFound, "prn_nobody"},
+	}
+	grpcCode := map[int]codes.Code{http.StatusCreated: codes.OK, http.StatusForbidden: codes.PermissionDenied, http.StatusBadRequest: codes.InvalidArgument, http.StatusNotFound: codes.NotFound}
+	for _, tt := range tests {
+		t.Run(tt.name+" over REST", func(t *testing.T) {
+			t.Parallel()
+			r := newClient(t, s, tt.key).do("POST", "/api/v1/keys", map[string]any{"name": tt.name, "scopes": tt.scopes, "principalId": tt.principal})
+			if r.status != tt.status {
+				t.Fatalf("%d %s; want %d", r.status, r.body, tt.status)
+			}
+			if r.status >= 400 {
+				if msg, _ := r.json(t)["error"].(map[string]any)["message"].(string); !strings.Contains(msg, tt.says) {
+					t.Errorf("message %q; want it to say %q", msg, tt.says)
+				}
+			}
+		})
+		t.Run(tt.name+" over gRPC", func(t *testing.T) {
+			t.Parallel()
+			ids := identityv1.NewIdentityServiceClient(grpcConn(t, s.VerificationAddr, tt.key))
+			_, err := ids.CreateApiKey(t.Context(), &identityv1.CreateApiKeyRequest{Name: tt.name, Scopes: tt.scopes, PrincipalId: tt.principal})
+			if status.Code(err) != grpcCode[tt.status] || !strings.Contains(status.Convert(err).Message(), tt.says) {
+				t.Errorf("%v; want %v saying %q", err, grpcCode[tt.status], tt.says)
+			}
+		})
+	}
+}
+
 // TestFailedKeyChecksAreThrottledOverGRPC: guesses on a gRPC port use up the
 // address's failed checks, after which its keys are refused unchecked, with
 // when to retry. In the all-in-one every internal caller shares that

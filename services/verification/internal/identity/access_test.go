@@ -1,6 +1,7 @@
 package identity_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -53,7 +54,7 @@ func TestServiceKeys(t *testing.T) {
 			if err != nil || !resp.GetUnlimited() || resp.GetBootstrap() {
 				t.Errorf("AuthenticateApiKey(%s) = %v, %v; want unlimited, not bootstrap", si.Service, resp, err)
 			}
-			_, err = e.svc.RevokeApiKey(t.Context(), &identityv1.RevokeApiKeyRequest{Id: identity.ServiceKeyID(si.Service)})
+			_, err = e.svc.RevokeApiKey(asAdmin(t), &identityv1.RevokeApiKeyRequest{Id: identity.ServiceKeyID(si.Service)})
 			wantRefused(t, err, errs.ErrFailedPrecondition, si.Env, "restart")
 		}
 
@@ -119,4 +120,62 @@ func TestFormerServiceKeyIsRevoked(t *testing.T) {
 	}
 	_, err := e.svc.Authenticate(t.Context(), old)
 	wantRefused(t, err, errs.ErrUnauthenticated, "key_service was revoked")
+}
+
+// TestMintingRules: a key never grants a scope it lacks, only the bootstrap
+// key grants keys:admin, and no key is minted for the bootstrap or a
+// service principal.
+func TestMintingRules(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if err := e.svc.EnsureBootstrapKey(t.Context(), "minting-admin-secret-0123456789abcdef"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.EnsureServiceKeys(t.Context(), serviceSecrets(1)); err != nil {
+		t.Fatal(err)
+	}
+	bootstrap := auth.WithPrincipal(t.Context(), mustAuthenticate(t, e.svc, "minting-admin-secret-0123456789abcdef"))
+	// A second admin: keys:admin and articles:write, made by the bootstrap key.
+	sub := mustCreateKey(t, e.svc, &identityv1.CreateApiKeyRequest{Name: "sub-admin", Scopes: []string{auth.ScopeKeysAdmin, auth.ScopeArticlesWrite}})
+	subAdmin := auth.WithPrincipal(t.Context(), mustAuthenticate(t, e.svc, sub.GetKey()))
+	other, err := e.svc.CreatePrincipal(t.Context(), &identityv1.CreatePrincipalRequest{Principal: &identityv1.Principal{Name: "Dr. Li", Type: "human_expert"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name      string
+		ctx       context.Context
+		scopes    []string
+		principal string
+		err       error // nil when allowed
+		says      []string
+	}{
+		{"bootstrap grants keys:admin", bootstrap, []string{auth.ScopeKeysAdmin}, "", nil, nil},
+		{"bootstrap grants every scope", bootstrap, auth.KeyScopes(), "", nil, nil},
+		{"sub-admin grants a scope it holds", subAdmin, []string{auth.ScopeArticlesWrite}, "", nil, nil},
+		{"sub-admin mints for another principal", subAdmin, []string{auth.ScopeArticlesWrite}, other.GetId(), nil, nil},
+		{"sub-admin grants a scope it lacks", subAdmin, []string{auth.ScopeArticlesWrite, auth.ScopeVerificationsWrite}, "", errs.ErrPermissionDenied,
+			[]string{`lacks scope "verifications:write", so it cannot grant it`}},
+		{"sub-admin grants keys:admin", subAdmin, []string{auth.ScopeKeysAdmin}, "", errs.ErrPermissionDenied,
+			[]string{`only the bootstrap key (BUZHOU_ADMIN_KEY) may grant "keys:admin"`}},
+		{"internal scope, even for the bootstrap key", bootstrap, []string{auth.ScopeInternalFeed}, "", errs.ErrInvalid,
+			[]string{`"internal:feed" is internal`}},
+		{"for the bootstrap principal", bootstrap, []string{auth.ScopeArticlesWrite}, identity.BootstrapPrincipalID, errs.ErrPermissionDenied,
+			[]string{"prn_admin owns the key of BUZHOU_ADMIN_KEY"}},
+		{"for a service principal", bootstrap, []string{auth.ScopeArticlesWrite}, identity.ServicePrincipalID(auth.ServiceSearch), errs.ErrPermissionDenied,
+			[]string{"BUZHOU_SEARCH_SERVICE_KEY"}},
+		{"for the former service principal", subAdmin, []string{auth.ScopeArticlesWrite}, "prn_buzhou", errs.ErrPermissionDenied,
+			[]string{"BUZHOU_SERVICE_KEY"}},
+		{"for a principal that does not exist", bootstrap, []string{auth.ScopeArticlesWrite}, "prn_nobody", errs.ErrNotFound,
+			[]string{"prn_nobody"}},
+		{"without a caller", t.Context(), []string{auth.ScopeArticlesWrite}, "", errs.ErrPermissionDenied, []string{"keys:admin"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp, err := e.svc.CreateApiKey(tt.ctx, &identityv1.CreateApiKeyRequest{Name: tt.name, Scopes: tt.scopes, PrincipalId: tt.principal})
+			wantCreated(t, e.svc, resp, err, tt.err, tt.says...)
+		})
+	}
 }

@@ -67,6 +67,17 @@ func fixedKeyOf(id string) (fixedKey, bool) {
 	return fixedKey{}, false
 }
 
+// fixedPrincipal returns the fixed key that principal id owns: the bootstrap
+// principal or a service's. No key may be minted for them.
+func fixedPrincipal(id string) (fixedKey, bool) {
+	for _, fk := range fixedKeys() {
+		if fk.principalID == id {
+			return fk, true
+		}
+	}
+	return fixedKey{}, false
+}
+
 // EnsureBootstrapKey makes the BUZHOU_ADMIN_KEY secret a key with every
 // scope, owned by the principal "admin" (an official bot), without rate limit
 // or quotas. Run it at every start: a changed secret replaces the old one,

@@ -22,9 +22,14 @@ import (
 
 func allScopes() []string { return auth.KeyScopes() }
 
+// asAdmin is a call by the bootstrap key.
+func asAdmin(t *testing.T) context.Context {
+	return auth.WithPrincipal(t.Context(), &auth.Principal{ID: identity.BootstrapPrincipalID, KeyID: identity.BootstrapKeyID, Scopes: auth.KeyScopes(), Bootstrap: true})
+}
+
 func mustCreateKey(t *testing.T, svc *identity.Service, req *identityv1.CreateApiKeyRequest) *identityv1.CreateApiKeyResponse {
 	t.Helper()
-	resp, err := svc.CreateApiKey(t.Context(), req)
+	resp, err := svc.CreateApiKey(asAdmin(t), req)
 	if err != nil {
 		t.Fatalf("CreateApiKey(%s): %v", req.GetName(), err)
 	}
@@ -52,6 +57,23 @@ func wantRefused(t *testing.T, err, sentinel error, parts ...string) {
 			t.Errorf("error %q does not say %q", err, p)
 		}
 	}
+}
+
+// wantCreated checks a CreateApiKey answer: a key that works when want is
+// nil, else a refusal of that kind saying every part, and no key.
+func wantCreated(t *testing.T, svc *identity.Service, resp *identityv1.CreateApiKeyResponse, err, want error, parts ...string) {
+	t.Helper()
+	if want == nil {
+		if err != nil {
+			t.Fatalf("CreateApiKey: %v", err)
+		}
+		mustAuthenticate(t, svc, resp.GetKey())
+		return
+	}
+	if resp != nil {
+		t.Fatalf("CreateApiKey answered %v", resp)
+	}
+	wantRefused(t, err, want, parts...)
 }
 
 func TestCreateThenAuthenticate(t *testing.T) {
@@ -323,18 +345,8 @@ func TestCreateApiKeyValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			resp, err := e.svc.CreateApiKey(t.Context(), tt.req)
-			if tt.err == nil {
-				if err != nil {
-					t.Fatalf("CreateApiKey: %v", err)
-				}
-				mustAuthenticate(t, e.svc, resp.GetKey())
-				return
-			}
-			if resp != nil {
-				t.Fatalf("CreateApiKey answered %v", resp)
-			}
-			wantRefused(t, err, tt.err, tt.says)
+			resp, err := e.svc.CreateApiKey(asAdmin(t), tt.req)
+			wantCreated(t, e.svc, resp, err, tt.err, tt.says)
 		})
 	}
 }

@@ -80,6 +80,10 @@ func (s *Service) CreateApiKey(ctx context.Context, req *identityv1.CreateApiKey
 		return nil, fmt.Errorf("%w: monthlyQuota is %d; give a positive number, or 0 for none", errs.ErrInvalid, k.MonthlyQuota)
 	}
 
+	if err := mayMint(auth.FromContext(ctx), scopes, k.PrincipalID); err != nil {
+		return nil, err
+	}
+
 	var owner *store.Principal
 	if k.PrincipalID == "" {
 		owner = &store.Principal{ID: newID("prn"), Name: name, Type: vocab.PrincipalThirdPartyAgent}
@@ -104,6 +108,31 @@ func (s *Service) CreateApiKey(ctx context.Context, req *identityv1.CreateApiKey
 		Name:        stored.Name,
 		PrincipalId: stored.PrincipalID,
 	}, nil
+}
+
+// mayMint enforces the minting rules: a key never grants a scope it lacks,
+// only the bootstrap key grants keys:admin, and no key is minted for the
+// owner of a fixed key (the bootstrap principal, a service's). A principal
+// that does not exist is the store's NotFound.
+func mayMint(caller *auth.Principal, scopes []string, principalID string) error {
+	if caller == nil {
+		return fmt.Errorf("%w: creating a key needs an API key with scope %q", errs.ErrPermissionDenied, auth.ScopeKeysAdmin)
+	}
+	for _, s := range scopes {
+		switch {
+		case !caller.Has(s):
+			return fmt.Errorf("%w: the key lacks scope %q, so it cannot grant it (it has: %s); ask for a key that holds the scope",
+				errs.ErrPermissionDenied, s, strings.Join(caller.Scopes, ", "))
+		case s == auth.ScopeKeysAdmin && !caller.Bootstrap:
+			return fmt.Errorf("%w: only the bootstrap key (BUZHOU_ADMIN_KEY) may grant %q; leave it out, or create the key with the bootstrap key",
+				errs.ErrPermissionDenied, auth.ScopeKeysAdmin)
+		}
+	}
+	if fk, ok := fixedPrincipal(principalID); ok {
+		return fmt.Errorf("%w: principal %s owns the key of %s and no other; its key follows that variable, so create keys for another principal",
+			errs.ErrPermissionDenied, principalID, fk.env)
+	}
+	return nil
 }
 
 // ListApiKeys lists keys, newest first, without secrets.

@@ -49,6 +49,9 @@ type Config struct {
 	ServiceKey string `env:"BUZHOU_GATEWAY_SERVICE_KEY"`
 	// UsageFlushEvery is how often agent call counts are sent to the identity service.
 	UsageFlushEvery time.Duration `env:"BUZHOU_USAGE_FLUSH_EVERY, default=10s"`
+	// KeyCacheTTL is how long an accepted key is cached. Revocations are
+	// pushed at once; this bounds them only while that push is down.
+	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
 }
 
 // shutdownGrace is how long in-flight requests get after SIGTERM.
@@ -81,7 +84,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	}
 	// The gateway's own calls (key checks, agent usage) go on a connection
 	// of their own that carries its service key.
-	ids, err := grpcx.DialIdentity(cfg.VerificationAddr, auth.ServiceGateway, cfg.ServiceKey)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceGateway, cfg.ServiceKey, cfg.KeyCacheTTL, log)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ import (
 )
 
 // createKey makes a key through the REST API and returns id and secret.
-func createKey(t *testing.T, admin *client, body map[string]any) (string, string) {
+func createKey(t testing.TB, admin *client, body map[string]any) (string, string) {
 	t.Helper()
 	r := must(t, admin.do("POST", "/api/v1/keys", body), http.StatusCreated).json(t)
 	id, _ := r["id"].(string)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -236,6 +237,85 @@ func TestMintingRules(t *testing.T) {
 	}
 }
 
+// waitFollowing returns once the gateway and the article service follow
+// revocations: a key revoked after use is refused by both. Until then they
+// may yet drop their caches (they do when the stream opens), which tests of
+// the cache must not race with.
+func waitFollowing(t testing.TB, s *Stack) {
+	t.Helper()
+	admin := newClient(t, s, testAdminKey)
+	id, key := createKey(t, admin, map[string]any{"name": "barrier", "scopes": []string{"articles:write"}})
+	c := newClient(t, s, key)
+	arts := articlev1.NewArticleServiceClient(grpcConn(t, s.ArticleAddr, key))
+	must(t, c.do("GET", "/api/v1/articles?status=draft", nil), http.StatusOK)
+	if _, err := arts.ListArticles(context.Background(), &articlev1.ListArticlesRequest{Status: "draft"}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, admin.do("DELETE", "/api/v1/keys/"+id, nil), http.StatusOK)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err := arts.ListArticles(context.Background(), &articlev1.ListArticlesRequest{Status: "draft"})
+		if status.Code(err) == codes.Unauthenticated && c.do("GET", "/api/v1/articles?status=draft", nil).status == http.StatusUnauthorized {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the revocation stream never reached the gateway and the article service (%v)", err)
+		}
+	}
+}
+
+// TestRevocationIsPushed: the verification service refuses a revoked key on
+// the very next call (it checks keys against its store); the gateway and the
+// article service, which cache keys for an hour in this stack, refuse it
+// within the test's deadline only because the revocation is pushed to them.
+func TestRevocationIsPushed(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{keyCacheTTL: time.Hour})
+	waitFollowing(t, s)
+	admin := newClient(t, s, testAdminKey)
+	id, key := createKey(t, admin, map[string]any{"name": "soon revoked", "scopes": []string{"articles:write", "keys:admin"}})
+	c := newClient(t, s, key)
+	must(t, c.do("POST", "/api/v1/articles", article("Before the revocation")), http.StatusCreated)
+	must(t, c.do("GET", "/api/v1/keys", nil), http.StatusOK)
+	arts := articlev1.NewArticleServiceClient(grpcConn(t, s.ArticleAddr, key))
+	ids := identityv1.NewIdentityServiceClient(grpcConn(t, s.VerificationAddr, key))
+	if _, err := arts.ListArticles(t.Context(), &articlev1.ListArticlesRequest{Status: "draft"}); err != nil {
+		t.Fatal(err)
+	}
+
+	must(t, admin.do("DELETE", "/api/v1/keys/"+id, nil), http.StatusOK)
+	answered := time.Now()
+	_, err := ids.ListApiKeys(t.Context(), &identityv1.ListApiKeysRequest{})
+	if status.Code(err) != codes.Unauthenticated || !strings.Contains(status.Convert(err).Message(), "was revoked at") {
+		t.Fatalf("the verification service must refuse a revoked key at once: %v", err)
+	}
+
+	first := true
+	for deadline := answered.Add(15 * time.Second); ; first = false {
+		r := c.do("POST", "/api/v1/articles", article(fmt.Sprintf("After the revocation %d", time.Now().UnixNano())))
+		if r.status == http.StatusUnauthorized {
+			if !strings.Contains(string(r.body), "was revoked at") {
+				t.Errorf("refusal of a revoked key: %s", r.body)
+			}
+			t.Logf("REST: refused %v after the revocation answer (on the first call: %v)", time.Since(answered), first)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway still accepts a revoked key (%d %s): the revocation was not pushed", r.status, r.body)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for deadline := answered.Add(15 * time.Second); ; {
+		_, err := arts.ListArticles(t.Context(), &articlev1.ListArticlesRequest{Status: "draft"})
+		if status.Code(err) == codes.Unauthenticated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the article service still accepts a revoked key (%v): the revocation was not pushed", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestFailedKeyChecksAreThrottledOverGRPC: guesses on a gRPC port use up the
 // address's failed checks, after which its keys are refused unchecked, with
 // when to retry. In the all-in-one every internal caller shares that
@@ -244,6 +324,7 @@ func TestMintingRules(t *testing.T) {
 func TestFailedKeyChecksAreThrottledOverGRPC(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, options{failedAuthPerMinute: 3})
+	waitFollowing(t, s)
 	admin := newClient(t, s, testAdminKey)
 	must(t, admin.do("POST", "/api/v1/articles", article("Before the guesses")), http.StatusCreated)
 
@@ -276,4 +357,39 @@ func TestFailedKeyChecksAreThrottledOverGRPC(t *testing.T) {
 	if _, err := ids.AuthenticateApiKey(t.Context(), &identityv1.AuthenticateApiKeyRequest{Key: testAdminKey}); err != nil {
 		t.Errorf("the gateway's own key from the throttled address: %v", err)
 	}
+}
+
+// BenchmarkRevocationLatency measures, through the push (keys are cached for
+// an hour here), the time from the answer of DELETE /api/v1/keys/{id} to the
+// answer of the first REST call the gateway refuses with that key, and how
+// often that is the very first call.
+func BenchmarkRevocationLatency(b *testing.B) {
+	s := startStack(b, options{})
+	waitFollowing(b, s)
+	admin := newClient(b, s, testAdminKey)
+	var total time.Duration
+	first := 0
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		id, key := createKey(b, admin, map[string]any{"name": fmt.Sprint("bench ", i), "scopes": []string{"articles:write"}})
+		c := newClient(b, s, key)
+		must(b, c.do("GET", "/api/v1/articles?status=draft", nil), http.StatusOK) // cached at the gateway and the article service
+		b.StartTimer()
+		must(b, admin.do("DELETE", "/api/v1/keys/"+id, nil), http.StatusOK)
+		answered := time.Now()
+		for n := 0; ; n++ {
+			if c.do("GET", "/api/v1/articles?status=draft", nil).status == http.StatusUnauthorized {
+				if n == 0 {
+					first++
+				}
+				break
+			}
+			if time.Since(answered) > 15*time.Second {
+				b.Fatal("the revoked key is still accepted after 15 s")
+			}
+		}
+		total += time.Since(answered)
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/refusal")
+	b.ReportMetric(100*float64(first)/float64(b.N), "%first-call")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"buzhou.dev/article/internal/seed"
 	"buzhou.dev/article/internal/server"
@@ -33,6 +34,9 @@ type Config struct {
 	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
 	// SeedDemo fills a fresh store with the demo articles.
 	SeedDemo bool `env:"BUZHOU_SEED_DEMO, default=true"`
+	// KeyCacheTTL is how long an accepted key is cached. Revocations are
+	// pushed at once; this bounds them only while that push is down.
+	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
 }
 
 // Run serves the article service on lis until ctx ends.
@@ -59,7 +63,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 		}
 	}
 
-	ids, err := grpcx.DialIdentity(cfg.VerificationAddr, auth.ServiceArticle, cfg.ServiceKey)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceArticle, cfg.ServiceKey, cfg.KeyCacheTTL, log)
 	if err != nil {
 		return err
 	}

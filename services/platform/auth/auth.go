@@ -7,8 +7,8 @@
 // ("authorization: Bearer <key>" or "x-api-key: <key>", parsed by
 // PresentedKey, which the gateway uses too), throttles addresses that keep
 // failing, resolves the key with an Authenticator (the identity service's
-// own, or a Remote that caches its answers), and enforces the declared
-// scope.
+// own, or a Remote that caches and follows revocations), and enforces the
+// declared scope.
 package auth
 
 import (

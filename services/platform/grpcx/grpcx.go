@@ -145,18 +145,20 @@ func Dial(addr string, key string) (*grpc.ClientConn, error) {
 }
 
 // Identity is a service's connection to the identity service, made with the
-// service's own key: a key check, and the client for the service's other
-// identity calls.
+// service's own key: a key check that follows revocations, and the client
+// for the service's other identity calls.
 type Identity struct {
 	Authn  *auth.Remote
 	Client identityv1.IdentityServiceClient
 	conn   *grpc.ClientConn
+	stop   func()
 }
 
 // DialIdentity connects service (auth.ServiceGateway, …) to the identity
-// service at addr with its key. A key that is unset or too weak is refused
-// here, at start-up.
-func DialIdentity(addr, service, key string) (*Identity, error) {
+// service at addr with its key, and follows revocations until ctx ends or
+// Close; accepted keys are cached for cacheTTL (<= 0: the default). A key
+// that is unset or too weak is refused here, at start-up.
+func DialIdentity(ctx context.Context, addr, service, key string, cacheTTL time.Duration, log *slog.Logger) (*Identity, error) {
 	si, ok := auth.ServiceIdentityOf(service)
 	if !ok {
 		return nil, fmt.Errorf("no service identity %q", service)
@@ -169,8 +171,12 @@ func DialIdentity(addr, service, key string) (*Identity, error) {
 		return nil, fmt.Errorf("dial the identity (verification) service at %s: %w", addr, err)
 	}
 	client := identityv1.NewIdentityServiceClient(conn)
-	return &Identity{Authn: auth.NewRemote(client, nil), Client: client, conn: conn}, nil
+	authn := auth.NewRemote(client, cacheTTL, log, nil)
+	return &Identity{Authn: authn, Client: client, conn: conn, stop: authn.Start(ctx)}, nil
 }
 
-// Close closes the connection.
-func (i *Identity) Close() error { return i.conn.Close() }
+// Close stops following revocations and closes the connection.
+func (i *Identity) Close() error {
+	i.stop()
+	return i.conn.Close()
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"time"
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
@@ -26,6 +27,9 @@ type Config struct {
 	// FailedAuthPerMinute is how many failed key checks a client address may
 	// make per minute on the gRPC port.
 	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
+	// KeyCacheTTL is how long an accepted key is cached. Revocations are
+	// pushed at once; this bounds them only while that push is down.
+	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
 }
 
 type server struct {
@@ -35,7 +39,7 @@ type server struct {
 // Run serves the search service on lis until ctx ends.
 func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
 	log = log.With("service", "search")
-	ids, err := grpcx.DialIdentity(cfg.VerificationAddr, auth.ServiceSearch, cfg.ServiceKey)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceSearch, cfg.ServiceKey, cfg.KeyCacheTTL, log)
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	}
 	defer st.Close()
 
-	ids := identity.New(st, time.Now, log)
+	ids := identity.New(st, time.Now, log, ctx.Done())
 	if err := ids.EnsureBootstrapKey(ctx, cfg.AdminKey); err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
@@ -177,5 +179,83 @@ func TestMintingRules(t *testing.T) {
 			resp, err := e.svc.CreateApiKey(tt.ctx, &identityv1.CreateApiKeyRequest{Name: tt.name, Scopes: tt.scopes, PrincipalId: tt.principal})
 			wantCreated(t, e.svc, resp, err, tt.err, tt.says...)
 		})
+	}
+}
+
+// TestWatchKeyRevocations: every open stream hears of each revocation and
+// rotation; only internal:authn reaches it; it ends when the service stops.
+func TestWatchKeyRevocations(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	stop := make(chan struct{})
+	e.svc = identity.New(e.st, e.clock.Now, nil, stop)
+	const admin = "watch-admin-secret-0123456789abcdefgh"
+	if err := e.svc.EnsureBootstrapKey(t.Context(), admin); err != nil {
+		t.Fatal(err)
+	}
+	secrets := serviceSecrets(1)
+	if err := e.svc.EnsureServiceKeys(t.Context(), secrets); err != nil {
+		t.Fatal(err)
+	}
+	_, client := serve(t, e)
+	as := func(key string) context.Context {
+		return metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+key)
+	}
+
+	// Two followers: the gateway's and the search service's identities.
+	var streams []identityv1.IdentityService_WatchKeyRevocationsClient
+	for _, svc := range []string{auth.ServiceGateway, auth.ServiceSearch} {
+		s, err := client.WatchKeyRevocations(as(secrets[svc]), &identityv1.WatchKeyRevocationsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Header(); err != nil {
+			t.Fatalf("%s: %v", svc, err)
+		}
+		streams = append(streams, s)
+	}
+	for _, key := range []string{admin, secrets[auth.ServiceVerification]} {
+		s, err := client.WatchKeyRevocations(as(key), &identityv1.WatchKeyRevocationsRequest{})
+		if err == nil {
+			_, err = s.Recv()
+		}
+		wantStatus(t, err, codes.PermissionDenied, `"internal:authn"`)
+	}
+
+	k := mustCreateKey(t, e.svc, &identityv1.CreateApiKeyRequest{Name: "doomed", Scopes: []string{auth.ScopeArticlesWrite}})
+	e.clock.Advance(time.Minute)
+	if _, err := e.svc.RevokeApiKey(asAdmin(t), &identityv1.RevokeApiKeyRequest{Id: k.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RevokeApiKey(asAdmin(t), &identityv1.RevokeApiKeyRequest{Id: k.GetId()}); err != nil {
+		t.Fatal(err) // a second revocation is no news
+	}
+	if err := e.svc.EnsureBootstrapKey(t.Context(), admin+"-rotated"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.EnsureServiceKeys(t.Context(), map[string]string{auth.ServiceGateway: secrets[auth.ServiceGateway], auth.ServiceSearch: secrets[auth.ServiceSearch]}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{k.GetId(), identity.BootstrapKeyID, identity.ServiceKeyID(auth.ServiceArticle), identity.ServiceKeyID(auth.ServiceVerification)}
+	for i, s := range streams {
+		var got []string
+		for range want {
+			ev, err := s.Recv()
+			if err != nil {
+				t.Fatalf("stream %d: %v", i, err)
+			}
+			got = append(got, ev.GetKeyId())
+			if ev.GetRevokeTime() == nil {
+				t.Errorf("revocation of %s has no time", ev.GetKeyId())
+			}
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("stream %d (-want +got):\n%s", i, d)
+		}
+	}
+	close(stop)
+	for _, s := range streams {
+		_, err := s.Recv()
+		wantStatus(t, err, codes.Unavailable, "shutting down")
 	}
 }

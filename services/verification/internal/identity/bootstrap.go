@@ -117,6 +117,7 @@ func (s *Service) ensureFixedKey(ctx context.Context, fk fixedKey, secret string
 			return fmt.Errorf("identity: revoke the %s key: %w", fk.env, err)
 		}
 		s.forget(k.ID)
+		s.revocations.publish(k.ID, k.RevokedAt)
 		s.log.InfoContext(ctx, fk.env+" is not set: its key is revoked", "key", fk.keyID, "prefix", prev.Prefix)
 		return nil
 	}
@@ -148,6 +149,7 @@ func (s *Service) ensureFixedKey(ctx context.Context, fk fixedKey, secret string
 	case !found:
 		s.log.InfoContext(ctx, "key created from "+fk.env, "key", k.ID, "prefix", k.Prefix)
 	case prev.SecretHash != k.SecretHash:
+		s.revocations.publish(k.ID, s.now())
 		s.log.InfoContext(ctx, fk.env+" changed: key rotated, the old secret no longer works", "key", k.ID, "prefix", k.Prefix)
 	case !prev.RevokedAt.IsZero():
 		s.log.InfoContext(ctx, "key restored from "+fk.env, "key", k.ID, "prefix", k.Prefix)

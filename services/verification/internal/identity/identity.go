@@ -3,9 +3,10 @@
 // service hosts it, being the trust domain.
 //
 // Service is both the gRPC IdentityService and the auth.Authenticator of the
-// verification service itself, which checks keys locally; the other services
-// call AuthenticateApiKey over gRPC. Secrets are shown once, at creation, and
-// stored only as their SHA-256.
+// verification service itself, which checks keys locally, against the store
+// on every call (nothing cached, so a revocation holds at once); the other
+// services call AuthenticateApiKey over gRPC and follow WatchKeyRevocations.
+// Secrets are shown once, at creation, and stored only as their SHA-256.
 package identity
 
 import (
@@ -44,6 +45,10 @@ type Service struct {
 	st  Store
 	now func() time.Time
 	log *slog.Logger
+	// revocations go to every WatchKeyRevocations stream, which end when
+	// stop closes.
+	revocations *broadcaster
+	stop        <-chan struct{}
 
 	// fixed holds the principals of the fixed keys this process ensured, by
 	// secret hash, for Vouch.
@@ -59,15 +64,17 @@ var (
 )
 
 // New returns the identity service on st. now is the clock keys expire by;
-// nil means time.Now. A nil log discards the service's logs.
-func New(st Store, now func() time.Time, log *slog.Logger) *Service {
+// nil means time.Now. A nil log discards the service's logs. Closing stop
+// ends the revocation streams, so that a graceful stop need not wait for
+// them; nil never does.
+func New(st Store, now func() time.Time, log *slog.Logger, stop <-chan struct{}) *Service {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, now: now, log: log, fixed: map[string]*auth.Principal{}}
+	return &Service{st: st, now: now, log: log, revocations: newBroadcaster(), stop: stop, fixed: map[string]*auth.Principal{}}
 }
 
 func timestamp(t time.Time) *timestamppb.Timestamp {

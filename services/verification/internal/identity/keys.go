@@ -152,8 +152,9 @@ func (s *Service) ListApiKeys(ctx context.Context, req *identityv1.ListApiKeysRe
 }
 
 // RevokeApiKey revokes a key; revoking it again keeps the first time. The
-// bootstrap and service keys follow their variables and cannot be revoked
-// here: they would come back at the next start anyway.
+// revocation is pushed to every WatchKeyRevocations stream before the answer.
+// The bootstrap and service keys follow their variables and cannot be
+// revoked here: they would come back at the next start anyway.
 func (s *Service) RevokeApiKey(ctx context.Context, req *identityv1.RevokeApiKeyRequest) (*identityv1.ApiKey, error) {
 	id := req.GetId()
 	if id == "" {
@@ -173,6 +174,7 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *identityv1.RevokeApiKey
 		return nil, err
 	}
 	if !wasRevoked {
+		s.revocations.publish(k.ID, k.RevokedAt)
 		s.log.InfoContext(ctx, "API key revoked", "key", k.ID, "prefix", k.Prefix, "by", caller(ctx))
 	}
 	return keyProto(k), nil

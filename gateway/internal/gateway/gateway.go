@@ -17,12 +17,10 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -317,25 +315,5 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(w, r)
-	})
-}
-
-// readiness answers 200 when every upstream reports SERVING.
-func readiness(up Upstreams) http.Handler {
-	checks := []struct {
-		name string
-		conn *grpc.ClientConn
-	}{{"article", up.Article}, {"search", up.Search}, {"verification", up.Verification}}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		for _, c := range checks {
-			resp, err := healthpb.NewHealthClient(c.conn).Check(ctx, &healthpb.HealthCheckRequest{})
-			if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-				writeError(w, r, http.StatusServiceUnavailable, codes.Unavailable, fmt.Sprintf("the %s service is not serving yet; retry in a few seconds", c.name))
-				return
-			}
-		}
-		writeJSON(w, http.StatusOK, `{"status":"ready"}`)
 	})
 }

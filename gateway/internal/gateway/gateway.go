@@ -27,6 +27,7 @@ import (
 
 	"buzhou.dev/gateway/internal/agents"
 	"buzhou.dev/gateway/internal/openapi"
+	"buzhou.dev/platform/metrics"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
@@ -41,6 +42,8 @@ type Config struct {
 	Access *Access
 	// Agents counts API calls per agent; nil counts nothing.
 	Agents *agents.Tracker
+	// Metrics records requests by route and serves GET /metrics; nil does neither.
+	Metrics *metrics.Part
 }
 
 // Upstreams are the connections to the services, one per service.
@@ -70,6 +73,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 			return metadata.Pairs("x-request-id", RequestIDFrom(ctx))
 		}),
 		runtime.WithForwardResponseOption(setStatus),
+		runtime.WithMiddlewares(apiRoute),
 	)
 	registrations := []struct {
 		name     string
@@ -97,6 +101,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	}
 	mux.Handle("/api/", agentHeaders(apiHandler))
 	mux.Handle("GET /openapi.json", openapi.Handler())
+	mountMetrics(mux, cfg.Metrics, log)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
 	})
@@ -104,7 +109,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, codes.NotFound, fmt.Sprintf("nothing at %s; the API is under /api/v1, see /openapi.json", r.URL.Path))
 	})
-	return withRequestID(recoverPanics(log, mux)), nil
+	return withRequestID(observeHTTP(cfg.Metrics, mux, recoverPanics(log, mux))), nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, body string) {

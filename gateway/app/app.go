@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 			log.WarnContext(ctx, "agent usage not recorded; kept for the next flush (is BUZHOU_SERVICE_KEY the same as the verification service's?)", "err", err)
 		}
 		return err
-	}, cfg.UsageFlushEvery)
+	}, cfg.UsageFlushEvery, nil)
 	trackerDone := make(chan struct{})
 	go func() { defer close(trackerDone); tracker.Run(ctx) }()
 	defer func() { <-trackerDone }()

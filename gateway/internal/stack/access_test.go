@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	gatewayapp "buzhou.dev/gateway/app"
+	"buzhou.dev/platform/metrics"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
@@ -203,7 +204,7 @@ func TestTwoGatewaysShareRedisLimits(t *testing.T) {
 		done <- gatewayapp.Run(ctx, gatewayapp.Config{
 			ArticleAddr: s.ArticleAddr, SearchAddr: s.SearchAddr, VerificationAddr: s.VerificationAddr,
 			AnonPerMinute: 4, KeyPerMinute: 1000, RedisURL: url, RedisKeyPrefix: prefix, UsageFlushEvery: time.Hour,
-		}, lis, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		}, lis, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	second := &Stack{HTTPAddr: lis.Addr().String()}

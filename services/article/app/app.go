@@ -13,6 +13,7 @@ import (
 	"buzhou.dev/article/internal/store"
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
+	"buzhou.dev/platform/metrics"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
@@ -31,16 +32,24 @@ type Config struct {
 	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
 	// SeedDemo fills a fresh store with the demo articles.
 	SeedDemo bool `env:"BUZHOU_SEED_DEMO, default=true"`
+	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
+	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
 }
 
-// Run serves the article service on lis until ctx ends.
-func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+// Run serves the article service on lis until ctx ends; its metrics go to
+// the part "article" of reg.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
 	log = log.With("service", "article")
+	m, err := reg.Part("article")
+	if err != nil {
+		return err
+	}
 	st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}, nil)
 	if err != nil {
 		return fmt.Errorf("open article store: %w", err)
 	}
 	defer st.Close()
+	st = timedStore{Store: st, m: m}
 
 	srv := server.New(st, log, server.Options{Stop: ctx.Done()})
 	if cfg.SeedDemo {
@@ -62,7 +71,8 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 		return fmt.Errorf("dial verification service: %w", err)
 	}
 	defer idConn.Close()
-	g := grpcx.NewServer(log, auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil))
+	g := grpcx.NewServer(log, auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil),
+		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}))
 	articlev1.RegisterArticleServiceServer(g.GRPC, srv)
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

@@ -10,6 +10,7 @@ import (
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
+	"buzhou.dev/platform/metrics"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
 )
@@ -24,21 +25,30 @@ type Config struct {
 	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
 	// ServiceKey is the secret the services present to each other.
 	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
+	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
+	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
 }
 
 type server struct {
 	searchv1.UnimplementedSearchServiceServer
 }
 
-// Run serves the search service on lis until ctx ends.
-func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+// Run serves the search service on lis until ctx ends; its metrics go to
+// the part "search" of reg.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
 	log = log.With("service", "search")
+	m, err := reg.Part("search")
+	if err != nil {
+		return err
+	}
 	idConn, err := grpcx.Dial(cfg.VerificationAddr, cfg.ServiceKey)
 	if err != nil {
 		return fmt.Errorf("dial verification service: %w", err)
 	}
 	defer idConn.Close()
-	g := grpcx.NewServer(log, auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil))
+	// No checks yet: the search service has no store and needs no upstream
+	// to answer (Unimplemented, for now).
+	g := grpcx.NewServer(log, auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil), grpcx.WithMetrics(m, cfg.MetricsAddr))
 	searchv1.RegisterSearchServiceServer(g.GRPC, server{})
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"buzhou.dev/platform/grpcx"
+	"buzhou.dev/platform/metrics"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
@@ -34,16 +35,24 @@ type Config struct {
 	AdminKey string `env:"BUZHOU_ADMIN_KEY"`
 	// ServiceKey is the secret the gateway and services present to each other.
 	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
+	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
+	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
 }
 
-// Run serves the verification and identity services on lis until ctx ends.
-func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+// Run serves the verification and identity services on lis until ctx ends;
+// their metrics go to the part "verification" of reg.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
 	log = log.With("service", "verification")
+	m, err := reg.Part("verification")
+	if err != nil {
+		return err
+	}
 	st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}, time.Now)
 	if err != nil {
 		return fmt.Errorf("open verification store: %w", err)
 	}
 	defer st.Close()
+	st = timedStore{Store: st, m: m}
 
 	ids := identity.New(st, time.Now, log)
 	if err := ids.EnsureBootstrapKey(ctx, cfg.AdminKey); err != nil {
@@ -59,7 +68,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	}
 	defer articleConn.Close()
 
-	g := grpcx.NewServer(log, ids)
+	g := grpcx.NewServer(log, ids, grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}))
 	identityv1.RegisterIdentityServiceServer(g.GRPC, ids)
 	verificationv1.RegisterVerificationServiceServer(g.GRPC, stats.New(articlev1.NewArticleServiceClient(articleConn), usage{ids}, nil))
 	log.Info("serving", "addr", lis.Addr().String())

@@ -18,6 +18,7 @@ import (
 	"buzhou.dev/gateway/internal/ratelimit"
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
+	"buzhou.dev/platform/metrics"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
@@ -57,9 +58,14 @@ type Config struct {
 // shutdownGrace is how long in-flight requests get after SIGTERM.
 const shutdownGrace = 10 * time.Second
 
-// Run serves HTTP on lis until ctx ends.
-func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+// Run serves HTTP on lis until ctx ends; its metrics go to the part
+// "gateway" of reg, and GET /metrics serves all of reg.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
 	log = log.With("service", "gateway")
+	m, err := reg.Part("gateway")
+	if err != nil {
+		return err
+	}
 	var up gateway.Upstreams
 	for _, u := range []struct {
 		addr string
@@ -95,7 +101,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 			log.WarnContext(ctx, "agent usage not recorded; kept for the next flush (is BUZHOU_GATEWAY_SERVICE_KEY the same as the verification service's?)", "err", err)
 		}
 		return err
-	}, cfg.UsageFlushEvery)
+	}, cfg.UsageFlushEvery, m)
 	trackerDone := make(chan struct{})
 	go func() { defer close(trackerDone); tracker.Run(ctx) }()
 	defer func() { <-trackerDone }()
@@ -111,7 +117,8 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 			KeyPerMinute:  cfg.KeyPerMinute,
 			Log:           log,
 		},
-		Agents: tracker,
+		Agents:  tracker,
+		Metrics: m,
 	}, up, log)
 	if err != nil {
 		return err

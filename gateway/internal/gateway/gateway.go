@@ -17,18 +17,17 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"buzhou.dev/gateway/internal/agents"
 	"buzhou.dev/gateway/internal/openapi"
+	"buzhou.dev/platform/metrics"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
@@ -43,6 +42,8 @@ type Config struct {
 	Access *Access
 	// Agents counts API calls per agent; nil counts nothing.
 	Agents *agents.Tracker
+	// Metrics records requests by route and serves GET /metrics; nil does neither.
+	Metrics *metrics.Part
 }
 
 // Upstreams are the connections to the services, one per service.
@@ -72,6 +73,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 			return metadata.Pairs("x-request-id", RequestIDFrom(ctx))
 		}),
 		runtime.WithForwardResponseOption(setStatus),
+		runtime.WithMiddlewares(apiRoute),
 	)
 	registrations := []struct {
 		name     string
@@ -99,6 +101,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	}
 	mux.Handle("/api/", agentHeaders(apiHandler))
 	mux.Handle("GET /openapi.json", openapi.Handler())
+	mountMetrics(mux, cfg.Metrics, log)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
 	})
@@ -106,7 +109,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, codes.NotFound, fmt.Sprintf("nothing at %s; the API is under /api/v1, see /openapi.json", r.URL.Path))
 	})
-	return withRequestID(recoverPanics(log, mux)), nil
+	return withRequestID(observeHTTP(cfg.Metrics, mux, recoverPanics(log, mux))), nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, body string) {
@@ -317,25 +320,5 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(w, r)
-	})
-}
-
-// readiness answers 200 when every upstream reports SERVING.
-func readiness(up Upstreams) http.Handler {
-	checks := []struct {
-		name string
-		conn *grpc.ClientConn
-	}{{"article", up.Article}, {"search", up.Search}, {"verification", up.Verification}}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		for _, c := range checks {
-			resp, err := healthpb.NewHealthClient(c.conn).Check(ctx, &healthpb.HealthCheckRequest{})
-			if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-				writeError(w, r, http.StatusServiceUnavailable, codes.Unavailable, fmt.Sprintf("the %s service is not serving yet; retry in a few seconds", c.name))
-				return
-			}
-		}
-		writeJSON(w, http.StatusOK, `{"status":"ready"}`)
 	})
 }

@@ -22,6 +22,7 @@ import (
 
 	gatewayapp "buzhou.dev/gateway/app"
 	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/metrics"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
@@ -205,7 +206,7 @@ func TestTwoGatewaysShareRedisLimits(t *testing.T) {
 			ArticleAddr: s.ArticleAddr, SearchAddr: s.SearchAddr, VerificationAddr: s.VerificationAddr,
 			AnonPerMinute: 4, KeyPerMinute: 1000, RedisURL: url, RedisKeyPrefix: prefix, UsageFlushEvery: time.Hour,
 			ServiceKey: s.ServiceKeys[auth.ServiceGateway],
-		}, lis, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		}, lis, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	second := &Stack{HTTPAddr: lis.Addr().String()}

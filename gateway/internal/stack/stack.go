@@ -16,13 +16,15 @@ import (
 
 	articleapp "buzhou.dev/article/app"
 	gatewayapp "buzhou.dev/gateway/app"
+	"buzhou.dev/platform/metrics"
 	searchapp "buzhou.dev/search/app"
 	verificationapp "buzhou.dev/verification/app"
 )
 
 // Config is the configuration of every part; the services' own gRPC
 // addresses are replaced by loopback listeners on free ports, and their
-// service keys by fresh random ones.
+// service keys by fresh random ones; their metrics addresses are ignored:
+// the gateway's /metrics serves every part.
 type Config struct {
 	Article      articleapp.Config
 	Search       searchapp.Config
@@ -79,12 +81,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Stack, error) {
 	s.ServiceKeys = keys.ByService()
 	cfg.Gateway.ArticleAddr, cfg.Gateway.SearchAddr, cfg.Gateway.VerificationAddr = s.ArticleAddr, s.SearchAddr, s.VerificationAddr
 
+	cfg.Article.MetricsAddr, cfg.Search.MetricsAddr, cfg.Verification.MetricsAddr = "", "", ""
+	reg := metrics.NewRegistry()
+
 	ctx, s.cancel = context.WithCancel(ctx)
 	parts := []func(context.Context) error{
-		func(ctx context.Context) error { return articleapp.Run(ctx, cfg.Article, lis[0], log) },
-		func(ctx context.Context) error { return searchapp.Run(ctx, cfg.Search, lis[1], log) },
-		func(ctx context.Context) error { return verificationapp.Run(ctx, cfg.Verification, lis[2], log) },
-		func(ctx context.Context) error { return gatewayapp.Run(ctx, cfg.Gateway, lis[3], log) },
+		func(ctx context.Context) error { return articleapp.Run(ctx, cfg.Article, lis[0], log, reg) },
+		func(ctx context.Context) error { return searchapp.Run(ctx, cfg.Search, lis[1], log, reg) },
+		func(ctx context.Context) error { return verificationapp.Run(ctx, cfg.Verification, lis[2], log, reg) },
+		func(ctx context.Context) error { return gatewayapp.Run(ctx, cfg.Gateway, lis[3], log, reg) },
 	}
 	for _, run := range parts {
 		s.wg.Add(1)

@@ -14,6 +14,7 @@ import (
 	"buzhou.dev/article/internal/store"
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
+	"buzhou.dev/platform/metrics"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -37,16 +38,24 @@ type Config struct {
 	// KeyCacheTTL is how long an accepted key is cached. Revocations are
 	// pushed at once; this bounds them only while that push is down.
 	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
+	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
+	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
 }
 
-// Run serves the article service on lis until ctx ends.
-func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+// Run serves the article service on lis until ctx ends; its metrics go to
+// the part "article" of reg.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
 	log = log.With("service", "article")
+	m, err := reg.Part("article")
+	if err != nil {
+		return err
+	}
 	st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}, nil)
 	if err != nil {
 		return fmt.Errorf("open article store: %w", err)
 	}
 	defer st.Close()
+	st = timedStore{Store: st, m: m}
 
 	srv := server.New(st, log, server.Options{Stop: ctx.Done()})
 	if cfg.SeedDemo {
@@ -68,7 +77,8 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 		return err
 	}
 	defer ids.Close()
-	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log))
+	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log),
+		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}))
 	articlev1.RegisterArticleServiceServer(g.GRPC, srv)
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

@@ -10,6 +10,7 @@ import (
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
+	"buzhou.dev/platform/metrics"
 	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
 )
 
@@ -30,21 +31,30 @@ type Config struct {
 	// KeyCacheTTL is how long an accepted key is cached. Revocations are
 	// pushed at once; this bounds them only while that push is down.
 	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
+	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
+	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
 }
 
 type server struct {
 	searchv1.UnimplementedSearchServiceServer
 }
 
-// Run serves the search service on lis until ctx ends.
-func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+// Run serves the search service on lis until ctx ends; its metrics go to
+// the part "search" of reg.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
 	log = log.With("service", "search")
+	m, err := reg.Part("search")
+	if err != nil {
+		return err
+	}
 	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceSearch, cfg.ServiceKey, cfg.KeyCacheTTL, log)
 	if err != nil {
 		return err
 	}
 	defer ids.Close()
-	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log))
+	// No checks yet: the search service has no store and needs no upstream
+	// to answer (Unimplemented, for now).
+	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log), grpcx.WithMetrics(m, cfg.MetricsAddr))
 	searchv1.RegisterSearchServiceServer(g.GRPC, server{})
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

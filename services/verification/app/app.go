@@ -13,6 +13,7 @@ import (
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
+	"buzhou.dev/platform/metrics"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
@@ -39,6 +40,8 @@ type Config struct {
 	// FailedAuthPerMinute is how many failed key checks a client address may
 	// make per minute on the gRPC port.
 	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
+	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
+	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
 }
 
 // ServiceKeys holds the secret of each service identity (see
@@ -58,14 +61,20 @@ func (k ServiceKeys) ByService() map[string]string {
 	}
 }
 
-// Run serves the verification and identity services on lis until ctx ends.
-func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+// Run serves the verification and identity services on lis until ctx ends;
+// their metrics go to the part "verification" of reg.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
 	log = log.With("service", "verification")
+	m, err := reg.Part("verification")
+	if err != nil {
+		return err
+	}
 	st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}, time.Now)
 	if err != nil {
 		return fmt.Errorf("open verification store: %w", err)
 	}
 	defer st.Close()
+	st = timedStore{Store: st, m: m}
 
 	ids := identity.New(st, time.Now, log, ctx.Done())
 	if err := ids.EnsureBootstrapKey(ctx, cfg.AdminKey); err != nil {
@@ -82,7 +91,8 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	defer articleConn.Close()
 
 	// Keys are checked here against the store itself, with no cache.
-	g := grpcx.NewServer(log, auth.NewGuard(ids, cfg.FailedAuthPerMinute, log))
+	g := grpcx.NewServer(log, auth.NewGuard(ids, cfg.FailedAuthPerMinute, log),
+		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}))
 	identityv1.RegisterIdentityServiceServer(g.GRPC, ids)
 	verificationv1.RegisterVerificationServiceServer(g.GRPC, stats.New(articlev1.NewArticleServiceClient(articleConn), usage{ids}, nil))
 	log.Info("serving", "addr", lis.Addr().String())

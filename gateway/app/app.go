@@ -45,10 +45,14 @@ type Config struct {
 	RedisKeyPrefix string `env:"BUZHOU_REDIS_KEY_PREFIX, default=buzhou:"`
 	// TrustedProxies are the addresses (IPs or CIDRs) whose X-Forwarded-For is believed.
 	TrustedProxies []string `env:"BUZHOU_TRUSTED_PROXIES"`
-	// ServiceKey is the key the gateway uses for its own calls (agent usage).
-	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
+	// ServiceKey is the gateway's own key, for its calls to the identity
+	// service: key checks and agent usage.
+	ServiceKey string `env:"BUZHOU_GATEWAY_SERVICE_KEY"`
 	// UsageFlushEvery is how often agent call counts are sent to the identity service.
 	UsageFlushEvery time.Duration `env:"BUZHOU_USAGE_FLUSH_EVERY, default=10s"`
+	// KeyCacheTTL is how long an accepted key is cached. Revocations are
+	// pushed at once; this bounds them only while that push is down.
+	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
 }
 
 // shutdownGrace is how long in-flight requests get after SIGTERM.
@@ -86,16 +90,15 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	}
 	// The gateway's own calls (key checks, agent usage) go on a connection
 	// of their own that carries its service key.
-	own, err := grpcx.Dial(cfg.VerificationAddr, cfg.ServiceKey)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceGateway, cfg.ServiceKey, cfg.KeyCacheTTL, log)
 	if err != nil {
-		return fmt.Errorf("dial %s: %w", cfg.VerificationAddr, err)
+		return err
 	}
-	defer own.Close()
-	identity := identityv1.NewIdentityServiceClient(own)
+	defer ids.Close()
 	tracker := agents.NewTracker(func(ctx context.Context, usage []agents.Usage) error {
-		err := recordUsage(ctx, identity, usage)
+		err := recordUsage(ctx, ids.Client, usage)
 		if err != nil {
-			log.WarnContext(ctx, "agent usage not recorded; kept for the next flush (is BUZHOU_SERVICE_KEY the same as the verification service's?)", "err", err)
+			log.WarnContext(ctx, "agent usage not recorded; kept for the next flush (is BUZHOU_GATEWAY_SERVICE_KEY the same as the verification service's?)", "err", err)
 		}
 		return err
 	}, cfg.UsageFlushEvery, m)
@@ -106,7 +109,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	h, err := gateway.New(ctx, gateway.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Access: &gateway.Access{
-			Authn:         auth.NewRemote(identity, nil),
+			Authn:         ids.Authn,
 			Limiter:       limiter,
 			Quota:         quota,
 			ClientIP:      clientIP,

@@ -30,12 +30,24 @@ type Access struct {
 }
 
 // credentials returns the presented key, "" when none, or why the headers are
-// malformed.
+// malformed. It leaves r carrying exactly that key, as "Authorization:
+// Bearer <key>", and no other key header (Grpc-Metadata-* ones included), so
+// that the services check the very key the gateway checked and limited.
 func credentials(r *http.Request) (string, error) {
-	if h := r.Header.Get("Authorization"); strings.TrimSpace(h) != "" {
-		return auth.ParseAuthorization(h)
+	key, err := auth.PresentedKey(r.Header.Values("Authorization"), r.Header.Values("X-Api-Key"))
+	if err != nil {
+		return "", err
 	}
-	return strings.TrimSpace(r.Header.Get("X-Api-Key")), nil
+	for name := range r.Header {
+		switch strings.TrimPrefix(strings.ToLower(name), "grpc-metadata-") {
+		case "authorization", "x-api-key":
+			r.Header.Del(name)
+		}
+	}
+	if key != "" {
+		r.Header.Set("Authorization", "Bearer "+key)
+	}
+	return key, nil
 }
 
 // Middleware wraps the API routes.

@@ -49,7 +49,7 @@ func startUpstream(t *testing.T) *upstream {
 		}
 		return nil
 	}
-	s := grpcx.NewServer(discard, noKeys{}, grpcx.WithChecks(grpcx.Check{Name: "database", Ping: ping}))
+	s := grpcx.NewServer(discard, auth.NewGuard(noKeys{}, 0, nil), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: ping}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, lis) }()

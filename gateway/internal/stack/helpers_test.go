@@ -22,6 +22,7 @@ import (
 	gatewayapp "buzhou.dev/gateway/app"
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/sqldb/sqldbtest"
+	searchapp "buzhou.dev/search/app"
 	verificationapp "buzhou.dev/verification/app"
 )
 
@@ -69,6 +70,12 @@ type options struct {
 	trustedProxies              []string
 	// usageFlushEvery defaults to an hour: only the stats test waits for flushes.
 	usageFlushEvery time.Duration
+	// failedAuthPerMinute is the services' gRPC failed-auth throttle; by
+	// default no test reaches it.
+	failedAuthPerMinute int
+	// keyCacheTTL defaults to an hour, so that a revoked key refused within
+	// a test's deadline proves the revocation was pushed.
+	keyCacheTTL time.Duration
 }
 
 // startStack runs a whole Buzhou for one test and stops it at cleanup.
@@ -87,12 +94,23 @@ func startStack(tb testing.TB, o options) *Stack {
 	if o.keyPerMinute == 0 {
 		o.keyPerMinute = 100000
 	}
+	if o.failedAuthPerMinute == 0 {
+		o.failedAuthPerMinute = 100000
+	}
+	if o.keyCacheTTL == 0 {
+		o.keyCacheTTL = time.Hour
+	}
 	cfg := Config{
-		Article:      articleapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, SeedDemo: o.seed},
-		Verification: verificationapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, AdminKey: testAdminKey},
+		Article: articleapp.Config{
+			DataDir: o.dataDir, DatabaseURL: o.databaseURL, SeedDemo: o.seed, FailedAuthPerMinute: o.failedAuthPerMinute, KeyCacheTTL: o.keyCacheTTL,
+		},
+		Search: searchapp.Config{FailedAuthPerMinute: o.failedAuthPerMinute, KeyCacheTTL: o.keyCacheTTL},
+		Verification: verificationapp.Config{
+			DataDir: o.dataDir, DatabaseURL: o.databaseURL, AdminKey: testAdminKey, FailedAuthPerMinute: o.failedAuthPerMinute,
+		},
 		Gateway: gatewayapp.Config{
 			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.maxBody, RedisURL: o.redisURL, RedisKeyPrefix: o.redisKeyPrefix, TrustedProxies: o.trustedProxies,
-			AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute, UsageFlushEvery: o.usageFlushEvery,
+			AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute, UsageFlushEvery: o.usageFlushEvery, KeyCacheTTL: o.keyCacheTTL,
 		},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

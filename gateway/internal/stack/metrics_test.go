@@ -90,18 +90,19 @@ func TestServicesListenOnTheirMetricsAddr(t *testing.T) {
 	}
 	t.Cleanup(func() { taken.Close() })
 	addr := taken.Addr().String()
-	unused := "127.0.0.1:1" // dialled lazily, never called before the failure
+	unused := "127.0.0.1:1"                      // dialled lazily, never called before the failure
+	key := "metrics-test-service-key-0123456789" // a binary refuses to start without its key
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cases := []struct {
 		service string
 		run     func(ctx context.Context, lis net.Listener) error
 	}{
 		{"article", func(ctx context.Context, lis net.Listener) error {
-			cfg := articleapp.Config{DataDir: t.TempDir(), VerificationAddr: unused, MetricsAddr: addr}
+			cfg := articleapp.Config{DataDir: t.TempDir(), VerificationAddr: unused, MetricsAddr: addr, ServiceKey: key}
 			return articleapp.Run(ctx, cfg, lis, log, metrics.NewRegistry())
 		}},
 		{"search", func(ctx context.Context, lis net.Listener) error {
-			cfg := searchapp.Config{ArticleAddr: unused, VerificationAddr: unused, MetricsAddr: addr}
+			cfg := searchapp.Config{ArticleAddr: unused, VerificationAddr: unused, MetricsAddr: addr, ServiceKey: key}
 			return searchapp.Run(ctx, cfg, lis, log, metrics.NewRegistry())
 		}},
 		{"verification", func(ctx context.Context, lis net.Listener) error {

@@ -23,7 +23,8 @@ import (
 
 // Config is the configuration of every part; the services' own gRPC
 // addresses are replaced by loopback listeners on free ports, and their
-// metrics addresses are ignored: the gateway's /metrics serves every part.
+// service keys by fresh random ones; their metrics addresses are ignored:
+// the gateway's /metrics serves every part.
 type Config struct {
 	Article      articleapp.Config
 	Search       searchapp.Config
@@ -37,8 +38,9 @@ type Stack struct {
 	HTTPAddr string
 	// ArticleAddr, SearchAddr and VerificationAddr are the services' gRPC addresses.
 	ArticleAddr, SearchAddr, VerificationAddr string
-	// ServiceKey is the secret the parts present to each other.
-	ServiceKey string
+	// ServiceKeys are the secrets of the parts' own identities, by service
+	// name (auth.ServiceGateway, …); fresh ones on every start.
+	ServiceKeys map[string]string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -71,14 +73,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Stack, error) {
 	cfg.Verification.ArticleAddr = s.ArticleAddr
 	cfg.Article.VerificationAddr = s.VerificationAddr
 	cfg.Search.VerificationAddr = s.VerificationAddr
-	if cfg.Gateway.ServiceKey == "" {
-		// One process, one secret: a fresh internal key on every start.
-		cfg.Gateway.ServiceKey = newServiceKey()
-	}
-	cfg.Verification.ServiceKey = cfg.Gateway.ServiceKey
-	cfg.Article.ServiceKey = cfg.Gateway.ServiceKey
-	cfg.Search.ServiceKey = cfg.Gateway.ServiceKey
-	s.ServiceKey = cfg.Gateway.ServiceKey
+	// One process: every identity gets a fresh secret on every start, which
+	// nothing outside it needs to know.
+	keys := verificationapp.ServiceKeys{Gateway: newServiceKey(), Article: newServiceKey(), Search: newServiceKey(), Verification: newServiceKey()}
+	cfg.Verification.ServiceKeys = keys
+	cfg.Gateway.ServiceKey, cfg.Article.ServiceKey, cfg.Search.ServiceKey = keys.Gateway, keys.Article, keys.Search
+	s.ServiceKeys = keys.ByService()
 	cfg.Gateway.ArticleAddr, cfg.Gateway.SearchAddr, cfg.Gateway.VerificationAddr = s.ArticleAddr, s.SearchAddr, s.VerificationAddr
 
 	cfg.Article.MetricsAddr, cfg.Search.MetricsAddr, cfg.Verification.MetricsAddr = "", "", ""

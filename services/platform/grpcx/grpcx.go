@@ -24,6 +24,7 @@ import (
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
 	"buzhou.dev/platform/metrics"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
 // MaxMessageBytes bounds every message a server receives or sends, and every
@@ -63,8 +64,8 @@ func WithChecks(checks ...Check) Option {
 }
 
 // NewServer returns a server whose every RPC passes through recovery, logging
-// and metrics, the access check with authn, and error mapping.
-func NewServer(log *slog.Logger, authn auth.Authenticator, opts ...Option) *Server {
+// and metrics, the access check of guard, and error mapping.
+func NewServer(log *slog.Logger, guard *auth.Guard, opts ...Option) *Server {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
@@ -75,11 +76,11 @@ func NewServer(log *slog.Logger, authn auth.Authenticator, opts ...Option) *Serv
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(
 			obs.unary,
-			auth.UnaryInterceptor(authn),
+			guard.UnaryInterceptor(),
 		),
 		grpc.ChainStreamInterceptor(
 			obs.stream,
-			auth.StreamInterceptor(authn),
+			guard.StreamInterceptor(),
 		),
 	)
 	h := &healthServer{Server: health.NewServer()}
@@ -185,4 +186,41 @@ func Dial(addr string, key string) (*grpc.ClientConn, error) {
 		grpc.WithPerRPCCredentials(auth.KeyCredentials(key)),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
 	)
+}
+
+// Identity is a service's connection to the identity service, made with the
+// service's own key: a key check that follows revocations, and the client
+// for the service's other identity calls.
+type Identity struct {
+	Authn  *auth.Remote
+	Client identityv1.IdentityServiceClient
+	conn   *grpc.ClientConn
+	stop   func()
+}
+
+// DialIdentity connects service (auth.ServiceGateway, …) to the identity
+// service at addr with its key, and follows revocations until ctx ends or
+// Close; accepted keys are cached for cacheTTL (<= 0: the default). A key
+// that is unset or too weak is refused here, at start-up.
+func DialIdentity(ctx context.Context, addr, service, key string, cacheTTL time.Duration, log *slog.Logger) (*Identity, error) {
+	si, ok := auth.ServiceIdentityOf(service)
+	if !ok {
+		return nil, fmt.Errorf("no service identity %q", service)
+	}
+	if err := auth.CheckConfiguredKey(si.Env, key); err != nil {
+		return nil, fmt.Errorf("the %s service checks API keys with a key of its own: %w", service, err)
+	}
+	conn, err := Dial(addr, key)
+	if err != nil {
+		return nil, fmt.Errorf("dial the identity (verification) service at %s: %w", addr, err)
+	}
+	client := identityv1.NewIdentityServiceClient(conn)
+	authn := auth.NewRemote(client, cacheTTL, log, nil)
+	return &Identity{Authn: authn, Client: client, conn: conn, stop: authn.Start(ctx)}, nil
+}
+
+// Close stops following revocations and closes the connection.
+func (i *Identity) Close() error {
+	i.stop()
+	return i.conn.Close()
 }

@@ -211,7 +211,7 @@ func startServer(t *testing.T, opts ...Option) healthpb.HealthClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewServer(discard, noKeys{}, opts...)
+	s := NewServer(discard, auth.NewGuard(noKeys{}, 0, nil), opts...)
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(ctx, lis) }()

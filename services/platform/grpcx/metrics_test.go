@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/metrics"
 	"buzhou.dev/platform/metrics/metricstest"
 )
@@ -87,7 +88,7 @@ func TestServerMetricsAddrTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewServer(discard, noKeys{}, WithMetrics(newPart(t), taken.Addr().String()))
+	s := NewServer(discard, auth.NewGuard(noKeys{}, 0, nil), WithMetrics(newPart(t), taken.Addr().String()))
 	err = s.Serve(t.Context(), lis)
 	if err == nil || !strings.Contains(err.Error(), "BUZHOU_METRICS_ADDR") {
 		t.Fatalf("Serve with a taken metrics address: %v, want an error naming BUZHOU_METRICS_ADDR", err)

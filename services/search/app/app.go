@@ -4,14 +4,13 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
-	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
 )
 
@@ -23,8 +22,15 @@ type Config struct {
 	ArticleAddr string `env:"BUZHOU_ARTICLE_ADDR, default=127.0.0.1:9101"`
 	// VerificationAddr is the verification service, which checks API keys.
 	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
-	// ServiceKey is the secret the services present to each other.
-	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
+	// ServiceKey is the search service's own key, for its key checks and
+	// for following the change feed.
+	ServiceKey string `env:"BUZHOU_SEARCH_SERVICE_KEY"`
+	// FailedAuthPerMinute is how many failed key checks a client address may
+	// make per minute on the gRPC port.
+	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
+	// KeyCacheTTL is how long an accepted key is cached. Revocations are
+	// pushed at once; this bounds them only while that push is down.
+	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
 	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
 	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
 }
@@ -41,14 +47,14 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	if err != nil {
 		return err
 	}
-	idConn, err := grpcx.Dial(cfg.VerificationAddr, cfg.ServiceKey)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceSearch, cfg.ServiceKey, cfg.KeyCacheTTL, log)
 	if err != nil {
-		return fmt.Errorf("dial verification service: %w", err)
+		return err
 	}
-	defer idConn.Close()
+	defer ids.Close()
 	// No checks yet: the search service has no store and needs no upstream
 	// to answer (Unimplemented, for now).
-	g := grpcx.NewServer(log, auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil), grpcx.WithMetrics(m, cfg.MetricsAddr))
+	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log), grpcx.WithMetrics(m, cfg.MetricsAddr))
 	searchv1.RegisterSearchServiceServer(g.GRPC, server{})
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

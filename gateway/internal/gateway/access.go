@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 
 	"buzhou.dev/gateway/internal/ratelimit"
 	"buzhou.dev/platform/auth"
-	"buzhou.dev/platform/errs"
 )
 
 // Access authenticates API callers at the edge and applies rate limits and
@@ -120,17 +118,4 @@ func ceilSeconds(d time.Duration) int64 {
 		s = 1
 	}
 	return s
-}
-
-// writeDomainError answers with the status of a platform/errs error.
-func writeDomainError(w http.ResponseWriter, r *http.Request, err error) {
-	c := errs.Code(err)
-	if c == codes.Unknown {
-		c = codes.Internal
-	}
-	msg := errs.Message(err)
-	if errors.Is(err, errs.ErrUnavailable) || c == codes.Internal {
-		msg = "cannot check the API key right now; retry in a few seconds"
-	}
-	writeError(w, r, httpStatus(c), c, msg)
 }

@@ -28,10 +28,6 @@ import (
 	"buzhou.dev/gateway/internal/agents"
 	"buzhou.dev/gateway/internal/openapi"
 	"buzhou.dev/platform/metrics"
-	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
-	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
-	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
-	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
 )
 
 // Config configures the gateway's HTTP behaviour.
@@ -65,7 +61,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 			},
 		}),
-		runtime.WithErrorHandler(handleError),
+		runtime.WithErrorHandler(errorHandler()),
 		runtime.WithRoutingErrorHandler(handleRoutingError),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
@@ -75,19 +71,9 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 		runtime.WithForwardResponseOption(setStatus),
 		runtime.WithMiddlewares(apiRoute),
 	)
-	registrations := []struct {
-		name     string
-		register func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
-		conn     *grpc.ClientConn
-	}{
-		{"article", articlev1.RegisterArticleServiceHandler, up.Article},
-		{"search", searchv1.RegisterSearchServiceHandler, up.Search},
-		{"verification", verificationv1.RegisterVerificationServiceHandler, up.Verification},
-		{"identity", identityv1.RegisterIdentityServiceHandler, up.Verification},
-	}
-	for _, r := range registrations {
-		if err := r.register(ctx, api, r.conn); err != nil {
-			return nil, fmt.Errorf("register %s routes: %w", r.name, err)
+	for _, s := range apiServices(up) {
+		if err := s.register(ctx, api, s.conn); err != nil {
+			return nil, fmt.Errorf("register %s routes: %w", s.desc.Name(), err)
 		}
 	}
 
@@ -143,17 +129,11 @@ func outgoingHeader(key string) (string, bool) {
 	return "", false
 }
 
-// setStatus applies the status a service asked for with x-http-code (201 for
-// creations).
+// setStatus answers a successful call with the status StatusesOf gives
+// its RPC (201 for creations).
 func setStatus(ctx context.Context, w http.ResponseWriter, _ proto.Message) error {
-	md, ok := runtime.ServerMetadataFromContext(ctx)
-	if !ok {
-		return nil
-	}
-	if v := md.HeaderMD.Get("x-http-code"); len(v) > 0 {
-		if code, err := strconv.Atoi(v[0]); err == nil && code >= 200 && code < 300 {
-			w.WriteHeader(code)
-		}
+	if code := statusesOfContext(ctx).Success; code != http.StatusOK {
+		w.WriteHeader(code)
 	}
 	return nil
 }
@@ -220,8 +200,10 @@ const (
 	bodyLimitKey
 )
 
+// bodyState is what the gateway learns about a request body while it is read.
 type bodyState struct {
-	limit    int64
+	limit int64
+	// exceeded: the body went on past limit.
 	exceeded atomic.Bool
 }
 
@@ -294,8 +276,13 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
 
-func tooLarge(r *http.Request) bool {
+func bodyStateOf(r *http.Request) *bodyState {
 	st, _ := r.Context().Value(bodyLimitKey).(*bodyState)
+	return st
+}
+
+func tooLarge(r *http.Request) bool {
+	st := bodyStateOf(r)
 	return st != nil && st.exceeded.Load()
 }
 

@@ -79,11 +79,14 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 
 	mux := http.NewServeMux()
 	apiHandler := limitBody(cfg.MaxBodyBytes, articleRoutes(api))
-	if cfg.Access != nil {
-		apiHandler = cfg.Access.Middleware(apiHandler)
-	}
 	if cfg.Agents != nil {
 		apiHandler = agents.Middleware(cfg.Agents, apiHandler)
+	}
+	if cfg.Access != nil {
+		// Outside the agent counter: calls refused at the edge (failed
+		// authentications above all, which anyone can send with any agent
+		// id) are not agent usage.
+		apiHandler = cfg.Access.Middleware(apiHandler)
 	}
 	mux.Handle("/api/", agentHeaders(apiHandler))
 	mux.Handle("GET /openapi.json", openapi.Handler())

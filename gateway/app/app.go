@@ -42,6 +42,17 @@ type Config struct {
 	// FailedAuthPerMinute limits failed authentications per client IP (they
 	// count against AnonPerMinute too).
 	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `env:"BUZHOU_HTTP_READ_HEADER_TIMEOUT, default=10s"`
+	// ReadTimeout bounds reading a whole request, body included: a client
+	// that trickles its body loses the connection then.
+	ReadTimeout time.Duration `env:"BUZHOU_HTTP_READ_TIMEOUT, default=30s"`
+	// WriteTimeout bounds the time from the end of the request's headers to
+	// the end of the answer.
+	WriteTimeout time.Duration `env:"BUZHOU_HTTP_WRITE_TIMEOUT, default=60s"`
+	// IdleTimeout bounds how long a kept-alive connection waits for the
+	// next request.
+	IdleTimeout time.Duration `env:"BUZHOU_HTTP_IDLE_TIMEOUT, default=120s"`
 	// RedisURL shares rate limits and quotas between gateway replicas.
 	RedisURL string `env:"REDIS_URL"`
 	// RedisKeyPrefix starts every key kept in Redis, so that installations
@@ -146,8 +157,10 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -93,12 +94,21 @@ func lowerCamel(s string) string {
 
 // writeError writes the API error body (gateway.v1.ErrorResponse, the
 // schema the OpenAPI document gives every error) with the status for code.
+//
+// When the request's body has not been read to its end, the connection is
+// closed after the answer rather than kept: net/http would otherwise read
+// the rest of the body first (up to 256 KiB, at the client's pace) to reuse
+// the connection, so a refusal would wait for a slow body it never needed.
 func writeError(w http.ResponseWriter, r *http.Request, httpCode int, code codes.Code, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	if code == codes.Unauthenticated {
 		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="buzhou", error="invalid_token", error_description=%q`, msg))
+	}
+	pending := bodyPending(r)
+	if pending {
+		h.Set("Connection", "close")
 	}
 	// protojson fails only on invalid UTF-8: the request id is ASCII by
 	// construction, and a message may quote what a client sent.
@@ -109,6 +119,11 @@ func writeError(w http.ResponseWriter, r *http.Request, httpCode int, code codes
 	}})
 	w.WriteHeader(httpCode)
 	_, _ = w.Write(append(body, '\n'))
+	if pending {
+		// What is left of the body would be read after the handler returns;
+		// a deadline in the past makes that read fail at once.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
 }
 
 // writeDomainError answers with the status of a platform/errs error.
@@ -131,6 +146,10 @@ func errorHandler() runtime.ErrorHandlerFunc {
 		switch {
 		case tooLarge(r):
 			writeTooLarge(w, r)
+			return
+		case bodyFailed(r):
+			writeError(w, r, http.StatusBadRequest, codes.InvalidArgument,
+				"the request body did not arrive in time; send the whole body at once")
 			return
 		}
 		st := status.Convert(err)

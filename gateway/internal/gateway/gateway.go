@@ -27,6 +27,7 @@ import (
 
 	"buzhou.dev/gateway/internal/agents"
 	"buzhou.dev/gateway/internal/openapi"
+	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/metrics"
 )
 
@@ -69,7 +70,8 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 			return metadata.Pairs("x-request-id", RequestIDFrom(ctx))
 		}),
 		runtime.WithForwardResponseOption(setStatus),
-		runtime.WithMiddlewares(apiRoute),
+		// Without credentials the Guard only reads the access rules.
+		runtime.WithMiddlewares(apiRoute, refuseAnonymousEarly(rpcsByPattern(), auth.NewGuard(nil, 0, nil))),
 	)
 	for _, s := range apiServices(up) {
 		if err := s.register(ctx, api, s.conn); err != nil {
@@ -78,7 +80,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	}
 
 	mux := http.NewServeMux()
-	apiHandler := limitBody(cfg.MaxBodyBytes, articleRoutes(api))
+	apiHandler := articleRoutes(api)
 	if cfg.Agents != nil {
 		apiHandler = agents.Middleware(cfg.Agents, apiHandler)
 	}
@@ -98,7 +100,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, codes.NotFound, fmt.Sprintf("nothing at %s; the API is under /api/v1, see /openapi.json", r.URL.Path))
 	})
-	return withRequestID(observeHTTP(cfg.Metrics, mux, recoverPanics(log, mux))), nil
+	return withRequestID(observeHTTP(cfg.Metrics, mux, limitBody(cfg.MaxBodyBytes, recoverPanics(log, mux)))), nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, body string) {
@@ -208,6 +210,10 @@ type bodyState struct {
 	limit int64
 	// exceeded: the body went on past limit.
 	exceeded atomic.Bool
+	// ended: the body was read to its end.
+	ended atomic.Bool
+	// failed: reading it failed, in practice the server's read timeout.
+	failed atomic.Bool
 }
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -237,8 +243,10 @@ func RequestIDFrom(ctx context.Context) string {
 	return id
 }
 
-// limitBody answers 413 for bodies over limit: at once when Content-Length says
-// so, otherwise when reading crosses the limit.
+// limitBody answers 413 for bodies over limit: at once when Content-Length
+// says so, otherwise when reading crosses the limit. It also records how far
+// the body was read, so that a refusal can close the connection instead of
+// waiting for the rest (see writeError).
 func limitBody(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &bodyState{limit: limit}
@@ -267,6 +275,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 			b.state.exceeded.Store(true)
 			return 0, errors.New("request body too large")
 		}
+		b.note(err)
 		return 0, err
 	}
 	if int64(len(p)) > b.left {
@@ -274,7 +283,17 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	b.left -= int64(n)
+	b.note(err)
 	return n, err
+}
+
+func (b *limitedBody) note(err error) {
+	switch {
+	case err == io.EOF:
+		b.state.ended.Store(true)
+	case err != nil:
+		b.state.failed.Store(true)
+	}
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
@@ -287,6 +306,20 @@ func bodyStateOf(r *http.Request) *bodyState {
 func tooLarge(r *http.Request) bool {
 	st := bodyStateOf(r)
 	return st != nil && st.exceeded.Load()
+}
+
+func bodyFailed(r *http.Request) bool {
+	st := bodyStateOf(r)
+	return st != nil && st.failed.Load()
+}
+
+// bodyPending reports whether r has a body that was not read to its end.
+func bodyPending(r *http.Request) bool {
+	if r.ContentLength == 0 {
+		return false
+	}
+	st := bodyStateOf(r)
+	return st == nil || !st.ended.Load()
 }
 
 func bodyLimitFrom(ctx context.Context) int64 {

@@ -1,8 +1,12 @@
 package stack
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
+	"errors"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -122,5 +126,107 @@ func TestFailedAuthenticationsAreThrottled(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// sendHead writes the head of a request on a fresh loopback connection
+// and returns the connection and a reader of what comes back.
+func sendHead(t *testing.T, s *Stack, head string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", s.HTTPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	// A bound for a broken server, far above any answer's wait: the test
+	// never relies on it passing quickly.
+	if err := conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, strings.ReplaceAll(head, "\n", "\r\n")+"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	return conn, bufio.NewReader(conn)
+}
+
+// closedByServer reads what is left on the connection and reports whether
+// the server closed it (rather than the test's deadline passing).
+func closedByServer(rd *bufio.Reader) error {
+	_, err := io.Copy(io.Discard, rd)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return err
+	}
+	return nil
+}
+
+// TestRefusalsDoNotWaitForTheBody: 401 and 429 come before the body, which
+// is never sent, and the connection is closed rather than kept waiting for
+// the body. The server's read timeout is far beyond the client's patience,
+// so an answer that waited for the body never comes.
+func TestRefusalsDoNotWaitForTheBody(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{readTimeout: time.Hour, failedAuthPerMinute: 1})
+	refusals := []struct {
+		name   string
+		header string
+		want   int
+	}{
+		{"no key for a write", "", http.StatusUnauthorized},
+		{"an unknown key", "Authorization: Bearer " + randomKey(t) + "\n", http.StatusUnauthorized},
+		{"throttled after a failure", "Authorization: Bearer " + randomKey(t) + "\n", http.StatusTooManyRequests},
+	}
+	for _, tc := range refusals {
+		// Not parallel: the third case needs the second's failure first.
+		t.Run(tc.name, func(t *testing.T) {
+			head := "POST /api/v1/articles HTTP/1.1\nHost: buzhou\nContent-Type: application/json\nContent-Length: 100000\n" + tc.header
+			_, rd := sendHead(t, s, head)
+			resp, err := http.ReadResponse(rd, nil)
+			if err != nil {
+				t.Fatalf("no answer before the body: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.want || !resp.Close {
+				t.Errorf("%d (close %v), want %d and Connection: close: %s", resp.StatusCode, resp.Close, tc.want, body)
+			}
+			if err := closedByServer(rd); err != nil {
+				t.Errorf("the server kept the connection open: %v", err)
+			}
+		})
+	}
+
+}
+
+// TestTrickledBodyLosesItsConnection: a body trickled byte by byte (it would
+// take more than an hour) loses its connection at the read timeout.
+func TestTrickledBodyLosesItsConnection(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{readTimeout: time.Second})
+	head := "POST /api/v1/articles HTTP/1.1\nHost: buzhou\nContent-Type: application/json\nContent-Length: 20000\nAuthorization: Bearer " + testAdminKey + "\n"
+	conn, rd := sendHead(t, s, head)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := conn.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	if resp, err := http.ReadResponse(rd, nil); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusBadRequest || bytes.Contains(body, []byte("127.0.0.1")) {
+			t.Errorf("trickled body: %d %s", resp.StatusCode, body)
+		}
+	}
+	if err := closedByServer(rd); err != nil {
+		t.Errorf("a trickled body kept its connection: %v", err)
 	}
 }

@@ -76,6 +76,8 @@ type options struct {
 	// keyCacheTTL defaults to an hour, so that a revoked key refused within
 	// a test's deadline proves the revocation was pushed.
 	keyCacheTTL time.Duration
+	// readTimeout is the HTTP server's; 0 means the default (30 s).
+	readTimeout time.Duration
 	// log receives the stack's log lines (debug and up) when set.
 	log io.Writer
 }
@@ -113,7 +115,7 @@ func startStack(tb testing.TB, o options) *Stack {
 		Gateway: gatewayapp.Config{
 			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.maxBody, RedisURL: o.redisURL, RedisKeyPrefix: o.redisKeyPrefix, TrustedProxies: o.trustedProxies,
 			AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute, FailedAuthPerMinute: o.failedAuthPerMinute,
-			UsageFlushEvery: o.usageFlushEvery, KeyCacheTTL: o.keyCacheTTL,
+			UsageFlushEvery: o.usageFlushEvery, KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout,
 		},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -8,6 +8,35 @@ import (
 	"buzhou.dev/platform/auth"
 )
 
+// edgeHeaders sets what every response carries: nosniff, so that no answer
+// is ever run as something it is not, and the cache policy of a successful
+// answer (writeError tightens it for errors).
+func edgeHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", cacheControl(r, true))
+		// Answers differ with the key: drafts, per-key limits.
+		h.Set("Vary", "Authorization, X-Api-Key")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cacheControl is the cache policy. Keyed answers stay out of every cache
+// but the client's own, and not even there: they may show drafts or a key's
+// details. An anonymous successful read is the same for everyone, so caches
+// may keep it but must revalidate it before reuse; anything else is not
+// stored at all.
+func cacheControl(r *http.Request, success bool) string {
+	switch {
+	case hasCredentials(r):
+		return "private, no-store"
+	case success && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		return "no-cache"
+	}
+	return "no-store"
+}
+
 // hasCredentials reports whether the caller presented a key, well-formed or
 // not.
 func hasCredentials(r *http.Request) bool {

@@ -102,7 +102,7 @@ func lowerCamel(s string) string {
 func writeError(w http.ResponseWriter, r *http.Request, httpCode int, code codes.Code, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	h.Set("Cache-Control", cacheControl(r, false))
 	if code == codes.Unauthenticated {
 		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="buzhou", error="invalid_token", error_description=%q`, msg))
 	}

@@ -230,3 +230,66 @@ func TestTrickledBodyLosesItsConnection(t *testing.T) {
 		t.Errorf("a trickled body kept its connection: %v", err)
 	}
 }
+
+func TestEdgeHeaders(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{maxBody: 1 << 10})
+	admin := newClient(t, s, testAdminKey)
+	anon := newClient(t, s, "")
+	pub := article("Cached article")
+	pub["status"] = "published"
+	slug := must(t, admin.do("POST", "/api/v1/articles", pub), http.StatusCreated).json(t)["slug"].(string)
+
+	cases := []struct {
+		name         string
+		c            *client
+		method, path string
+		body         any
+		status       int
+		cache        string
+	}{
+		{"anonymous read", anon, "GET", "/api/v1/articles/" + slug, nil, 200, "no-cache"},
+		{"anonymous markdown", anon, "GET", "/api/v1/articles/" + slug + "?format=markdown", nil, 200, "no-cache"},
+		{"anonymous list", anon, "GET", "/api/v1/articles", nil, 200, "no-cache"},
+		{"keyed read", admin, "GET", "/api/v1/articles/" + slug, nil, 200, "private, no-store"},
+		{"keyed list", admin, "GET", "/api/v1/keys", nil, 200, "private, no-store"},
+		{"keyed create", admin, "POST", "/api/v1/articles", article("Header create"), 201, "private, no-store"},
+		{"keyed error", admin, "GET", "/api/v1/articles/nope", nil, 404, "private, no-store"},
+		{"bad key", newClient(t, s, "nope"), "GET", "/api/v1/articles", nil, 401, "private, no-store"},
+		{"anonymous error", anon, "GET", "/api/v1/articles/nope", nil, 404, "no-store"},
+		{"anonymous write", anon, "POST", "/api/v1/articles", article("x"), 401, "no-store"},
+		{"too large", admin, "POST", "/api/v1/articles", strings.Repeat("x", 2<<10), 413, "private, no-store"},
+		{"no route", anon, "GET", "/nothing", nil, 404, "no-store"},
+		{"healthz", anon, "GET", "/healthz", nil, 200, "no-cache"},
+		{"readyz", anon, "GET", "/readyz", nil, 200, "no-cache"},
+		{"openapi", anon, "GET", "/openapi.json", nil, 200, "no-cache"},
+		{"metrics", anon, "GET", "/metrics", nil, 200, "no-cache"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := *tc.c
+			c.tb = t
+			r := c.do(tc.method, tc.path, tc.body)
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			if got := r.header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options %q", got)
+			}
+			if got := r.header.Get("Cache-Control"); got != tc.cache {
+				t.Errorf("Cache-Control %q, want %q", got, tc.cache)
+			}
+			// API answers depend on the key; /metrics has a Vary of its own.
+			if v := strings.Join(r.header.Values("Vary"), ", "); strings.HasPrefix(tc.path, "/api/") && (!strings.Contains(v, "Authorization") || !strings.Contains(v, "X-Api-Key")) {
+				t.Errorf("Vary %q", v)
+			}
+		})
+	}
+
+	// The document revalidates for free.
+	etag := must(t, anon.do("GET", "/openapi.json", nil), http.StatusOK).header.Get("ETag")
+	if r := anon.do("GET", "/openapi.json", nil, "If-None-Match", etag); etag == "" || r.status != http.StatusNotModified {
+		t.Errorf("If-None-Match %q: %d", etag, r.status)
+	}
+}

@@ -93,6 +93,10 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 			return fmt.Errorf("%s is %d; give 1 to %d requests a minute", l.name, l.value, ratelimit.MaxPerMinute)
 		}
 	}
+	if cfg.MaxBodyBytes > grpcx.MaxMessageBytes {
+		// A body the services cannot receive would fail as a transport error.
+		return fmt.Errorf("BUZHOU_MAX_BODY_BYTES is %d, above the %d bytes a service accepts in one gRPC message; lower it", cfg.MaxBodyBytes, grpcx.MaxMessageBytes)
+	}
 	m, err := reg.Part("gateway")
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
 )
 
@@ -20,6 +21,7 @@ func TestRunRefusesInconsistentLimits(t *testing.T) {
 		cfg  Config
 		want string
 	}{
+		{"body above the gRPC message limit", Config{MaxBodyBytes: grpcx.MaxMessageBytes + 1}, "BUZHOU_MAX_BODY_BYTES"},
 		{"negative failed-auth limit", Config{FailedAuthPerMinute: -1}, "BUZHOU_RATE_FAILED_AUTH_PER_MINUTE"},
 		{"negative anonymous limit", Config{AnonPerMinute: -5}, "BUZHOU_RATE_ANON_PER_MINUTE"},
 	}

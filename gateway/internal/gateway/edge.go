@@ -1,9 +1,16 @@
 package gateway
 
 import (
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
 
 	"buzhou.dev/platform/auth"
 )
@@ -41,6 +48,43 @@ func cacheControl(r *http.Request, success bool) string {
 // not.
 func hasCredentials(r *http.Request) bool {
 	return r.Header.Get("Authorization") != "" || r.Header.Get("X-Api-Key") != ""
+}
+
+// validURL answers 400 for a path or query that is not valid UTF-8 once
+// percent-decoded (/api/v1/articles/%ff): it would reach the services as a
+// proto string field, which must be UTF-8, and fail there as an internal
+// error.
+func validURL(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if msg := urlProblem(r.URL); msg != "" {
+			log.DebugContext(r.Context(), "request URL refused", "url", strconv.Quote(r.URL.RequestURI()), "problem", msg, "request_id", RequestIDFrom(r.Context()))
+			writeError(w, r, http.StatusBadRequest, codes.InvalidArgument, msg)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// urlProblem says what is wrong with u, "" when nothing is.
+func urlProblem(u *url.URL) string {
+	if !utf8.ValidString(u.Path) {
+		return fmt.Sprintf("the path %s is not UTF-8 once percent-decoded; percent-encode the UTF-8 bytes of the text (an id or slug is ASCII)", u.EscapedPath())
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return fmt.Sprintf("the query string is malformed (%v); percent-encode the values, e.g. with encodeURIComponent", err)
+	}
+	for name, values := range q {
+		if !utf8.ValidString(name) {
+			return fmt.Sprintf("query parameter %q is not UTF-8 once percent-decoded; percent-encode the UTF-8 bytes of the text", name)
+		}
+		for _, v := range values {
+			if !utf8.ValidString(v) {
+				return fmt.Sprintf("query parameter %s is not UTF-8 once percent-decoded; percent-encode the UTF-8 bytes of the text (a page token is passed back exactly as received)", strings.ToValidUTF8(name, "\uFFFD"))
+			}
+		}
+	}
+	return ""
 }
 
 // refuseAnonymousEarly answers 401 before the body is read when the matched

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -52,6 +53,14 @@ func publicMessage(st *status.Status) string {
 		return explainDecodeError(msg)
 	}
 	return msg
+}
+
+// transportLimit reports whether st is gRPC's own refusal of a message over
+// its size limit rather than a service's RESOURCE_EXHAUSTED (rate limits,
+// full queues). grpc-go words all of its own errors "grpc: …"; the services'
+// messages come from platform/errs and never start so.
+func transportLimit(st *status.Status) bool {
+	return st.Code() == codes.ResourceExhausted && strings.HasPrefix(st.Message(), "grpc: ")
 }
 
 var (
@@ -141,7 +150,7 @@ func writeDomainError(w http.ResponseWriter, r *http.Request, err error) {
 
 // errorHandler is grpc-gateway's error handler: every failed API call ends
 // here.
-func errorHandler() runtime.ErrorHandlerFunc {
+func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 	return func(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 		switch {
 		case tooLarge(r):
@@ -152,7 +161,19 @@ func errorHandler() runtime.ErrorHandlerFunc {
 				"the request body did not arrive in time; send the whole body at once")
 			return
 		}
+		var httpErr *runtime.HTTPStatusError
+		if errors.As(err, &httpErr) {
+			// grpc-gateway's own refusals of a request (a malformed path).
+			writeError(w, r, httpErr.HTTPStatus, codes.InvalidArgument, explainDecodeError(status.Convert(httpErr.Err).Message()))
+			return
+		}
 		st := status.Convert(err)
+		if transportLimit(st) {
+			// Not the client's doing and nothing a retry fixes: a 500 with a
+			// ref to the log line, never a 429 that invites retries.
+			rpc, _ := runtime.RPCMethod(ctx)
+			st = status.Convert(errs.ToStatus(ctx, log, rpc, errors.New(st.Message())))
+		}
 		writeError(w, r, httpStatus(ctx, st.Code()), st.Code(), publicMessage(st))
 	}
 }

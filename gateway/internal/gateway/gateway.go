@@ -57,12 +57,12 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	}
 	api := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
-			Marshaler: &runtime.JSONPb{
+			Marshaler: strictJSON{JSONPb: &runtime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-			},
+			}},
 		}),
-		runtime.WithErrorHandler(errorHandler()),
+		runtime.WithErrorHandler(errorHandler(log)),
 		runtime.WithRoutingErrorHandler(handleRoutingError),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
@@ -80,7 +80,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	}
 
 	mux := http.NewServeMux()
-	apiHandler := articleRoutes(api)
+	apiHandler := validURL(log, articleRoutes(api))
 	if cfg.Agents != nil {
 		apiHandler = agents.Middleware(cfg.Agents, apiHandler)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -292,4 +293,54 @@ func TestEdgeHeaders(t *testing.T) {
 	if r := anon.do("GET", "/openapi.json", nil, "If-None-Match", etag); etag == "" || r.status != http.StatusNotModified {
 		t.Errorf("If-None-Match %q: %d", etag, r.status)
 	}
+}
+
+func TestBadInputAtTheEdge(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	s := startStack(t, options{log: logs})
+	admin := newClient(t, s, testAdminKey)
+	anon := newClient(t, s, "")
+	body, err := json.Marshal(article("Trailing data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := must(t, admin.do("POST", "/api/v1/articles", string(body)+" \n\t"), http.StatusCreated).json(t)["id"].(string)
+
+	cases := []struct {
+		name         string
+		c            *client
+		method, path string
+		body         any
+		wantInMsg    string
+	}{
+		{"path not UTF-8", anon, "GET", "/api/v1/articles/%ff", nil, "not UTF-8"},
+		{"related path not UTF-8", anon, "GET", "/api/v1/articles/a%C3/related", nil, "not UTF-8"},
+		{"query not UTF-8", anon, "GET", "/api/v1/articles?pageToken=%ff", nil, "pageToken"},
+		{"query name not UTF-8", anon, "GET", "/api/v1/articles?%fe=1", nil, "not UTF-8"},
+		{"markdown of a path not UTF-8", anon, "GET", "/api/v1/articles/%ff?format=markdown", nil, "not UTF-8"},
+		{"query escape broken", anon, "GET", "/api/v1/articles?pageToken=%zz", nil, "malformed"},
+		{"trailing text", admin, "POST", "/api/v1/articles", string(body) + "xyz", "goes on after"},
+		{"a second object", admin, "POST", "/api/v1/articles", string(body) + "{}", "goes on after"},
+		{"trailing text in a patch", admin, "PATCH", "/api/v1/articles/" + id, `{"tags": ["a"]} ]`, "goes on after"},
+		{"trailing text in a batch", admin, "POST", "/api/v1/articles:batchCreate", `{"articles": []}x`, "goes on after"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := *tc.c
+			c.tb = t
+			r := c.do(tc.method, tc.path, tc.body)
+			if r.status != http.StatusBadRequest || r.errorCode(t) != "INVALID_ARGUMENT" || !strings.Contains(string(r.body), tc.wantInMsg) {
+				t.Errorf("%d %s; want 400 saying %q", r.status, r.body, tc.wantInMsg)
+			}
+		})
+	}
+	t.Run("logged", func(t *testing.T) {
+		t.Parallel()
+		must(t, newClient(t, s, "").do("GET", "/api/v1/articles/x%ffy", nil), http.StatusBadRequest)
+		if l := logs.lines("request URL refused"); len(l) == 0 || !strings.Contains(strings.Join(l, "\n"), `x%ffy`) {
+			t.Errorf("no debug line for the refused URL: %v", l)
+		}
+	})
 }

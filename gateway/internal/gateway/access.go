@@ -103,19 +103,22 @@ func (a *Access) allow(w http.ResponseWriter, r *http.Request, bucket string, pe
 	return d.Allowed
 }
 
-// refuse answers a failed authentication. A malformed, unknown, expired or
-// revoked key costs a token from the client address's bucket and from its
-// stricter failed-auth bucket; while either is empty the answer is 429, not
-// 401, so guessing keys from one address goes no faster than that bucket
-// allows, and the identity service is not asked more often than the limits
-// let through. Errors that are not the caller's (the identity service
-// unreachable) are answered as they are.
+// refuse answers a failed authentication. Every refused key costs a token
+// from the client address's bucket, like an anonymous call; a guess (an
+// unknown or malformed key, as the services' gRPC throttle counts them) also
+// costs one from the stricter failed-auth bucket. While a bucket it draws on
+// is empty the answer is 429, not 401, so guessing keys from one address goes
+// no faster than that bucket allows. Errors that are not the caller's (the
+// identity service unreachable) are answered as they are.
 func (a *Access) refuse(w http.ResponseWriter, r *http.Request, ip, secret string, err error) {
-	if c := errs.Code(err); c != codes.Unauthenticated && c != codes.InvalidArgument {
+	c := errs.Code(err)
+	if c != codes.Unauthenticated && c != codes.InvalidArgument {
 		writeDomainError(w, r, err)
 		return
 	}
 	ctx := r.Context()
+	reason := auth.ReasonOf(err)
+	guess := reason == auth.ReasonUnknown || reason == auth.ReasonMalformed || c == codes.InvalidArgument
 	buckets := []struct {
 		key     string
 		limit   int
@@ -124,10 +127,13 @@ func (a *Access) refuse(w http.ResponseWriter, r *http.Request, ip, secret strin
 		{ip, a.AnonPerMinute, "rate limit of %d requests per minute exceeded for this client address; retry after %d s"},
 		{"failed-auth:" + ip, a.FailedAuthPerMinute, "too many failed authentications from this client address (%d a minute allowed); retry after %d s with a valid key"},
 	}
+	if !guess {
+		buckets = buckets[:1]
+	}
 	var refused *ratelimit.Decision
 	refusal := ""
 	for _, b := range buckets {
-		// Both buckets count the failure, whatever the other says.
+		// Each bucket counts the failure, whatever the other says.
 		d, lerr := a.Limiter.Allow(ctx, b.key, ratelimit.Limit{PerMinute: b.limit})
 		if lerr != nil {
 			a.Log.WarnContext(ctx, "rate limiter unavailable; failed authentication not counted", "err", lerr)
@@ -138,7 +144,7 @@ func (a *Access) refuse(w http.ResponseWriter, r *http.Request, ip, secret strin
 		}
 	}
 	presented := cmp.Or(secret, r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"))
-	a.Log.WarnContext(ctx, "authentication failed", "key_prefix", keyPrefix(presented), "client", ip,
+	a.Log.WarnContext(ctx, "API key refused", "reason", reason, "prefix", auth.KeyHint(presented), "client", ip,
 		"throttled", refused != nil, "request_id", RequestIDFrom(ctx))
 	if refused == nil {
 		writeDomainError(w, r, err)
@@ -146,14 +152,6 @@ func (a *Access) refuse(w http.ResponseWriter, r *http.Request, ip, secret strin
 	}
 	ratelimit.WriteHeaders(w.Header(), *refused)
 	writeError(w, r, http.StatusTooManyRequests, codes.ResourceExhausted, fmt.Sprintf(refusal, refused.Limit, ceilSeconds(refused.RetryAfter)))
-}
-
-// keyPrefix is what a log may show of a presented key: its first 8
-// characters at most and never more than a quarter of it, so that not even
-// a short secret is given away.
-func keyPrefix(key string) string {
-	runes := []rune(strings.ToValidUTF8(key, "?"))
-	return string(runes[:min(8, len(runes)/4)])
 }
 
 // useQuota counts the call against the key's quotas, if it has any; it

@@ -91,12 +91,17 @@ func TestFailedAuthenticationsAreThrottled(t *testing.T) {
 			admin := newClient(t, s, testAdminKey)
 			must(t, admin.do("GET", "/api/v1/articles", nil), http.StatusOK)
 
-			failures := logs.lines("authentication failed")
+			var failures []string
+			for _, l := range logs.lines(`msg="API key refused"`) {
+				if strings.Contains(l, "service=gateway") {
+					failures = append(failures, l)
+				}
+			}
 			if len(failures) != burst {
 				t.Errorf("%d failure log lines, want %d:\n%s", len(failures), burst, strings.Join(failures, "\n"))
 			}
 			for _, l := range failures {
-				if !strings.Contains(l, "level=WARN") || !strings.Contains(l, "key_prefix=") {
+				if !strings.Contains(l, "level=WARN") || !strings.Contains(l, "prefix=") || !strings.Contains(l, "reason=") {
 					t.Errorf("failure log line: %s", l)
 				}
 				for _, secret := range secrets {
@@ -127,6 +132,29 @@ func TestFailedAuthenticationsAreThrottled(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// TestRevokedKeysAreNoGuesses: a key that was issued and then revoked is
+// refused with 401 however often it comes back (it costs only the client
+// address's ordinary bucket); guesses still drain the failed-auth bucket.
+func TestRevokedKeysAreNoGuesses(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{failedAuthPerMinute: 2})
+	admin := newClient(t, s, testAdminKey)
+	id, key := createKey(t, admin, map[string]any{"name": "soon revoked", "scopes": []string{"articles:write"}})
+	must(t, admin.do("DELETE", "/api/v1/keys/"+id, nil), http.StatusOK)
+	revoked := newClient(t, s, key)
+	for i := range 5 {
+		if r := revoked.do("GET", "/api/v1/articles", nil); r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "revoked") {
+			t.Fatalf("revoked key, call %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	guesser := newClient(t, s, randomKey(t))
+	for i, want := range []int{401, 401, 429} {
+		if r := guesser.do("GET", "/api/v1/articles", nil); r.status != want {
+			t.Errorf("guess %d: %d, want %d: %s", i+1, r.status, want, r.body)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
 	"google.golang.org/grpc"
 
 	"buzhou.dev/gateway/internal/agents"
@@ -38,6 +39,20 @@ type Config struct {
 	AnonPerMinute int `env:"BUZHOU_RATE_ANON_PER_MINUTE, default=100"`
 	// KeyPerMinute limits keyed callers per key, unless the key sets its own.
 	KeyPerMinute int `env:"BUZHOU_RATE_KEY_PER_MINUTE, default=1000"`
+	// FailedAuthPerMinute limits failed authentications per client IP (they
+	// count against AnonPerMinute too).
+	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `env:"BUZHOU_HTTP_READ_HEADER_TIMEOUT, default=10s"`
+	// ReadTimeout bounds reading a whole request, body included: a client
+	// that trickles its body loses the connection then.
+	ReadTimeout time.Duration `env:"BUZHOU_HTTP_READ_TIMEOUT, default=30s"`
+	// WriteTimeout bounds the time from the end of the request's headers to
+	// the end of the answer.
+	WriteTimeout time.Duration `env:"BUZHOU_HTTP_WRITE_TIMEOUT, default=60s"`
+	// IdleTimeout bounds how long a kept-alive connection waits for the
+	// next request.
+	IdleTimeout time.Duration `env:"BUZHOU_HTTP_IDLE_TIMEOUT, default=120s"`
 	// RedisURL shares rate limits and quotas between gateway replicas.
 	RedisURL string `env:"REDIS_URL"`
 	// RedisKeyPrefix starts every key kept in Redis, so that installations
@@ -59,9 +74,29 @@ type Config struct {
 const shutdownGrace = 10 * time.Second
 
 // Run serves HTTP on lis until ctx ends; its metrics go to the part
-// "gateway" of reg, and GET /metrics serves all of reg.
+// "gateway" of reg, and GET /metrics serves all of reg. Fields of cfg left
+// zero take their defaults, as from an empty environment.
 func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
 	log = log.With("service", "gateway")
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &cfg, Lookuper: envconfig.MapLookuper(nil)}); err != nil {
+		return err
+	}
+	for _, l := range []struct {
+		name  string
+		value int
+	}{
+		{"BUZHOU_RATE_ANON_PER_MINUTE", cfg.AnonPerMinute},
+		{"BUZHOU_RATE_KEY_PER_MINUTE", cfg.KeyPerMinute},
+		{"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE", cfg.FailedAuthPerMinute},
+	} {
+		if l.value < 1 || l.value > ratelimit.MaxPerMinute {
+			return fmt.Errorf("%s is %d; give 1 to %d requests a minute", l.name, l.value, ratelimit.MaxPerMinute)
+		}
+	}
+	if cfg.MaxBodyBytes > grpcx.MaxMessageBytes {
+		// A body the services cannot receive would fail as a transport error.
+		return fmt.Errorf("BUZHOU_MAX_BODY_BYTES is %d, above the %d bytes a service accepts in one gRPC message; lower it", cfg.MaxBodyBytes, grpcx.MaxMessageBytes)
+	}
 	m, err := reg.Part("gateway")
 	if err != nil {
 		return err
@@ -109,13 +144,14 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	h, err := gateway.New(ctx, gateway.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Access: &gateway.Access{
-			Authn:         ids.Authn,
-			Limiter:       limiter,
-			Quota:         quota,
-			ClientIP:      clientIP,
-			AnonPerMinute: cfg.AnonPerMinute,
-			KeyPerMinute:  cfg.KeyPerMinute,
-			Log:           log,
+			Authn:               ids.Authn,
+			Limiter:             limiter,
+			Quota:               quota,
+			ClientIP:            clientIP,
+			AnonPerMinute:       cfg.AnonPerMinute,
+			KeyPerMinute:        cfg.KeyPerMinute,
+			FailedAuthPerMinute: cfg.FailedAuthPerMinute,
+			Log:                 log,
 		},
 		Agents:  tracker,
 		Metrics: m,
@@ -125,8 +161,10 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

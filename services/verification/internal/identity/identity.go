@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"buzhou.dev/platform/auth"
@@ -108,12 +106,6 @@ func keyProto(k store.Key) *identityv1.ApiKey {
 		DailyQuota:         k.DailyQuota,
 		MonthlyQuota:       k.MonthlyQuota,
 	}
-}
-
-// created asks the gateway to answer 201. Outside an RPC (a direct call, as
-// in tests) there is no header to set, and that is fine.
-func created(ctx context.Context) {
-	_ = grpc.SetHeader(ctx, metadata.Pairs("x-http-code", "201"))
 }
 
 // caller names the authenticated caller for logs.

@@ -96,7 +96,6 @@ func (s *Service) CreateApiKey(ctx context.Context, req *identityv1.CreateApiKey
 	if err != nil {
 		return nil, err
 	}
-	created(ctx)
 	s.log.InfoContext(ctx, "API key created", "key", stored.ID, "prefix", stored.Prefix, "principal", stored.PrincipalID,
 		"scopes", strings.Join(stored.Scopes, ","), "by", caller(ctx))
 	return &identityv1.CreateApiKeyResponse{

@@ -30,7 +30,6 @@ func (s *Service) CreatePrincipal(ctx context.Context, req *identityv1.CreatePri
 	if err != nil {
 		return nil, err
 	}
-	created(ctx)
 	s.log.InfoContext(ctx, "principal created", "principal", p.ID, "type", p.Type, "by", caller(ctx))
 	return principalProto(p), nil
 }

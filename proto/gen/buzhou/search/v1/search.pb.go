@@ -9,6 +9,7 @@ package searchv1
 import (
 	v1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	_ "buzhou.dev/proto/gen/buzhou/identity/v1"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -822,7 +823,7 @@ var File_buzhou_search_v1_search_proto protoreflect.FileDescriptor
 
 const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	"\n" +
-	"\x1dbuzhou/search/v1/search.proto\x12\x10buzhou.search.v1\x1a\x1fbuzhou/article/v1/article.proto\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\"\xe7\x01\n" +
+	"\x1dbuzhou/search/v1/search.proto\x12\x10buzhou.search.v1\x1a\x1fbuzhou/article/v1/article.proto\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe7\x01\n" +
 	"\rSearchRequest\x12\f\n" +
 	"\x01q\x18\x01 \x01(\tR\x01q\x12\x16\n" +
 	"\x06domain\x18\x02 \x01(\tR\x06domain\x12\x16\n" +
@@ -887,11 +888,26 @@ const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	"\x10applied_revision\x18\x01 \x01(\x03R\x0fappliedRevision\x12)\n" +
 	"\x10indexed_articles\x18\x02 \x01(\x03R\x0findexedArticles\x12\x18\n" +
 	"\abackend\x18\x03 \x01(\tR\abackend\x12'\n" +
-	"\x0fembedding_model\x18\x04 \x01(\tR\x0eembeddingModel2\x8c\x04\n" +
-	"\rSearchService\x12l\n" +
-	"\x06Search\x12\x1f.buzhou.search.v1.SearchRequest\x1a .buzhou.search.v1.SearchResponse\"\x1f\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/v1/search\x90\x02\x01\x12p\n" +
-	"\aResolve\x12 .buzhou.search.v1.ResolveRequest\x1a!.buzhou.search.v1.ResolveResponse\" \xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/v1/resolve\x90\x02\x01\x12\xaa\x01\n" +
-	"\x13ListRelatedArticles\x12,.buzhou.search.v1.ListRelatedArticlesRequest\x1a-.buzhou.search.v1.ListRelatedArticlesResponse\"6\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02'\x12%/api/v1/articles/{id_or_slug}/related\x90\x02\x01\x12n\n" +
+	"\x0fembedding_model\x18\x04 \x01(\tR\x0eembeddingModel2\x82\b\n" +
+	"\rSearchService\x12\xc0\x01\n" +
+	"\x06Search\x12\x1f.buzhou.search.v1.SearchRequest\x1a .buzhou.search.v1.SearchResponse\"s\x92AQJO\n" +
+	"\x03200\x12H\n" +
+	" Ranked items and the pagination.\x12$\n" +
+	"\"\x1a .buzhou.search.v1.SearchResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/v1/search\x90\x02\x01\x12\xd8\x02\n" +
+	"\aResolve\x12 .buzhou.search.v1.ResolveRequest\x1a!.buzhou.search.v1.ResolveResponse\"\x87\x02\x92A\xe3\x01Jv\n" +
+	"\x03200\x12o\n" +
+	"FThe best article, whole, with confidence, alternatives and next steps.\x12%\n" +
+	"#\x1a!.buzhou.search.v1.ResolveResponseJi\n" +
+	"\x03404\x12b\n" +
+	":Nothing good enough; the message lists the closest titles.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/v1/resolve\x90\x02\x01\x12\xe2\x02\n" +
+	"\x13ListRelatedArticles\x12,.buzhou.search.v1.ListRelatedArticlesRequest\x1a-.buzhou.search.v1.ListRelatedArticlesResponse\"\xed\x01\x92A\xb3\x01Jp\n" +
+	"\x03200\x12i\n" +
+	"4The most similar articles, never the article itself.\x121\n" +
+	"/\x1a-.buzhou.search.v1.ListRelatedArticlesResponseJ?\n" +
+	"\x03404\x128\n" +
+	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02'\x12%/api/v1/articles/{id_or_slug}/related\x90\x02\x01\x12n\n" +
 	"\x0eGetIndexStatus\x12'.buzhou.search.v1.GetIndexStatusRequest\x1a(.buzhou.search.v1.GetIndexStatusResponse\"\t\xaa\x9f\x19\x02\x10\x01\x90\x02\x01B\xb5\x01\n" +
 	"\x14com.buzhou.search.v1B\vSearchProtoP\x01Z.buzhou.dev/proto/gen/buzhou/search/v1;searchv1\xa2\x02\x03BSX\xaa\x02\x10Buzhou.Search.V1\xca\x02\x10Buzhou\\Search\\V1\xe2\x02\x1cBuzhou\\Search\\V1\\GPBMetadata\xea\x02\x12Buzhou::Search::V1b\x06proto3"
 

@@ -152,6 +152,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 			KeyPerMinute:        cfg.KeyPerMinute,
 			FailedAuthPerMinute: cfg.FailedAuthPerMinute,
 			Log:                 log,
+			Metrics:             m,
 		},
 		Agents:  tracker,
 		Metrics: m,

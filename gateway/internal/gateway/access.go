@@ -13,6 +13,7 @@ import (
 	"buzhou.dev/gateway/internal/ratelimit"
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/metrics"
 )
 
 // Access authenticates API callers at the edge and applies rate limits and
@@ -29,6 +30,8 @@ type Access struct {
 	// per client IP; they count against the anonymous limit as well.
 	FailedAuthPerMinute int
 	Log                 *slog.Logger
+	// Metrics counts refused keys and rate-limited calls; nil counts nothing.
+	Metrics *metrics.Part
 }
 
 // credentials returns the presented key, "" when none, or why the headers are
@@ -58,7 +61,7 @@ func (a *Access) Middleware(next http.Handler) http.Handler {
 		ip := ratelimit.IPKey(a.ClientIP.Of(r))
 		secret, err := credentials(r)
 		if err == nil && secret == "" {
-			if a.allow(w, r, ip, a.AnonPerMinute, "this client address (send an API key for a higher limit)") {
+			if a.allow(w, r, ip, a.AnonPerMinute, metrics.LimitIP, "this client address (send an API key for a higher limit)") {
 				next.ServeHTTP(w, r)
 			}
 			return
@@ -80,7 +83,7 @@ func (a *Access) Middleware(next http.Handler) http.Handler {
 			limit = a.KeyPerMinute
 		}
 		// The rate limit first: a call it refuses must not use up the quota.
-		if a.allow(w, r, "key:"+p.KeyID, limit, "API key "+p.KeyID) && a.useQuota(w, r, p) {
+		if a.allow(w, r, "key:"+p.KeyID, limit, metrics.LimitKey, "API key "+p.KeyID) && a.useQuota(w, r, p) {
 			next.ServeHTTP(w, r)
 		}
 	})
@@ -88,7 +91,7 @@ func (a *Access) Middleware(next http.Handler) http.Handler {
 
 // allow takes a token from bucket; it answers 429 and returns false when
 // there is none.
-func (a *Access) allow(w http.ResponseWriter, r *http.Request, bucket string, perMinute int, who string) bool {
+func (a *Access) allow(w http.ResponseWriter, r *http.Request, bucket string, perMinute int, kind metrics.LimitKind, who string) bool {
 	d, err := a.Limiter.Allow(r.Context(), bucket, ratelimit.Limit{PerMinute: perMinute})
 	if err != nil {
 		// A limiter outage must not take the API down with it.
@@ -97,6 +100,7 @@ func (a *Access) allow(w http.ResponseWriter, r *http.Request, bucket string, pe
 	}
 	ratelimit.WriteHeaders(w.Header(), d)
 	if !d.Allowed {
+		a.Metrics.RateLimited(kind)
 		writeError(w, r, http.StatusTooManyRequests, codes.ResourceExhausted,
 			fmt.Sprintf("rate limit of %d requests per minute exceeded for %s; retry after %d s", d.Limit, who, ceilSeconds(d.RetryAfter)))
 	}
@@ -122,16 +126,17 @@ func (a *Access) refuse(w http.ResponseWriter, r *http.Request, ip, secret strin
 	buckets := []struct {
 		key     string
 		limit   int
+		kind    metrics.LimitKind
 		refusal string // with the limit and the seconds to wait
 	}{
-		{ip, a.AnonPerMinute, "rate limit of %d requests per minute exceeded for this client address; retry after %d s"},
-		{"failed-auth:" + ip, a.FailedAuthPerMinute, "too many failed authentications from this client address (%d a minute allowed); retry after %d s with a valid key"},
+		{ip, a.AnonPerMinute, metrics.LimitIP, "rate limit of %d requests per minute exceeded for this client address; retry after %d s"},
+		{"failed-auth:" + ip, a.FailedAuthPerMinute, metrics.LimitFailedAuth, "too many failed authentications from this client address (%d a minute allowed); retry after %d s with a valid key"},
 	}
 	if !guess {
 		buckets = buckets[:1]
 	}
 	var refused *ratelimit.Decision
-	refusal := ""
+	refusal, kind := "", metrics.LimitKind(0)
 	for _, b := range buckets {
 		// Each bucket counts the failure, whatever the other says.
 		d, lerr := a.Limiter.Allow(ctx, b.key, ratelimit.Limit{PerMinute: b.limit})
@@ -140,16 +145,18 @@ func (a *Access) refuse(w http.ResponseWriter, r *http.Request, ip, secret strin
 			continue
 		}
 		if !d.Allowed && (refused == nil || d.RetryAfter > refused.RetryAfter) {
-			refused, refusal = &d, b.refusal
+			refused, refusal, kind = &d, b.refusal, b.kind
 		}
 	}
 	presented := cmp.Or(secret, r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"))
 	a.Log.WarnContext(ctx, "API key refused", "reason", reason, "prefix", auth.KeyHint(presented), "client", ip,
 		"throttled", refused != nil, "request_id", RequestIDFrom(ctx))
+	a.Metrics.AuthFailed(reason)
 	if refused == nil {
 		writeDomainError(w, r, err)
 		return
 	}
+	a.Metrics.RateLimited(kind)
 	ratelimit.WriteHeaders(w.Header(), *refused)
 	writeError(w, r, http.StatusTooManyRequests, codes.ResourceExhausted, fmt.Sprintf(refusal, refused.Limit, ceilSeconds(refused.RetryAfter)))
 }
@@ -169,6 +176,7 @@ func (a *Access) useQuota(w http.ResponseWriter, r *http.Request, p *auth.Princi
 	if q.Allowed {
 		return true
 	}
+	a.Metrics.RateLimited(metrics.LimitQuota)
 	ratelimit.WriteQuotaHeaders(w.Header(), q, time.Now())
 	writeError(w, r, http.StatusTooManyRequests, codes.ResourceExhausted, q.Message())
 	return false

@@ -71,7 +71,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 		}),
 		runtime.WithForwardResponseOption(setStatus),
 		// Without credentials the Guard only reads the access rules.
-		runtime.WithMiddlewares(apiRoute, refuseAnonymousEarly(rpcsByPattern(), auth.NewGuard(nil, 0, nil))),
+		runtime.WithMiddlewares(apiRoute, refuseAnonymousEarly(rpcsByPattern(), auth.NewGuard(nil, 0, nil).CountRefusals(cfg.Metrics.AuthFailed))),
 	)
 	for _, s := range apiServices(up) {
 		if err := s.register(ctx, api, s.conn); err != nil {

@@ -10,9 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	articleapp "buzhou.dev/article/app"
 	"buzhou.dev/platform/metrics"
 	"buzhou.dev/platform/metrics/metricstest"
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	searchapp "buzhou.dev/search/app"
 	verificationapp "buzhou.dev/verification/app"
 )
@@ -122,5 +126,43 @@ func TestServicesListenOnTheirMetricsAddr(t *testing.T) {
 				t.Errorf("%s with a taken metrics address: %v, want an error naming BUZHOU_METRICS_ADDR", tc.service, err)
 			}
 		})
+	}
+}
+
+// TestRefusalsAreCounted: refused keys by reason and rate-limited calls by
+// kind, at the gateway and on the services' gRPC ports.
+func TestRefusalsAreCounted(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{anonPerMinute: 1000, failedAuthPerMinute: 2})
+	admin := newClient(t, s, testAdminKey)
+	_, quoted := createKey(t, admin, map[string]any{"name": "quota", "scopes": []string{"articles:write"}, "dailyQuota": "1"})
+
+	must(t, (&client{tb: t, base: admin.base}).do("POST", "/api/v1/articles", article("No key")), http.StatusUnauthorized)
+	for range 3 { // two guesses are allowed a minute, the third is throttled
+		(&client{tb: t, base: admin.base, key: "bzk_guess0000000000000000000000000000"}).do("GET", "/api/v1/articles", nil)
+	}
+	q := &client{tb: t, base: admin.base, key: quoted}
+	must(t, q.do("GET", "/api/v1/articles", nil), http.StatusOK)
+	must(t, q.do("GET", "/api/v1/articles", nil), http.StatusTooManyRequests)
+	_, err := articlev1.NewArticleServiceClient(grpcConn(t, s.ArticleAddr, "bzk_grpcguess00000000000000000000000")).
+		GetArticle(context.Background(), &articlev1.GetArticleRequest{IdOrSlug: "x"})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("gRPC call with a guessed key: %v", err)
+	}
+
+	m := metricstest.Get(t, "http://"+s.HTTPAddr+"/metrics")
+	for _, tc := range []struct {
+		metric string
+		labels []string
+	}{
+		{"buzhou_auth_failures_total", []string{"service", "gateway", "reason", "missing"}},
+		{"buzhou_auth_failures_total", []string{"service", "gateway", "reason", "unknown"}},
+		{"buzhou_rate_limited_total", []string{"service", "gateway", "kind", "failed_auth"}},
+		{"buzhou_rate_limited_total", []string{"service", "gateway", "kind", "quota"}},
+		{"buzhou_auth_failures_total", []string{"service", "article", "reason", "unknown"}},
+	} {
+		if v, _ := m.Value(tc.metric, tc.labels...); v < 1 {
+			t.Errorf("%s%q = %v, want at least 1", tc.metric, tc.labels, v)
+		}
 	}
 }

@@ -110,6 +110,8 @@ type Guard struct {
 	authn    Authenticator
 	throttle *Throttle
 	log      *slog.Logger
+	// counted is told the reason of every refused key (metrics).
+	counted func(reason string)
 }
 
 // NewGuard checks keys with authn and allows each client address
@@ -119,7 +121,14 @@ func NewGuard(authn Authenticator, failedPerMinute int, log *slog.Logger) *Guard
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Guard{authn: authn, throttle: NewThrottle(failedPerMinute, nil), log: log}
+	return &Guard{authn: authn, throttle: NewThrottle(failedPerMinute, nil), log: log, counted: func(string) {}}
+}
+
+// CountRefusals makes g tell count the reason (one of Reasons()) of every
+// key it refuses, and returns g. Call it before g serves.
+func (g *Guard) CountRefusals(count func(reason string)) *Guard {
+	g.counted = count
+	return g
 }
 
 // Check authenticates the caller of method and enforces its access rule. Methods
@@ -138,6 +147,7 @@ func (g *Guard) Check(ctx context.Context, fullMethod string) (context.Context, 
 	}
 	p := FromContext(ctx)
 	if p == nil {
+		g.counted(ReasonMissing)
 		return ctx, Refuse(ReasonMissing, "this call needs an API key with scope %q; %s", rule.GetScope(), howToSend)
 	}
 	if !p.Has(rule.GetScope()) {
@@ -171,6 +181,7 @@ func (g *Guard) authenticate(ctx context.Context, method string) (context.Contex
 				return WithPrincipal(ctx, p), nil
 			}
 		}
+		g.counted(ReasonThrottled)
 		return ctx, fmt.Errorf("%w: too many failed API key checks from this address; retry in %d s",
 			errs.ErrResourceExhausted, int64((wait+time.Second-1)/time.Second))
 	}
@@ -197,6 +208,7 @@ func (g *Guard) refused(ctx context.Context, method, addr, secret string, err er
 	if reason == ReasonUnknown || reason == ReasonMalformed {
 		g.throttle.Fail(addr)
 	}
+	g.counted(reason)
 	g.log.WarnContext(ctx, "API key refused", "reason", reason, "prefix", KeyHint(secret), "peer", addr, "method", method)
 	return err
 }

@@ -16,7 +16,15 @@ const (
 	ReasonUnknown   = "unknown"
 	ReasonExpired   = "expired"
 	ReasonRevoked   = "revoked"
+	// ReasonThrottled: the caller's address failed too often; the key was
+	// refused without a check.
+	ReasonThrottled = "throttled"
 )
+
+// Reasons returns every refusal reason, for bounded metric labels.
+func Reasons() []string {
+	return []string{ReasonMissing, ReasonMalformed, ReasonUnknown, ReasonExpired, ReasonRevoked, ReasonThrottled}
+}
 
 // ReasonTrailer is the trailer in which AuthenticateApiKey names the reason
 // of a refusal, so that the other services' key checks know it too.

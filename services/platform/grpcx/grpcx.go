@@ -71,6 +71,9 @@ func NewServer(log *slog.Logger, guard *auth.Guard, opts ...Option) *Server {
 		opt(&o)
 	}
 	obs := observer{log: log, metrics: o.metrics}
+	if o.metrics != nil {
+		guard.CountRefusals(o.metrics.AuthFailed)
+	}
 	s := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc/codes"
 
+	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
 )
 
@@ -216,29 +218,6 @@ const (
 
 func (k LimitKind) String() string { return nth(uint8(k), "ip", "key", "quota", "failed_auth") }
 
-// AuthFailure is why a presented API key (or its absence) was refused.
-type AuthFailure uint8
-
-// The reasons; other values are not recorded.
-const (
-	// AuthMissing: a call that needs a key came without one.
-	AuthMissing AuthFailure = iota + 1
-	// AuthUnknown: nobody issued the key.
-	AuthUnknown
-	// AuthMalformed: the header is not a key (bad scheme, bad encoding).
-	AuthMalformed
-	// AuthExpired: the key is past its expiry.
-	AuthExpired
-	// AuthRevoked: the key was revoked.
-	AuthRevoked
-	// AuthThrottled: the caller failed too often and was not checked.
-	AuthThrottled
-)
-
-func (r AuthFailure) String() string {
-	return nth(uint8(r), "missing", "unknown", "malformed", "expired", "revoked", "throttled")
-}
-
 // DropReason is why agent calls were left out of the usage counts.
 type DropReason uint8
 
@@ -267,10 +246,11 @@ func (p *Part) RateLimited(kind LimitKind) {
 	}
 }
 
-// AuthFailed counts one refused key by reason.
-func (p *Part) AuthFailed(reason AuthFailure) {
-	if p != nil {
-		add(p.authFailures, reason.String(), 1)
+// AuthFailed counts one refused key by reason, one of auth.Reasons(); other
+// values are not recorded, so the label stays bounded.
+func (p *Part) AuthFailed(reason string) {
+	if p != nil && slices.Contains(auth.Reasons(), reason) {
+		add(p.authFailures, reason, 1)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
 	"buzhou.dev/platform/metrics"
 	"buzhou.dev/platform/metrics/metricstest"
@@ -157,12 +158,12 @@ func TestTypedCounters(t *testing.T) {
 		{"key", func(p *metrics.Part) { p.RateLimited(metrics.LimitKey) }, "buzhou_rate_limited_total", "kind", "key"},
 		{"quota", func(p *metrics.Part) { p.RateLimited(metrics.LimitQuota) }, "buzhou_rate_limited_total", "kind", "quota"},
 		{"failed_auth", func(p *metrics.Part) { p.RateLimited(metrics.LimitFailedAuth) }, "buzhou_rate_limited_total", "kind", "failed_auth"},
-		{"missing", func(p *metrics.Part) { p.AuthFailed(metrics.AuthMissing) }, "buzhou_auth_failures_total", "reason", "missing"},
-		{"unknown", func(p *metrics.Part) { p.AuthFailed(metrics.AuthUnknown) }, "buzhou_auth_failures_total", "reason", "unknown"},
-		{"malformed", func(p *metrics.Part) { p.AuthFailed(metrics.AuthMalformed) }, "buzhou_auth_failures_total", "reason", "malformed"},
-		{"expired", func(p *metrics.Part) { p.AuthFailed(metrics.AuthExpired) }, "buzhou_auth_failures_total", "reason", "expired"},
-		{"revoked", func(p *metrics.Part) { p.AuthFailed(metrics.AuthRevoked) }, "buzhou_auth_failures_total", "reason", "revoked"},
-		{"throttled", func(p *metrics.Part) { p.AuthFailed(metrics.AuthThrottled) }, "buzhou_auth_failures_total", "reason", "throttled"},
+		{"missing", func(p *metrics.Part) { p.AuthFailed(auth.ReasonMissing) }, "buzhou_auth_failures_total", "reason", "missing"},
+		{"unknown", func(p *metrics.Part) { p.AuthFailed(auth.ReasonUnknown) }, "buzhou_auth_failures_total", "reason", "unknown"},
+		{"malformed", func(p *metrics.Part) { p.AuthFailed(auth.ReasonMalformed) }, "buzhou_auth_failures_total", "reason", "malformed"},
+		{"expired", func(p *metrics.Part) { p.AuthFailed(auth.ReasonExpired) }, "buzhou_auth_failures_total", "reason", "expired"},
+		{"revoked", func(p *metrics.Part) { p.AuthFailed(auth.ReasonRevoked) }, "buzhou_auth_failures_total", "reason", "revoked"},
+		{"throttled", func(p *metrics.Part) { p.AuthFailed(auth.ReasonThrottled) }, "buzhou_auth_failures_total", "reason", "throttled"},
 		{"too_many_agents", func(p *metrics.Part) { p.UsageDropped(metrics.DropTooManyAgents, 1) }, "buzhou_agent_usage_dropped_total", "reason", "too_many_agents"},
 		{"flush_failed", func(p *metrics.Part) { p.UsageDropped(metrics.DropFlushFailed, 1) }, "buzhou_agent_usage_dropped_total", "reason", "flush_failed"},
 	}
@@ -187,8 +188,8 @@ func TestTypedCounters(t *testing.T) {
 		_, p := newPart(t, "gateway")
 		p.RateLimited(0)
 		p.RateLimited(metrics.LimitKind(200))
-		p.AuthFailed(0)
-		p.AuthFailed(metrics.AuthFailure(99))
+		p.AuthFailed("")
+		p.AuthFailed("made-up")
 		p.UsageDropped(0, 5)
 		p.UsageDropped(metrics.DropFlushFailed, 0)
 		s := metricstest.Serve(t, p.Handler(discard))
@@ -242,7 +243,7 @@ func TestNilPart(t *testing.T) {
 	var p *metrics.Part
 	p.ObserveRPC("/a.B/C", codes.OK, time.Second)
 	p.RateLimited(metrics.LimitIP)
-	p.AuthFailed(metrics.AuthUnknown)
+	p.AuthFailed(auth.ReasonUnknown)
 	p.UsageDropped(metrics.DropFlushFailed, 3)
 	err := error(nil)
 	p.ObserveStore("Get", time.Now(), &err)

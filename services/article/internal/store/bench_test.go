@@ -80,3 +80,46 @@ func BenchmarkGet(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkUpdate(b *testing.B) {
+	for _, e := range engines() {
+		b.Run(e.name, func(b *testing.B) {
+			s := e.open(b)
+			ctx := context.Background()
+			if _, err := s.Create(ctx, benchArticle(0)); err != nil {
+				b.Fatal(err)
+			}
+			i := 0
+			for b.Loop() {
+				if _, err := s.Update(ctx, "art_bench_0", 0, func(a *articlev1.Article) error {
+					a.ConfidenceScore = int32(i % 100)
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkList reads the first page of 20 of a domain.
+func BenchmarkList(b *testing.B) {
+	const n = 200
+	for _, e := range engines() {
+		b.Run(e.name, func(b *testing.B) {
+			s := e.open(b)
+			ctx := context.Background()
+			for i := range n {
+				if _, err := s.Create(ctx, benchArticle(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				if got, _, err := s.List(ctx, store.ListQuery{Domain: "agent", PageSize: 20}); err != nil || len(got) != 20 {
+					b.Fatal(len(got), err)
+				}
+			}
+		})
+	}
+}

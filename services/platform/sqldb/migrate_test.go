@@ -10,8 +10,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"buzhou.dev/platform/sqldb"
 	"buzhou.dev/platform/sqldb/sqldbtest"
 )
@@ -40,107 +38,69 @@ func step2() map[string]string {
 	}
 }
 
-// handle is an open database as the engine-independent tests see it.
-type handle struct {
-	close func() error
-	// texts runs a query whose rows are one text column.
-	texts func(ctx context.Context, query string) ([]string, error)
-	// exec writes in a transaction.
-	exec func(ctx context.Context, stmt string) error
-}
-
-func (h *handle) Close() error { return h.close() }
-
 type engine struct {
 	name string
 	// fresh returns where a new, empty database is: a file path or a URL.
 	fresh func(t *testing.T) string
-	open  func(ctx context.Context, where string, m sqldb.Migrations) (*handle, error)
+	open  func(ctx context.Context, where string, m sqldb.Migrations) (*sqldb.DB, error)
 }
 
 func engines() []engine {
 	return []engine{
-		{"SQLite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "test.db") }, openSQLite},
+		{"SQLite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "test.db") }, sqldb.OpenSQLite},
 		{"PostgreSQL", func(t *testing.T) string { return sqldbtest.FreshSchema(t) }, openPostgres},
 	}
 }
 
-func openSQLite(ctx context.Context, path string, m sqldb.Migrations) (*handle, error) {
-	db, err := sqldb.OpenSQLite(ctx, path, m)
-	if err != nil {
-		return nil, err
-	}
-	return &handle{
-		close: db.Close,
-		texts: func(ctx context.Context, query string) ([]string, error) {
-			rows, err := db.R.QueryContext(ctx, query)
-			if err != nil {
-				return nil, err
-			}
-			defer rows.Close()
-			var out []string
-			for rows.Next() {
-				var s string
-				if err := rows.Scan(&s); err != nil {
-					return nil, err
-				}
-				out = append(out, s)
-			}
-			return out, rows.Err()
-		},
-		exec: func(ctx context.Context, stmt string) error {
-			return db.Write(ctx, func(tx *sql.Tx) error {
-				_, err := tx.ExecContext(ctx, stmt)
-				return err
-			})
-		},
-	}, nil
-}
-
-func openPostgres(ctx context.Context, url string, m sqldb.Migrations) (*handle, error) {
-	db, err := sqldb.OpenPostgres(ctx, url, "buzhou-sqldbtest", m)
-	if err != nil {
-		return nil, err
-	}
-	return &handle{
-		close: db.Close,
-		texts: func(ctx context.Context, query string) ([]string, error) {
-			rows, err := db.Pool.Query(ctx, query)
-			if err != nil {
-				return nil, err
-			}
-			return pgx.CollectRows(rows, pgx.RowTo[string])
-		},
-		exec: func(ctx context.Context, stmt string) error {
-			return db.Write(ctx, func(tx pgx.Tx) error {
-				_, err := tx.Exec(ctx, stmt)
-				return err
-			})
-		},
-	}, nil
+func openPostgres(ctx context.Context, url string, m sqldb.Migrations) (*sqldb.DB, error) {
+	return sqldb.OpenPostgres(ctx, url, "buzhou-sqldbtest", m)
 }
 
 // mustOpen opens the database at where and closes it when t ends.
-func mustOpen(t *testing.T, e engine, where string, m sqldb.Migrations) *handle {
+func mustOpen(t *testing.T, e engine, where string, m sqldb.Migrations) *sqldb.DB {
 	t.Helper()
-	h, err := e.open(t.Context(), where, m)
+	db, err := e.open(t.Context(), where, m)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	sqldbtest.CloseAtEnd(t, h)
-	return h
+	sqldbtest.CloseAtEnd(t, db)
+	return db
 }
 
-func texts(t *testing.T, h *handle, query string) []string {
+// texts runs a query whose rows are one text column.
+func texts(t *testing.T, db *sqldb.DB, query string) []string {
 	t.Helper()
-	got, err := h.texts(t.Context(), query)
+	rows, err := db.R.QueryContext(t.Context(), query)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
-	return got
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return out
 }
 
-func wantApplied(t *testing.T, h *handle, table string, want ...string) {
+// exec writes in a transaction.
+func exec(t *testing.T, db *sqldb.DB, stmt string) {
+	t.Helper()
+	if err := db.Write(t.Context(), func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(t.Context(), stmt)
+		return err
+	}); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+func wantApplied(t *testing.T, h *sqldb.DB, table string, want ...string) {
 	t.Helper()
 	if got := texts(t, h, `SELECT name FROM `+table+` ORDER BY version`); !slices.Equal(got, want) {
 		t.Fatalf("%s holds %q, want %q", table, got, want)
@@ -160,11 +120,9 @@ func TestMigrationsIdempotent(t *testing.T) {
 				h := mustOpen(t, e, where, m)
 				wantApplied(t, h, "schema_migrations", "0001_notes.sql")
 				if i == 0 {
-					if err := h.exec(t.Context(), `INSERT INTO notes (id) VALUES ('kept')`); err != nil {
-						t.Fatal(err)
-					}
+					exec(t, h, `INSERT INTO notes (id) VALUES ('kept')`)
 				}
-				if err := h.close(); err != nil {
+				if err := h.Close(); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -232,7 +190,7 @@ func TestMigrationsConcurrentOpen(t *testing.T) {
 			m := sqldb.Migrations{Files: steps(step2()), Table: "schema_migrations", Lock: 0x0b0e_a0ff}
 			for range 10 {
 				where := e.fresh(t)
-				handles := sqldbtest.OpenAtOnce(t, 8, func() (*handle, error) { return e.open(t.Context(), where, m) })
+				handles := sqldbtest.OpenAtOnce(t, 8, func() (*sqldb.DB, error) { return e.open(t.Context(), where, m) })
 				for _, h := range handles {
 					wantApplied(t, h, "schema_migrations", "0001_notes.sql", "0002_tags.sql")
 				}

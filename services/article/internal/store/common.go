@@ -10,7 +10,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"buzhou.dev/platform/errs"
-	"buzhou.dev/platform/sqldb"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -24,6 +23,9 @@ const (
 	maxChangeLimit     = 1000
 
 	statusArchived = "archived"
+
+	// tokenArticles starts the article list's page tokens.
+	tokenArticles = "a"
 )
 
 // asTime turns a proto timestamp into a column value of microsecond precision;
@@ -182,16 +184,6 @@ func changeLimit(n int) int {
 		return maxChangeLimit
 	}
 	return n
-}
-
-// decodePageToken reads a token made by sqldb.EncodeCursor with no kind: the
-// article list was the only one when tokens were first handed out.
-func decodePageToken(tok string) (time.Time, string, error) {
-	at, id, ok := sqldb.DecodeCursor("", tok)
-	if !ok {
-		return time.Time{}, "", fmt.Errorf("%w: page token is not valid; pass the nextPageToken of the previous answer unchanged", errs.ErrInvalid)
-	}
-	return at, id, nil
 }
 
 // statsCounter folds (status, domain, verification status, count) groups

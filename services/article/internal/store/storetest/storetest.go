@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen func(t *testi
 		{"List", testList},
 		{"ListPageSize", testListPageSize},
 		{"ListBadToken", testListBadToken},
+		{"ListTokenBindsFilters", testListTokenBindsFilters},
 		{"Update", testUpdate},
 		{"UpdateStale", testUpdateStale},
 		{"UpdateMutateError", testUpdateMutateError},
@@ -455,6 +456,66 @@ func testListBadToken(t *testing.T, s store.Store) {
 			wantErr(t, "List", err, errs.ErrInvalid)
 			if !strings.Contains(err.Error(), "page token") {
 				t.Errorf("error %q does not name the page token", err)
+			}
+		})
+	}
+}
+
+// A page token is good only for the filters it was made with (AIP-158): with
+// others it would skip or repeat rows without a word. The page size may
+// change from page to page.
+func testListTokenBindsFilters(t *testing.T, s store.Store) {
+	order, domain, status := listFixture(t, s)
+	first := store.ListQuery{PageSize: 1, Domain: "mcp", Statuses: []string{"published", "deprecated"}}
+	page, next, err := s.List(t.Context(), first)
+	if err != nil || len(page) != 1 || next == "" {
+		t.Fatalf("first page: %d articles, next %q, %v", len(page), next, err)
+	}
+	tests := []struct {
+		name string
+		q    store.ListQuery
+		ok   bool
+	}{
+		{"same filters", first, true},
+		{"another page size", store.ListQuery{PageSize: 5, Domain: "mcp", Statuses: []string{"published", "deprecated"}}, true},
+		{"statuses in another order", store.ListQuery{PageSize: 1, Domain: "mcp", Statuses: []string{"deprecated", "published"}}, true},
+		{"another domain", store.ListQuery{PageSize: 1, Domain: "agent", Statuses: []string{"published", "deprecated"}}, false},
+		{"no domain", store.ListQuery{PageSize: 1, Statuses: []string{"published", "deprecated"}}, false},
+		{"other statuses", store.ListQuery{PageSize: 1, Domain: "mcp", Statuses: []string{"published"}}, false},
+		{"no statuses", store.ListQuery{PageSize: 1, Domain: "mcp"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			q := tt.q
+			q.PageToken = next
+			got, _, err := s.List(t.Context(), q)
+			if !tt.ok {
+				wantErr(t, "List with a token of other filters", err, errs.ErrInvalid)
+				for _, m := range []string{"page token", "other filters", "restart paging without pageToken"} {
+					if !strings.Contains(err.Error(), m) {
+						t.Errorf("error %q does not say %q", err, m)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			// The page goes on right after the first one.
+			var want []string
+			for _, id := range order {
+				if domain[id] == "mcp" && status[id] != "draft" && id != page[0].GetId() {
+					want = append(want, id)
+				}
+			}
+			want = want[:min(len(want), q.PageSize)]
+			var ids []string
+			for _, a := range got {
+				ids = append(ids, a.GetId())
+			}
+			if d := cmp.Diff(want, ids); d != "" {
+				t.Errorf("ids after the token (-want +got):\n%s", d)
 			}
 		})
 	}

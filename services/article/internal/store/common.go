@@ -176,6 +176,13 @@ func pageSize(n int) int {
 	return n
 }
 
+func pageBytes(n int) int {
+	if n <= 0 {
+		return DefaultPageBytes
+	}
+	return n
+}
+
 func changeLimit(n int) int {
 	switch {
 	case n <= 0:

@@ -124,12 +124,13 @@ func (s *sqlStore) List(ctx context.Context, q ListQuery) ([]*articlev1.Article,
 	// The page holds the stored JSON; only the rows that make the page are
 	// decoded.
 	page, next, err := sqldb.List(ctx, s.db.R, sqldb.Page{
-		Kind:    tokenArticles,
-		Table:   "articles",
-		Columns: "created_at, id, data",
-		Filters: []sqldb.Filter{{Column: "domain", Values: domains}, {Column: "status", Values: q.Statuses}},
-		Size:    pageSize(q.PageSize),
-		Token:   q.PageToken,
+		Kind:     tokenArticles,
+		Table:    "articles",
+		Columns:  "created_at, id, data",
+		Filters:  []sqldb.Filter{{Column: "domain", Values: domains}, {Column: "status", Values: q.Statuses}},
+		Size:     pageSize(q.PageSize),
+		MaxBytes: pageBytes(q.MaxBytes),
+		Token:    q.PageToken,
 	}, func(rows *sql.Rows) (string, sqldb.Row, error) {
 		var r sqldb.Row
 		var data string

@@ -24,7 +24,8 @@ type Store interface {
 	// Get returns an article by id, or by slug when no id matches.
 	Get(ctx context.Context, idOrSlug string) (*articlev1.Article, error)
 	// List returns a page of articles, newest first (created_at, then id,
-	// descending), and the token of the next page ("" on the last page).
+	// descending), and the token of the next page ("" on the last page). The
+	// token is good only for the same Domain and Statuses.
 	List(ctx context.Context, q ListQuery) ([]*articlev1.Article, string, error)
 	// Update loads the article by id inside a transaction, fails with
 	// ErrFailedPrecondition when expectedRevision is not 0 and differs from its
@@ -53,10 +54,20 @@ type Store interface {
 type ListQuery struct {
 	Domain string
 	// Statuses, when not empty, keeps only articles with one of these statuses.
-	Statuses  []string
-	PageSize  int
+	Statuses []string
+	// PageSize is the most articles per page: 20 when <= 0, at most 100.
+	PageSize int
+	// MaxBytes bounds a page by the stored JSON size of its articles:
+	// DefaultPageBytes when <= 0. A page holds at least one article; one
+	// that ends early has a next-page token like any other.
+	MaxBytes  int
 	PageToken string
 }
+
+// DefaultPageBytes bounds a List page when the query sets no bound: far
+// enough below what one gRPC answer carries (an article's binary form is
+// smaller than its JSON) and what a client wants to parse at once.
+const DefaultPageBytes = 4 << 20
 
 // Clock returns the current time; stores take it so tests can fix time.
 type Clock func() time.Time

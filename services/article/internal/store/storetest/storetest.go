@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -44,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen func(t *testi
 		{"ListPageSize", testListPageSize},
 		{"ListBadToken", testListBadToken},
 		{"ListTokenBindsFilters", testListTokenBindsFilters},
+		{"ListByteBudget", testListByteBudget},
+		{"ListBigArticles", testListBigArticles},
 		{"Update", testUpdate},
 		{"UpdateStale", testUpdateStale},
 		{"UpdateMutateError", testUpdateMutateError},
@@ -518,6 +521,102 @@ func testListTokenBindsFilters(t *testing.T, s store.Store) {
 				t.Errorf("ids after the token (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// pageThrough pages through q to the end, checking every page against the
+// byte budget, and returns the ids and the number of pages.
+func pageThrough(t *testing.T, s store.Store, q store.ListQuery, budget int) ([]string, int) {
+	t.Helper()
+	var ids []string
+	pages := 0
+	for {
+		got, next, err := s.List(t.Context(), q)
+		if err != nil {
+			t.Fatalf("List(%+v): %v", q, err)
+		}
+		pages++
+		if len(got) == 0 && next != "" {
+			t.Fatalf("page %d is empty and has a next page", pages)
+		}
+		// The binary form, which gRPC carries, is smaller than the stored
+		// JSON the budget counts.
+		size := 0
+		for _, a := range got {
+			size += proto.Size(a)
+			ids = append(ids, a.GetId())
+		}
+		if len(got) > 1 && size > budget {
+			t.Fatalf("page %d holds %d articles of %d bytes, over the budget of %d", pages, len(got), size, budget)
+		}
+		if next == "" {
+			return ids, pages
+		}
+		if pages > 100 {
+			t.Fatal("List never ends")
+		}
+		q.PageToken = next
+	}
+}
+
+// A page ends early at its byte budget, always holds at least one article,
+// and paging still visits every article once.
+func testListByteBudget(t *testing.T, s store.Store) {
+	order, _, _ := listFixture(t, s)
+	b, err := protojson.Marshal(mustGet(t, s, order[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := len(b) // the stored size of each, give or take a few bytes
+	tests := []struct {
+		name      string
+		maxBytes  int
+		wantPages int
+	}{
+		{"two and a half articles", one*5/2 + 10, 4},
+		{"under one article", one / 2, 7},
+		{"one byte", 1, 7},
+		{"all of them", 100 * one, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ids, pages := pageThrough(t, s, store.ListQuery{PageSize: 7, MaxBytes: tt.maxBytes}, max(tt.maxBytes, 1))
+			if d := cmp.Diff(order, ids); d != "" {
+				t.Errorf("ids (-want +got):\n%s", d)
+			}
+			if pages != tt.wantPages {
+				t.Errorf("got %d pages, want %d", pages, tt.wantPages)
+			}
+		})
+	}
+}
+
+// testListBigArticles is the list that used to fail: 40 published articles
+// near the content limit in both languages do not fit one answer; with the
+// default budget pages end early and still cover them all.
+func testListBigArticles(t *testing.T, s store.Store) {
+	if testing.Short() {
+		t.Skip("writes 20 MB")
+	}
+	const n = 40
+	var want []string
+	for i := range n {
+		id := fmt.Sprintf("art_big_%02d", i)
+		a := newArticle(id, fmt.Sprintf("big-%02d", i), baseTime().Add(time.Duration(i)*time.Second))
+		a.Content = &articlev1.LocalizedText{
+			En: strings.Repeat("Big body. ", 25<<10), // 250 KiB
+			Zh: strings.Repeat("大的正文。", 17<<10),      // 255 KiB
+		}
+		mustCreate(t, s, a)
+		want = append([]string{id}, want...)
+	}
+	ids, pages := pageThrough(t, s, store.ListQuery{PageSize: n, Statuses: []string{"published"}}, store.DefaultPageBytes)
+	if d := cmp.Diff(want, ids); d != "" {
+		t.Errorf("ids (-want +got):\n%s", d)
+	}
+	if pages < 5 {
+		t.Errorf("got %d pages of 20 MB of articles, want at least 5 under the 4 MiB budget", pages)
 	}
 }
 

@@ -91,7 +91,7 @@ func BenchmarkUpdate(b *testing.B) {
 			}
 			i := 0
 			for b.Loop() {
-				if _, err := s.Update(ctx, "art_bench_0", 0, func(a *articlev1.Article) error {
+				if _, err := s.Update(ctx, "art_bench_0", 0, articlev1.ChangeCause_CHANGE_CAUSE_AUTHOR_EDIT, func(a *articlev1.Article) error {
 					a.ConfidenceScore = int32(i % 100)
 					return nil
 				}); err != nil {

@@ -12,14 +12,14 @@ type queries struct {
 	insertArticle string
 	// appendChange takes the next feed revision, appends the change with it
 	// and points the article at it: $1 article id, $2 kind, $3 change_time,
-	// $4 data.
+	// $4 data, $5 cause, $6 changed_paths.
 	appendChange string
 	// lockArticle reads revision and data of article $1 and keeps other
 	// writers of it waiting until the transaction ends.
 	lockArticle string
 	// updateAndAppend is appendChange that also writes the article: then
-	// $5 status, $6 domain, $7 verification_status, $8 revision,
-	// $9 created_at, $10 updated_at, $11 data.
+	// $7 status, $8 domain, $9 verification_status, $10 revision,
+	// $11 created_at, $12 updated_at, $13 data.
 	updateAndAppend string
 }
 
@@ -40,32 +40,32 @@ func queriesFor(e sqldb.Engine) queries {
 			insertArticle: insertArticle + `0)`,
 			appendChange: `WITH f AS (UPDATE feed_state SET revision = revision + 1 RETURNING revision),
 			a AS (UPDATE articles SET feed_revision = f.revision FROM f WHERE articles.id = $1)
-			INSERT INTO changes (revision, article_id, kind, change_time, data)
-			SELECT f.revision, $1::text, $2::smallint, $3::timestamptz, $4::text FROM f`,
+			INSERT INTO changes (revision, article_id, kind, change_time, data, cause, changed_paths)
+			SELECT f.revision, $1::text, $2::smallint, $3::timestamptz, $4::text, $5::smallint, $6::text[] FROM f`,
 			// FOR UPDATE makes concurrent writers of one article take turns,
 			// each mutating the state the previous one committed.
 			lockArticle: `SELECT revision, data FROM articles WHERE id = $1 FOR UPDATE`,
 			updateAndAppend: `WITH f AS (UPDATE feed_state SET revision = revision + 1 RETURNING revision),
-			a AS (UPDATE articles SET status = $5, domain = $6, verification_status = $7, revision = $8,
-					created_at = $9, updated_at = $10, data = $11, feed_revision = f.revision
+			a AS (UPDATE articles SET status = $7, domain = $8, verification_status = $9, revision = $10,
+					created_at = $11, updated_at = $12, data = $13, feed_revision = f.revision
 				FROM f WHERE articles.id = $1)
-			INSERT INTO changes (revision, article_id, kind, change_time, data)
-			SELECT f.revision, $1::text, $2::smallint, $3::timestamptz, $4::text FROM f`,
+			INSERT INTO changes (revision, article_id, kind, change_time, data, cause, changed_paths)
+			SELECT f.revision, $1::text, $2::smallint, $3::timestamptz, $4::text, $5::smallint, $6::text[] FROM f`,
 		}
 	}
 	// Every SQLite write transaction holds the file's write lock from its
 	// start (BEGIN IMMEDIATE), so the next revision is one more than the last,
 	// and a rolled-back writer leaves no gap. revision is the rowid, so MAX is
 	// one index step.
-	const appendChange = `INSERT INTO changes (revision, article_id, kind, change_time, data)
-		SELECT COALESCE(MAX(revision), 0) + 1, $1, $2, $3, $4 FROM changes`
+	const appendChange = `INSERT INTO changes (revision, article_id, kind, change_time, data, cause, changed_paths)
+		SELECT COALESCE(MAX(revision), 0) + 1, $1, $2, $3, $4, $5, $6 FROM changes`
 	return queries{
 		insertArticle: insertArticle + `(SELECT COALESCE(MAX(revision), 0) + 1 FROM changes))`,
 		appendChange:  appendChange,
 		lockArticle:   `SELECT revision, data FROM articles WHERE id = $1`,
 		updateAndAppend: appendChange + `;
-		UPDATE articles SET status = $5, domain = $6, verification_status = $7, revision = $8,
-			created_at = $9, updated_at = $10, data = $11, feed_revision = (SELECT MAX(revision) FROM changes)
+		UPDATE articles SET status = $7, domain = $8, verification_status = $9, revision = $10,
+			created_at = $11, updated_at = $12, data = $13, feed_revision = (SELECT MAX(revision) FROM changes)
 		WHERE id = $1`,
 	}
 }

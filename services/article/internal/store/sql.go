@@ -74,6 +74,10 @@ func (s *sqlStore) Create(ctx context.Context, a *articlev1.Article) (*articlev1
 	if err != nil {
 		return nil, err
 	}
+	noPaths, err := s.db.Strings(nil)
+	if err != nil {
+		return nil, err
+	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q.insertArticle,
 			r.id, r.slug, r.status, r.domain, r.verificationStatus, r.revision, r.createdAt, r.updatedAt, r.data)
@@ -83,8 +87,8 @@ func (s *sqlStore) Create(ctx context.Context, a *articlev1.Article) (*articlev1
 		if err != nil {
 			return fmt.Errorf("store: insert article %q: %w", r.id, err)
 		}
-		if _, err := tx.ExecContext(ctx, s.q.appendChange,
-			r.id, int32(articlev1.ChangeKind_CHANGE_KIND_UPSERT), sqldb.Tick(s.now), r.data); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q.appendChange, r.id, int32(articlev1.ChangeKind_CHANGE_KIND_UPSERT),
+			sqldb.Tick(s.now), r.data, int32(articlev1.ChangeCause_CHANGE_CAUSE_CREATE), noPaths); err != nil {
 			return fmt.Errorf("store: append change for %q: %w", r.id, err)
 		}
 		return nil
@@ -152,7 +156,7 @@ func (s *sqlStore) List(ctx context.Context, q ListQuery) ([]*articlev1.Article,
 	return out, next, nil
 }
 
-func (s *sqlStore) Update(ctx context.Context, id string, expectedRevision int32, mutate func(*articlev1.Article) error) (*articlev1.Article, error) {
+func (s *sqlStore) Update(ctx context.Context, id string, expectedRevision int32, cause articlev1.ChangeCause, mutate func(*articlev1.Article) error) (*articlev1.Article, error) {
 	var out *articlev1.Article
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var (
@@ -171,7 +175,7 @@ func (s *sqlStore) Update(ctx context.Context, id string, expectedRevision int32
 			return err
 		}
 		at := sqldb.Tick(s.now)
-		a, kind, err := prepareUpdate(a, rev, expectedRevision, mutate, at)
+		a, kind, paths, err := prepareUpdate(a, rev, expectedRevision, mutate, at)
 		if err != nil {
 			return err
 		}
@@ -179,7 +183,11 @@ func (s *sqlStore) Update(ctx context.Context, id string, expectedRevision int32
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q.updateAndAppend, id, int32(kind), at, changeData(kind, r.data),
+		pathsArg, err := s.db.Strings(paths)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q.updateAndAppend, id, int32(kind), at, changeData(kind, r.data), int32(cause), pathsArg,
 			r.status, r.domain, r.verificationStatus, r.revision, r.createdAt, r.updatedAt, r.data); err != nil {
 			return fmt.Errorf("store: write article %q: %w", id, err)
 		}
@@ -193,7 +201,7 @@ func (s *sqlStore) Update(ctx context.Context, id string, expectedRevision int32
 }
 
 func (s *sqlStore) Changes(ctx context.Context, after int64, limit int) ([]*articlev1.ArticleChange, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT revision, kind, article_id, change_time, data FROM changes
+	rows, err := s.db.R.QueryContext(ctx, `SELECT revision, kind, article_id, change_time, data, cause, changed_paths FROM changes
 		WHERE revision > $1 ORDER BY revision LIMIT $2`, after, changeLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: read changes: %w", err)
@@ -202,16 +210,17 @@ func (s *sqlStore) Changes(ctx context.Context, after int64, limit int) ([]*arti
 	var out []*articlev1.ArticleChange
 	for rows.Next() {
 		var (
-			rev  int64
-			kind int32
-			id   string
-			at   time.Time
-			data *string
+			rev         int64
+			kind, cause int32
+			id          string
+			at          time.Time
+			data        *string
+			paths       []string
 		)
-		if err := rows.Scan(&rev, &kind, &id, sqldb.ScanTime(&at), &data); err != nil {
+		if err := rows.Scan(&rev, &kind, &id, sqldb.ScanTime(&at), &data, &cause, sqldb.ScanStrings(&paths)); err != nil {
 			return nil, fmt.Errorf("store: read changes: %w", err)
 		}
-		c, err := newChange(rev, articlev1.ChangeKind(kind), id, at, data)
+		c, err := newChange(rev, articlev1.ChangeKind(kind), id, at, data, articlev1.ChangeCause(cause), paths)
 		if err != nil {
 			return nil, err
 		}

@@ -18,8 +18,9 @@ import (
 // ErrFailedPrecondition for a stale revision.
 type Store interface {
 	// Create stores a new article. The caller sets id, slug, status, revision (1)
-	// and timestamps; Create appends an UPSERT change and sets the article's
-	// feed revision. It returns the stored article.
+	// and timestamps; Create appends an UPSERT change with cause CREATE and no
+	// changed paths, and sets the article's feed revision. It returns the
+	// stored article.
 	Create(ctx context.Context, a *articlev1.Article) (*articlev1.Article, error)
 	// Get returns an article by id, or by slug when no id matches.
 	Get(ctx context.Context, idOrSlug string) (*articlev1.Article, error)
@@ -31,8 +32,10 @@ type Store interface {
 	// ErrFailedPrecondition when expectedRevision is not 0 and differs from its
 	// revision, calls mutate, then stores the result with revision+1 and
 	// updated_at = now, and appends a change: TOMBSTONE when the new status is
-	// "archived", UPSERT otherwise. mutate must not change id or slug.
-	Update(ctx context.Context, id string, expectedRevision int32, mutate func(*articlev1.Article) error) (*articlev1.Article, error)
+	// "archived", UPSERT otherwise, with cause and the top-level fields whose
+	// value mutate changed (proto names, sorted; never revision or
+	// updated_at). mutate must not change id or slug.
+	Update(ctx context.Context, id string, expectedRevision int32, cause articlev1.ChangeCause, mutate func(*articlev1.Article) error) (*articlev1.Article, error)
 	// Changes returns up to limit changes with feed revision > after, oldest first.
 	Changes(ctx context.Context, after int64, limit int) ([]*articlev1.ArticleChange, error)
 	// HeadRevision returns the newest feed revision, 0 for an empty feed.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -56,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen func(t *testi
 		{"ConcurrentUpdatesUnchecked", testConcurrentUpdatesUnchecked},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"ChangeFeed", testChangeFeed},
+		{"ChangeCausesAndPaths", testChangeCausesAndPaths},
 		{"Notify", testNotify},
 		{"Stats", testStats},
 		{"Ping", testPing},
@@ -122,6 +124,9 @@ func newArticle(id, slug string, created time.Time) *articlev1.Article {
 	}
 }
 
+// edit is the cause of the suite's updates that are not about causes.
+const edit = articlev1.ChangeCause_CHANGE_CAUSE_AUTHOR_EDIT
+
 func mustCreate(t *testing.T, s store.Store, a *articlev1.Article) *articlev1.Article {
 	t.Helper()
 	got, err := s.Create(t.Context(), a)
@@ -142,7 +147,13 @@ func mustGet(t *testing.T, s store.Store, idOrSlug string) *articlev1.Article {
 
 func mustUpdate(t *testing.T, s store.Store, id string, expected int32, mutate func(*articlev1.Article) error) *articlev1.Article {
 	t.Helper()
-	got, err := s.Update(t.Context(), id, expected, mutate)
+	return mustUpdateAs(t, s, id, expected, edit, mutate)
+}
+
+// mustUpdateAs is mustUpdate with a cause of its own.
+func mustUpdateAs(t *testing.T, s store.Store, id string, expected int32, cause articlev1.ChangeCause, mutate func(*articlev1.Article) error) *articlev1.Article {
+	t.Helper()
+	got, err := s.Update(t.Context(), id, expected, cause, mutate)
 	if err != nil {
 		t.Fatalf("Update(%s): %v", id, err)
 	}
@@ -666,7 +677,7 @@ func testUpdateStale(t *testing.T, s store.Store) {
 			t.Run(fmt.Sprint(expected), func(t *testing.T) {
 				t.Parallel()
 				called := false
-				_, err := s.Update(t.Context(), "art_st", expected, func(a *articlev1.Article) error {
+				_, err := s.Update(t.Context(), "art_st", expected, edit, func(a *articlev1.Article) error {
 					called = true
 					a.Status = "draft"
 					return nil
@@ -692,7 +703,7 @@ func testUpdateStale(t *testing.T, s store.Store) {
 func testUpdateMutateError(t *testing.T, s store.Store) {
 	before := mustCreate(t, s, newArticle("art_me", "mutate-error", baseTime()))
 	boom := errors.New("boom: the title is bad")
-	_, err := s.Update(t.Context(), "art_me", 1, func(a *articlev1.Article) error {
+	_, err := s.Update(t.Context(), "art_me", 1, edit, func(a *articlev1.Article) error {
 		a.Status = "archived" // changed, but must not be written
 		a.Tags = append(a.Tags, "lost")
 		return boom
@@ -714,7 +725,7 @@ func testUpdateMissing(t *testing.T, s store.Store) {
 	for _, id := range []string{"art_none", "by-slug"} {
 		t.Run(id, func(t *testing.T) {
 			t.Parallel()
-			_, err := s.Update(t.Context(), id, 0, func(*articlev1.Article) error {
+			_, err := s.Update(t.Context(), id, 0, edit, func(*articlev1.Article) error {
 				t.Error("mutate called for a missing article")
 				return nil
 			})
@@ -736,7 +747,7 @@ func testUpdateKeepsIdentity(t *testing.T, s store.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				_, err := s.Update(t.Context(), "art_id", 0, func(a *articlev1.Article) error { tt.mutate(a); return nil })
+				_, err := s.Update(t.Context(), "art_id", 0, edit, func(a *articlev1.Article) error { tt.mutate(a); return nil })
 				wantErr(t, "Update", err, errs.ErrInvalid)
 			})
 		}
@@ -769,7 +780,7 @@ func testConcurrentUpdatesChecked(t *testing.T, s store.Store) {
 						t.Errorf("Get: %v", err)
 						return
 					}
-					_, err = s.Update(t.Context(), "art_cc", a.GetRevision(), func(a *articlev1.Article) error {
+					_, err = s.Update(t.Context(), "art_cc", a.GetRevision(), edit, func(a *articlev1.Article) error {
 						a.Tags = append(a.Tags, tag)
 						return nil
 					})
@@ -798,7 +809,7 @@ func testConcurrentUpdatesUnchecked(t *testing.T, s store.Store) {
 		wg.Go(func() {
 			for i := range updatesPerWrite {
 				tag := fmt.Sprintf("w%d-%d", w, i)
-				if _, err := s.Update(t.Context(), "art_cu", 0, func(a *articlev1.Article) error {
+				if _, err := s.Update(t.Context(), "art_cu", 0, edit, func(a *articlev1.Article) error {
 					a.Tags = append(a.Tags, tag)
 					return nil
 				}); err != nil {
@@ -893,12 +904,13 @@ func testChangeFeed(t *testing.T, s store.Store) {
 	w = w.end()
 
 	upsert, tomb := articlev1.ChangeKind_CHANGE_KIND_UPSERT, articlev1.ChangeKind_CHANGE_KIND_TOMBSTONE
+	create := articlev1.ChangeCause_CHANGE_CAUSE_CREATE
 	want := []*articlev1.ArticleChange{
-		{Revision: 1, Kind: upsert, ArticleId: "art_a", Article: a1},
-		{Revision: 2, Kind: upsert, ArticleId: "art_b", Article: b1},
-		{Revision: 3, Kind: upsert, ArticleId: "art_a", Article: a2},
-		{Revision: 4, Kind: tomb, ArticleId: "art_b"},
-		{Revision: 5, Kind: upsert, ArticleId: "art_a", Article: a3},
+		{Revision: 1, Kind: upsert, ArticleId: "art_a", Article: a1, Cause: create},
+		{Revision: 2, Kind: upsert, ArticleId: "art_b", Article: b1, Cause: create},
+		{Revision: 3, Kind: upsert, ArticleId: "art_a", Article: a2, Cause: edit, ChangedPaths: []string{"tags"}},
+		{Revision: 4, Kind: tomb, ArticleId: "art_b", Cause: edit, ChangedPaths: []string{"status"}},
+		{Revision: 5, Kind: upsert, ArticleId: "art_a", Article: a3, Cause: edit, ChangedPaths: []string{"status"}},
 	}
 	got := allChanges(t, s)
 	ignoreTime := protocmp.IgnoreFields(&articlev1.ArticleChange{}, "change_time")
@@ -967,6 +979,49 @@ func testChangeFeed(t *testing.T, s store.Store) {
 	}
 }
 
+// Every feed entry says why it was written and which top-level fields
+// changed, so that followers can skip their own writes and what they do not
+// index.
+func testChangeCausesAndPaths(t *testing.T, s store.Store) {
+	mustCreate(t, s, newArticle("art_c", "causes", baseTime()))
+	trust, repair, status := articlev1.ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK, articlev1.ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR, articlev1.ChangeCause_CHANGE_CAUSE_STATUS_CHANGE
+	steps := []struct {
+		name   string
+		cause  articlev1.ChangeCause
+		mutate func(*articlev1.Article)
+		paths  []string
+	}{
+		{"nothing", edit, func(*articlev1.Article) {}, nil},
+		{"trust", trust, func(a *articlev1.Article) { a.ConfidenceScore, a.VerificationStatus = 91, "verified" }, []string{"confidence_score", "verification_status"}},
+		{"same values again", trust, func(a *articlev1.Article) { a.ConfidenceScore, a.Tags = 91, []string{"go", "sqlite"} }, nil},
+		{"bookkeeping only", edit, func(a *articlev1.Article) {
+			a.Revision, a.UpdatedAt = 99, timestamppb.New(time.Unix(0, 0))
+		}, nil},
+		{"nested", edit, func(a *articlev1.Article) { a.Title.Zh = "新标题"; a.CodeBlocks[0].Code = "echo bye" }, []string{"code_blocks", "title"}},
+		{"cleared", repair, func(a *articlev1.Article) { a.PublishedAt, a.References, a.RiskLevel = nil, nil, "" }, []string{"published_at", "references", "risk_level"}},
+		{"archived", status, func(a *articlev1.Article) { a.Status = "archived" }, []string{"status"}},
+	}
+	for _, st := range steps {
+		mustUpdateAs(t, s, "art_c", 0, st.cause, func(a *articlev1.Article) error { st.mutate(a); return nil })
+	}
+	changes := allChanges(t, s)
+	if len(changes) != len(steps)+1 {
+		t.Fatalf("got %d changes, want %d", len(changes), len(steps)+1)
+	}
+	if c := changes[0]; c.GetCause() != articlev1.ChangeCause_CHANGE_CAUSE_CREATE || len(c.GetChangedPaths()) != 0 {
+		t.Errorf("create: cause %v, paths %q; want CREATE and none", c.GetCause(), c.GetChangedPaths())
+	}
+	for i, st := range steps {
+		c := changes[i+1]
+		if c.GetCause() != st.cause {
+			t.Errorf("%s: cause %v, want %v", st.name, c.GetCause(), st.cause)
+		}
+		if d := cmp.Diff(st.paths, c.GetChangedPaths(), cmpopts.EquateEmpty()); d != "" {
+			t.Errorf("%s: changed paths (-want +got):\n%s", st.name, d)
+		}
+	}
+}
+
 func closed(ch <-chan struct{}) bool {
 	select {
 	case <-ch:
@@ -986,7 +1041,7 @@ func testNotify(t *testing.T, s store.Store) {
 	if _, err := s.Create(t.Context(), newArticle("art_n", "notify", baseTime())); err == nil {
 		t.Fatal("duplicate Create succeeded")
 	}
-	if _, err := s.Update(t.Context(), "art_n", 7, func(*articlev1.Article) error { return nil }); err == nil {
+	if _, err := s.Update(t.Context(), "art_n", 7, edit, func(*articlev1.Article) error { return nil }); err == nil {
 		t.Fatal("stale Update succeeded")
 	}
 	if closed(ch) {

@@ -1,5 +1,7 @@
 // Package store keeps articles and their change feed, on SQLite (default, one
-// file) or PostgreSQL. Both engines pass one contract suite (storetest).
+// file) or PostgreSQL. The store is written once over platform/sqldb; only
+// the SQL that really differs between the engines is chosen per engine
+// (queries.go). Both engines pass one contract suite (storetest).
 //
 // Every write runs in one transaction that checks the expected revision, bumps
 // the article's revision and appends a change with the next feed revision, so

@@ -15,9 +15,12 @@ type Page struct {
 	// Kind starts the list's page tokens, so a token of one list is refused
 	// by another; each list of a store has its own.
 	Kind string
-	// Table and Columns are what to select from.
+	// Table and Columns are what to select from. They, and the filters'
+	// columns, go into the SQL as they are: constants of the store, never
+	// input.
 	Table, Columns string
-	// Filters keep the rows that match all of them.
+	// Filters keep the rows that match all of them; their values are
+	// arguments.
 	Filters []Filter
 	// Size is the most rows to return; the store clamps it.
 	Size int
@@ -83,11 +86,15 @@ func List[T any](ctx context.Context, db *sql.DB, p Page, scan func(*sql.Rows) (
 		more  bool
 	)
 	for rows.Next() {
+		if len(out) == size {
+			more = true // the row is not read: it may be big
+			break
+		}
 		v, r, err := scan(rows)
 		if err != nil {
 			return nil, "", fmt.Errorf("store: list %s: %w", p.Table, err)
 		}
-		if len(out) == size || (p.MaxBytes > 0 && len(out) > 0 && bytes+r.Bytes > p.MaxBytes) {
+		if p.MaxBytes > 0 && len(out) > 0 && bytes+r.Bytes > p.MaxBytes {
 			more = true
 			break
 		}

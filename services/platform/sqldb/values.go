@@ -3,10 +3,10 @@ package sqldb
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // ScanTime is a Scan destination for a time column of either engine: unix
@@ -41,18 +41,15 @@ func NullTime(t time.Time) any {
 // Strings is a list-of-text argument for a column of either engine: a JSON
 // array in SQLite's TEXT, a text[] in PostgreSQL. nil stores as an empty
 // list.
-func (db *DB) Strings(v []string) (any, error) {
+func (db *DB) Strings(v []string) any {
 	if v == nil {
 		v = []string{}
 	}
 	if db.engine == Postgres {
-		return v, nil
+		return v
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("store: encode a list: %w", err)
-	}
-	return string(b), nil
+	b, _ := json.Marshal(v) // a []string always encodes
+	return string(b)
 }
 
 // ScanStrings is a Scan destination for a column Strings wrote; an empty
@@ -76,8 +73,7 @@ func (d *stringsDest) Scan(src any) error {
 	if len(b) > 0 && b[0] == '[' {
 		err = json.Unmarshal(b, &out)
 	} else {
-		// PostgreSQL's text form of text[], as pgx hands it to database/sql.
-		err = pgtype.NewMap().Scan(pgtype.TextArrayOID, pgtype.TextFormatCode, b, &out)
+		out, err = parseTextArray(string(b))
 	}
 	if err != nil {
 		return fmt.Errorf("store: decode a list: %w", err)
@@ -87,4 +83,55 @@ func (d *stringsDest) Scan(src any) error {
 	}
 	*d = out
 	return nil
+}
+
+// parseTextArray reads PostgreSQL's text form of a one-dimensional text[],
+// as pgx hands it to database/sql: {a,"b c","d\"e"}. PostgreSQL quotes an
+// element that is empty, holds a space or one of {},"\, or reads NULL, and
+// escapes " and \ inside quotes. NULL elements are refused: Strings never
+// writes them.
+func parseTextArray(s string) ([]string, error) {
+	bad := errors.New("not a PostgreSQL text array")
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
+		return nil, bad
+	}
+	s = s[1 : len(s)-1]
+	out := []string{}
+	for s != "" {
+		var el string
+		if s[0] == '"' {
+			var b strings.Builder
+			i := 1
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+				if i < len(s) {
+					b.WriteByte(s[i])
+				}
+			}
+			if i >= len(s) {
+				return nil, bad
+			}
+			el, s = b.String(), s[i+1:]
+		} else {
+			end := strings.IndexByte(s, ',')
+			if end < 0 {
+				end = len(s)
+			}
+			el, s = s[:end], s[end:]
+			if el == "" || strings.ContainsAny(el, `{}"\`) || strings.EqualFold(el, "NULL") {
+				return nil, bad
+			}
+		}
+		out = append(out, el)
+		if s == "" {
+			break
+		}
+		if s[0] != ',' || len(s) == 1 {
+			return nil, bad
+		}
+		s = s[1:]
+	}
+	return out, nil
 }

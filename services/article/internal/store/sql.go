@@ -74,10 +74,6 @@ func (s *sqlStore) Create(ctx context.Context, a *articlev1.Article) (*articlev1
 	if err != nil {
 		return nil, err
 	}
-	noPaths, err := s.db.Strings(nil)
-	if err != nil {
-		return nil, err
-	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q.insertArticle,
 			r.id, r.slug, r.status, r.domain, r.verificationStatus, r.revision, r.createdAt, r.updatedAt, r.data)
@@ -88,7 +84,7 @@ func (s *sqlStore) Create(ctx context.Context, a *articlev1.Article) (*articlev1
 			return fmt.Errorf("store: insert article %q: %w", r.id, err)
 		}
 		if _, err := tx.ExecContext(ctx, s.q.appendChange, r.id, int32(articlev1.ChangeKind_CHANGE_KIND_UPSERT),
-			sqldb.Tick(s.now), r.data, int32(articlev1.ChangeCause_CHANGE_CAUSE_CREATE), noPaths); err != nil {
+			sqldb.Tick(s.now), r.data, int32(articlev1.ChangeCause_CHANGE_CAUSE_CREATE), s.db.Strings(nil)); err != nil {
 			return fmt.Errorf("store: append change for %q: %w", r.id, err)
 		}
 		return nil
@@ -183,11 +179,7 @@ func (s *sqlStore) Update(ctx context.Context, id string, expectedRevision int32
 		if err != nil {
 			return err
 		}
-		pathsArg, err := s.db.Strings(paths)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.q.updateAndAppend, id, int32(kind), at, changeData(kind, r.data), int32(cause), pathsArg,
+		if _, err := tx.ExecContext(ctx, s.q.updateAndAppend, id, int32(kind), at, changeData(kind, r.data), int32(cause), s.db.Strings(paths),
 			r.status, r.domain, r.verificationStatus, r.revision, r.createdAt, r.updatedAt, r.data); err != nil {
 			return fmt.Errorf("store: write article %q: %w", id, err)
 		}

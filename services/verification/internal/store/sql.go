@@ -128,16 +128,13 @@ func (s *sqlStore) CreateKey(ctx context.Context, k Key, newOwner *Principal) (K
 	if err := checkKey(k, newOwner); err != nil {
 		return Key{}, err
 	}
-	scopes, err := s.db.Strings(k.Scopes)
-	if err != nil {
-		return Key{}, err
-	}
+	scopes := s.db.Strings(k.Scopes)
 	at := sqldb.Tick(s.now)
 	k.CreatedAt = at
 	k.ExpiresAt = exact(k.ExpiresAt)
 	k.RevokedAt = exact(k.RevokedAt)
 	k.Scopes = append([]string{}, k.Scopes...)
-	err = s.db.Write(ctx, func(tx *sql.Tx) error {
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		if newOwner != nil {
 			owner := *newOwner
 			owner.CreatedAt = at
@@ -238,13 +235,10 @@ func (s *sqlStore) UpsertBootstrapKey(ctx context.Context, owner Principal, k Ke
 	if err := checkKey(k, &owner); err != nil {
 		return Key{}, err
 	}
-	scopes, err := s.db.Strings(k.Scopes)
-	if err != nil {
-		return Key{}, err
-	}
+	scopes := s.db.Strings(k.Scopes)
 	at := sqldb.Tick(s.now)
 	var out Key
-	err = s.db.Write(ctx, func(tx *sql.Tx) error {
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO principals (`+principalColumns+`) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (id) DO NOTHING`, owner.ID, owner.Name, owner.Type, at); err != nil {
 			return fmt.Errorf("store: insert principal %q: %w", owner.ID, err)

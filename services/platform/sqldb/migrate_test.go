@@ -52,6 +52,16 @@ func engines() []engine {
 	}
 }
 
+// eachEngine runs fn as a parallel subtest on each engine.
+func eachEngine(t *testing.T, fn func(t *testing.T, e engine)) {
+	for _, e := range engines() {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, e)
+		})
+	}
+}
+
 func openPostgres(ctx context.Context, url string, m sqldb.Migrations) (*sqldb.DB, error) {
 	return sqldb.OpenPostgres(ctx, url, "buzhou-sqldbtest", m)
 }
@@ -89,13 +99,18 @@ func texts(t *testing.T, db *sqldb.DB, query string) []string {
 	return out
 }
 
-// exec writes in a transaction.
-func exec(t *testing.T, db *sqldb.DB, stmt string) {
-	t.Helper()
-	if err := db.Write(t.Context(), func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(t.Context(), stmt)
+// write runs stmt in a write transaction.
+func write(t *testing.T, db *sqldb.DB, stmt string, args ...any) error {
+	return db.Write(t.Context(), func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(t.Context(), stmt, args...)
 		return err
-	}); err != nil {
+	})
+}
+
+// exec is write that must succeed.
+func exec(t *testing.T, db *sqldb.DB, stmt string, args ...any) {
+	t.Helper()
+	if err := write(t, db, stmt, args...); err != nil {
 		t.Fatalf("%s: %v", stmt, err)
 	}
 }
@@ -111,71 +126,62 @@ func wantApplied(t *testing.T, h *sqldb.DB, table string, want ...string) {
 // that one.
 func TestMigrationsIdempotent(t *testing.T) {
 	t.Parallel()
-	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
-			t.Parallel()
-			where := e.fresh(t)
-			m := sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff}
-			for i := range 2 {
-				h := mustOpen(t, e, where, m)
-				wantApplied(t, h, "schema_migrations", "0001_notes.sql")
-				if i == 0 {
-					exec(t, h, `INSERT INTO notes (id) VALUES ('kept')`)
-				}
-				if err := h.Close(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			m.Files = steps(step2())
+	eachEngine(t, func(t *testing.T, e engine) {
+		where := e.fresh(t)
+		m := sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff}
+		for i := range 2 {
 			h := mustOpen(t, e, where, m)
-			wantApplied(t, h, "schema_migrations", "0001_notes.sql", "0002_tags.sql")
-			if got := texts(t, h, `SELECT id FROM notes`); !slices.Equal(got, []string{"kept"}) {
-				t.Fatalf("notes = %q after the new step, want [kept]", got)
+			wantApplied(t, h, "schema_migrations", "0001_notes.sql")
+			if i == 0 {
+				exec(t, h, `INSERT INTO notes (id) VALUES ('kept')`)
 			}
-		})
-	}
+			if err := h.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m.Files = steps(step2())
+		h := mustOpen(t, e, where, m)
+		wantApplied(t, h, "schema_migrations", "0001_notes.sql", "0002_tags.sql")
+		if got := texts(t, h, `SELECT id FROM notes`); !slices.Equal(got, []string{"kept"}) {
+			t.Fatalf("notes = %q after the new step, want [kept]", got)
+		}
+	})
 }
 
 // Services sharing one database record their steps in tables of their own,
 // so one's step 1 does not make another skip its own.
 func TestMigrationsTablePerService(t *testing.T) {
 	t.Parallel()
-	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
-			t.Parallel()
-			where := e.fresh(t)
-			mustOpen(t, e, where, sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff})
-			h := mustOpen(t, e, where, sqldb.Migrations{
-				Files: steps(map[string]string{"0001_other.sql": `CREATE TABLE other (id text PRIMARY KEY);`}),
-				Table: "other_schema_migrations", Lock: 0x0b0e_a0fe,
-			})
-			wantApplied(t, h, "schema_migrations", "0001_notes.sql")
-			wantApplied(t, h, "other_schema_migrations", "0001_other.sql")
-			texts(t, h, `SELECT id FROM other`)
+	eachEngine(t, func(t *testing.T, e engine) {
+		where := e.fresh(t)
+		mustOpen(t, e, where, sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff})
+		h := mustOpen(t, e, where, sqldb.Migrations{
+			Files: steps(map[string]string{"0001_other.sql": `CREATE TABLE other (id text PRIMARY KEY);`}),
+			Table: "other_schema_migrations", Lock: 0x0b0e_a0fe,
 		})
-	}
+		wantApplied(t, h, "schema_migrations", "0001_notes.sql")
+		wantApplied(t, h, "other_schema_migrations", "0001_other.sql")
+		texts(t, h, `SELECT id FROM other`)
+	})
 }
 
 // A failing step leaves the database as it was: the steps before it in the
 // same run are undone too, so the next start tries them all again.
 func TestMigrationsAllOrNothing(t *testing.T) {
 	t.Parallel()
-	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
-			t.Parallel()
-			where := e.fresh(t)
-			bad := map[string]string{
-				"0001_notes.sql":  `CREATE TABLE notes (id text PRIMARY KEY);`,
-				"0002_broken.sql": `CREATE TABLE broken (`,
-			}
-			_, err := e.open(t.Context(), where, sqldb.Migrations{Files: steps(bad), Table: "schema_migrations", Lock: 0x0b0e_a0ff})
-			if err == nil || !strings.Contains(err.Error(), "store: migration 0002_broken.sql: ") {
-				t.Fatalf("open with a broken step = %v, want the step named", err)
-			}
-			h := mustOpen(t, e, where, sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff})
-			wantApplied(t, h, "schema_migrations", "0001_notes.sql")
-		})
-	}
+	eachEngine(t, func(t *testing.T, e engine) {
+		where := e.fresh(t)
+		bad := map[string]string{
+			"0001_notes.sql":  `CREATE TABLE notes (id text PRIMARY KEY);`,
+			"0002_broken.sql": `CREATE TABLE broken (`,
+		}
+		_, err := e.open(t.Context(), where, sqldb.Migrations{Files: steps(bad), Table: "schema_migrations", Lock: 0x0b0e_a0ff})
+		if err == nil || !strings.Contains(err.Error(), "store: migration 0002_broken.sql: ") {
+			t.Fatalf("open with a broken step = %v, want the step named", err)
+		}
+		h := mustOpen(t, e, where, sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff})
+		wantApplied(t, h, "schema_migrations", "0001_notes.sql")
+	})
 }
 
 // Processes starting together on a new database all get through, and the
@@ -184,39 +190,33 @@ func TestMigrationsAllOrNothing(t *testing.T) {
 // rare enough that it takes a few rounds to meet it reliably.
 func TestMigrationsConcurrentOpen(t *testing.T) {
 	t.Parallel()
-	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
-			t.Parallel()
-			m := sqldb.Migrations{Files: steps(step2()), Table: "schema_migrations", Lock: 0x0b0e_a0ff}
-			for range 10 {
-				where := e.fresh(t)
-				handles := sqldbtest.OpenAtOnce(t, 8, func() (*sqldb.DB, error) { return e.open(t.Context(), where, m) })
-				for _, h := range handles {
-					wantApplied(t, h, "schema_migrations", "0001_notes.sql", "0002_tags.sql")
-				}
+	eachEngine(t, func(t *testing.T, e engine) {
+		m := sqldb.Migrations{Files: steps(step2()), Table: "schema_migrations", Lock: 0x0b0e_a0ff}
+		for range 10 {
+			where := e.fresh(t)
+			handles := sqldbtest.OpenAtOnce(t, 8, func() (*sqldb.DB, error) { return e.open(t.Context(), where, m) })
+			for _, h := range handles {
+				wantApplied(t, h, "schema_migrations", "0001_notes.sql", "0002_tags.sql")
 			}
-		})
-	}
+		}
+	})
 }
 
 func TestMigrationsStampedByNow(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 5, 6, 7, 8, 9, 123_456_789, time.UTC)
 	m := sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff, Now: func() time.Time { return at }}
-	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
-			t.Parallel()
-			h := mustOpen(t, e, e.fresh(t), m)
-			query := `SELECT CAST(applied_at AS TEXT) FROM schema_migrations` // microseconds since 1970
-			want := "1778051289123456"
-			if e.name == "PostgreSQL" {
-				query = `SELECT CAST((EXTRACT(EPOCH FROM applied_at) * 1000000)::bigint AS TEXT) FROM schema_migrations`
-			}
-			if got := texts(t, h, query); !slices.Equal(got, []string{want}) {
-				t.Fatalf("applied_at = %q, want [%s]", got, want)
-			}
-		})
-	}
+	eachEngine(t, func(t *testing.T, e engine) {
+		h := mustOpen(t, e, e.fresh(t), m)
+		query := `SELECT CAST(applied_at AS TEXT) FROM schema_migrations` // microseconds since 1970
+		want := "1778051289123456"
+		if e.name == "PostgreSQL" {
+			query = `SELECT CAST((EXTRACT(EPOCH FROM applied_at) * 1000000)::bigint AS TEXT) FROM schema_migrations`
+		}
+		if got := texts(t, h, query); !slices.Equal(got, []string{want}) {
+			t.Fatalf("applied_at = %q, want [%s]", got, want)
+		}
+	})
 }
 
 func TestMigrationsBadFiles(t *testing.T) {

@@ -69,105 +69,99 @@ func colors(values ...string) []sqldb.Filter {
 
 func TestList(t *testing.T) {
 	t.Parallel()
-	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
-			t.Parallel()
-			db, all := itemsDB(t, e)
-			keep := func(ok func(item) bool) []item {
-				var out []item
-				for _, it := range all {
-					if ok(it) {
-						out = append(out, it)
-					}
+	eachEngine(t, func(t *testing.T, e engine) {
+		db, all := itemsDB(t, e)
+		keep := func(ok func(item) bool) []item {
+			var out []item
+			for _, it := range all {
+				if ok(it) {
+					out = append(out, it)
 				}
-				return out
 			}
-			tests := []struct {
-				name string
-				page sqldb.Page
-				// sizes are the page sizes to ask for in turn; the last repeats.
-				sizes     []int
-				want      []item
-				wantPages int
-			}{
-				{"pages of 4", sqldb.Page{}, []int{4}, all, 3},
-				{"pages of 1", sqldb.Page{}, []int{1}, all, 9},
-				{"one page", sqldb.Page{}, []int{9}, all, 1},
-				{"page size changes", sqldb.Page{}, []int{2, 5, 1}, all, 4},
-				{"filtered", sqldb.Page{Filters: colors("red")}, []int{2}, keep(func(it item) bool { return it.color == "red" }), 2},
-				{"two values", sqldb.Page{Filters: colors("blue", "red")}, []int{4}, keep(func(it item) bool { return it.color != "green" }), 2},
-				{"filter without values", sqldb.Page{Filters: colors()}, []int{5}, all, 2},
-				{"no match", sqldb.Page{Filters: colors("black")}, []int{5}, nil, 1},
-				// Sizes 90, 80, …, 10 newest first: pages of 90, 80, 70, 60,
-				// 50+40 and 30+20+10 bytes.
-				{"byte budget", sqldb.Page{MaxBytes: 100}, []int{9}, all, 6},
-				{"budget below every row", sqldb.Page{MaxBytes: 5}, []int{9}, all, 9},
-				{"budget and count", sqldb.Page{MaxBytes: 1000}, []int{3}, all, 3},
-			}
-			for _, tt := range tests {
-				t.Run(tt.name, func(t *testing.T) {
-					t.Parallel()
-					p := tt.page
-					var got []item
-					pages := 0
-					for {
-						p.Size = tt.sizes[min(pages, len(tt.sizes)-1)]
-						page, next, err := listItems(t, db, p)
-						if err != nil {
-							t.Fatalf("page %d: %v", pages+1, err)
-						}
-						pages++
-						bytes := 0
-						for _, it := range page {
-							bytes += it.size
-						}
-						if len(page) > p.Size || p.MaxBytes > 0 && len(page) > 1 && bytes > p.MaxBytes {
-							t.Fatalf("page %d holds %d items of %d bytes; asked for %d, at most %d bytes", pages, len(page), bytes, p.Size, p.MaxBytes)
-						}
-						if next != "" && len(page) == 0 {
-							t.Fatalf("page %d is empty but has a next page", pages)
-						}
-						got = append(got, page...)
-						if next == "" || pages > 20 {
-							break
-						}
-						p.Token = next
+			return out
+		}
+		tests := []struct {
+			name string
+			page sqldb.Page
+			// sizes are the page sizes to ask for in turn; the last repeats.
+			sizes     []int
+			want      []item
+			wantPages int
+		}{
+			{"pages of 4", sqldb.Page{}, []int{4}, all, 3},
+			{"pages of 1", sqldb.Page{}, []int{1}, all, 9},
+			{"one page", sqldb.Page{}, []int{9}, all, 1},
+			{"page size changes", sqldb.Page{}, []int{2, 5, 1}, all, 4},
+			{"filtered", sqldb.Page{Filters: colors("red")}, []int{2}, keep(func(it item) bool { return it.color == "red" }), 2},
+			{"two values", sqldb.Page{Filters: colors("blue", "red")}, []int{4}, keep(func(it item) bool { return it.color != "green" }), 2},
+			{"filter without values", sqldb.Page{Filters: colors()}, []int{5}, all, 2},
+			{"no match", sqldb.Page{Filters: colors("black")}, []int{5}, nil, 1},
+			// Sizes 90, 80, …, 10 newest first: pages of 90, 80, 70, 60,
+			// 50+40 and 30+20+10 bytes.
+			{"byte budget", sqldb.Page{MaxBytes: 100}, []int{9}, all, 6},
+			{"budget below every row", sqldb.Page{MaxBytes: 5}, []int{9}, all, 9},
+			{"budget and count", sqldb.Page{MaxBytes: 1000}, []int{3}, all, 3},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				p := tt.page
+				var got []item
+				pages := 0
+				for {
+					p.Size = tt.sizes[min(pages, len(tt.sizes)-1)]
+					page, next, err := listItems(t, db, p)
+					if err != nil {
+						t.Fatalf("page %d: %v", pages+1, err)
 					}
-					if !slices.Equal(got, tt.want) {
-						t.Errorf("items = %v, want %v", got, tt.want)
+					pages++
+					bytes := 0
+					for _, it := range page {
+						bytes += it.size
 					}
-					if pages != tt.wantPages {
-						t.Errorf("got %d pages, want %d", pages, tt.wantPages)
+					if len(page) > p.Size || p.MaxBytes > 0 && len(page) > 1 && bytes > p.MaxBytes {
+						t.Fatalf("page %d holds %d items of %d bytes; asked for %d, at most %d bytes", pages, len(page), bytes, p.Size, p.MaxBytes)
 					}
-				})
-			}
-		})
-	}
+					if next != "" && len(page) == 0 {
+						t.Fatalf("page %d is empty but has a next page", pages)
+					}
+					got = append(got, page...)
+					if next == "" || pages > 20 {
+						break
+					}
+					p.Token = next
+				}
+				if !slices.Equal(got, tt.want) {
+					t.Errorf("items = %v, want %v", got, tt.want)
+				}
+				if pages != tt.wantPages {
+					t.Errorf("got %d pages, want %d", pages, tt.wantPages)
+				}
+			})
+		}
+	})
 }
 
 func TestListTokens(t *testing.T) {
 	t.Parallel()
-	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
-			t.Parallel()
-			db, _ := itemsDB(t, e)
-			_, next, err := listItems(t, db, sqldb.Page{Size: 1, Filters: colors("red")})
-			if err != nil || next == "" {
-				t.Fatalf("first page: %q, %v", next, err)
-			}
-			if _, _, err := listItems(t, db, sqldb.Page{Size: 1, Filters: colors("blue"), Token: next}); !errors.Is(err, errs.ErrInvalid) {
-				t.Errorf("a token used with other filters = %v, want invalid", err)
-			}
-			other := sqldb.Page{Kind: "j", Table: "items", Columns: "id, created_at, size, color", Size: 1, Filters: colors("red"), Token: next}
-			if _, _, err := sqldb.List(t.Context(), db.R, other, scanItem); !errors.Is(err, errs.ErrInvalid) {
-				t.Errorf("a token used for another list = %v, want invalid", err)
-			}
-			if _, _, err := listItems(t, db, sqldb.Page{Size: 1, Token: "x" + next}); !errors.Is(err, errs.ErrInvalid) {
-				t.Errorf("a broken token = %v, want invalid", err)
-			}
-			if _, _, err := listItems(t, db, sqldb.Page{Size: 3, Filters: colors("red"), Token: next}); err != nil {
-				t.Errorf("a token with another page size = %v, want it taken", err)
-			}
-		})
-	}
+	eachEngine(t, func(t *testing.T, e engine) {
+		db, _ := itemsDB(t, e)
+		_, next, err := listItems(t, db, sqldb.Page{Size: 1, Filters: colors("red")})
+		if err != nil || next == "" {
+			t.Fatalf("first page: %q, %v", next, err)
+		}
+		if _, _, err := listItems(t, db, sqldb.Page{Size: 1, Filters: colors("blue"), Token: next}); !errors.Is(err, errs.ErrInvalid) {
+			t.Errorf("a token used with other filters = %v, want invalid", err)
+		}
+		other := sqldb.Page{Kind: "j", Table: "items", Columns: "id, created_at, size, color", Size: 1, Filters: colors("red"), Token: next}
+		if _, _, err := sqldb.List(t.Context(), db.R, other, scanItem); !errors.Is(err, errs.ErrInvalid) {
+			t.Errorf("a token used for another list = %v, want invalid", err)
+		}
+		if _, _, err := listItems(t, db, sqldb.Page{Size: 1, Token: "x" + next}); !errors.Is(err, errs.ErrInvalid) {
+			t.Errorf("a broken token = %v, want invalid", err)
+		}
+		if _, _, err := listItems(t, db, sqldb.Page{Size: 3, Filters: colors("red"), Token: next}); err != nil {
+			t.Errorf("a token with another page size = %v, want it taken", err)
+		}
+	})
 }

@@ -19,8 +19,9 @@ type queries struct {
 	lockArticle string
 	// updateAndAppend is appendChange that also writes the article: then
 	// $7 status, $8 domain, $9 verification_status, $10 revision,
-	// $11 created_at, $12 updated_at, $13 data.
-	updateAndAppend string
+	// $11 created_at, $12 updated_at, $13 data. Its statements run in order,
+	// each with all the arguments.
+	updateAndAppend []string
 }
 
 const insertArticle = `INSERT INTO articles
@@ -45,12 +46,12 @@ func queriesFor(e sqldb.Engine) queries {
 			// FOR UPDATE makes concurrent writers of one article take turns,
 			// each mutating the state the previous one committed.
 			lockArticle: `SELECT revision, data FROM articles WHERE id = $1 FOR UPDATE`,
-			updateAndAppend: `WITH f AS (UPDATE feed_state SET revision = revision + 1 RETURNING revision),
+			updateAndAppend: []string{`WITH f AS (UPDATE feed_state SET revision = revision + 1 RETURNING revision),
 			a AS (UPDATE articles SET status = $7, domain = $8, verification_status = $9, revision = $10,
 					created_at = $11, updated_at = $12, data = $13, feed_revision = f.revision
 				FROM f WHERE articles.id = $1)
 			INSERT INTO changes (revision, article_id, kind, change_time, data, cause, changed_paths)
-			SELECT f.revision, $1::text, $2::smallint, $3::timestamptz, $4::text, $5::smallint, $6::text[] FROM f`,
+			SELECT f.revision, $1::text, $2::smallint, $3::timestamptz, $4::text, $5::smallint, $6::text[] FROM f`},
 		}
 	}
 	// Every SQLite write transaction holds the file's write lock from its
@@ -63,9 +64,10 @@ func queriesFor(e sqldb.Engine) queries {
 		insertArticle: insertArticle + `(SELECT COALESCE(MAX(revision), 0) + 1 FROM changes))`,
 		appendChange:  appendChange,
 		lockArticle:   `SELECT revision, data FROM articles WHERE id = $1`,
-		updateAndAppend: appendChange + `;
-		UPDATE articles SET status = $7, domain = $8, verification_status = $9, revision = $10,
-			created_at = $11, updated_at = $12, data = $13, feed_revision = (SELECT MAX(revision) FROM changes)
-		WHERE id = $1`,
+		// Two statements: SQLite has no data-modifying WITH.
+		updateAndAppend: []string{appendChange, `UPDATE articles SET status = $7, domain = $8, verification_status = $9,
+			revision = $10, created_at = $11, updated_at = $12, data = $13,
+			feed_revision = (SELECT MAX(revision) FROM changes)
+		WHERE id = $1`},
 	}
 }

@@ -179,9 +179,12 @@ func (s *sqlStore) Update(ctx context.Context, id string, expectedRevision int32
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q.updateAndAppend, id, int32(kind), at, changeData(kind, r.data), int32(cause), s.db.Strings(paths),
-			r.status, r.domain, r.verificationStatus, r.revision, r.createdAt, r.updatedAt, r.data); err != nil {
-			return fmt.Errorf("store: write article %q: %w", id, err)
+		args := []any{id, int32(kind), at, changeData(kind, r.data), int32(cause), s.db.Strings(paths),
+			r.status, r.domain, r.verificationStatus, r.revision, r.createdAt, r.updatedAt, r.data}
+		for _, q := range s.q.updateAndAppend {
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("store: write article %q: %w", id, err)
+			}
 		}
 		out = a
 		return nil

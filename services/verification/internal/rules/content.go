@@ -198,7 +198,7 @@ func tags(a *articlev1.Article) []Finding {
 	if len(changed) > 0 {
 		out = append(out, Finding{RuleKey: KeyTagsNormalized, Severity: vocab.RiskLow, FieldPath: "tags",
 			Title:    "Tags not normalised",
-			Evidence: clip(strings.Join(changed, ", "), 400),
+			Evidence: Clip(strings.Join(changed, ", "), 400),
 			Fix:      &Fix{Kind: FixTags, Values: normalized}})
 	}
 	if len(a.GetKeywords()) == 0 && len(normalized) > 0 {

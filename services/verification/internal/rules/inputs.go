@@ -60,14 +60,14 @@ func LinkRules(a *articlev1.Article, results []linkcheck.Result) []Finding {
 		switch r.Outcome {
 		case linkcheck.Unreachable:
 			out = append(out, Finding{RuleKey: KeyLinkUnreachable, Severity: vocab.RiskMedium, FieldPath: path,
-				Title: "Reference link unreachable", Evidence: clip(r.URL+": "+r.Reason, 400)})
+				Title: "Reference link unreachable", Evidence: Clip(r.URL+": "+r.Reason, 400)})
 		case linkcheck.Redirected:
 			out = append(out, Finding{RuleKey: KeyLinkRedirected, Severity: vocab.RiskLow, FieldPath: path,
-				Title: "Reference link moved permanently", Evidence: clip(r.URL+" "+r.Reason, 400),
+				Title: "Reference link moved permanently", Evidence: Clip(r.URL+" "+r.Reason, 400),
 				Fix: &Fix{Kind: FixReferenceURL, Index: i, Value: r.FinalURL}})
 		case linkcheck.Failed:
 			out = append(out, Finding{RuleKey: KeyLinkCheckFailed, Severity: vocab.RiskLow, FieldPath: path,
-				Title: "Reference link could not be checked", Evidence: clip(r.URL+": "+r.Reason, 400)})
+				Title: "Reference link could not be checked", Evidence: Clip(r.URL+": "+r.Reason, 400)})
 		}
 	}
 	return out
@@ -101,7 +101,7 @@ func DuplicateRules(similar []Duplicate) []Finding {
 	}
 	return []Finding{{RuleKey: KeyNearDuplicate, Severity: vocab.RiskMedium, FieldPath: "content",
 		Title:    "Near duplicate of another published article",
-		Evidence: clip("shares most of its text with "+strings.Join(dups, ", ")+"; merge them or make the difference clear", 500)}}
+		Evidence: Clip("shares most of its text with "+strings.Join(dups, ", ")+"; merge them or make the difference clear", 500)}}
 }
 
 // shingleSize is the number of words per shingle.

@@ -87,8 +87,8 @@ func Risk(severities []string) string {
 	return risk
 }
 
-// clip shortens s to at most n runes for evidence, marking the cut.
-func clip(s string, n int) string {
+// Clip shortens s to at most n runes for evidence, marking the cut.
+func Clip(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -92,7 +93,7 @@ func Unsafe(a *articlev1.Article) []Finding {
 			}
 			what = append(what, fmt.Sprintf("line %d: %s", lineOf(t.body, h.offset), h.what))
 		}
-		f.Evidence = clip(strings.Join(what, "; "), 600)
+		f.Evidence = Clip(strings.Join(what, "; "), 600)
 		out = append(out, f)
 	}
 	return out
@@ -102,7 +103,7 @@ func lineOf(s string, offset int) int { return strings.Count(s[:offset], "\n") +
 
 // quoteAt shows the matched text, short and on one line.
 func quoteAt(s string, loc []int) string {
-	return fmt.Sprintf("%q", clip(strings.Join(strings.Fields(s[loc[0]:loc[1]]), " "), 80))
+	return fmt.Sprintf("%q", Clip(strings.Join(strings.Fields(s[loc[0]:loc[1]]), " "), 80))
 }
 
 func injectionPatterns() []*regexp.Regexp {
@@ -188,26 +189,16 @@ func invisible(s string) []hit {
 	}
 	if tagAt >= 0 {
 		out = append(out, hit{severity: vocab.RiskCritical, injection: true,
-			what: fmt.Sprintf("invisible Unicode tag characters spelling %q", clip(tagMsg.String(), 80)), offset: tagAt})
+			what: fmt.Sprintf("invisible Unicode tag characters spelling %q", Clip(tagMsg.String(), 80)), offset: tagAt})
 	}
 	if len(counts) > 0 {
 		var kinds []string
-		for _, r := range slices.Sorted(mapKeys(counts)) {
+		for _, r := range slices.Sorted(maps.Keys(counts)) {
 			kinds = append(kinds, fmt.Sprintf("%d × U+%04X", counts[r], r))
 		}
 		out = append(out, hit{severity: vocab.RiskHigh, what: "invisible characters (" + strings.Join(kinds, ", ") + ") that may hide text from people", offset: first})
 	}
 	return out
-}
-
-func mapKeys(m map[rune]int) func(func(rune) bool) {
-	return func(yield func(rune) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // riskyPatterns are commands that harm a machine or its security when run
@@ -319,7 +310,7 @@ func codeParts(t text) [][2]int {
 func secrets(t text) []hit {
 	var out []hit
 	for _, loc := range realSecret.FindAllStringIndex(t.body, 3) {
-		out = append(out, hit{severity: vocab.RiskHigh, what: "what looks like a real credential (" + clip(t.body[loc[0]:loc[1]], 12) + ")", offset: loc[0]})
+		out = append(out, hit{severity: vocab.RiskHigh, what: "what looks like a real credential (" + Clip(t.body[loc[0]:loc[1]], 12) + ")", offset: loc[0]})
 	}
 	for _, part := range codeParts(t) {
 		code := t.body[part[0]:part[1]]

@@ -80,6 +80,9 @@ type options struct {
 	readTimeout time.Duration
 	// log receives the stack's log lines (debug and up) when set.
 	log io.Writer
+	// verification, when set, changes the verification service's config
+	// (the trust tests switch on the feed follower, links, schedules).
+	verification func(*verificationapp.Config)
 }
 
 // startStack runs a whole Buzhou for one test and stops it at cleanup.
@@ -117,6 +120,9 @@ func startStack(tb testing.TB, o options) *Stack {
 			AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute, FailedAuthPerMinute: o.failedAuthPerMinute,
 			UsageFlushEvery: o.usageFlushEvery, KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout,
 		},
+	}
+	if o.verification != nil {
+		o.verification(&cfg.Verification)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	switch {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"buzhou.dev/platform/auth"
@@ -26,6 +27,7 @@ import (
 	"buzhou.dev/verification/internal/linkcheck"
 	"buzhou.dev/verification/internal/stats"
 	"buzhou.dev/verification/internal/store"
+	"buzhou.dev/verification/internal/triggers"
 )
 
 // Config configures the verification service.
@@ -56,6 +58,13 @@ type Config struct {
 	// built in Go (the tests' stacks) starts with them off, so that no test
 	// is inspected or checks links unless it asks to.
 
+	// InspectOnChange follows the article feed and inspects articles when
+	// they are published or edited.
+	InspectOnChange bool `env:"BUZHOU_INSPECT_ON_CHANGE, default=true"`
+	// DailyInspections runs the due inspections in process, at start and
+	// every InspectionInterval; switch it off when a Kubernetes CronJob calls
+	// POST /api/v1/inspections:runDue (RunDueInspections) instead.
+	DailyInspections bool `env:"BUZHOU_DAILY_INSPECTIONS, default=true"`
 	// CheckLinks checks reference links during inspections.
 	CheckLinks bool `env:"BUZHOU_CHECK_LINKS, default=true"`
 	// LinkCheckAllow lists IPs or CIDRs link checks may reach although they
@@ -142,7 +151,27 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	trust := ledger.New(deps, opts)
 	identityv1.RegisterIdentityServiceServer(g.GRPC, ids)
 	verificationv1.RegisterVerificationServiceServer(g.GRPC, trust)
-	log.Info("serving", "addr", lis.Addr().String())
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if cfg.InspectOnChange {
+		wg.Go(func() { _ = triggers.NewFollower(articles, st, trust, log).Run(ctx) })
+	}
+	if cfg.DailyInspections {
+		every := cfg.InspectionInterval
+		if every <= 0 {
+			every = 24 * time.Hour
+		}
+		wg.Go(func() {
+			triggers.Daily(ctx, every, time.Minute, func(ctx context.Context) error {
+				_, err := trust.RunDueInspections(ctx, &verificationv1.RunDueInspectionsRequest{})
+				return err
+			}, log)
+		})
+	}
+	log.Info("serving", "addr", lis.Addr().String(), "inspect_on_change", cfg.InspectOnChange, "daily_inspections", cfg.DailyInspections, "check_links", cfg.CheckLinks)
 	return g.Serve(ctx, lis)
 }
 

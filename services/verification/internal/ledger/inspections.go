@@ -309,3 +309,13 @@ func (s *Service) recordsByID(ctx context.Context, articleID string) (map[string
 	}
 	return out, nil
 }
+
+// LastInspectedRevision is the article revision the newest inspection run
+// inspected, 0 when it was never inspected.
+func (s *Service) LastInspectedRevision(ctx context.Context, articleID string) (int32, error) {
+	runs, _, err := s.d.Store.ListRuns(ctx, articleID, store.Page{Size: 1})
+	if err != nil || len(runs) == 0 {
+		return 0, err
+	}
+	return runs[0].ArticleRevision, nil
+}

@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -238,9 +237,9 @@ func (s *Service) repair(ctx context.Context, a *articlev1.Article, findings []s
 	case len(fixed) == 0:
 		return nil, nil, nil, ""
 	case skip:
-		return nil, nil, nil, fmt.Sprintf("%d safe repairs not applied: the run was asked not to", len(fixed))
+		return nil, nil, nil, rules.Plural(len(fixed), "safe repair") + " not applied: the run was asked not to"
 	case s.d.Repairer == nil:
-		return nil, nil, nil, fmt.Sprintf("%d safe repairs found but not applied: the article service takes no repair writes yet; see each finding's suggested patch", len(fixed))
+		return nil, nil, nil, rules.Plural(len(fixed), "safe repair") + " found but not applied: the article service takes no repair writes yet; see each finding's suggested patch"
 	}
 	bot := store.Record{ID: identity.NewID("rec"), ArticleID: a.GetId(), VerifierID: identity.InspectionBotID,
 		VerifierName: "Inspection Bot", VerifierType: vocab.PrincipalOfficialBot, Result: vocab.ResultPassed,

@@ -30,7 +30,7 @@ func ContentRules(a *articlev1.Article) []Finding {
 	if n := len(a.GetQaPairs()); n < MinQAPairs {
 		out = append(out, Finding{RuleKey: KeyTooFewQA, Severity: vocab.RiskLow, FieldPath: "qaPairs",
 			Title:    fmt.Sprintf("Fewer than %d question-answer pairs", MinQAPairs),
-			Evidence: fmt.Sprintf("%s; agents answer follow-up questions from them, add at least %d", plural(n, "pair"), MinQAPairs-n)})
+			Evidence: fmt.Sprintf("%s; agents answer follow-up questions from them, add at least %d", Plural(n, "pair"), MinQAPairs-n)})
 	}
 	out = append(out, longSummaries(a)...)
 	out = append(out, Unsafe(a)...)
@@ -208,7 +208,7 @@ func tags(a *articlev1.Article) []Finding {
 		}
 		out = append(out, Finding{RuleKey: KeyKeywordsMissing, Severity: vocab.RiskLow, FieldPath: "keywords",
 			Title:    "No keywords",
-			Evidence: fmt.Sprintf("no search keywords; filled from the %s", plural(len(normalized), "tag")),
+			Evidence: fmt.Sprintf("no search keywords; filled from the %s", Plural(len(normalized), "tag")),
 			Fix:      &Fix{Kind: FixKeywords, Values: kw}})
 	}
 	return out

@@ -108,8 +108,8 @@ func jsonOf(v any) string {
 // index is a field path element, e.g. index("references", 2) = "references[2]".
 func index(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) }
 
-// plural is n and the noun, plural when n is not 1.
-func plural(n int, noun string) string {
+// Plural is n and the noun, plural when n is not 1.
+func Plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}

@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	buzhou.dev/platform v0.0.0
 	buzhou.dev/proto v0.0.0
+	github.com/google/go-cmp v0.7.0
 	github.com/sethvargo/go-envconfig v1.4.3
 )
 

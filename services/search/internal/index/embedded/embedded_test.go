@@ -1,0 +1,191 @@
+package embedded
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"buzhou.dev/search/internal/index"
+	"buzhou.dev/search/internal/index/indextest"
+)
+
+func TestContractInMemory(t *testing.T) {
+	t.Parallel()
+	indextest.Run(t, func(t *testing.T) index.Index {
+		ix, err := Open("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ix
+	})
+}
+
+func TestContractOnDisk(t *testing.T) {
+	t.Parallel()
+	indextest.Run(t, func(t *testing.T) index.Index {
+		ix, err := Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ix
+	})
+}
+
+func mustOpen(t *testing.T, dir string) *Index {
+	t.Helper()
+	ix, err := Open(dir)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	return ix
+}
+
+func prepare(t *testing.T, ix *Index) bool {
+	t.Helper()
+	fresh, err := ix.Prepare(context.Background(), indextest.Schema())
+	if err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	return fresh
+}
+
+func articles(t *testing.T, ix *Index) []string {
+	t.Helper()
+	hits, err := ix.Query(context.Background(), index.Query{Dense: []float32{1, 1, 1, 1}, DenseWeight: 1, Limit: 100, DenseThreshold: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, h := range hits {
+		if h.Payload.Chunk == 0 {
+			out = append(out, h.Payload.ArticleID)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestReopenKeepsWhatWasWritten(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ix := mustOpen(t, dir)
+	prepare(t, ix)
+	ctx := context.Background()
+	for _, batch := range [][]index.Change{
+		{{ArticleID: "a", Chunks: []index.Point{indextest.Point("a", []uint32{1}, 1), indextest.Point("a", []uint32{2}, 1)}}},
+		{{ArticleID: "b", Chunks: []index.Point{indextest.Point("b", []uint32{1}, 1)}}, {ArticleID: "c", Chunks: []index.Point{indextest.Point("c", []uint32{3}, 1)}}},
+		{{ArticleID: "b"}},
+	} {
+		if err := ix.Write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ix.Close()
+	again := mustOpen(t, dir)
+	if prepare(t, again) {
+		t.Fatalf("a reopened index with the same schema reported fresh")
+	}
+	if got := articles(t, again); !slices.Equal(got, []string{"a", "c"}) {
+		t.Fatalf("after reopening: %v, want [a c]", got)
+	}
+	if a, c, _ := again.Count(ctx); a != 2 || c != 3 {
+		t.Fatalf("after reopening: %d articles, %d chunks; want 2, 3", a, c)
+	}
+}
+
+func TestDamagedLog(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		damage    func(b []byte) []byte
+		wantFresh bool
+		want      []string
+	}{
+		{"torn last record is dropped", func(b []byte) []byte { return b[:len(b)-3] }, false, []string{"a"}},
+		{"flipped byte in the middle rebuilds", func(b []byte) []byte { b[len(b)/2] ^= 0xff; return b }, true, nil},
+		{"garbage file rebuilds", func(b []byte) []byte { return []byte("not a log at all") }, true, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			ix := mustOpen(t, dir)
+			prepare(t, ix)
+			ctx := context.Background()
+			if err := ix.Write(ctx, []index.Change{{ArticleID: "a", Chunks: []index.Point{indextest.Point("a", []uint32{1}, 1)}}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := ix.Write(ctx, []index.Change{{ArticleID: "b", Chunks: []index.Point{indextest.Point("b", []uint32{1}, 1)}}}); err != nil {
+				t.Fatal(err)
+			}
+			ix.Close()
+			path := filepath.Join(dir, "index.log")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, c.damage(b), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			again := mustOpen(t, dir)
+			if fresh := prepare(t, again); fresh != c.wantFresh {
+				t.Fatalf("fresh = %v, want %v", fresh, c.wantFresh)
+			}
+			if got := articles(t, again); !slices.Equal(got, c.want) {
+				t.Fatalf("articles = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestSchemaChangeOnDiskRebuilds(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ix := mustOpen(t, dir)
+	prepare(t, ix)
+	if err := ix.Write(context.Background(), []index.Change{{ArticleID: "a", Chunks: []index.Point{indextest.Point("a", []uint32{1}, 1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	again := mustOpen(t, dir)
+	fresh, err := again.Prepare(context.Background(), index.Schema{Model: "another", Dim: indextest.Dim})
+	if err != nil || !fresh {
+		t.Fatalf("Prepare with another model = %v, %v; want fresh", fresh, err)
+	}
+	again.Close()
+	third := mustOpen(t, dir)
+	if fresh, _ := third.Prepare(context.Background(), index.Schema{Model: "another", Dim: indextest.Dim}); fresh {
+		t.Fatalf("the new schema was not kept")
+	}
+}
+
+func TestCompaction(t *testing.T) {
+	t.Parallel()
+	ix := mustOpen(t, "")
+	prepare(t, ix)
+	ctx := context.Background()
+	// Rewrite the same articles many times: dead slots pile up and must be
+	// compacted away without changing answers.
+	for round := range 50 {
+		var batch []index.Change
+		for _, a := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"} {
+			batch = append(batch, index.Change{ArticleID: a, Chunks: []index.Point{indextest.Point(a, []uint32{uint32(round)}, 1)}})
+		}
+		if err := ix.Write(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ix.mu.RLock()
+	slots := len(ix.slots)
+	ix.mu.RUnlock()
+	if slots > 300 {
+		t.Fatalf("%d slots for 10 live chunks: not compacted", slots)
+	}
+	hits, err := ix.Query(ctx, index.Query{Sparse: index.Sparse{Indices: []uint32{49}, Values: []float32{1}}, LexicalWeight: 1, Limit: 20})
+	if err != nil || len(hits) != 10 {
+		t.Fatalf("after compaction term 49 finds %d, %v; want 10", len(hits), err)
+	}
+}

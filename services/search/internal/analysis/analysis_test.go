@@ -22,6 +22,7 @@ func TestTerms(t *testing.T) {
 		{"kebab case", "x-api-key header", []string{"x-api-key", "api", "key", "header"}, nil},
 		{"camel case", "getUserName HTTPServer", []string{"getusername", "user", "name", "httpserver", "http", "server"}, nil},
 		{"stems meet", "retries retried retry", []string{"retry"}, []string{"retri"}},
+		{"es plurals", "fixes fix caches cache", []string{"fix", "cach"}, []string{"fixe"}},
 		{"cjk bigrams", "连接被拒绝", []string{"连接", "接被", "被拒", "拒绝"}, []string{"连接被拒绝"}},
 		{"mixed scripts", "Key缺失或无效", []string{"key", "缺失", "无效"}, nil},
 		{"stop words dropped", "what is the best way", []string{"best", "way"}, []string{"what", "the", "is"}},

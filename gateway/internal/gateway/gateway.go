@@ -72,6 +72,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 			return metadata.Pairs("x-request-id", RequestIDFrom(ctx))
 		}),
 		runtime.WithForwardResponseOption(setStatus),
+		runtime.WithForwardResponseRewriter(liftResolve),
 	)
 	registrations := []struct {
 		name     string

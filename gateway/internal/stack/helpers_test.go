@@ -22,6 +22,7 @@ import (
 	gatewayapp "buzhou.dev/gateway/app"
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/sqldb/sqldbtest"
+	searchapp "buzhou.dev/search/app"
 	verificationapp "buzhou.dev/verification/app"
 )
 
@@ -89,6 +90,7 @@ func startStack(tb testing.TB, o options) *Stack {
 	}
 	cfg := Config{
 		Article:      articleapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, SeedDemo: o.seed},
+		Search:       searchapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL},
 		Verification: verificationapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, AdminKey: testAdminKey},
 		Gateway: gatewayapp.Config{
 			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.maxBody, RedisURL: o.redisURL, RedisKeyPrefix: o.redisKeyPrefix, TrustedProxies: o.trustedProxies,

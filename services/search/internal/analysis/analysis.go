@@ -104,7 +104,7 @@ func Scan(text string, fn func(Token)) {
 		k := 0
 		switch {
 		case r == utf8.RuneError && size == 1:
-		case isCJK(r):
+		case IsCJK(r):
 			k = 2
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			k = 1
@@ -112,7 +112,7 @@ func Scan(text string, fn func(Token)) {
 			// A connector belongs to a Latin token when a letter or digit
 			// follows it; "-" also starts one before a digit (-32602).
 			next, _ := utf8.DecodeRuneInString(text[i+size:])
-			if (unicode.IsLetter(next) || unicode.IsDigit(next)) && !isCJK(next) && (kind == 1 || r == '-' && unicode.IsDigit(next)) {
+			if (unicode.IsLetter(next) || unicode.IsDigit(next)) && !IsCJK(next) && (kind == 1 || r == '-' && unicode.IsDigit(next)) {
 				k = 1
 			}
 		}
@@ -247,8 +247,8 @@ func dedupeAdjacent(s []string) []string {
 	return out
 }
 
-// isCJK reports Han, Hiragana, Katakana and Hangul characters.
-func isCJK(r rune) bool {
+// IsCJK reports Han, Hiragana, Katakana and Hangul characters.
+func IsCJK(r rune) bool {
 	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
 }
 

@@ -9,6 +9,7 @@ package document
 import (
 	"hash/fnv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"buzhou.dev/platform/vocab"
@@ -53,18 +54,23 @@ type Params struct {
 	GramWeight, GramQuery float64
 	// ChunkTerms is the most content terms per language in one chunk.
 	ChunkTerms int
+	// PriorWeight scales the trust prior into each point's boost
+	// (1 + PriorWeight·prior, prior in [−1, 1]); Deprecated multiplies a
+	// deprecated article's boost.
+	PriorWeight, Deprecated float64
 }
 
 // Default returns the measured parameters.
 func Default() Params {
 	return Params{
-		K1:         1.2,
-		Weights:    [numFields]float64{3.0, 2.5, 2.0, 1.5, 1.0, 1.0, 1.0, 0.5},
-		B:          [numFields]float64{0.3, 0.3, 0.3, 0.5, 0.75, 0.5, 0.5, 0.5},
-		AvgLen:     [numFields]float64{16, 40, 14, 60, 900, 120, 30, 120},
-		GramWeight: 0.3,
-		GramQuery:  0.15,
-		ChunkTerms: 1500,
+		K1:          1.2,
+		Weights:     [numFields]float64{3.0, 2.5, 2.0, 1.5, 1.0, 1.0, 1.0, 0.5},
+		B:           [numFields]float64{0.3, 0.3, 0.3, 0.5, 0.75, 0.5, 0.5, 0.5},
+		AvgLen:      [numFields]float64{16, 40, 14, 60, 900, 120, 30, 120},
+		GramWeight:  0.3,
+		GramQuery:   0.15,
+		ChunkTerms:  1500,
+		PriorWeight: 0.05, Deprecated: 0.6,
 	}
 }
 
@@ -92,8 +98,9 @@ type Chunk struct {
 const maxEmbedRunes = 6000
 
 // Chunks splits a public article into its chunks; nil for an article that
-// must not be searchable (drafts, archived).
-func (p Params) Chunks(a *articlev1.Article) []Chunk {
+// must not be searchable (drafts, archived). now dates the freshness part of
+// the trust prior.
+func (p Params) Chunks(a *articlev1.Article, now time.Time) []Chunk {
 	if !vocab.IsPublic(a.GetStatus()) {
 		return nil
 	}
@@ -101,10 +108,11 @@ func (p Params) Chunks(a *articlev1.Article) []Chunk {
 	groups := map[string][][]string{}
 	n := 1
 	for _, lang := range vocab.Langs() {
-		groups[lang] = p.group(sections(text(a.GetContent(), lang)))
+		groups[lang] = p.group(Sections(text(a.GetContent(), lang)))
 		n = max(n, len(groups[lang]))
 	}
 	base := payload(a)
+	base.Boost = p.Boost(&base, now)
 	out := make([]Chunk, n)
 	for i := range n {
 		pl := base
@@ -196,6 +204,41 @@ func headText(a *articlev1.Article) head {
 	return h
 }
 
+// Boost is the trust prior of a point as a score factor: verified,
+// confident and recently verified articles a little above 1, failed ones a
+// little below, deprecated ones well below.
+func (p Params) Boost(pl *index.Payload, now time.Time) float64 {
+	b := 1 + p.PriorWeight*Prior(pl, now)
+	if pl.Status == vocab.StatusDeprecated || pl.VerificationStatus == vocab.VerificationDeprecated {
+		b *= p.Deprecated
+	}
+	return b
+}
+
+// Prior is the trust of an article in [−1, 1]: by verification status,
+// confidence (72 is a new article's) and how recently it was verified.
+func Prior(p *index.Payload, now time.Time) float64 {
+	var s float64
+	switch p.VerificationStatus {
+	case vocab.VerificationVerified:
+		s = 0.5
+	case vocab.VerificationPartial:
+		s = 0.15
+	case vocab.VerificationFailed:
+		s = -0.5
+	}
+	s += 0.3 * (float64(p.Confidence) - 72) / 26
+	if p.VerifiedAt > 0 {
+		switch age := now.Sub(time.Unix(p.VerifiedAt, 0)); {
+		case age <= 30*24*time.Hour:
+			s += 0.2
+		case age <= 90*24*time.Hour:
+			s += 0.1
+		}
+	}
+	return max(-1, min(1, s))
+}
+
 func payload(a *articlev1.Article) index.Payload {
 	p := index.Payload{
 		ArticleID:          a.GetId(),
@@ -230,9 +273,9 @@ func text(t *articlev1.LocalizedText, lang string) string {
 	return t.GetEn()
 }
 
-// sections splits markdown at its headings; text before the first heading
+// Sections splits markdown at its headings; text before the first heading
 // is a section of its own. Headings inside fenced code do not count.
-func sections(md string) []string {
+func Sections(md string) []string {
 	var out []string
 	var cur strings.Builder
 	fenced := false
@@ -331,29 +374,31 @@ type Query struct {
 	Terms []string
 	// Grams are the distinct trigrams of its Latin words.
 	Grams []string
-	// Sparse is the sparse query vector.
-	Sparse index.Sparse
+	// Words is the sparse vector of the terms, Fuzzy that of the grams
+	// (each gram weighs GramQuery); they rank separately, so a misspelling
+	// still finds its article and an exact word still counts most.
+	Words, Fuzzy index.Sparse
 }
 
 // Query analyses query text.
 func (p Params) Query(q string) Query {
 	var out Query
 	seen := map[string]bool{}
-	m := map[uint32]float32{}
+	words, grams := map[uint32]float32{}, map[uint32]float32{}
 	for _, t := range analysis.Terms(q) {
 		if !seen[t] {
 			seen[t] = true
 			out.Terms = append(out.Terms, t)
-			m[TermID(t)] += 1
+			words[TermID(t)] += 1
 		}
 	}
 	for _, g := range analysis.Grams(q) {
 		if !seen[g] {
 			seen[g] = true
 			out.Grams = append(out.Grams, g)
-			m[TermID(g)] += float32(p.GramQuery)
+			grams[TermID(g)] += float32(p.GramQuery)
 		}
 	}
-	out.Sparse = index.NewSparse(m)
+	out.Words, out.Fuzzy = index.NewSparse(words), index.NewSparse(grams)
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	"buzhou.dev/search/internal/index"
@@ -31,7 +32,7 @@ func article(content string) *articlev1.Article {
 
 func TestChunksOfAShortArticle(t *testing.T) {
 	t.Parallel()
-	cs := Default().Chunks(article("## Fix\n\nStart the database, then retry. " + strings.Repeat("Check the logs and the port settings of the server process. ", 30)))
+	cs := Default().Chunks(article("## Fix\n\nStart the database, then retry. "+strings.Repeat("Check the logs and the port settings of the server process. ", 30)), time.Now())
 	if len(cs) != 1 {
 		t.Fatalf("%d chunks, want 1", len(cs))
 	}
@@ -57,7 +58,7 @@ func TestLongArticleIsChunkedBySection(t *testing.T) {
 		fmt.Fprintf(&b, "## Part %d\n\n%s\n\n", i, strings.Repeat(fmt.Sprintf("filler%d words here ", i), 100))
 	}
 	b.WriteString("## Deep\n\nThe zygomorphic flag fixes it.\n")
-	cs := Default().Chunks(article(b.String()))
+	cs := Default().Chunks(article(b.String()), time.Now())
 	if len(cs) < 3 {
 		t.Fatalf("%d chunks for a long article, want several", len(cs))
 	}
@@ -78,20 +79,20 @@ func TestHiddenArticlesHaveNoChunks(t *testing.T) {
 	for _, st := range []string{"draft", "archived", ""} {
 		a := article("x")
 		a.Status = st
-		if cs := Default().Chunks(a); cs != nil {
+		if cs := Default().Chunks(a, time.Now()); cs != nil {
 			t.Errorf("status %q: %d chunks", st, len(cs))
 		}
 	}
 	a := article("x")
 	a.Status = "deprecated"
-	if cs := Default().Chunks(a); len(cs) != 1 {
+	if cs := Default().Chunks(a, time.Now()); len(cs) != 1 {
 		t.Errorf("a deprecated article must stay findable (it sinks in ranking)")
 	}
 }
 
 func TestSectionsIgnoreHeadingsInCode(t *testing.T) {
 	t.Parallel()
-	got := sections("intro\n## A\ntext\n```bash\n# a comment\n```\n## B\nmore")
+	got := Sections("intro\n## A\ntext\n```bash\n# a comment\n```\n## B\nmore")
 	if len(got) != 3 || !strings.Contains(got[1], "# a comment") {
 		t.Errorf("sections = %q", got)
 	}

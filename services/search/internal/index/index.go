@@ -75,6 +75,10 @@ type Payload struct {
 	Heading string
 	// TextZH and TextEN are the chunk's searchable text, for snippets.
 	TextZH, TextEN string
+	// Boost multiplies the point's score in every boosted ranker: the trust
+	// prior, so that verified, confident, recently verified articles win
+	// near-ties and deprecated ones sink. 0 counts as 1.
+	Boost float64
 }
 
 // Point is one indexed chunk.
@@ -126,22 +130,40 @@ func (f Filter) Match(p *Payload) bool {
 	return true
 }
 
-// Query is a hybrid query. With a sparse vector only (or DenseWeight 0) it
-// ranks lexically; with a dense vector only (or LexicalWeight 0) by cosine;
-// with both, each ranker takes its own top Prefetch chunks and they are fused
-// by weighted reciprocal rank fusion (see RRF).
-type Query struct {
+// Ranker is one ranking of a query: lexical over the sparse vectors
+// (Σ idf·q·d, only chunks sharing a term) when Sparse is set, else by cosine
+// over the dense vectors.
+type Ranker struct {
 	Sparse Sparse
 	Dense  []float32
-	// LexicalWeight and DenseWeight weigh the rankers in the fusion.
-	LexicalWeight, DenseWeight float64
+	// Weight weighs the ranker in the fusion; rankers with weight 0 are
+	// skipped.
+	Weight float64
+	// Limit is how many chunks the ranker contributes; 0 means the query's.
+	Limit int
+	// Threshold, when above 0, drops chunks scoring below it, so that
+	// "matches" means something for the dense ranker. It applies before
+	// the boost.
+	Threshold float64
+	// Boosted multiplies each chunk's score by its payload's Boost before
+	// ranking.
+	Boosted bool
+}
+
+// BoostOf is p's boost, 1 when unset.
+func BoostOf(p *Payload) float64 {
+	if p.Boost <= 0 {
+		return 1
+	}
+	return p.Boost
+}
+
+// Query ranks chunks by one ranker, or by several fused with weighted
+// reciprocal rank fusion (see RRF). In Qdrant each ranker is a prefetch.
+type Query struct {
+	Rankers []Ranker
 	// K is the fusion constant; 0 means DefaultK.
 	K int
-	// Prefetch is how many chunks each ranker contributes; 0 means Limit.
-	Prefetch int
-	// DenseThreshold, when above 0, drops chunks whose cosine is below it
-	// from the dense ranking, so that "matches" means something.
-	DenseThreshold float64
 	// Limit bounds the answer (chunks).
 	Limit  int
 	Filter Filter
@@ -153,9 +175,15 @@ type Query struct {
 // that the first ranks of each ranker weigh clearly more than the tail.
 const DefaultK = 2
 
-// Uses reports which rankers a query engages.
-func (q Query) Uses() (lexical, dense bool) {
-	return q.Sparse.Len() > 0 && q.LexicalWeight > 0, len(q.Dense) > 0 && q.DenseWeight > 0
+// Active returns the rankers that take part: weight above 0 and a vector.
+func (q Query) Active() []Ranker {
+	var out []Ranker
+	for _, r := range q.Rankers {
+		if r.Weight > 0 && (r.Sparse.Len() > 0 || len(r.Dense) > 0) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Hit is one ranked chunk.
@@ -169,6 +197,11 @@ type Hit struct {
 type Index interface {
 	// Backend names it: "embedded" or "qdrant".
 	Backend() string
+	// CursorName names the feed cursor of what the index holds, valid after
+	// Prepare: writers sharing one index share it ("qdrant:<collection>"),
+	// an index of its own has its own ("embedded:<id>", a new id whenever it
+	// starts empty).
+	CursorName() string
 	// Prepare makes the index ready for schema. It reports fresh when the
 	// index is empty because it was just created, or was dropped because it
 	// had been built for another schema: the caller then rebuilds it from

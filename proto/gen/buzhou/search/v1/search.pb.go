@@ -984,8 +984,8 @@ type UnansweredQuery struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The query, normalised (lower-case, spaces collapsed).
 	Query string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
-	// How often it was asked.
-	Count int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// How often it was asked (a JSON number; capped at 2^31−1).
+	Count int32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
 	// When it was last asked.
 	LastSeenAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1029,7 +1029,7 @@ func (x *UnansweredQuery) GetQuery() string {
 	return ""
 }
 
-func (x *UnansweredQuery) GetCount() int64 {
+func (x *UnansweredQuery) GetCount() int32 {
 	if x != nil {
 		return x.Count
 	}
@@ -1264,7 +1264,7 @@ const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\"{\n" +
 	"\x0fUnansweredQuery\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\tR\x05query\x12\x14\n" +
-	"\x05count\x18\x02 \x01(\x03R\x05count\x12<\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\x12<\n" +
 	"\flast_seen_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"lastSeenAt\"\\\n" +
 	"\x1dListUnansweredQueriesResponse\x12;\n" +

@@ -7,6 +7,8 @@ package embedded
 import (
 	"container/heap"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,6 +26,8 @@ type Index struct {
 	mu     sync.RWMutex
 	schema index.Schema
 	ready  bool
+	// id tells this index's contents apart from any other's, for its cursor.
+	id string
 
 	slots     []slot
 	dense     []float32 // len(slots) × schema.Dim
@@ -81,13 +85,26 @@ func (ix *Index) Prepare(_ context.Context, s index.Schema) (bool, error) {
 	}
 	// A new file, another model or another dimension: start empty.
 	ix.clear()
-	ix.schema, ix.ready = s, true
+	ix.schema, ix.ready, ix.id = s, true, newID()
 	if ix.log != nil {
-		if err := ix.log.rewrite(s, nil); err != nil {
+		if err := ix.log.rewrite(s, ix.id, nil); err != nil {
 			return false, err
 		}
 	}
 	return true, nil
+}
+
+// CursorName implements index.Index.
+func (ix *Index) CursorName() string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return "embedded:" + ix.id
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // Reset implements index.Index.
@@ -97,9 +114,10 @@ func (ix *Index) Reset(context.Context) error {
 	if !ix.ready {
 		return index.ErrSchema
 	}
+	// The id stays: the follower resets its cursor itself.
 	ix.clear()
 	if ix.log != nil {
-		return ix.log.rewrite(ix.schema, nil)
+		return ix.log.rewrite(ix.schema, ix.id, nil)
 	}
 	return nil
 }
@@ -191,7 +209,7 @@ func (ix *Index) maybeCompact() error {
 		ix.compactMemory()
 	}
 	if ix.log != nil && ix.log.needsRewrite() {
-		return ix.log.rewrite(ix.schema, ix.liveArticles)
+		return ix.log.rewrite(ix.schema, ix.id, ix.liveArticles)
 	}
 	return nil
 }
@@ -235,7 +253,7 @@ func (ix *Index) replay(op walOp) {
 	switch op.kind {
 	case opSchema:
 		ix.clear()
-		ix.schema, ix.ready = op.schema, true
+		ix.schema, ix.ready, ix.id = op.schema, true, op.id
 	case opChange:
 		ix.put(op.change.ArticleID, op.change.Chunks)
 	case opDamaged:
@@ -254,21 +272,23 @@ func (ix *Index) Query(_ context.Context, q index.Query) ([]index.Hit, error) {
 	if q.Limit <= 0 {
 		return nil, fmt.Errorf("embedded index: limit must be at least 1")
 	}
-	useLex, useDense := q.Uses()
-	if useDense && len(q.Dense) != ix.schema.Dim {
-		return nil, fmt.Errorf("embedded index: the query vector has %d dimensions, the index %d", len(q.Dense), ix.schema.Dim)
-	}
-	prefetch := q.Limit
-	if useLex && useDense && q.Prefetch > 0 {
-		prefetch = q.Prefetch
-	}
-	var lists [][]index.Hit
-	var weights []float64
-	if useLex {
-		lists, weights = append(lists, ix.lexical(q, prefetch)), append(weights, q.LexicalWeight)
-	}
-	if useDense {
-		lists, weights = append(lists, ix.denseScan(q, prefetch)), append(weights, q.DenseWeight)
+	rankers := q.Active()
+	lists := make([][]index.Hit, len(rankers))
+	weights := make([]float64, len(rankers))
+	for i, r := range rankers {
+		limit := q.Limit
+		if r.Limit > 0 {
+			limit = r.Limit
+		}
+		if r.Sparse.Len() > 0 {
+			lists[i] = ix.lexical(r, q.Filter, limit)
+		} else {
+			if len(r.Dense) != ix.schema.Dim {
+				return nil, fmt.Errorf("embedded index: the query vector has %d dimensions, the index %d", len(r.Dense), ix.schema.Dim)
+			}
+			lists[i] = ix.denseScan(r, q.Filter, limit)
+		}
+		weights[i] = r.Weight
 	}
 	var hits []index.Hit
 	switch len(lists) {
@@ -288,7 +308,7 @@ func (ix *Index) Query(_ context.Context, q index.Query) ([]index.Hit, error) {
 }
 
 // lexical ranks by Σ idf·q·d over the postings of the query's terms.
-func (ix *Index) lexical(q index.Query, limit int) []index.Hit {
+func (ix *Index) lexical(r index.Ranker, f index.Filter, limit int) []index.Hit {
 	accp, _ := ix.acc.Get().(*[]float32)
 	if accp == nil {
 		accp = new([]float32)
@@ -299,12 +319,12 @@ func (ix *Index) lexical(q index.Query, limit int) []index.Hit {
 	}
 	acc = acc[:len(ix.slots)]
 	var touched []int32
-	for i, t := range q.Sparse.Indices {
+	for i, t := range r.Sparse.Indices {
 		ps := ix.postings[t]
 		if len(ps) == 0 {
 			continue
 		}
-		w := float32(index.IDF(ix.alive, int(ix.df[t]))) * q.Sparse.Values[i]
+		w := float32(index.IDF(ix.alive, int(ix.df[t]))) * r.Sparse.Values[i]
 		for _, p := range ps {
 			if !ix.slots[p.slot].alive {
 				continue
@@ -317,12 +337,15 @@ func (ix *Index) lexical(q index.Query, limit int) []index.Hit {
 	}
 	top := &topK{k: limit}
 	for _, s := range touched {
-		score := acc[s]
+		score := float64(acc[s])
 		acc[s] = 0
-		if score <= 0 || !q.Filter.Match(ix.slots[s].payload) {
+		if score <= 0 || r.Threshold > 0 && score < r.Threshold || !f.Match(ix.slots[s].payload) {
 			continue
 		}
-		top.offer(s, float64(score))
+		if r.Boosted {
+			score *= index.BoostOf(ix.slots[s].payload)
+		}
+		top.offer(s, score)
 	}
 	*accp = acc
 	ix.acc.Put(accp)
@@ -331,18 +354,21 @@ func (ix *Index) lexical(q index.Query, limit int) []index.Hit {
 
 // denseScan ranks every live, matching chunk by cosine (the stored vectors
 // are unit length, so a dot product).
-func (ix *Index) denseScan(q index.Query, limit int) []index.Hit {
+func (ix *Index) denseScan(r index.Ranker, f index.Filter, limit int) []index.Hit {
 	dim := ix.schema.Dim
-	qv := index.Normalize(slices.Clone(q.Dense))
+	qv := index.Normalize(slices.Clone(r.Dense))
 	top := &topK{k: limit}
 	for s := range ix.slots {
 		sl := &ix.slots[s]
-		if !sl.alive || !q.Filter.Match(sl.payload) {
+		if !sl.alive || !f.Match(sl.payload) {
 			continue
 		}
 		score := dot(qv, ix.dense[s*dim:(s+1)*dim])
-		if q.DenseThreshold > 0 && score < q.DenseThreshold {
+		if r.Threshold > 0 && score < r.Threshold {
 			continue
+		}
+		if r.Boosted {
+			score *= index.BoostOf(sl.payload)
 		}
 		top.offer(int32(s), score)
 	}

@@ -54,7 +54,7 @@ func prepare(t *testing.T, ix *Index) bool {
 
 func articles(t *testing.T, ix *Index) []string {
 	t.Helper()
-	hits, err := ix.Query(context.Background(), index.Query{Dense: []float32{1, 1, 1, 1}, DenseWeight: 1, Limit: 100, DenseThreshold: -1})
+	hits, err := ix.Query(context.Background(), index.Query{Rankers: []index.Ranker{{Dense: []float32{1, 1, 1, 1}, Weight: 1}}, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestCompaction(t *testing.T) {
 	if slots > 300 {
 		t.Fatalf("%d slots for 10 live chunks: not compacted", slots)
 	}
-	hits, err := ix.Query(ctx, index.Query{Sparse: index.Sparse{Indices: []uint32{49}, Values: []float32{1}}, LexicalWeight: 1, Limit: 20})
+	hits, err := ix.Query(ctx, index.Query{Rankers: []index.Ranker{{Sparse: index.Sparse{Indices: []uint32{49}, Values: []float32{1}}, Weight: 1}}, Limit: 20})
 	if err != nil || len(hits) != 10 {
 		t.Fatalf("after compaction term 49 finds %d, %v; want 10", len(hits), err)
 	}

@@ -27,7 +27,7 @@ const (
 	opDamaged byte = 255
 	// logVersion changes when the record layout does; an older file is
 	// dropped and rebuilt.
-	logVersion = 1
+	logVersion = 2
 	// maxRecord bounds one record (an article's chunks), far above what the
 	// article service accepts, so a corrupt length cannot make us allocate
 	// gigabytes.
@@ -39,6 +39,7 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 type walOp struct {
 	kind   byte
 	schema index.Schema
+	id     string
 	change index.Change
 }
 
@@ -171,7 +172,7 @@ func (w *wal) needsRewrite() bool {
 // rewrite replaces the log with the schema and the live articles that each
 // calls its function with, written to a new file and renamed over the old
 // one, so a crash leaves either file whole.
-func (w *wal) rewrite(s index.Schema, each func(func(string, []index.Point) error) error) error {
+func (w *wal) rewrite(s index.Schema, id string, each func(func(string, []index.Point) error) error) error {
 	tmp := w.path + ".new"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
@@ -185,7 +186,7 @@ func (w *wal) rewrite(s index.Schema, each func(func(string, []index.Point) erro
 		size += int64(len(rec))
 		return int64(len(rec)), err
 	}
-	_, err = write(encodeSchema(s))
+	_, err = write(encodeSchema(s, id))
 	if err == nil && each != nil {
 		err = each(func(a string, chunks []index.Point) error {
 			n, err := write(encodeChange(index.Change{ArticleID: a, Chunks: chunks}))
@@ -230,10 +231,11 @@ func appendRecord(buf, body []byte) []byte {
 	return append(buf, body...)
 }
 
-func encodeSchema(s index.Schema) []byte {
+func encodeSchema(s index.Schema, id string) []byte {
 	b := []byte{opSchema, logVersion}
 	b = appendString(b, s.Model)
-	return binary.AppendUvarint(b, uint64(s.Dim))
+	b = binary.AppendUvarint(b, uint64(s.Dim))
+	return appendString(b, id)
 }
 
 func encodeChange(c index.Change) []byte {
@@ -261,6 +263,7 @@ func appendPoint(b []byte, p *index.Point) []byte {
 	b = binary.AppendVarint(b, int64(pl.Confidence))
 	b = binary.AppendVarint(b, pl.VerifiedAt)
 	b = binary.AppendVarint(b, pl.UpdatedAt)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(pl.Boost))
 	b = binary.AppendUvarint(b, uint64(len(p.Sparse.Indices)))
 	prev := uint32(0)
 	for i, t := range p.Sparse.Indices {
@@ -344,6 +347,16 @@ func (d *decoder) float() float32 {
 	return v
 }
 
+func (d *decoder) float64() float64 {
+	if d.err != nil || len(d.b) < 8 {
+		d.err = errors.New("short float")
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return v
+}
+
 func decodeOp(body []byte) (walOp, error) {
 	d := &decoder{b: body[1:]}
 	switch body[0] {
@@ -353,7 +366,7 @@ func decodeOp(body []byte) (walOp, error) {
 		}
 		d.b = d.b[1:]
 		s := index.Schema{Model: d.string(), Dim: int(d.uvarint())}
-		return walOp{kind: opSchema, schema: s}, d.err
+		return walOp{kind: opSchema, schema: s, id: d.string()}, d.err
 	case opChange:
 		c := index.Change{ArticleID: d.string()}
 		n := d.count(8)
@@ -381,6 +394,7 @@ func (d *decoder) point() index.Point {
 	pl.Confidence = int32(d.varint())
 	pl.VerifiedAt = d.varint()
 	pl.UpdatedAt = d.varint()
+	pl.Boost = d.float64()
 	n := d.count(5)
 	p.Sparse.Indices, p.Sparse.Values = make([]uint32, 0, n), make([]float32, 0, n)
 	prev := uint32(0)

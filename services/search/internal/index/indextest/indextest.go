@@ -35,6 +35,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("PayloadAndVectors", func(t *testing.T) { t.Parallel(); testPayload(t, open) })
 	t.Run("Refusals", func(t *testing.T) { t.Parallel(); testRefusals(t, open) })
 	t.Run("Reset", func(t *testing.T) { t.Parallel(); testReset(t, open) })
+	t.Run("Boost", func(t *testing.T) { t.Parallel(); testBoost(t, open) })
 }
 
 func prepared(t *testing.T, open Open) index.Index {
@@ -97,19 +98,25 @@ func query(t *testing.T, ix index.Index, q index.Query) []string {
 	return out
 }
 
-func lex(terms ...uint32) index.Query {
+func lexR(terms ...uint32) index.Ranker {
 	m := map[uint32]float32{}
 	for _, t := range terms {
 		m[t] = 1
 	}
-	return index.Query{Sparse: index.NewSparse(m), LexicalWeight: 1}
+	return index.Ranker{Sparse: index.NewSparse(m), Weight: 1}
 }
 
-func dense(v ...float32) index.Query {
+func denseR(v ...float32) index.Ranker {
 	d := make([]float32, Dim)
 	copy(d, v)
-	return index.Query{Dense: d, DenseWeight: 1}
+	return index.Ranker{Dense: d, Weight: 1}
 }
+
+func lex(terms ...uint32) index.Query { return index.Query{Rankers: []index.Ranker{lexR(terms...)}} }
+
+func dense(v ...float32) index.Query { return index.Query{Rankers: []index.Ranker{denseR(v...)}} }
+
+func fused(rs ...index.Ranker) index.Query { return index.Query{Rankers: rs} }
 
 func count(t *testing.T, ix index.Index) (int64, int64) {
 	t.Helper()
@@ -199,7 +206,7 @@ func testLexical(t *testing.T, open Open) {
 		t.Fatalf("terms 1 and 9 rank %v; want rare first and 4 matches (not the one without either term)", got)
 	}
 	// Heavier query weight counts more.
-	q := index.Query{Sparse: index.Sparse{Indices: []uint32{2, 3}, Values: []float32{3, 1}}, LexicalWeight: 1, Limit: 10}
+	q := index.Query{Rankers: []index.Ranker{{Sparse: index.Sparse{Indices: []uint32{2, 3}, Values: []float32{3, 1}}, Weight: 1}}, Limit: 10}
 	if got := query(t, ix, q); !slices.Equal(got, []string{"other1", "other2"}) {
 		t.Fatalf("weighted terms rank %v, want [other1 other2]", got)
 	}
@@ -208,7 +215,7 @@ func testLexical(t *testing.T, open Open) {
 		t.Fatalf("limit 1 gave %v", got)
 	}
 	// The scores fall down the list.
-	hits, err := ix.Query(context.Background(), index.Query{Sparse: lex(1, 9).Sparse, LexicalWeight: 1, Limit: 10})
+	hits, err := ix.Query(context.Background(), index.Query{Rankers: []index.Ranker{lexR(1, 9)}, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +237,7 @@ func testDense(t *testing.T, open Open) {
 		t.Fatalf("dense ranks %v, want x, xy, y, minus-x", got)
 	}
 	q := dense(1, 0.1)
-	q.DenseThreshold = 0.5
+	q.Rankers[0].Threshold = 0.5
 	if got := query(t, ix, q); !slices.Equal(got, []string{"x", "xy"}) {
 		t.Fatalf("dense above 0.5 ranks %v, want [x xy]", got)
 	}
@@ -249,13 +256,15 @@ func testFusion(t *testing.T, open Open) {
 		put("both", Point("both", []uint32{5}, 1, 0.3)),
 		put("denseOnly", Point("denseOnly", []uint32{6}, 1, 0)),
 		put("neither", Point("neither", []uint32{6}, 0, 1)))
-	q := lex(5)
-	q.Dense, q.DenseWeight, q.DenseThreshold = dense(1, 0).Dense, 1, 0.5
+	d := denseR(1, 0)
+	d.Threshold = 0.5
+	q := fused(lexR(5), d)
 	got := query(t, ix, q)
-	if len(got) < 3 || got[0] != "both" {
-		t.Fatalf("fused ranking %v, want both first", got)
+	if len(got) != 3 || got[0] != "both" {
+		t.Fatalf("fused ranking %v, want both first of 3", got)
 	}
-	hits, err := ix.Query(context.Background(), index.Query{Sparse: q.Sparse, Dense: q.Dense, LexicalWeight: 1, DenseWeight: 1, DenseThreshold: 0.5, Limit: 10})
+	q.Limit = 10
+	hits, err := ix.Query(context.Background(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,21 +272,26 @@ func testFusion(t *testing.T, open Open) {
 	if want := 2 * index.RRF(2, 1, index.DefaultK); !near(hits[0].Score, want) {
 		t.Fatalf("fused score of both = %v, want %v (RRF with k=%d)", hits[0].Score, want, index.DefaultK)
 	}
-	// Weights tip it: a light dense weight puts lexOnly first, a zero
-	// lexical one leaves the dense ranking alone.
-	q.LexicalWeight, q.DenseWeight = 1, 0.1
-	if got := query(t, ix, q); got[0] != "lexOnly" {
+	// Weights tip it: a light dense weight puts lexOnly first; weight 0
+	// leaves the other ranking alone.
+	d.Weight = 0.1
+	if got := query(t, ix, fused(lexR(5), d)); got[0] != "lexOnly" {
 		t.Fatalf("dense weight 0.1 ranks %v, want lexOnly first", got)
 	}
-	q.DenseWeight = 1
-	q.LexicalWeight, q.DenseThreshold = 0, 0
-	if got := query(t, ix, q); got[0] != "denseOnly" || len(got) != 4 {
+	lz := lexR(5)
+	lz.Weight = 0
+	if got := query(t, ix, fused(lz, denseR(1, 0))); got[0] != "denseOnly" || len(got) != 4 {
 		t.Fatalf("lexical weight 0 ranks %v, want the dense ranking", got)
 	}
-	// Prefetch bounds each ranker's share.
-	q.LexicalWeight, q.DenseWeight, q.Prefetch, q.Limit, q.DenseThreshold = 1, 1, 1, 10, 0.5
-	if got := query(t, ix, q); len(got) != 2 {
-		t.Fatalf("prefetch 1 from each ranker gave %v, want 2 hits", got)
+	// A ranker's limit bounds its share.
+	l1, d1 := lexR(5), d
+	l1.Limit, d1.Limit, d1.Weight = 1, 1, 1
+	if got := query(t, ix, fused(l1, d1)); len(got) != 2 {
+		t.Fatalf("limit 1 for each ranker gave %v, want 2 hits", got)
+	}
+	// Three rankers: a second lexical one over other terms adds its hits.
+	if got := query(t, ix, fused(lexR(5), d, lexR(6))); len(got) != 4 {
+		t.Fatalf("three rankers found %v, want all 4", got)
 	}
 }
 
@@ -291,7 +305,11 @@ func testFilters(t *testing.T, open Open) {
 		return put(a, p)
 	}
 	write(t, ix,
-		mk("mcp-verified", func(p *index.Payload) { p.VerificationStatus = "verified"; p.Confidence = 95; p.Tags = []string{"node", "ports"} }),
+		mk("mcp-verified", func(p *index.Payload) {
+			p.VerificationStatus = "verified"
+			p.Confidence = 95
+			p.Tags = []string{"node", "ports"}
+		}),
 		mk("mcp-zh", func(p *index.Payload) { p.Langs = []string{"zh"}; p.Tags = []string{"node"} }),
 		mk("agent-failed", func(p *index.Payload) { p.Domain = "agent"; p.VerificationStatus = "failed"; p.Confidence = 50 }),
 		mk("deprecated", func(p *index.Payload) { p.Status = "deprecated"; p.Langs = []string{"zh", "en"} }),
@@ -316,12 +334,12 @@ func testFilters(t *testing.T, open Open) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			for _, q := range []index.Query{lex(1), dense(1), {Sparse: lex(1).Sparse, Dense: dense(1).Dense, LexicalWeight: 1, DenseWeight: 1}} {
+			for _, q := range []index.Query{lex(1), dense(1), fused(lexR(1), denseR(1))} {
 				q.Filter = c.f
 				got := query(t, ix, q)
 				slices.Sort(got)
 				if !slices.Equal(got, c.want) {
-					t.Errorf("filter %+v (lexical %v, dense %v) finds %v, want %v", c.f, q.LexicalWeight > 0, q.DenseWeight > 0, got, c.want)
+					t.Errorf("filter %+v (%d rankers) finds %v, want %v", c.f, len(q.Rankers), got, c.want)
 				}
 			}
 		})
@@ -335,13 +353,13 @@ func testPayload(t *testing.T, open Open) {
 		Slug: "full-slug", Domain: "error_codes", Status: "published", VerificationStatus: "verified", Confidence: 91,
 		Tags: []string{"a", "b"}, Langs: []string{"zh", "en"}, Versions: []string{">=1.2 <2", "python>=3.9"},
 		VerifiedAt: 1767225600, UpdatedAt: 1767225700, TitleZH: "标题", TitleEN: "Title", SummaryZH: "摘要", SummaryEN: "Summary",
-		TextZH: "正文", TextEN: "Body text",
+		TextZH: "正文", TextEN: "Body text", Boost: 1.05,
 	}
 	second := Point("full", []uint32{4}, 1)
 	second.Payload = p.Payload
 	second.Payload.Heading, second.Payload.TextEN = "## Later", "later text"
 	write(t, ix, put("full", p, second))
-	hits, err := ix.Query(context.Background(), index.Query{Sparse: lex(1).Sparse, LexicalWeight: 1, Limit: 5, WithVectors: true})
+	hits, err := ix.Query(context.Background(), index.Query{Rankers: []index.Ranker{lexR(1)}, Limit: 5, WithVectors: true})
 	if err != nil || len(hits) != 1 {
 		t.Fatalf("Query = %d hits, %v", len(hits), err)
 	}
@@ -351,7 +369,7 @@ func testPayload(t *testing.T, open Open) {
 	if d := cmp.Diff(want, hits[0].Point, opts...); d != "" {
 		t.Errorf("hit point differs (-want +got):\n%s", d)
 	}
-	hits, err = ix.Query(context.Background(), index.Query{Sparse: lex(1).Sparse, LexicalWeight: 1, Limit: 5})
+	hits, err = ix.Query(context.Background(), index.Query{Rankers: []index.Ranker{lexR(1)}, Limit: 5})
 	if err != nil || len(hits) != 1 || hits[0].Dense != nil || hits[0].Sparse.Len() != 0 {
 		t.Errorf("without WithVectors the hit carries vectors: %+v, %v", hits, err)
 	}
@@ -382,10 +400,10 @@ func testRefusals(t *testing.T, open Open) {
 	if a, _ := count(t, ix); a != 0 {
 		t.Errorf("a refused write left %d articles", a)
 	}
-	if _, err := ix.Query(ctx, index.Query{Dense: []float32{1, 2}, DenseWeight: 1, Limit: 1}); err == nil {
+	if _, err := ix.Query(ctx, index.Query{Rankers: []index.Ranker{{Dense: []float32{1, 2}, Weight: 1}}, Limit: 1}); err == nil {
 		t.Errorf("Query with a 2-dimensional vector succeeded")
 	}
-	if _, err := ix.Query(ctx, index.Query{Sparse: lex(1).Sparse, LexicalWeight: 1, Limit: 0}); err == nil {
+	if _, err := ix.Query(ctx, index.Query{Rankers: []index.Ranker{lexR(1)}, Limit: 0}); err == nil {
 		t.Errorf("Query with limit 0 succeeded")
 	}
 }
@@ -402,5 +420,32 @@ func testReset(t *testing.T, open Open) {
 	write(t, ix, put("c", Point("c", []uint32{1}, 1)))
 	if got := query(t, ix, lex(1)); !slices.Equal(got, []string{"c"}) {
 		t.Fatalf("after Reset and a write: %v", got)
+	}
+}
+
+func testBoost(t *testing.T, open Open) {
+	ix := prepared(t, open)
+	tie := func(a string, boost float64) index.Change {
+		p := Point(a, []uint32{1}, 1)
+		p.Payload.Boost = boost
+		return put(a, p)
+	}
+	// Equal in every ranker; the boost decides when asked to, and a boost
+	// under 1 sinks.
+	write(t, ix, tie("plain", 0), tie("trusted", 1.05), tie("sunk", 0.6))
+	for _, r := range []index.Ranker{lexR(1), denseR(1)} {
+		r.Boosted = true
+		if got := query(t, ix, index.Query{Rankers: []index.Ranker{r}}); !slices.Equal(got, []string{"trusted", "plain", "sunk"}) {
+			t.Errorf("boosted ranking %v, want trusted, plain, sunk", got)
+		}
+	}
+	l, d := lexR(1), denseR(1)
+	l.Boosted, d.Boosted = true, true
+	if got := query(t, ix, fused(l, d)); !slices.Equal(got, []string{"trusted", "plain", "sunk"}) {
+		t.Errorf("boosted fusion %v", got)
+	}
+	hits, err := ix.Query(context.Background(), index.Query{Rankers: []index.Ranker{l}, Limit: 3})
+	if err != nil || len(hits) != 3 || !near(hits[0].Score/hits[1].Score, 1.05) {
+		t.Errorf("boosted scores %v, %v: want the boost as a factor", hits, err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/errs"
 	"buzhou.dev/platform/grpcx"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
@@ -30,6 +31,7 @@ import (
 	"buzhou.dev/search/internal/indexer"
 	"buzhou.dev/search/internal/ranking"
 	"buzhou.dev/search/internal/server"
+	"buzhou.dev/search/internal/spell"
 	"buzhou.dev/search/internal/state"
 )
 
@@ -56,21 +58,38 @@ type Config struct {
 	EmbeddingsAPIKey string `env:"EMBEDDINGS_API_KEY"`
 	// EmbeddingsDim asks the endpoint for this dimension and checks it.
 	EmbeddingsDim int `env:"EMBEDDINGS_DIMENSIONS"`
+	// Embedder is the offline embedder when EmbeddingsURL is unset:
+	// "learned" (latent semantic analysis of the hub's own articles, the
+	// default: it measured better) or "hashing".
+	Embedder string `env:"BUZHOU_EMBEDDER, default=learned"`
 	// Quiet is how long the feed must be silent for the first catch-up to
 	// count as done.
 	Quiet time.Duration `env:"BUZHOU_SEARCH_FEED_QUIET, default=300ms"`
 }
 
+// learnedModelName is where the state store keeps the learned model.
+const learnedModelName = "learned"
+
 // Run serves the search service on lis until ctx ends.
 func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) (err error) {
 	log = log.With("service", "search")
+	if cfg.Quiet <= 0 {
+		cfg.Quiet = 300 * time.Millisecond
+	}
 	st, err := state.Open(ctx, state.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}, nil)
 	if err != nil {
 		return fmt.Errorf("open search state: %w", err)
 	}
 	defer st.Close()
 
-	emb, err := openEmbedder(ctx, cfg)
+	articleConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKey)
+	if err != nil {
+		return fmt.Errorf("dial article service: %w", err)
+	}
+	defer articleConn.Close()
+	articles := articlev1.NewArticleServiceClient(articleConn)
+
+	emb, learned, err := openEmbedder(ctx, cfg, st, articles, log)
 	if err != nil {
 		return err
 	}
@@ -91,17 +110,11 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) (e
 		}
 	}
 
-	articleConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKey)
-	if err != nil {
-		return fmt.Errorf("dial article service: %w", err)
-	}
-	defer articleConn.Close()
 	idConn, err := grpcx.Dial(cfg.VerificationAddr, cfg.ServiceKey)
 	if err != nil {
 		return fmt.Errorf("dial verification service: %w", err)
 	}
 	defer idConn.Close()
-	articles := articlev1.NewArticleServiceClient(articleConn)
 
 	params, tune := document.Default(), ranking.Default()
 	g := grpcx.NewServer(log, auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil))
@@ -120,9 +133,28 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) (e
 		},
 	})
 	unanswered := server.NewUnanswered(st, nil, log)
+	engine := ranking.New(idx, emb, params, tune)
+	reset := idx.Reset
+	if learned != nil {
+		engine.SetSpeller(spell.New(learned.Current().Vocabulary()))
+		reset = func(ctx context.Context) error {
+			// A reindex relearns the model from the articles as they are now.
+			m, err := learn(ctx, st, articles, cfg.Quiet)
+			if err != nil {
+				return err
+			}
+			learned.Swap(m)
+			engine.SetSpeller(spell.New(m.Vocabulary()))
+			log.InfoContext(ctx, "learned a new embedding model", "model", m.Name(), "terms", m.Terms())
+			if fresh, err := idx.Prepare(ctx, index.Schema{Model: emb.Model(), Dim: emb.Dim()}); err != nil || fresh {
+				return err // a new model empties the index; so does a failure
+			}
+			return idx.Reset(ctx)
+		}
+	}
 	srv := server.New(server.Deps{
-		Engine: ranking.New(idx, emb, params, tune), Index: idx, Articles: articles, Follower: follower,
-		Unanswered: unanswered, Model: fmt.Sprintf("%s/%d", schema.Model, schema.Dim), Reset: idx.Reset, Log: log,
+		Engine: engine, Index: idx, Articles: articles, Follower: follower,
+		Unanswered: unanswered, Model: func() string { return fmt.Sprintf("%s/%d", emb.Model(), emb.Dim()) }, Reset: reset, Log: log,
 	})
 	searchv1.RegisterSearchServiceServer(g.GRPC, srv)
 
@@ -136,11 +168,78 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) (e
 	return g.Serve(ctx, lis)
 }
 
-func openEmbedder(ctx context.Context, cfg Config) (embed.Embedder, error) {
-	if cfg.EmbeddingsURL == "" {
-		return embed.NewHashing(0), nil
+// openEmbedder returns the embedder the configuration names, and the
+// learned one again when it is that (it is relearned on reindex).
+func openEmbedder(ctx context.Context, cfg Config, st state.Store, articles articlev1.ArticleServiceClient, log *slog.Logger) (embed.Embedder, *embed.Learned, error) {
+	switch {
+	case cfg.EmbeddingsURL != "":
+		e, err := embed.NewHTTP(ctx, embed.HTTPConfig{URL: cfg.EmbeddingsURL, Model: cfg.EmbeddingsModel, APIKey: cfg.EmbeddingsAPIKey, Dim: cfg.EmbeddingsDim})
+		return e, nil, err
+	case cfg.Embedder == "hashing":
+		return embed.NewHashing(0), nil, nil
+	case cfg.Embedder != "learned" && cfg.Embedder != "":
+		return nil, nil, fmt.Errorf("BUZHOU_EMBEDDER=%q: use learned (the default) or hashing, or set EMBEDDINGS_URL for an embeddings endpoint", cfg.Embedder)
 	}
-	return embed.NewHTTP(ctx, embed.HTTPConfig{URL: cfg.EmbeddingsURL, Model: cfg.EmbeddingsModel, APIKey: cfg.EmbeddingsAPIKey, Dim: cfg.EmbeddingsDim})
+	data, err := st.Model(ctx, learnedModelName)
+	if err == nil {
+		m, err := embed.UnmarshalModel(data)
+		if err == nil {
+			return m2e(m)
+		}
+		log.Warn("the stored embedding model is damaged; learning a new one", "err", err)
+	} else if !errors.Is(err, errs.ErrNotFound) {
+		return nil, nil, fmt.Errorf("read the learned embedding model: %w", err)
+	}
+	// None yet: learn from the articles there are (none on a new hub: the
+	// model then embeds by surface features until a reindex). The article
+	// service may still be starting, so try for a while.
+	wait := 200 * time.Millisecond
+	for try := 1; ; try++ {
+		m, err := learn(ctx, st, articles, cfg.Quiet)
+		if err == nil {
+			log.Info("learned an embedding model", "model", m.Name(), "terms", m.Terms())
+			return m2e(m)
+		}
+		if try == 6 || ctx.Err() != nil {
+			log.Warn("no embedding model could be learned; embedding by surface features until a reindex (POST /api/v1/search:reindex)", "err", err)
+			m, _ := embed.Learn(nil, embed.LearnConfig{})
+			return m2e(m)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+func m2e(m *embed.Model) (embed.Embedder, *embed.Learned, error) {
+	l := embed.NewLearned(m)
+	return l, l, nil
+}
+
+// learn learns a model from every public article in the feed and stores it.
+func learn(ctx context.Context, st state.Store, articles articlev1.ArticleServiceClient, quiet time.Duration) (*embed.Model, error) {
+	all, err := feed.Snapshot(ctx, articles, quiet)
+	if err != nil {
+		return nil, fmt.Errorf("read the articles to learn the embedding model from: %w", err)
+	}
+	var units []string
+	for _, a := range all {
+		units = append(units, document.LearningUnits(a)...)
+	}
+	m, err := embed.Learn(units, embed.LearnConfig{})
+	if err != nil {
+		return nil, err
+	}
+	data, err := m.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if err := st.SaveModel(ctx, learnedModelName, data); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func openIndex(cfg Config) (index.Index, error) {

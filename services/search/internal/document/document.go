@@ -374,14 +374,21 @@ type Query struct {
 	Terms []string
 	// Grams are the distinct trigrams of its Latin words.
 	Grams []string
+	// Corrections are known terms that replace misspelled ones.
+	Corrections []string
 	// Words is the sparse vector of the terms, Fuzzy that of the grams
 	// (each gram weighs GramQuery); they rank separately, so a misspelling
 	// still finds its article and an exact word still counts most.
 	Words, Fuzzy index.Sparse
 }
 
-// Query analyses query text.
-func (p Params) Query(q string) Query {
+// Correction is the query weight of a spelling correction, below the
+// term as written.
+const Correction = 0.8
+
+// Query analyses query text. correct, when set, offers a correction for
+// each term; a correction joins the query at weight Correction.
+func (p Params) Query(q string, correct func(string) (string, bool)) Query {
 	var out Query
 	seen := map[string]bool{}
 	words, grams := map[uint32]float32{}, map[uint32]float32{}
@@ -390,6 +397,15 @@ func (p Params) Query(q string) Query {
 			seen[t] = true
 			out.Terms = append(out.Terms, t)
 			words[TermID(t)] += 1
+		}
+	}
+	if correct != nil {
+		for _, t := range out.Terms {
+			if c, ok := correct(t); ok && !seen[c] {
+				seen[c] = true
+				out.Corrections = append(out.Corrections, c)
+				words[TermID(c)] += Correction
+			}
 		}
 	}
 	for _, g := range analysis.Grams(q) {
@@ -401,4 +417,29 @@ func (p Params) Query(q string) Query {
 	}
 	out.Words, out.Fuzzy = index.NewSparse(words), index.NewSparse(grams)
 	return out
+}
+
+// LearningUnits returns the texts the learned embedder learns from for one
+// public article: the whole article, its title with its summary, and each
+// QA pair, every unit holding both languages, so terms of the two languages
+// co-occur.
+func LearningUnits(a *articlev1.Article) []string {
+	if !vocab.IsPublic(a.GetStatus()) {
+		return nil
+	}
+	both := func(t *articlev1.LocalizedText) string { return t.GetZh() + "\n" + t.GetEn() }
+	h := headText(a)
+	var whole strings.Builder
+	for _, f := range h.fields {
+		for _, s := range f {
+			whole.WriteString(s)
+			whole.WriteString("\n")
+		}
+	}
+	whole.WriteString(both(a.GetContent()))
+	units := []string{whole.String(), both(a.GetTitle()) + "\n" + both(a.GetSummary())}
+	for _, p := range a.GetQaPairs() {
+		units = append(units, both(p.GetQuestion())+"\n"+both(p.GetAnswer()))
+	}
+	return units
 }

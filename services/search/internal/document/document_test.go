@@ -100,7 +100,7 @@ func TestSectionsIgnoreHeadingsInCode(t *testing.T) {
 
 func TestQuery(t *testing.T) {
 	t.Parallel()
-	q := Default().Query("ECONNREFUSSED ECONNREFUSSED 连接")
+	q := Default().Query("ECONNREFUSSED ECONNREFUSSED 连接", nil)
 	if !slices.Equal(q.Terms, []string{"econnrefussed", "连接"}) || len(q.Grams) == 0 {
 		t.Errorf("query = %+v", q)
 	}

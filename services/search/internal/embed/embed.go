@@ -21,8 +21,9 @@ type Embedder interface {
 	Model() string
 	// Dim is the vector dimension.
 	Dim() int
-	// Embed returns one unit-length vector per text, in order. Texts must
-	// not be empty.
+	// Embed returns one vector per text, in order: unit length, or zero
+	// for a text with nothing the model knows (it then has no dense
+	// opinion). Texts must not be empty.
 	Embed(ctx context.Context, texts []string) ([][]float32, error)
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/vocab"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -354,3 +355,64 @@ func (b *backoff) next() time.Duration {
 }
 
 func (b *backoff) reset() { b.cur = 0 }
+
+// Snapshot reads the whole feed from revision 0 until it has been quiet for
+// quiet, and returns the last state of every article still public
+// (published or deprecated), for learning from.
+func Snapshot(ctx context.Context, client articlev1.ArticleServiceClient, quiet time.Duration) ([]*articlev1.Article, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := client.WatchArticles(sctx, &articlev1.WatchArticlesRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("open the article feed: %w", err)
+	}
+	type msg struct {
+		c   *articlev1.ArticleChange
+		err error
+	}
+	msgs := make(chan msg, 256)
+	go func() {
+		for {
+			c, err := stream.Recv()
+			select {
+			case msgs <- msg{c, err}:
+			case <-sctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	latest := map[string]*articlev1.Article{}
+	var order []string
+	timer := time.NewTimer(quiet)
+	defer timer.Stop()
+	for {
+		select {
+		case m := <-msgs:
+			if m.err != nil {
+				return nil, fmt.Errorf("read the article feed: %w", m.err)
+			}
+			id := m.c.GetArticleId()
+			if _, seen := latest[id]; !seen {
+				order = append(order, id)
+			}
+			latest[id] = nil
+			if a := m.c.GetArticle(); m.c.GetKind() == articlev1.ChangeKind_CHANGE_KIND_UPSERT && vocab.IsPublic(a.GetStatus()) {
+				latest[id] = a
+			}
+			timer.Reset(quiet)
+		case <-timer.C:
+			var out []*articlev1.Article
+			for _, id := range order {
+				if a := latest[id]; a != nil {
+					out = append(out, a)
+				}
+			}
+			return out, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}

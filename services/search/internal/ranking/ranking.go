@@ -13,12 +13,14 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"buzhou.dev/platform/errs"
 	"buzhou.dev/platform/vocab"
 	"buzhou.dev/search/internal/document"
 	"buzhou.dev/search/internal/embed"
 	"buzhou.dev/search/internal/index"
+	"buzhou.dev/search/internal/spell"
 )
 
 // Tuning holds the ranking weights. Default holds the values measured with
@@ -33,6 +35,10 @@ type Tuning struct {
 	Prefetch, FuzzyPrefetch int
 	// DenseThreshold is the least cosine the dense ranker counts as a match.
 	DenseThreshold float64
+	// Feedback is how many top articles feed pseudo-relevance feedback into
+	// the dense query (0: none), FeedbackWeight their share.
+	Feedback       int
+	FeedbackWeight float64
 	// Related boosts for the same domain and per shared tag (at most 4).
 	SameDomain, SharedTag float64
 	// Confidence is the logistic model of how well the best article fits.
@@ -45,9 +51,9 @@ type Tuning struct {
 // Default returns the measured tuning.
 func Default() Tuning {
 	return Tuning{
-		LexicalWeight: 1, FuzzyWeight: 0.3, DenseWeight: 0.5, K: index.DefaultK,
+		LexicalWeight: 1, FuzzyWeight: 0.3, DenseWeight: 1, K: index.DefaultK,
 		Prefetch: 200, FuzzyPrefetch: 50, DenseThreshold: 0.15,
-		SameDomain: 0.15, SharedTag: 0.05,
+		SameDomain: 0.05, SharedTag: 0.02,
 		Confidence: ConfidenceModel{Bias: -4, Words: 4, Grams: 2, Cosine: 3, Margin: 1.5},
 		Floor:      0.35, Strong: 0.7,
 	}
@@ -76,15 +82,29 @@ func ParseMode(s string) (Mode, error) {
 
 // Engine answers queries over an index.
 type Engine struct {
-	idx    index.Index
-	emb    embed.Embedder
-	params document.Params
-	tune   Tuning
+	idx     index.Index
+	emb     embed.Embedder
+	params  document.Params
+	tune    Tuning
+	speller atomic.Pointer[spell.Speller]
 }
 
 // New returns an engine.
 func New(idx index.Index, emb embed.Embedder, params document.Params, tune Tuning) *Engine {
 	return &Engine{idx: idx, emb: emb, params: params, tune: tune}
+}
+
+// SetSpeller makes the engine correct misspelled query terms with s (the
+// learned model's vocabulary); nil stops it.
+func (e *Engine) SetSpeller(s *spell.Speller) { e.speller.Store(s) }
+
+// Analyse turns query text into its terms, trigrams and corrections.
+func (e *Engine) Analyse(text string) document.Query {
+	var correct func(string) (string, bool)
+	if s := e.speller.Load(); s != nil {
+		correct = s.Correct
+	}
+	return e.params.Query(text, correct)
 }
 
 // Params returns the engine's lexical parameters.
@@ -123,7 +143,7 @@ func publicStatuses() []string { return vocab.PublicStatuses() }
 
 // Search ranks articles for req.
 func (e *Engine) Search(ctx context.Context, req Request) (*Answer, error) {
-	ans := &Answer{Query: e.params.Query(req.Text)}
+	ans := &Answer{Query: e.Analyse(req.Text)}
 	var rankers []index.Ranker
 	if req.Mode != Dense {
 		rankers = append(rankers,
@@ -131,7 +151,9 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Answer, error) {
 			index.Ranker{Sparse: ans.Query.Fuzzy, Weight: e.tune.FuzzyWeight, Limit: e.tune.FuzzyPrefetch, Boosted: true})
 	}
 	if req.Mode != Lexical {
-		vs, err := e.emb.Embed(ctx, []string{req.Text})
+		// Corrections join the embedded text: a misspelled word means
+		// nothing to a model.
+		vs, err := e.emb.Embed(ctx, []string{strings.TrimSpace(req.Text + " " + strings.Join(ans.Query.Corrections, " "))})
 		if err != nil {
 			return nil, fmt.Errorf("%w: embed the query: %w", errs.ErrUnavailable, err)
 		}
@@ -142,11 +164,31 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Answer, error) {
 	if len(f.Statuses) == 0 {
 		f.Statuses = publicStatuses()
 	}
-	hits, err := e.idx.Query(ctx, index.Query{Rankers: rankers, K: e.tune.K, Limit: 3 * e.tune.Prefetch, Filter: f})
+	q := index.Query{Rankers: rankers, K: e.tune.K, Limit: 3 * e.tune.Prefetch, Filter: f}
+	hits, err := e.idx.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("%w: query the index: %w", errs.ErrUnavailable, err)
 	}
 	ans.Results = e.finish(hits, req.Version, nil, req.Limit)
+	if e.tune.Feedback > 0 && ans.Vector != nil && len(ans.Results) > 0 {
+		// Pseudo-relevance feedback: move the dense query towards the best
+		// articles and ask again.
+		fb := slices.Clone(ans.Vector)
+		for _, r := range ans.Results[:min(e.tune.Feedback, len(ans.Results))] {
+			chunks, err := e.idx.Chunks(ctx, r.Payload.ArticleID)
+			if err != nil || r.Payload.Chunk >= len(chunks) {
+				continue
+			}
+			for i, x := range chunks[r.Payload.Chunk].Dense {
+				fb[i] += float32(e.tune.FeedbackWeight/float64(e.tune.Feedback)) * x
+			}
+		}
+		q.Rankers[len(q.Rankers)-1].Dense = index.Normalize(fb)
+		if hits, err = e.idx.Query(ctx, q); err != nil {
+			return nil, fmt.Errorf("%w: query the index: %w", errs.ErrUnavailable, err)
+		}
+		ans.Results = e.finish(hits, req.Version, nil, req.Limit)
+	}
 	return ans, nil
 }
 
@@ -197,7 +239,7 @@ func (e *Engine) Related(ctx context.Context, articleID string, limit int) ([]Re
 	}
 	self := chunks[0].Payload
 	text := strings.Join(append([]string{self.TitleEN, self.TitleZH, self.SummaryEN, self.SummaryZH}, self.Tags...), "\n")
-	q := e.params.Query(text)
+	q := e.params.Query(text, nil)
 	rankers := []index.Ranker{
 		{Sparse: q.Words, Weight: e.tune.LexicalWeight, Limit: e.tune.Prefetch, Boosted: true},
 		{Sparse: q.Fuzzy, Weight: e.tune.FuzzyWeight, Limit: e.tune.FuzzyPrefetch, Boosted: true},
@@ -254,6 +296,10 @@ func (e *Engine) Confidence(ctx context.Context, ans *Answer) (float64, Signals,
 	doc := chunks[top.Payload.Chunk]
 	var s Signals
 	s.Words = coverage(ans.Query.Terms, doc.Sparse, termWeight)
+	if len(ans.Query.Corrections) > 0 {
+		// A corrected term found counts as the misspelled one.
+		s.Words = max(s.Words, coverage(append(slices.Clone(ans.Query.Terms), ans.Query.Corrections...), doc.Sparse, termWeight))
+	}
 	s.Grams = coverage(ans.Query.Grams, doc.Sparse, func(string) float64 { return 1 })
 	if ans.Vector != nil {
 		s.Cosine = index.Cosine(ans.Vector, doc.Dense)

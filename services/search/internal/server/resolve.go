@@ -81,7 +81,7 @@ func (s *Server) Resolve(ctx context.Context, req *searchv1.ResolveRequest) (*se
 		if len(resp.Alternatives) > 3 {
 			resp.Alternatives = resp.Alternatives[:3]
 		}
-		terms := s.d.Engine.Params().Query(q)
+		terms := s.d.Engine.Analyse(q)
 		resp.Article, resp.Trimmed = trim(a, terms, l, int(req.GetMaxTokens()))
 		resp.Tokens = int32(articleTokens(resp.Article))
 		resp.NextSteps = nextSteps(a, terms, l, resp.Alternatives)

@@ -53,8 +53,9 @@ type Deps struct {
 	Follower *feed.Follower
 	// Unanswered counts queries that found nothing good enough.
 	Unanswered *Unanswered
-	// Model is the embedding model and dimension, e.g. "hash-v1/384".
-	Model string
+	// Model returns the embedding model and dimension, e.g. "hash-v1/384"
+	// (a learned model changes on reindex).
+	Model func() string
 	// Reset empties the index (and relearns what is learned) for a reindex.
 	Reset func(context.Context) error
 	Log   *slog.Logger
@@ -283,7 +284,7 @@ func (s *Server) GetIndexStatus(ctx context.Context, _ *searchv1.GetIndexStatusR
 	}
 	return &searchv1.GetIndexStatusResponse{
 		AppliedRevision: st.Applied, ReceivedRevision: st.Received, Lag: st.Received - st.Applied,
-		IndexedArticles: articles, IndexedChunks: chunks, Backend: s.d.Index.Backend(), EmbeddingModel: s.d.Model,
+		IndexedArticles: articles, IndexedChunks: chunks, Backend: s.d.Index.Backend(), EmbeddingModel: s.d.Model(),
 		CaughtUp: st.CaughtUp, Rebuilding: st.Rebuilding, RebuildTargetRevision: st.Target, LastError: st.LastErr,
 	}, nil
 }

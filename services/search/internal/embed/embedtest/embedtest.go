@@ -66,7 +66,7 @@ func Run(t *testing.T, e embed.Embedder, similar bool) {
 	t.Run("many texts", func(t *testing.T) {
 		many := make([]string, 150)
 		for i := range many {
-			many[i] = fmt.Sprintf("text number %d about error %d", i, 400+i)
+			many[i] = fmt.Sprintf("%s (%d)", texts[i%len(texts)], i)
 		}
 		out, err := e.Embed(ctx, many)
 		if err != nil {

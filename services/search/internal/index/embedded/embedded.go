@@ -85,7 +85,13 @@ func (ix *Index) Prepare(_ context.Context, s index.Schema) (bool, error) {
 	}
 	// A new file, another model or another dimension: start empty.
 	ix.clear()
-	ix.schema, ix.ready, ix.id = s, true, newID()
+	// The id survives a schema change in the running process: the caller
+	// resets its cursor; only an index that starts empty from nothing gets
+	// a new one.
+	if ix.id == "" {
+		ix.id = newID()
+	}
+	ix.schema, ix.ready = s, true
 	if ix.log != nil {
 		if err := ix.log.rewrite(s, ix.id, nil); err != nil {
 			return false, err

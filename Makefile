@@ -32,7 +32,8 @@ run: build ## Build and start the whole stack on BUZHOU_HTTP_ADDR (default 127.0
 .PHONY: build
 build: ## Build all binaries into .bin/
 	go build -o $(BIN)/ buzhou.dev/gateway/cmd/buzhou buzhou.dev/gateway/cmd/gateway \
-		buzhou.dev/article/cmd/article buzhou.dev/search/cmd/search buzhou.dev/verification/cmd/verification
+		buzhou.dev/article/cmd/article buzhou.dev/search/cmd/search buzhou.dev/search/cmd/search-eval \
+		buzhou.dev/verification/cmd/verification
 
 .PHONY: test
 test: ## Run every test (PostgreSQL and Redis ones need BUZHOU_TEST_POSTGRES_URL, BUZHOU_TEST_REDIS_URL)
@@ -47,6 +48,19 @@ test: ## Run every test (PostgreSQL and Redis ones need BUZHOU_TEST_POSTGRES_URL
 .PHONY: bench
 bench: ## Run the Go benchmarks (article create/get through the gateway on SQLite, and PostgreSQL when BUZHOU_TEST_POSTGRES_URL is set)
 	go test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS)
+
+# Where make eval runs its throwaway stack.
+EVAL_ADDR ?= 127.0.0.1:18790
+
+.PHONY: eval
+eval: build ## Load the shared corpus into a fresh stack and print search quality per ranker (BUZHOU_CORPUS_DIR, default ../shared/corpus)
+	@corpus=$${BUZHOU_CORPUS_DIR:-$(CURDIR)/../shared/corpus}; \
+	[ -f "$$corpus/corpus.jsonl" ] || { echo "no corpus at $$corpus: set BUZHOU_CORPUS_DIR to the folder with corpus.jsonl"; exit 1; }; \
+	dir=$$(mktemp -d); key=bz_eval_$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n'); \
+	BUZHOU_DATA_DIR=$$dir BUZHOU_SEED_DEMO=false BUZHOU_ADMIN_KEY=$$key BUZHOU_HTTP_ADDR=$(EVAL_ADDR) BUZHOU_LOG_LEVEL=warn \
+		BUZHOU_RATE_ANON_PER_MINUTE=1000000 $(BIN)/buzhou serve 2>"$$dir/serve.log" & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
+	BUZHOU_API_KEY=$$key $(BIN)/search-eval --server http://$(EVAL_ADDR) --corpus "$$corpus" || { tail -20 "$$dir/serve.log"; exit 1; }
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz test for FUZZTIME (default 30s)

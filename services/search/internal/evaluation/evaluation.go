@@ -43,6 +43,8 @@ type Related struct {
 // Slug; the server makes its own, so callers map between them.
 type Corpus struct {
 	Articles []*articlev1.Article
+	// Slugs are the corpus slugs of Articles, in order.
+	Slugs    []string
 	Queries  []Query
 	Related  []Related
 }
@@ -59,6 +61,7 @@ func Load(dir string) (*Corpus, error) {
 		}
 		a.Status = "published"
 		c.Articles = append(c.Articles, a)
+		c.Slugs = append(c.Slugs, a.GetSlug())
 		return nil
 	})
 	if err == nil {

@@ -49,6 +49,11 @@ test: ## Run every test (PostgreSQL and Redis ones need BUZHOU_TEST_POSTGRES_URL
 bench: ## Run the Go benchmarks (article create/get through the gateway on SQLite, and PostgreSQL when BUZHOU_TEST_POSTGRES_URL is set)
 	go test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS)
 
+.PHONY: test-qdrant
+test-qdrant: ## Run the index contract suite against a real Qdrant at QDRANT_URL (its gRPC port, e.g. http://127.0.0.1:6334; QDRANT_API_KEY if it needs one)
+	@[ -n "$${QDRANT_URL:-}" ] || { echo "test-qdrant: set QDRANT_URL to a Qdrant server's gRPC address, e.g. QDRANT_URL=http://127.0.0.1:6334 make test-qdrant"; exit 2; }
+	go test -race -count=1 -v -run 'TestContractOnQdrant' buzhou.dev/search/internal/index/qdrant
+
 # Where make eval runs its throwaway stack.
 EVAL_ADDR ?= 127.0.0.1:18790
 

@@ -70,6 +70,8 @@ type options struct {
 	trustedProxies              []string
 	// usageFlushEvery defaults to an hour: only the stats test waits for flushes.
 	usageFlushEvery time.Duration
+	// qdrantURL puts the search index on Qdrant (the tests' fake).
+	qdrantURL string
 }
 
 // startStack runs a whole Buzhou for one test and stops it at cleanup.
@@ -90,7 +92,7 @@ func startStack(tb testing.TB, o options) *Stack {
 	}
 	cfg := Config{
 		Article:      articleapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, SeedDemo: o.seed},
-		Search:       searchapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL},
+		Search:       searchapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, QdrantURL: o.qdrantURL},
 		Verification: verificationapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, AdminKey: testAdminKey},
 		Gateway: gatewayapp.Config{
 			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.maxBody, RedisURL: o.redisURL, RedisKeyPrefix: o.redisKeyPrefix, TrustedProxies: o.trustedProxies,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+	"buzhou.dev/search/qdrantfake"
 )
 
 // searchCorpus is a small fixed corpus: error codes, a misspelled query's
@@ -68,10 +69,16 @@ func searchCorpus() []map[string]any {
 }
 
 // searchStack starts a stack holding searchCorpus, indexed; it returns the
-// created articles by English title word.
-func searchStack(t *testing.T) (*Stack, *client, map[string]map[string]any) {
+// created articles by slug. With qdrant the index is on the in-process
+// Qdrant fake instead of the embedded index.
+func searchStack(t *testing.T, qdrant ...bool) (*Stack, *client, map[string]map[string]any) {
 	t.Helper()
-	s := startStack(t, options{})
+	o := options{}
+	if len(qdrant) > 0 && qdrant[0] {
+		_, addr := qdrantfake.Start(t)
+		o.qdrantURL = "http://" + addr
+	}
+	s := startStack(t, o)
 	admin := newClient(t, s, testAdminKey)
 	byKey := map[string]map[string]any{}
 	for _, a := range searchCorpus() {
@@ -139,7 +146,12 @@ const (
 
 func TestSearchRanksAndFilters(t *testing.T) {
 	t.Parallel()
-	_, anon, created := searchStack(t)
+	t.Run("embedded", func(t *testing.T) { t.Parallel(); testSearchRanksAndFilters(t, false) })
+	t.Run("qdrant", func(t *testing.T) { t.Parallel(); testSearchRanksAndFilters(t, true) })
+}
+
+func testSearchRanksAndFilters(t *testing.T, qdrant bool) {
+	_, anon, created := searchStack(t, qdrant)
 	var dockerSlug string
 	for slug, a := range created {
 		if a["domain"] == "scenarios" {

@@ -6,6 +6,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"buzhou.dev/search/internal/feed"
 	"buzhou.dev/search/internal/index"
 	"buzhou.dev/search/internal/index/embedded"
+	"buzhou.dev/search/internal/index/qdrant"
 	"buzhou.dev/search/internal/indexer"
 	"buzhou.dev/search/internal/ranking"
 	"buzhou.dev/search/internal/server"
@@ -51,6 +53,12 @@ type Config struct {
 	DataDir string `env:"BUZHOU_DATA_DIR, default=./data"`
 	// DatabaseURL keeps the state in PostgreSQL instead of SQLite.
 	DatabaseURL string `env:"DATABASE_URL"`
+	// QdrantURL selects a Qdrant server (its gRPC port, 6334) instead of
+	// the embedded index; QdrantAPIKey authenticates to it.
+	QdrantURL    string `env:"QDRANT_URL"`
+	QdrantAPIKey string `env:"QDRANT_API_KEY"`
+	// QdrantCollection names the collection.
+	QdrantCollection string `env:"BUZHOU_QDRANT_COLLECTION, default=buzhou_articles"`
 	// EmbeddingsURL selects an OpenAI-compatible embeddings endpoint instead
 	// of the offline embedder; EmbeddingsModel names its model.
 	EmbeddingsURL    string `env:"EMBEDDINGS_URL"`
@@ -93,7 +101,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) (e
 	if err != nil {
 		return err
 	}
-	idx, err := openIndex(cfg)
+	idx, err := openIndex(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -242,7 +250,10 @@ func learn(ctx context.Context, st state.Store, articles articlev1.ArticleServic
 	return m, nil
 }
 
-func openIndex(cfg Config) (index.Index, error) {
+func openIndex(ctx context.Context, cfg Config) (index.Index, error) {
+	if cfg.QdrantURL != "" {
+		return qdrant.Open(ctx, qdrant.Config{URL: cfg.QdrantURL, APIKey: cfg.QdrantAPIKey, Collection: cmp.Or(cfg.QdrantCollection, "buzhou_articles")})
+	}
 	ix, err := embedded.Open(filepath.Join(cfg.DataDir, "search-index"))
 	if err != nil {
 		return nil, fmt.Errorf("open the embedded index: %w", err)

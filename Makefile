@@ -51,7 +51,7 @@ bench: ## Run the Go benchmarks (article create/get through the gateway on SQLit
 
 .PHONY: test-qdrant
 test-qdrant: ## Run the index contract suite against a real Qdrant at QDRANT_URL (its gRPC port, e.g. http://127.0.0.1:6334; QDRANT_API_KEY if it needs one)
-	@[ -n "$${QDRANT_URL:-}" ] || { echo "test-qdrant: set QDRANT_URL to a Qdrant server's gRPC address, e.g. QDRANT_URL=http://127.0.0.1:6334 make test-qdrant"; exit 2; }
+	@[ -n "$${QDRANT_URL:-}" ] || echo "note: QDRANT_URL is not set, so the suite is skipped; e.g. QDRANT_URL=http://127.0.0.1:6334 make test-qdrant"
 	go test -race -count=1 -v -run 'TestContractOnQdrant' buzhou.dev/search/internal/index/qdrant
 
 # Where make eval runs its throwaway stack.

@@ -489,3 +489,34 @@ func TestSearchResumesAndReindexes(t *testing.T) {
 		t.Fatalf("after the rebuild: %v", got)
 	}
 }
+
+func TestSearchCLI(t *testing.T) {
+	t.Parallel()
+	s, _, _ := searchStack(t)
+	run := cliFor(s)
+	out, _, err := run("search", "connect", "ECONNREFUSED")
+	if err != nil || !strings.Contains(out, slugPG) || !strings.HasPrefix(out, "#") {
+		t.Errorf("search: %v\n%s", err, out)
+	}
+	out, _, err = run("search", "--json", "--", "-32602")
+	if err != nil || !json.Valid([]byte(out)) || !strings.Contains(out, slugMCP) {
+		t.Errorf("search --json: %v\n%s", err, out)
+	}
+	if _, _, err := run("search"); err == nil {
+		t.Errorf("search without a query succeeded")
+	}
+	if _, _, err := run("search", "x", "--page-size", "500"); err == nil || !strings.Contains(err.Error(), "1 to 100") {
+		t.Errorf("search --page-size 500: %v", err)
+	}
+	out, _, err = run("resolve", "Error: listen EADDRINUSE: address already in use")
+	if err != nil || !strings.Contains(out, slugPort) || !strings.Contains(out, "Next steps:") || !strings.Contains(out, "match, confidence") {
+		t.Errorf("resolve: %v\n%s", err, out)
+	}
+	if _, _, err := run("resolve", "how to knead sourdough bread by hand"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("resolve off topic: %v", err)
+	}
+	out, _, err = run("reindex")
+	if err != nil || !strings.Contains(out, "reindexed: 5 articles") {
+		t.Errorf("reindex: %v\n%s", err, out)
+	}
+}

@@ -45,9 +45,14 @@ test: ## Run every test (PostgreSQL and Redis ones need BUZHOU_TEST_POSTGRES_URL
 		BUZHOU_TEST_STACK_ENGINE=postgres go test -race -shuffle=on -count=1 -timeout 15m buzhou.dev/gateway/internal/stack; \
 	fi
 
+# Synthetic corpus sizes of the search benchmarks (REST, and in process).
+BUZHOU_BENCH_SEARCH_SIZES ?= 1000,10000,100000
+BUZHOU_BENCH_SIZES ?= 1000,10000
+
 .PHONY: bench
-bench: ## Run the Go benchmarks (article create/get through the gateway on SQLite, and PostgreSQL when BUZHOU_TEST_POSTGRES_URL is set)
-	go test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS)
+bench: ## Run the Go benchmarks (article create/get through the gateway on SQLite, and PostgreSQL when BUZHOU_TEST_POSTGRES_URL is set; search over REST at BUZHOU_BENCH_SEARCH_SIZES synthetic articles)
+	BUZHOU_BENCH_SEARCH_SIZES=$(BUZHOU_BENCH_SEARCH_SIZES) BUZHOU_BENCH_SIZES=$(BUZHOU_BENCH_SIZES) \
+		go test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 60m $(PKGS)
 
 .PHONY: test-qdrant
 test-qdrant: ## Run the index contract suite against a real Qdrant at QDRANT_URL (its gRPC port, e.g. http://127.0.0.1:6334; QDRANT_API_KEY if it needs one)

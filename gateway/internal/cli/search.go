@@ -163,10 +163,10 @@ func runResolve(ctx context.Context, a *app, fs *flagSet, args []string) error {
 			Slug, Title string
 			Score       float64
 		} `json:"alternatives"`
-		Slug     string                     `json:"slug"`
-		Title    map[string]string          `json:"title"`
-		Summary  map[string]string          `json:"summary"`
-		Content  map[string]string          `json:"content"`
+		Slug     string            `json:"slug"`
+		Title    map[string]string `json:"title"`
+		Summary  map[string]string `json:"summary"`
+		Content  map[string]string `json:"content"`
 		Verified string            `json:"verificationStatus"`
 		Conf     int               `json:"confidenceScore"`
 	}

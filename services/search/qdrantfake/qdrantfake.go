@@ -506,10 +506,7 @@ func (s pointsServer) Query(_ context.Context, req *qdrant.QueryPoints) (*qdrant
 	res = res[min(int(req.GetOffset()), len(res)):] // offset applies after fusion
 	out := &qdrant.QueryResponse{}
 	for _, r := range res {
-		sp := &qdrant.ScoredPoint{Id: r.p.id, Score: float32(r.score)}
-		if req.GetWithPayload().GetEnable() {
-			sp.Payload = r.p.payload
-		}
+		sp := &qdrant.ScoredPoint{Id: r.p.id, Score: float32(r.score), Payload: selectPayload(req.GetWithPayload(), r.p.payload)}
 		if req.GetWithVectors().GetEnable() {
 			sp.Vectors = r.p.output()
 		}
@@ -783,10 +780,60 @@ func (s pointsServer) Scroll(_ context.Context, req *qdrant.ScrollPoints) (*qdra
 			break
 		}
 		p := c.points[k]
-		rp := &qdrant.RetrievedPoint{Id: p.id}
-		if req.GetWithPayload().GetEnable() {
-			rp.Payload = p.payload
+		rp := &qdrant.RetrievedPoint{Id: p.id, Payload: selectPayload(req.GetWithPayload(), p.payload)}
+		if req.GetWithVectors().GetEnable() {
+			rp.Vectors = p.output()
 		}
+		out.Result = append(out.Result, rp)
+	}
+	return out, nil
+}
+
+// selectPayload applies a payload selector: all, none, only or all but
+// some fields.
+func selectPayload(sel *qdrant.WithPayloadSelector, pl map[string]*qdrant.Value) map[string]*qdrant.Value {
+	switch {
+	case sel.GetInclude() != nil:
+		out := map[string]*qdrant.Value{}
+		for _, f := range sel.GetInclude().GetFields() {
+			if v, ok := pl[f]; ok {
+				out[f] = v
+			}
+		}
+		return out
+	case sel.GetExclude() != nil:
+		out := map[string]*qdrant.Value{}
+		for k, v := range pl {
+			if !slices.Contains(sel.GetExclude().GetFields(), k) {
+				out[k] = v
+			}
+		}
+		return out
+	case sel.GetEnable():
+		return pl
+	}
+	return nil
+}
+
+// Get implements qdrant.PointsServer: points by id, missing ones left out.
+func (s pointsServer) Get(_ context.Context, req *qdrant.GetPoints) (*qdrant.GetResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.get(req.GetCollectionName())
+	if err != nil {
+		return nil, err
+	}
+	out := &qdrant.GetResponse{}
+	for _, id := range req.GetIds() {
+		k, err := idKey(id)
+		if err != nil {
+			return nil, err
+		}
+		p, ok := c.points[k]
+		if !ok {
+			continue
+		}
+		rp := &qdrant.RetrievedPoint{Id: p.id, Payload: selectPayload(req.GetWithPayload(), p.payload)}
 		if req.GetWithVectors().GetEnable() {
 			rp.Vectors = p.output()
 		}

@@ -52,6 +52,10 @@ type Params struct {
 	// GramWeight weighs character trigrams in documents; GramQuery in
 	// queries, per gram.
 	GramWeight, GramQuery float64
+	// GramFields are the fields whose words get trigrams: the short,
+	// naming ones, where a misspelled query is looking. Trigrams of whole
+	// bodies would triple the index for little gain (measured).
+	GramFields [numFields]bool
 	// ChunkTerms is the most content terms per language in one chunk.
 	ChunkTerms int
 	// PriorWeight scales the trust prior into each point's boost
@@ -70,6 +74,7 @@ func Default() Params {
 		GramWeight:  0.3,
 		GramQuery:   0.15,
 		ChunkTerms:  1500,
+		GramFields:  [numFields]bool{FieldTitle: true, FieldQuestion: true, FieldTags: true, FieldSummary: true, FieldCodeText: true},
 		PriorWeight: 0.05, Deprecated: 0.6,
 	}
 }
@@ -341,6 +346,9 @@ func (p Params) sparse(fields [numFields][]string) index.Sparse {
 			for _, t := range analysis.Terms(s) {
 				counts[t]++
 				length++
+			}
+			if !p.GramFields[f] {
+				continue
 			}
 			analysis.Scan(s, func(tok analysis.Token) {
 				if !tok.CJK {

@@ -44,9 +44,9 @@ type Related struct {
 type Corpus struct {
 	Articles []*articlev1.Article
 	// Slugs are the corpus slugs of Articles, in order.
-	Slugs    []string
-	Queries  []Query
-	Related  []Related
+	Slugs   []string
+	Queries []Query
+	Related []Related
 }
 
 // Load reads corpus.jsonl, queries-dev.jsonl and related-dev.jsonl from dir.

@@ -96,6 +96,12 @@ type Change struct {
 	Chunks    []Point
 }
 
+// Ref names one chunk.
+type Ref struct {
+	ArticleID string
+	Chunk     int
+}
+
 // Filter restricts a query; zero fields do not restrict.
 type Filter struct {
 	Domain             string
@@ -169,6 +175,9 @@ type Query struct {
 	Filter Filter
 	// WithVectors returns the hits' vectors too.
 	WithVectors bool
+	// WithText returns the hits' chunk texts (TextZH, TextEN) too; they
+	// are the bulk of a payload and only snippets need them.
+	WithText bool
 }
 
 // DefaultK is the fusion constant when Query.K is 0: small, as in Qdrant, so
@@ -214,9 +223,12 @@ type Index interface {
 	Write(ctx context.Context, changes []Change) error
 	// Query ranks chunks.
 	Query(ctx context.Context, q Query) ([]Hit, error)
-	// Chunks returns the article's chunks with their vectors, in order;
-	// none when it is not indexed.
+	// Chunks returns the article's chunks with their vectors and texts, in
+	// order; none when it is not indexed.
 	Chunks(ctx context.Context, articleID string) ([]Point, error)
+	// Texts returns the chunk texts (zh, en) of the given chunks, for
+	// snippets; a missing chunk has none.
+	Texts(ctx context.Context, refs []Ref) ([][2]string, error)
 	// Count returns the number of articles and chunks indexed.
 	Count(ctx context.Context) (articles, chunks int64, err error)
 	// Close releases the index.

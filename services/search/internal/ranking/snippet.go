@@ -1,14 +1,38 @@
 package ranking
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"buzhou.dev/platform/errs"
 	"buzhou.dev/platform/vocab"
 	"buzhou.dev/search/internal/analysis"
 	"buzhou.dev/search/internal/document"
 	"buzhou.dev/search/internal/index"
 )
+
+// Snippets returns a snippet for each result (see Snippet), reading the
+// results' chunk texts from the index in one call.
+func (e *Engine) Snippets(ctx context.Context, results []Result, q document.Query, lang string) ([]string, error) {
+	refs := make([]index.Ref, len(results))
+	for i, r := range results {
+		refs[i] = index.Ref{ArticleID: r.Payload.ArticleID, Chunk: r.Payload.Chunk}
+	}
+	texts, err := e.idx.Texts(ctx, refs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: read snippets: %w", errs.ErrUnavailable, err)
+	}
+	out := make([]string, len(results))
+	for i, r := range results {
+		p := r.Payload
+		p.TextZH, p.TextEN = texts[i][0], texts[i][1]
+		out[i] = Snippet(&p, q, lang)
+	}
+	return out, nil
+}
 
 // snippetRunes is the longest snippet.
 const snippetRunes = 240
@@ -33,35 +57,44 @@ func Pick(lang, zh, en string) string {
 	return en
 }
 
+// snippetLines bounds the lines a snippet is looked for in: a match that
+// deep in a chunk is rare, and scanning costs on every result.
+const snippetLines = 200
+
 // Snippet returns the line of the chunk's text (in lang, else the other
-// language) that holds most of the query's terms, cut to about 240
-// characters around the first match; the summary when nothing matches.
+// language) that holds most of the query's terms (or their spelling
+// corrections), cut to about 240 characters; the summary when nothing
+// matches.
 func Snippet(p *index.Payload, q document.Query, lang string) string {
 	text := Pick(lang, p.TextZH, p.TextEN)
 	want := map[string]bool{}
 	for _, t := range q.Terms {
 		want[t] = true
 	}
-	for _, g := range q.Grams {
-		want[g] = true
+	for _, t := range q.Corrections {
+		want[t] = true
 	}
-	best, bestScore := "", 0.0
-	for _, line := range strings.Split(text, "\n") {
+	// A cheap probe first: a line can hold a term only if it holds the
+	// term's first four bytes; only those lines are analysed.
+	var probes []string
+	for t := range want {
+		probes = append(probes, t[:min(len(t), 4)])
+	}
+	best, bestScore := "", 0
+	for n, line := range strings.Split(text, "\n") {
+		if n == snippetLines {
+			break
+		}
 		line = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "#>*-|` "))
-		if line == "" {
+		lower := strings.ToLower(line)
+		if line == "" || !slices.ContainsFunc(probes, func(p string) bool { return strings.Contains(lower, p) }) {
 			continue
 		}
-		score, seen := 0.0, map[string]bool{} // each term counts once per line
+		score, seen := 0, map[string]bool{} // each term counts once per line
 		for _, t := range analysis.Terms(line) {
 			if want[t] && !seen[t] {
 				seen[t] = true
 				score++
-			}
-		}
-		for _, g := range analysis.Grams(line) {
-			if want[g] && !seen[g] {
-				seen[g] = true
-				score += 0.1
 			}
 		}
 		if score > bestScore {

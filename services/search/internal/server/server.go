@@ -173,8 +173,13 @@ func (s *Server) Search(ctx context.Context, req *searchv1.SearchRequest) (*sear
 		Page: int32(page), PageSize: int32(size), Total: int32(total), TotalPages: int32((total + size - 1) / size),
 	}}
 	if from := (page - 1) * size; from < total {
-		for _, r := range ans.Results[from:min(from+size, total)] {
-			resp.Items = append(resp.Items, item(r, ans, l))
+		window := ans.Results[from:min(from+size, total)]
+		snippets, err := s.d.Engine.Snippets(ctx, window, ans.Query, l)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range window {
+			resp.Items = append(resp.Items, item(r, snippets[i]))
 		}
 	}
 	if page == 1 && mode == ranking.Hybrid {
@@ -203,7 +208,7 @@ func (s *Server) noteIfUnanswered(ctx context.Context, q string, ans *ranking.An
 	}
 }
 
-func item(r ranking.Result, ans *ranking.Answer, lang string) *searchv1.SearchItem {
+func item(r ranking.Result, snippet string) *searchv1.SearchItem {
 	p := &r.Payload
 	return &searchv1.SearchItem{
 		Id: p.ArticleID, Slug: p.Slug,
@@ -211,7 +216,7 @@ func item(r ranking.Result, ans *ranking.Answer, lang string) *searchv1.SearchIt
 		Summary: &articlev1.LocalizedText{Zh: p.SummaryZH, En: p.SummaryEN},
 		Domain:  p.Domain, Tags: p.Tags, VerificationStatus: p.VerificationStatus, ConfidenceScore: p.Confidence,
 		Score:   round(r.Score),
-		Snippet: ranking.Snippet(p, ans.Query, lang),
+		Snippet: snippet,
 	}
 }
 
@@ -234,11 +239,9 @@ func (s *Server) ListRelatedArticles(ctx context.Context, req *searchv1.ListRela
 		return nil, err
 	}
 	resp := &searchv1.ListRelatedArticlesResponse{}
-	ans := &ranking.Answer{}
 	for _, r := range results {
-		it := item(r, ans, vocab.LangEN)
-		it.Snippet = ranking.Pick(vocab.LangEN, r.Payload.SummaryZH, r.Payload.SummaryEN)
-		resp.Items = append(resp.Items, it)
+		// Related articles are about the whole article: the summary says it.
+		resp.Items = append(resp.Items, item(r, ranking.Pick(vocab.LangEN, r.Payload.SummaryZH, r.Payload.SummaryEN)))
 	}
 	return resp, nil
 }

@@ -15,12 +15,12 @@ func TestCorrect(t *testing.T) {
 		{"sokcet", "socket", true},
 		{"redsi", "redis", true},
 		{"timout", "timeout", true},
-		{"socket", "", false},        // known
-		{"abc", "", false},           // too short
-		{"kubernetes", "", false},    // nothing close
-		{"erver", "", false},         // known words are not forced onto near strings of another length... (1 edit allowed only under 6 letters)
-		{"xyzzyplugh", "", false},    // nothing shares enough
-		{"4o1x", "", false},          // digits
+		{"socket", "", false},     // known
+		{"abc", "", false},        // too short
+		{"kubernetes", "", false}, // nothing close
+		{"erver", "", false},      // known words are not forced onto near strings of another length... (1 edit allowed only under 6 letters)
+		{"xyzzyplugh", "", false}, // nothing shares enough
+		{"4o1x", "", false},       // digits
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {

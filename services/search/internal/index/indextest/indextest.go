@@ -359,19 +359,25 @@ func testPayload(t *testing.T, open Open) {
 	second.Payload = p.Payload
 	second.Payload.Heading, second.Payload.TextEN = "## Later", "later text"
 	write(t, ix, put("full", p, second))
-	hits, err := ix.Query(context.Background(), index.Query{Rankers: []index.Ranker{lexR(1)}, Limit: 5, WithVectors: true})
+	hits, err := ix.Query(context.Background(), index.Query{Rankers: []index.Ranker{lexR(1)}, Limit: 5, WithVectors: true, WithText: true})
 	if err != nil || len(hits) != 1 {
 		t.Fatalf("Query = %d hits, %v", len(hits), err)
 	}
 	want := p
 	want.Payload.ArticleID = "full"
-	opts := []cmp.Option{cmpopts.EquateEmpty(), cmpopts.EquateApprox(0, 1e-6)}
+	// Weights may be kept at reduced precision (the embedded index keeps
+	// bfloat16): 1 % is plenty for ranking.
+	opts := []cmp.Option{cmpopts.EquateEmpty(), cmpopts.EquateApprox(0.01, 1e-6)}
 	if d := cmp.Diff(want, hits[0].Point, opts...); d != "" {
 		t.Errorf("hit point differs (-want +got):\n%s", d)
 	}
 	hits, err = ix.Query(context.Background(), index.Query{Rankers: []index.Ranker{lexR(1)}, Limit: 5})
-	if err != nil || len(hits) != 1 || hits[0].Dense != nil || hits[0].Sparse.Len() != 0 {
-		t.Errorf("without WithVectors the hit carries vectors: %+v, %v", hits, err)
+	if err != nil || len(hits) != 1 || hits[0].Dense != nil || hits[0].Sparse.Len() != 0 || hits[0].Payload.TextEN != "" || hits[0].Payload.SummaryEN != "Summary" {
+		t.Errorf("without WithVectors and WithText the hit carries vectors or text, or lacks the rest: %+v, %v", hits, err)
+	}
+	texts, err := ix.Texts(context.Background(), []index.Ref{{ArticleID: "full", Chunk: 1}, {ArticleID: "full"}, {ArticleID: "nope"}, {ArticleID: "full", Chunk: 9}})
+	if err != nil || texts[0] != [2]string{"正文", "later text"} || texts[1] != [2]string{"正文", "Body text"} || texts[2] != [2]string{} || texts[3] != [2]string{} {
+		t.Errorf("Texts = %q, %v", texts, err)
 	}
 	chunks, err := ix.Chunks(context.Background(), "full")
 	if err != nil || len(chunks) != 2 {

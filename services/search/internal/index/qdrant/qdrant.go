@@ -354,7 +354,10 @@ func (ix *Index) Query(ctx context.Context, q index.Query) ([]index.Hit, error) 
 		}
 	}
 	f := filter(q.Filter)
-	req := &qdrant.QueryPoints{CollectionName: ix.name, Filter: f, Limit: qdrant.PtrOf(uint64(q.Limit)), WithPayload: qdrant.NewWithPayload(true)}
+	req := &qdrant.QueryPoints{CollectionName: ix.name, Filter: f, Limit: qdrant.PtrOf(uint64(q.Limit)), WithPayload: qdrant.NewWithPayloadExclude(fTextZH, fTextEN)}
+	if q.WithText {
+		req.WithPayload = qdrant.NewWithPayload(true)
+	}
 	if q.WithVectors {
 		req.WithVectors = qdrant.NewWithVectors(true)
 	}
@@ -405,6 +408,34 @@ func (ix *Index) Chunks(ctx context.Context, articleID string) ([]index.Point, e
 		out = append(out, fromQdrant(p.GetPayload(), p.GetVectors()))
 	}
 	slices.SortFunc(out, func(a, b index.Point) int { return a.Payload.Chunk - b.Payload.Chunk })
+	return out, nil
+}
+
+// Texts implements index.Index: one Get of the chunks' points, their text
+// fields only.
+func (ix *Index) Texts(ctx context.Context, refs []index.Ref) ([][2]string, error) {
+	if ix.schema.Dim == 0 {
+		return nil, index.ErrSchema
+	}
+	out := make([][2]string, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	ids := make([]*qdrant.PointId, len(refs))
+	at := map[string]int{}
+	for i, r := range refs {
+		id := PointID(r.ArticleID, r.Chunk)
+		ids[i], at[id] = qdrant.NewIDUUID(id), i
+	}
+	res, err := ix.c.Get(ctx, &qdrant.GetPoints{CollectionName: ix.name, Ids: ids, WithPayload: qdrant.NewWithPayloadInclude(fTextZH, fTextEN)})
+	if err != nil {
+		return nil, fmt.Errorf("qdrant: read chunk texts: %w", err)
+	}
+	for _, p := range res {
+		if i, ok := at[p.GetId().GetUuid()]; ok {
+			out[i] = [2]string{p.GetPayload()[fTextZH].GetStringValue(), p.GetPayload()[fTextEN].GetStringValue()}
+		}
+	}
 	return out, nil
 }
 

@@ -1,0 +1,113 @@
+package ranking_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+	"buzhou.dev/search/internal/document"
+	"buzhou.dev/search/internal/embed"
+	"buzhou.dev/search/internal/index"
+	"buzhou.dev/search/internal/index/embedded"
+	"buzhou.dev/search/internal/indexer"
+	"buzhou.dev/search/internal/ranking"
+	"buzhou.dev/search/synth"
+)
+
+// benchSizes are the corpus sizes of the in-process benchmarks;
+// BUZHOU_BENCH_SIZES overrides them (make bench runs 1k and 10k here, the
+// REST benchmark adds 100k).
+func benchSizes() []int {
+	v := os.Getenv("BUZHOU_BENCH_SIZES")
+	if v == "" {
+		v = "1000,10000"
+	}
+	var out []int
+	for _, s := range strings.Split(v, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// BenchmarkEngine measures search in process (no REST) on synthetic
+// corpora, with the learned embedder: indexing throughput, heap, and
+// query latency percentiles.
+func BenchmarkEngine(b *testing.B) {
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			ctx := context.Background()
+			// Articles are made twice from the same seed rather than held,
+			// so the heap figure is the index's.
+			article := func(g *synth.Generator, i int) *articlev1.Article {
+				a := g.Article(i)
+				a.Id = fmt.Sprintf("art_%d", i)
+				return a
+			}
+			var units []string
+			g := synth.New(1)
+			for i := range min(n, 6000) {
+				units = append(units, document.LearningUnits(article(g, i))...)
+			}
+			start := time.Now()
+			m, err := embed.Learn(units, embed.LearnConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			learnTook := time.Since(start)
+			emb := embed.NewLearned(m)
+			idx, _ := embedded.Open("")
+			if _, err := idx.Prepare(ctx, index.Schema{Model: emb.Model(), Dim: emb.Dim()}); err != nil {
+				b.Fatal(err)
+			}
+			params := document.Default()
+			x := indexer.New(idx, emb, params, nil)
+			units = nil
+			g = synth.New(1)
+			start = time.Now()
+			for i := 0; i < n; i += 256 {
+				var batch []*articlev1.ArticleChange
+				for j := i; j < min(i+256, n); j++ {
+					a := article(g, j)
+					batch = append(batch, &articlev1.ArticleChange{Revision: int64(j + 1), Kind: articlev1.ChangeKind_CHANGE_KIND_UPSERT, ArticleId: a.Id, Article: a})
+				}
+				if err := x.Apply(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			indexTook := time.Since(start)
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			eng := ranking.New(idx, emb, params, ranking.Default())
+			queries := make([]string, 200)
+			for i := range queries {
+				queries[i] = g.Query()
+			}
+			var lat []time.Duration
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				t := time.Now()
+				if _, err := eng.Search(ctx, ranking.Request{Text: queries[i%len(queries)], Mode: ranking.Hybrid, Limit: 20}); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-p50")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "ms-p99")
+			b.ReportMetric(float64(n)/indexTook.Seconds(), "articles/s-index")
+			b.ReportMetric(learnTook.Seconds(), "s-learn")
+			b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MiB-heap")
+		})
+	}
+}

@@ -52,9 +52,9 @@ type SearchServiceClient interface {
 	// should write next. No IPs or keys are kept.
 	ListUnansweredQueries(ctx context.Context, in *ListUnansweredQueriesRequest, opts ...grpc.CallOption) (*ListUnansweredQueriesResponse, error)
 	// ReindexArticles drops the index and rebuilds it from feed revision 0,
-	// relearning the learned embedder on the way. It answers at once; the
-	// rebuild runs in the background and GetIndexStatus shows its progress.
-	// Searches keep answering from the old index until the new one is ready.
+	// relearning the learned embedder on the way. It answers once the rebuild
+	// has started; GetIndexStatus shows its progress. Meanwhile searches answer
+	// from what is already rebuilt.
 	ReindexArticles(ctx context.Context, in *ReindexArticlesRequest, opts ...grpc.CallOption) (*ReindexArticlesResponse, error)
 }
 
@@ -151,9 +151,9 @@ type SearchServiceServer interface {
 	// should write next. No IPs or keys are kept.
 	ListUnansweredQueries(context.Context, *ListUnansweredQueriesRequest) (*ListUnansweredQueriesResponse, error)
 	// ReindexArticles drops the index and rebuilds it from feed revision 0,
-	// relearning the learned embedder on the way. It answers at once; the
-	// rebuild runs in the background and GetIndexStatus shows its progress.
-	// Searches keep answering from the old index until the new one is ready.
+	// relearning the learned embedder on the way. It answers once the rebuild
+	// has started; GetIndexStatus shows its progress. Meanwhile searches answer
+	// from what is already rebuilt.
 	ReindexArticles(context.Context, *ReindexArticlesRequest) (*ReindexArticlesResponse, error)
 	mustEmbedUnimplementedSearchServiceServer()
 }

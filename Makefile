@@ -15,6 +15,8 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 GRPC_GATEWAY_VERSION := v2.33.0
 # The google/api protos come from this module in the Go module cache.
 GOOGLEAPIS_MODULE := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
+# The openapiv2 options protos come from the module of protoc-gen-openapiv2 itself.
+OPENAPIV2_MODULE := github.com/grpc-ecosystem/grpc-gateway/v2@$(GRPC_GATEWAY_VERSION)
 
 # Every Go module of the workspace, as package patterns.
 PKGS := buzhou.dev/proto/... buzhou.dev/platform/... buzhou.dev/article/... \
@@ -98,12 +100,18 @@ tidy: ## go mod tidy in every module
 	@for m in $(MODULES); do (cd $$m && go mod tidy); done
 
 .PHONY: googleapis
-googleapis: .cache/googleapis/google/api/annotations.proto
+googleapis: .cache/googleapis/google/api/annotations.proto .cache/openapiv2/protoc-gen-openapiv2/options/openapiv2.proto ## Copy the imported protos (google/api, openapiv2 options) with their licences from the Go module cache
 
 .cache/googleapis/google/api/annotations.proto:
 	@dir=$$(cd /tmp && go mod download -json $(GOOGLEAPIS_MODULE) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); \
 	rm -rf .cache/googleapis && mkdir -p .cache && cp -r "$$dir/third_party/googleapis" .cache/googleapis && \
 	chmod -R u+w .cache/googleapis && rm -f .cache/googleapis/README.grpc-gateway
+
+.cache/openapiv2/protoc-gen-openapiv2/options/openapiv2.proto:
+	@dir=$$(cd /tmp && go mod download -json $(OPENAPIV2_MODULE) | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); \
+	rm -rf .cache/openapiv2 && mkdir -p .cache/openapiv2/protoc-gen-openapiv2/options && \
+	cp "$$dir"/protoc-gen-openapiv2/options/*.proto .cache/openapiv2/protoc-gen-openapiv2/options/ && \
+	cp "$$dir/LICENSE" .cache/openapiv2/LICENSE && chmod -R u+w .cache/openapiv2
 
 .PHONY: tools
 tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2 ## Install pinned code generators into .bin/

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
 	"google.golang.org/grpc"
 
 	"buzhou.dev/gateway/internal/agents"
@@ -18,6 +19,7 @@ import (
 	"buzhou.dev/gateway/internal/ratelimit"
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
+	"buzhou.dev/platform/metrics"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
@@ -37,6 +39,20 @@ type Config struct {
 	AnonPerMinute int `env:"BUZHOU_RATE_ANON_PER_MINUTE, default=100"`
 	// KeyPerMinute limits keyed callers per key, unless the key sets its own.
 	KeyPerMinute int `env:"BUZHOU_RATE_KEY_PER_MINUTE, default=1000"`
+	// FailedAuthPerMinute limits failed authentications per client IP (they
+	// count against AnonPerMinute too).
+	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `env:"BUZHOU_HTTP_READ_HEADER_TIMEOUT, default=10s"`
+	// ReadTimeout bounds reading a whole request, body included: a client
+	// that trickles its body loses the connection then.
+	ReadTimeout time.Duration `env:"BUZHOU_HTTP_READ_TIMEOUT, default=30s"`
+	// WriteTimeout bounds the time from the end of the request's headers to
+	// the end of the answer.
+	WriteTimeout time.Duration `env:"BUZHOU_HTTP_WRITE_TIMEOUT, default=60s"`
+	// IdleTimeout bounds how long a kept-alive connection waits for the
+	// next request.
+	IdleTimeout time.Duration `env:"BUZHOU_HTTP_IDLE_TIMEOUT, default=120s"`
 	// RedisURL shares rate limits and quotas between gateway replicas.
 	RedisURL string `env:"REDIS_URL"`
 	// RedisKeyPrefix starts every key kept in Redis, so that installations
@@ -44,18 +60,47 @@ type Config struct {
 	RedisKeyPrefix string `env:"BUZHOU_REDIS_KEY_PREFIX, default=buzhou:"`
 	// TrustedProxies are the addresses (IPs or CIDRs) whose X-Forwarded-For is believed.
 	TrustedProxies []string `env:"BUZHOU_TRUSTED_PROXIES"`
-	// ServiceKey is the key the gateway uses for its own calls (agent usage).
-	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
+	// ServiceKey is the gateway's own key, for its calls to the identity
+	// service: key checks and agent usage.
+	ServiceKey string `env:"BUZHOU_GATEWAY_SERVICE_KEY"`
 	// UsageFlushEvery is how often agent call counts are sent to the identity service.
 	UsageFlushEvery time.Duration `env:"BUZHOU_USAGE_FLUSH_EVERY, default=10s"`
+	// KeyCacheTTL is how long an accepted key is cached. Revocations are
+	// pushed at once; this bounds them only while that push is down.
+	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
 }
 
 // shutdownGrace is how long in-flight requests get after SIGTERM.
 const shutdownGrace = 10 * time.Second
 
-// Run serves HTTP on lis until ctx ends.
-func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+// Run serves HTTP on lis until ctx ends; its metrics go to the part
+// "gateway" of reg, and GET /metrics serves all of reg. Fields of cfg left
+// zero take their defaults, as from an empty environment.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
 	log = log.With("service", "gateway")
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &cfg, Lookuper: envconfig.MapLookuper(nil)}); err != nil {
+		return err
+	}
+	for _, l := range []struct {
+		name  string
+		value int
+	}{
+		{"BUZHOU_RATE_ANON_PER_MINUTE", cfg.AnonPerMinute},
+		{"BUZHOU_RATE_KEY_PER_MINUTE", cfg.KeyPerMinute},
+		{"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE", cfg.FailedAuthPerMinute},
+	} {
+		if l.value < 1 || l.value > ratelimit.MaxPerMinute {
+			return fmt.Errorf("%s is %d; give 1 to %d requests a minute", l.name, l.value, ratelimit.MaxPerMinute)
+		}
+	}
+	if cfg.MaxBodyBytes > grpcx.MaxMessageBytes {
+		// A body the services cannot receive would fail as a transport error.
+		return fmt.Errorf("BUZHOU_MAX_BODY_BYTES is %d, above the %d bytes a service accepts in one gRPC message; lower it", cfg.MaxBodyBytes, grpcx.MaxMessageBytes)
+	}
+	m, err := reg.Part("gateway")
+	if err != nil {
+		return err
+	}
 	var up gateway.Upstreams
 	for _, u := range []struct {
 		addr string
@@ -80,19 +125,18 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	}
 	// The gateway's own calls (key checks, agent usage) go on a connection
 	// of their own that carries its service key.
-	own, err := grpcx.Dial(cfg.VerificationAddr, cfg.ServiceKey)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceGateway, cfg.ServiceKey, cfg.KeyCacheTTL, log)
 	if err != nil {
-		return fmt.Errorf("dial %s: %w", cfg.VerificationAddr, err)
+		return err
 	}
-	defer own.Close()
-	identity := identityv1.NewIdentityServiceClient(own)
+	defer ids.Close()
 	tracker := agents.NewTracker(func(ctx context.Context, usage []agents.Usage) error {
-		err := recordUsage(ctx, identity, usage)
+		err := recordUsage(ctx, ids.Client, usage)
 		if err != nil {
-			log.WarnContext(ctx, "agent usage not recorded; kept for the next flush (is BUZHOU_SERVICE_KEY the same as the verification service's?)", "err", err)
+			log.WarnContext(ctx, "agent usage not recorded; kept for the next flush (is BUZHOU_GATEWAY_SERVICE_KEY the same as the verification service's?)", "err", err)
 		}
 		return err
-	}, cfg.UsageFlushEvery)
+	}, cfg.UsageFlushEvery, m)
 	trackerDone := make(chan struct{})
 	go func() { defer close(trackerDone); tracker.Run(ctx) }()
 	defer func() { <-trackerDone }()
@@ -100,23 +144,28 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 	h, err := gateway.New(ctx, gateway.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Access: &gateway.Access{
-			Authn:         auth.NewRemote(identity, nil),
-			Limiter:       limiter,
-			Quota:         quota,
-			ClientIP:      clientIP,
-			AnonPerMinute: cfg.AnonPerMinute,
-			KeyPerMinute:  cfg.KeyPerMinute,
-			Log:           log,
+			Authn:               ids.Authn,
+			Limiter:             limiter,
+			Quota:               quota,
+			ClientIP:            clientIP,
+			AnonPerMinute:       cfg.AnonPerMinute,
+			KeyPerMinute:        cfg.KeyPerMinute,
+			FailedAuthPerMinute: cfg.FailedAuthPerMinute,
+			Log:                 log,
+			Metrics:             m,
 		},
-		Agents: tracker,
+		Agents:  tracker,
+		Metrics: m,
 	}, up, log)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

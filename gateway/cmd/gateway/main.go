@@ -14,6 +14,7 @@ import (
 
 	"buzhou.dev/gateway/app"
 	"buzhou.dev/platform/logging"
+	"buzhou.dev/platform/metrics"
 )
 
 func main() {
@@ -35,5 +36,5 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return app.Run(ctx, cfg, lis, log)
+	return app.Run(ctx, cfg, lis, log, metrics.NewRegistry())
 }

@@ -32,7 +32,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 func TestMiddleware(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)}
-	tr := NewTracker(nil, 0)
+	tr := NewTracker(nil, 0, nil)
 	tr.now = clock.Now
 
 	mux := http.NewServeMux()
@@ -112,7 +112,7 @@ func TestMiddleware(t *testing.T) {
 
 func TestMiddlewareCountsAPanicAsAnError(t *testing.T) {
 	t.Parallel()
-	tr := NewTracker(nil, 0)
+	tr := NewTracker(nil, 0, nil)
 	h := Middleware(tr, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("X-Agent-Id", "claude")

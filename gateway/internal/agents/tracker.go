@@ -8,12 +8,14 @@ import (
 	"sync"
 	"time"
 
+	"buzhou.dev/platform/metrics"
 	"buzhou.dev/platform/vocab"
 )
 
 // MaxAgents bounds how many agents a Tracker holds between flushes. Agent
 // ids are chosen by callers, so without a bound anyone could grow the table
-// without end; calls of agents beyond it are dropped and counted (Dropped).
+// without end; calls of agents beyond it are dropped and counted in the
+// metric buzhou_agent_usage_dropped_total.
 const MaxAgents = 10_000
 
 // finalFlushTimeout bounds the flush Run makes when it stops.
@@ -38,12 +40,12 @@ type Tracker struct {
 	every     time.Duration
 	now       func() time.Time // the clock Middleware times requests with
 	maxAgents int
+	metrics   *metrics.Part
 
 	flushMu sync.Mutex // one flush at a time, so batches arrive in order
 
 	mu      sync.Mutex
 	pending map[string]*counts
-	dropped int64
 }
 
 // counts keeps latency as a Duration so that sub-millisecond calls add up;
@@ -56,8 +58,9 @@ type counts struct {
 // NewTracker returns a Tracker that hands the counts to flush every every
 // (a minute when <= 0) while Run runs. flush should log its own errors: Run
 // keeps the counts of a failed flush and retries them with the next one.
-// With a nil flush the Tracker only counts, for Snapshot.
-func NewTracker(flush func(ctx context.Context, usage []Usage) error, every time.Duration) *Tracker {
+// With a nil flush the Tracker only counts, for Snapshot. Dropped calls are
+// counted in m (nil counts them nowhere).
+func NewTracker(flush func(ctx context.Context, usage []Usage) error, every time.Duration, m *metrics.Part) *Tracker {
 	if every <= 0 {
 		every = defaultEvery
 	}
@@ -66,6 +69,7 @@ func NewTracker(flush func(ctx context.Context, usage []Usage) error, every time
 		every:     every,
 		now:       time.Now,
 		maxAgents: MaxAgents,
+		metrics:   m,
 		pending:   make(map[string]*counts),
 	}
 }
@@ -81,7 +85,7 @@ func (t *Tracker) Observe(id string, status int, latency time.Duration) {
 	c := t.pending[id]
 	if c == nil {
 		if len(t.pending) >= t.maxAgents {
-			t.dropped++
+			t.metrics.UsageDropped(metrics.DropTooManyAgents, 1)
 			return
 		}
 		c = &counts{}
@@ -92,14 +96,6 @@ func (t *Tracker) Observe(id string, status int, latency time.Duration) {
 		c.errors++
 	}
 	c.latency += max(latency, 0)
-}
-
-// Dropped is the number of calls not counted because MaxAgents agents were
-// already held.
-func (t *Tracker) Dropped() int64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.dropped
 }
 
 // Snapshot returns the counts not flushed yet (with a nil flush function,
@@ -158,7 +154,7 @@ func (t *Tracker) merge(batch map[string]*counts) {
 		c := t.pending[id]
 		if c == nil {
 			if len(t.pending) >= t.maxAgents {
-				t.dropped += b.calls
+				t.metrics.UsageDropped(metrics.DropFlushFailed, b.calls)
 				continue
 			}
 			t.pending[id] = b

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"buzhou.dev/platform/metrics"
+	"buzhou.dev/platform/metrics/metricstest"
 )
 
 // recorder is a flush function that records batches and fails while fail is
@@ -94,7 +98,7 @@ func TestTrackerAggregates(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tr := NewTracker(nil, 0)
+			tr := NewTracker(nil, 0, nil)
 			for _, o := range tc.obs {
 				tr.Observe(o.id, o.status, o.latency)
 			}
@@ -108,7 +112,7 @@ func TestTrackerAggregates(t *testing.T) {
 func TestTrackerFlush(t *testing.T) {
 	t.Parallel()
 	rec := newRecorder()
-	tr := NewTracker(rec.flush, time.Hour)
+	tr := NewTracker(rec.flush, time.Hour, nil)
 	ctx := context.Background()
 	if err := tr.Flush(ctx); err != nil || len(rec.recorded()) != 0 {
 		t.Fatalf("flush with nothing observed: err %v, batches %v; want nothing sent", err, rec.recorded())
@@ -133,7 +137,7 @@ func TestTrackerFlush(t *testing.T) {
 func TestTrackerFailedFlushIsKeptAndMerged(t *testing.T) {
 	t.Parallel()
 	rec := newRecorder()
-	tr := NewTracker(rec.flush, time.Hour)
+	tr := NewTracker(rec.flush, time.Hour, nil)
 	ctx := context.Background()
 	tr.Observe("claude", 200, 10*time.Millisecond)
 	tr.Observe("chatgpt", 500, 10*time.Millisecond)
@@ -163,14 +167,22 @@ func TestTrackerFailedFlushIsKeptAndMerged(t *testing.T) {
 func TestTrackerIsBounded(t *testing.T) {
 	t.Parallel()
 	rec := newRecorder()
-	tr := NewTracker(rec.flush, time.Hour)
+	m, err := metrics.NewRegistry().Part("gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := func(reason string) float64 {
+		v, _ := metricstest.Serve(t, m.Handler(slog.New(slog.DiscardHandler))).Value("buzhou_agent_usage_dropped_total", "service", "gateway", "reason", reason)
+		return v
+	}
+	tr := NewTracker(rec.flush, time.Hour, m)
 	tr.maxAgents = 3
 	for i := range 5 {
 		tr.Observe(fmt.Sprintf("agent-%d", i), 200, 0)
 	}
 	tr.Observe("agent-0", 200, 0) // known agents still count
-	if got := tr.Dropped(); got != 2 {
-		t.Errorf("Dropped = %d after 5 agents with room for 3, want 2", got)
+	if got := dropped("too_many_agents"); got != 2 {
+		t.Errorf("dropped too_many_agents = %v after 5 agents with room for 3, want 2", got)
 	}
 	if got := len(tr.Snapshot()); got != 3 {
 		t.Errorf("Snapshot holds %d agents, want 3", got)
@@ -191,8 +203,11 @@ func TestTrackerIsBounded(t *testing.T) {
 	if diff := cmp.Diff(want, tr.Snapshot()); diff != "" {
 		t.Errorf("Snapshot after the merge (-want +got):\n%s", diff)
 	}
-	if got := tr.Dropped(); got != 4 {
-		t.Errorf("Dropped = %d, want 4 (2 before, then agent-1 and agent-2 at the merge)", got)
+	if got := dropped("flush_failed"); got != 2 {
+		t.Errorf("dropped flush_failed = %v, want 2 (agent-1 and agent-2 at the merge)", got)
+	}
+	if got := dropped("too_many_agents"); got != 2 {
+		t.Errorf("dropped too_many_agents = %v after the merge, want still 2", got)
 	}
 }
 
@@ -210,7 +225,7 @@ func TestTrackerRun(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rec := newRecorder()
-			tr := NewTracker(rec.flush, tc.every)
+			tr := NewTracker(rec.flush, tc.every, nil)
 			tr.Observe("claude", 200, time.Millisecond)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)

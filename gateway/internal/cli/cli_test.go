@@ -998,6 +998,7 @@ func TestKeysCreateUsageErrors(t *testing.T) {
 		{name: "empty scopes list", args: []string{"--name", "x", "--scopes", " , "}, wantErr: []string{"give at least one --scope"}},
 		{name: "unknown scope", args: []string{"--name", "x", "--scope", "articles:read"}, wantErr: []string{`unknown scope "articles:read"`, valid}},
 		{name: "unknown scope in a list", args: []string{"--name", "x", "--scopes", "keys:admin,Keys:Admin"}, wantErr: []string{`unknown scope "Keys:Admin"`, valid}},
+		{name: "internal scope", args: []string{"--name", "x", "--scope", "internal:feed"}, wantErr: []string{`scope "internal:feed" is internal to Buzhou's own services`, valid}},
 		{name: "bad expiry", args: []string{"--name", "x", "--scope", "keys:admin", "--expires", "next week"}, wantErr: []string{`--expires: "next week" is not a duration (30d, 12h, 1h30m), a date (2026-12-31) or an RFC 3339 time`}},
 		{name: "past expiry", args: []string{"--name", "x", "--scope", "keys:admin", "--expires", "2020-01-01"}, wantErr: []string{`--expires: "2020-01-01" is not in the future (it means 2020-01-01T00:00:00Z)`}},
 		{name: "negative rate", args: []string{"--name", "x", "--scope", "keys:admin", "--rate-per-minute", "-1"}, wantErr: []string{"--rate-per-minute must be between 0 and 2147483647, not -1"}},

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"buzhou.dev/platform/auth"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
@@ -31,11 +32,6 @@ const (
 	// testWriterKey is a key with scope articles:write only.
 	testWriterKey = "bz_test_writer"
 )
-
-// allScopes are the scopes API.md defines.
-func allScopes() []string {
-	return []string{"articles:write", "verifications:write", "inspections:run", "keys:admin"}
-}
 
 // fakeServer is a small in-memory Buzhou that implements the routes the
 // client commands use the way API.md describes them: bearer keys with scopes,
@@ -146,7 +142,7 @@ func (f *fakeServer) middleware(next http.Handler) http.Handler {
 func (f *fakeServer) scopesOf(secret string) ([]string, bool) {
 	switch secret {
 	case testKey:
-		return allScopes(), true
+		return auth.KeyScopes(), true
 	case testWriterKey:
 		return []string{"articles:write"}, true
 	}
@@ -476,7 +472,7 @@ func (f *fakeServer) createKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, sc := range req.GetScopes() {
-		if !slices.Contains(allScopes(), sc) {
+		if !slices.Contains(auth.KeyScopes(), sc) {
 			writeFakeError(w, http.StatusBadRequest, "INVALID_ARGUMENT", fmt.Sprintf("scope %q is unknown", sc))
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,16 +21,13 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/errs"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
 // keysPageSize is the server's maximum page of keys: fewest round trips.
 const keysPageSize = 200
-
-// validScopes are the scopes API.md defines, in its order.
-func validScopes() []string {
-	return []string{"articles:write", "verifications:write", "inspections:run", "keys:admin"}
-}
 
 // keysCommand is the `buzhou keys` group.
 func keysCommand() command {
@@ -38,7 +36,7 @@ func keysCommand() command {
 		summary: "create, list and revoke API keys (needs scope keys:admin)",
 		description: fmt.Sprintf(`Manages the server's API keys. Every subcommand needs a key with scope
 keys:admin in --key or %s; the server's BUZHOU_ADMIN_KEY has it.
-Scopes: %s.`, envKey, strings.Join(validScopes(), ", ")),
+Scopes: %s.`, envKey, strings.Join(auth.KeyScopes(), ", ")),
 		subs: []command{
 			{name: "create", summary: "issue a key and print its secret (shown only this once)", flags: keysCreateFlags, run: runKeysCreate},
 			{name: "list", summary: "list every key without secrets: id, name, scopes, expiry, status", flags: keysListFlags, run: runKeysList},
@@ -96,7 +94,7 @@ Scopes: %s.
 --expires takes a duration from now (30d, 12h, 90m, 1h30m), a date
 (2026-12-31 means 00:00 UTC at the start of that day, when the key stops
 working) or an RFC 3339 time (2026-12-31T23:59:59Z); without it the key
-never expires. Needs a key with scope keys:admin.`, strings.Join(validScopes(), ", ")))
+never expires. Needs a key with scope keys:admin.`, strings.Join(auth.KeyScopes(), ", ")))
 	fs.String("name", "", "human-readable `name` of the key (required)")
 	var scopes []string
 	fs.Var(listValue{&scopes}, "scope", "`scope` to grant; repeat it, or separate scopes with commas (at least one)")
@@ -187,21 +185,14 @@ func runKeysCreate(ctx context.Context, a *app, fs *flagSet, args []string) erro
 }
 
 // checkScopes drops repeats, keeping the order given, and rejects unknown
-// scopes with a message that lists the valid ones.
+// and internal scopes with a message that lists the valid ones.
 func checkScopes(in []string) ([]string, error) {
-	valid := validScopes()
-	list := strings.Join(valid, ", ")
 	if len(in) == 0 {
-		return nil, fmt.Errorf("give at least one --scope; valid scopes: %s", list)
+		return nil, fmt.Errorf("give at least one --scope; valid scopes: %s", strings.Join(auth.KeyScopes(), ", "))
 	}
-	var out []string
-	for _, s := range in {
-		if !slices.Contains(valid, s) {
-			return nil, fmt.Errorf("unknown scope %q; valid scopes: %s", s, list)
-		}
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
+	out, err := auth.CheckScopes(in)
+	if err != nil {
+		return nil, errors.New(errs.Message(err))
 	}
 	return out, nil
 }

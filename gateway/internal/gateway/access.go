@@ -1,8 +1,7 @@
 package gateway
 
 import (
-	"context"
-	"errors"
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"buzhou.dev/gateway/internal/ratelimit"
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/metrics"
 )
 
 // Access authenticates API callers at the edge and applies rate limits and
@@ -26,69 +26,148 @@ type Access struct {
 	ClientIP *ratelimit.ClientIP
 	// AnonPerMinute and KeyPerMinute are the default limits.
 	AnonPerMinute, KeyPerMinute int
-	Log                         *slog.Logger
+	// FailedAuthPerMinute is the stricter limit of failed authentications
+	// per client IP; they count against the anonymous limit as well.
+	FailedAuthPerMinute int
+	Log                 *slog.Logger
+	// Metrics counts refused keys and rate-limited calls; nil counts nothing.
+	Metrics *metrics.Part
 }
 
 // credentials returns the presented key, "" when none, or why the headers are
-// malformed.
+// malformed. It leaves r carrying exactly that key, as "Authorization:
+// Bearer <key>", and no other key header (Grpc-Metadata-* ones included), so
+// that the services check the very key the gateway checked and limited.
 func credentials(r *http.Request) (string, error) {
-	if h := r.Header.Get("Authorization"); strings.TrimSpace(h) != "" {
-		return auth.ParseAuthorization(h)
+	key, err := auth.PresentedKey(r.Header.Values("Authorization"), r.Header.Values("X-Api-Key"))
+	if err != nil {
+		return "", err
 	}
-	return strings.TrimSpace(r.Header.Get("X-Api-Key")), nil
+	for name := range r.Header {
+		switch strings.TrimPrefix(strings.ToLower(name), "grpc-metadata-") {
+		case "authorization", "x-api-key":
+			r.Header.Del(name)
+		}
+	}
+	if key != "" {
+		r.Header.Set("Authorization", "Bearer "+key)
+	}
+	return key, nil
 }
 
 // Middleware wraps the API routes.
 func (a *Access) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
+		ip := ratelimit.IPKey(a.ClientIP.Of(r))
 		secret, err := credentials(r)
-		if err != nil {
-			writeDomainError(w, r, err)
+		if err == nil && secret == "" {
+			if a.allow(w, r, ip, a.AnonPerMinute, metrics.LimitIP, "this client address (send an API key for a higher limit)") {
+				next.ServeHTTP(w, r)
+			}
 			return
 		}
-		bucket, limit := ratelimit.IPKey(a.ClientIP.Of(r)), a.AnonPerMinute
-		who := "this client address (send an API key for a higher limit)"
-		if secret != "" {
-			p, err := a.Authn.Authenticate(ctx, secret)
-			if err != nil {
-				writeDomainError(w, r, err)
-				return
-			}
-			if p.Unlimited {
-				next.ServeHTTP(w, r)
-				return
-			}
-			bucket, limit, who = "key:"+p.KeyID, a.KeyPerMinute, "API key "+p.KeyID
-			if p.RatePerMinute > 0 {
-				limit = p.RatePerMinute
-			}
-			if p.DailyQuota > 0 || p.MonthlyQuota > 0 {
-				if !a.useQuota(ctx, w, r, p) {
-					return
-				}
-			}
+		var p *auth.Principal
+		if err == nil {
+			p, err = a.Authn.Authenticate(r.Context(), secret)
 		}
-		d, err := a.Limiter.Allow(ctx, bucket, ratelimit.Limit{PerMinute: limit})
 		if err != nil {
-			// A limiter outage must not take the API down with it.
-			a.Log.WarnContext(ctx, "rate limiter unavailable; request allowed", "err", err)
+			a.refuse(w, r, ip, secret, err)
+			return
+		}
+		if p.Unlimited {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ratelimit.WriteHeaders(w.Header(), d)
-		if !d.Allowed {
-			writeError(w, r, http.StatusTooManyRequests, codes.ResourceExhausted,
-				fmt.Sprintf("rate limit of %d requests per minute exceeded for %s; retry after %d s", d.Limit, who, ceilSeconds(d.RetryAfter)))
-			return
+		limit := p.RatePerMinute
+		if limit <= 0 {
+			limit = a.KeyPerMinute
 		}
-		next.ServeHTTP(w, r)
+		// The rate limit first: a call it refuses must not use up the quota.
+		if a.allow(w, r, "key:"+p.KeyID, limit, metrics.LimitKey, "API key "+p.KeyID) && a.useQuota(w, r, p) {
+			next.ServeHTTP(w, r)
+		}
 	})
 }
 
-// useQuota counts the call against the key's quotas; it answers 429 and
-// returns false when one is used up.
-func (a *Access) useQuota(ctx context.Context, w http.ResponseWriter, r *http.Request, p *auth.Principal) bool {
+// allow takes a token from bucket; it answers 429 and returns false when
+// there is none.
+func (a *Access) allow(w http.ResponseWriter, r *http.Request, bucket string, perMinute int, kind metrics.LimitKind, who string) bool {
+	d, err := a.Limiter.Allow(r.Context(), bucket, ratelimit.Limit{PerMinute: perMinute})
+	if err != nil {
+		// A limiter outage must not take the API down with it.
+		a.Log.WarnContext(r.Context(), "rate limiter unavailable; request allowed", "err", err)
+		return true
+	}
+	ratelimit.WriteHeaders(w.Header(), d)
+	if !d.Allowed {
+		a.Metrics.RateLimited(kind)
+		writeError(w, r, http.StatusTooManyRequests, codes.ResourceExhausted,
+			fmt.Sprintf("rate limit of %d requests per minute exceeded for %s; retry after %d s", d.Limit, who, ceilSeconds(d.RetryAfter)))
+	}
+	return d.Allowed
+}
+
+// refuse answers a failed authentication. Every refused key costs a token
+// from the client address's bucket, like an anonymous call; a guess (an
+// unknown or malformed key, as the services' gRPC throttle counts them) also
+// costs one from the stricter failed-auth bucket. While a bucket it draws on
+// is empty the answer is 429, not 401, so guessing keys from one address goes
+// no faster than that bucket allows. Errors that are not the caller's (the
+// identity service unreachable) are answered as they are.
+func (a *Access) refuse(w http.ResponseWriter, r *http.Request, ip, secret string, err error) {
+	c := errs.Code(err)
+	if c != codes.Unauthenticated && c != codes.InvalidArgument {
+		writeDomainError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	reason := auth.ReasonOf(err)
+	guess := reason == auth.ReasonUnknown || reason == auth.ReasonMalformed || c == codes.InvalidArgument
+	buckets := []struct {
+		key     string
+		limit   int
+		kind    metrics.LimitKind
+		refusal string // with the limit and the seconds to wait
+	}{
+		{ip, a.AnonPerMinute, metrics.LimitIP, "rate limit of %d requests per minute exceeded for this client address; retry after %d s"},
+		{"failed-auth:" + ip, a.FailedAuthPerMinute, metrics.LimitFailedAuth, "too many failed authentications from this client address (%d a minute allowed); retry after %d s with a valid key"},
+	}
+	if !guess {
+		buckets = buckets[:1]
+	}
+	var refused *ratelimit.Decision
+	refusal, kind := "", metrics.LimitKind(0)
+	for _, b := range buckets {
+		// Each bucket counts the failure, whatever the other says.
+		d, lerr := a.Limiter.Allow(ctx, b.key, ratelimit.Limit{PerMinute: b.limit})
+		if lerr != nil {
+			a.Log.WarnContext(ctx, "rate limiter unavailable; failed authentication not counted", "err", lerr)
+			continue
+		}
+		if !d.Allowed && (refused == nil || d.RetryAfter > refused.RetryAfter) {
+			refused, refusal, kind = &d, b.refusal, b.kind
+		}
+	}
+	presented := cmp.Or(secret, r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"))
+	a.Log.WarnContext(ctx, "API key refused", "reason", reason, "prefix", auth.KeyHint(presented), "client", ip,
+		"throttled", refused != nil, "request_id", RequestIDFrom(ctx))
+	a.Metrics.AuthFailed(reason)
+	if refused == nil {
+		writeDomainError(w, r, err)
+		return
+	}
+	a.Metrics.RateLimited(kind)
+	ratelimit.WriteHeaders(w.Header(), *refused)
+	writeError(w, r, http.StatusTooManyRequests, codes.ResourceExhausted, fmt.Sprintf(refusal, refused.Limit, ceilSeconds(refused.RetryAfter)))
+}
+
+// useQuota counts the call against the key's quotas, if it has any; it
+// answers 429 and returns false when one is used up.
+func (a *Access) useQuota(w http.ResponseWriter, r *http.Request, p *auth.Principal) bool {
+	if p.DailyQuota <= 0 && p.MonthlyQuota <= 0 {
+		return true
+	}
+	ctx := r.Context()
 	q, err := a.Quota.Use(ctx, p.KeyID, p.DailyQuota, p.MonthlyQuota)
 	if err != nil {
 		a.Log.WarnContext(ctx, "quota store unavailable; request allowed", "err", err)
@@ -97,6 +176,7 @@ func (a *Access) useQuota(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if q.Allowed {
 		return true
 	}
+	a.Metrics.RateLimited(metrics.LimitQuota)
 	ratelimit.WriteQuotaHeaders(w.Header(), q, time.Now())
 	writeError(w, r, http.StatusTooManyRequests, codes.ResourceExhausted, q.Message())
 	return false
@@ -108,17 +188,4 @@ func ceilSeconds(d time.Duration) int64 {
 		s = 1
 	}
 	return s
-}
-
-// writeDomainError answers with the status of a platform/errs error.
-func writeDomainError(w http.ResponseWriter, r *http.Request, err error) {
-	c := errs.Code(err)
-	if c == codes.Unknown {
-		c = codes.Internal
-	}
-	msg := errs.Message(err)
-	if errors.Is(err, errs.ErrUnavailable) || c == codes.Internal {
-		msg = "cannot check the API key right now; retry in a few seconds"
-	}
-	writeError(w, r, httpStatus(c), c, msg)
 }

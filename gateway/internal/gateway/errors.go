@@ -2,35 +2,29 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"buzhou.dev/platform/errs"
+	gatewayv1 "buzhou.dev/proto/gen/buzhou/gateway/v1"
 )
 
-// errorBody is the one error shape of the API.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	RequestID string `json:"requestId"`
-}
-
-// httpStatus maps a gRPC code to the API's HTTP status: grpc-gateway's mapping,
-// except that a failed precondition is a stale If-Match revision (412).
-func httpStatus(c codes.Code) int {
+// httpStatus maps a gRPC code to the API's HTTP status: grpc-gateway's
+// mapping, except for FAILED_PRECONDITION, whose meaning depends on the RPC
+// (see StatusesOf).
+func httpStatus(ctx context.Context, c codes.Code) int {
 	if c == codes.FailedPrecondition {
-		return http.StatusPreconditionFailed
+		return statusesOfContext(ctx).FailedPrecondition
 	}
 	return runtime.HTTPStatusFromCode(c)
 }
@@ -59,6 +53,14 @@ func publicMessage(st *status.Status) string {
 		return explainDecodeError(msg)
 	}
 	return msg
+}
+
+// transportLimit reports whether st is gRPC's own refusal of a message over
+// its size limit rather than a service's RESOURCE_EXHAUSTED (rate limits,
+// full queues). grpc-go words all of its own errors "grpc: …"; the services'
+// messages come from platform/errs and never start so.
+func transportLimit(st *status.Status) bool {
+	return st.Code() == codes.ResourceExhausted && strings.HasPrefix(st.Message(), "grpc: ")
 }
 
 var (
@@ -99,28 +101,81 @@ func lowerCamel(s string) string {
 	return strings.Join(parts, "")
 }
 
-// writeError writes the API error body with the status for code.
+// writeError writes the API error body (gateway.v1.ErrorResponse, the
+// schema the OpenAPI document gives every error) with the status for code.
+//
+// When the request's body has not been read to its end, the connection is
+// closed after the answer rather than kept: net/http would otherwise read
+// the rest of the body first (up to 256 KiB, at the client's pace) to reuse
+// the connection, so a refusal would wait for a slow body it never needed.
 func writeError(w http.ResponseWriter, r *http.Request, httpCode int, code codes.Code, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	h.Set("Cache-Control", cacheControl(r, false))
 	if code == codes.Unauthenticated {
 		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="buzhou", error="invalid_token", error_description=%q`, msg))
 	}
+	pending := bodyPending(r)
+	if pending {
+		h.Set("Connection", "close")
+	}
+	// protojson fails only on invalid UTF-8: the request id is ASCII by
+	// construction, and a message may quote what a client sent.
+	body, _ := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(&gatewayv1.ErrorResponse{Error: &gatewayv1.Error{
+		Code:      errs.CodeName(code),
+		Message:   strings.ToValidUTF8(msg, "\uFFFD"),
+		RequestId: RequestIDFrom(r.Context()),
+	}})
 	w.WriteHeader(httpCode)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(errorBody{Error: errorDetail{Code: errs.CodeName(code), Message: msg, RequestID: RequestIDFrom(r.Context())}})
+	_, _ = w.Write(append(body, '\n'))
+	if pending {
+		// What is left of the body would be read after the handler returns;
+		// a deadline in the past makes that read fail at once.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
 }
 
-// handleError is grpc-gateway's error handler: every failed API call ends here.
-func handleError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	if tooLarge(r) {
-		writeTooLarge(w, r)
-		return
+// writeDomainError answers with the status of a platform/errs error.
+func writeDomainError(w http.ResponseWriter, r *http.Request, err error) {
+	c := errs.Code(err)
+	if c == codes.Unknown {
+		c = codes.Internal
 	}
-	st := status.Convert(err)
-	writeError(w, r, httpStatus(st.Code()), st.Code(), publicMessage(st))
+	msg := errs.Message(err)
+	if errors.Is(err, errs.ErrUnavailable) || c == codes.Internal {
+		msg = "cannot check the API key right now; retry in a few seconds"
+	}
+	writeError(w, r, httpStatus(r.Context(), c), c, msg)
+}
+
+// errorHandler is grpc-gateway's error handler: every failed API call ends
+// here.
+func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
+	return func(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+		switch {
+		case tooLarge(r):
+			writeTooLarge(w, r)
+			return
+		case bodyFailed(r):
+			writeError(w, r, http.StatusBadRequest, codes.InvalidArgument,
+				"the request body did not arrive in time; send the whole body at once")
+			return
+		}
+		var httpErr *runtime.HTTPStatusError
+		if errors.As(err, &httpErr) {
+			// grpc-gateway's own refusals of a request (a malformed path).
+			writeError(w, r, httpErr.HTTPStatus, codes.InvalidArgument, explainDecodeError(status.Convert(httpErr.Err).Message()))
+			return
+		}
+		st := status.Convert(err)
+		if transportLimit(st) {
+			// Not the client's doing and nothing a retry fixes: a 500 with a
+			// ref to the log line, never a 429 that invites retries.
+			rpc, _ := runtime.RPCMethod(ctx)
+			st = status.Convert(errs.ToStatus(ctx, log, rpc, errors.New(st.Message())))
+		}
+		writeError(w, r, httpStatus(ctx, st.Code()), st.Code(), publicMessage(st))
+	}
 }
 
 func writeTooLarge(w http.ResponseWriter, r *http.Request) {

@@ -17,22 +17,18 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"buzhou.dev/gateway/internal/agents"
 	"buzhou.dev/gateway/internal/openapi"
-	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
-	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
-	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
-	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
+	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/metrics"
 )
 
 // Config configures the gateway's HTTP behaviour.
@@ -43,6 +39,8 @@ type Config struct {
 	Access *Access
 	// Agents counts API calls per agent; nil counts nothing.
 	Agents *agents.Tracker
+	// Metrics records requests by route and serves GET /metrics; nil does neither.
+	Metrics *metrics.Part
 }
 
 // Upstreams are the connections to the services, one per service.
@@ -59,12 +57,12 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	}
 	api := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
-			Marshaler: &runtime.JSONPb{
+			Marshaler: strictJSON{JSONPb: &runtime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-			},
+			}},
 		}),
-		runtime.WithErrorHandler(handleError),
+		runtime.WithErrorHandler(errorHandler(log)),
 		runtime.WithRoutingErrorHandler(handleRoutingError),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
@@ -73,33 +71,29 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 		}),
 		runtime.WithForwardResponseOption(setStatus),
 		runtime.WithForwardResponseRewriter(liftResolve),
+		// Without credentials the Guard only reads the access rules.
+		runtime.WithMiddlewares(apiRoute, refuseAnonymousEarly(rpcsByPattern(), auth.NewGuard(nil, 0, nil).CountRefusals(cfg.Metrics.AuthFailed))),
 	)
-	registrations := []struct {
-		name     string
-		register func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
-		conn     *grpc.ClientConn
-	}{
-		{"article", articlev1.RegisterArticleServiceHandler, up.Article},
-		{"search", searchv1.RegisterSearchServiceHandler, up.Search},
-		{"verification", verificationv1.RegisterVerificationServiceHandler, up.Verification},
-		{"identity", identityv1.RegisterIdentityServiceHandler, up.Verification},
-	}
-	for _, r := range registrations {
-		if err := r.register(ctx, api, r.conn); err != nil {
-			return nil, fmt.Errorf("register %s routes: %w", r.name, err)
+	for _, s := range apiServices(up) {
+		if err := s.register(ctx, api, s.conn); err != nil {
+			return nil, fmt.Errorf("register %s routes: %w", s.desc.Name(), err)
 		}
 	}
 
 	mux := http.NewServeMux()
-	apiHandler := limitBody(cfg.MaxBodyBytes, articleRoutes(api))
-	if cfg.Access != nil {
-		apiHandler = cfg.Access.Middleware(apiHandler)
-	}
+	apiHandler := validURL(log, articleRoutes(api))
 	if cfg.Agents != nil {
 		apiHandler = agents.Middleware(cfg.Agents, apiHandler)
 	}
+	if cfg.Access != nil {
+		// Outside the agent counter: calls refused at the edge (failed
+		// authentications above all, which anyone can send with any agent
+		// id) are not agent usage.
+		apiHandler = cfg.Access.Middleware(apiHandler)
+	}
 	mux.Handle("/api/", agentHeaders(apiHandler))
 	mux.Handle("GET /openapi.json", openapi.Handler())
+	mountMetrics(mux, cfg.Metrics, log)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
 	})
@@ -107,7 +101,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, codes.NotFound, fmt.Sprintf("nothing at %s; the API is under /api/v1, see /openapi.json", r.URL.Path))
 	})
-	return withRequestID(recoverPanics(log, mux)), nil
+	return withRequestID(edgeHeaders(observeHTTP(cfg.Metrics, mux, limitBody(cfg.MaxBodyBytes, recoverPanics(log, mux))))), nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, body string) {
@@ -141,17 +135,11 @@ func outgoingHeader(key string) (string, bool) {
 	return "", false
 }
 
-// setStatus applies the status a service asked for with x-http-code (201 for
-// creations).
+// setStatus answers a successful call with the status StatusesOf gives
+// its RPC (201 for creations).
 func setStatus(ctx context.Context, w http.ResponseWriter, _ proto.Message) error {
-	md, ok := runtime.ServerMetadataFromContext(ctx)
-	if !ok {
-		return nil
-	}
-	if v := md.HeaderMD.Get("x-http-code"); len(v) > 0 {
-		if code, err := strconv.Atoi(v[0]); err == nil && code >= 200 && code < 300 {
-			w.WriteHeader(code)
-		}
+	if code := statusesOfContext(ctx).Success; code != http.StatusOK {
+		w.WriteHeader(code)
 	}
 	return nil
 }
@@ -218,9 +206,15 @@ const (
 	bodyLimitKey
 )
 
+// bodyState is what the gateway learns about a request body while it is read.
 type bodyState struct {
-	limit    int64
+	limit int64
+	// exceeded: the body went on past limit.
 	exceeded atomic.Bool
+	// ended: the body was read to its end.
+	ended atomic.Bool
+	// failed: reading it failed, in practice the server's read timeout.
+	failed atomic.Bool
 }
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -250,8 +244,10 @@ func RequestIDFrom(ctx context.Context) string {
 	return id
 }
 
-// limitBody answers 413 for bodies over limit: at once when Content-Length says
-// so, otherwise when reading crosses the limit.
+// limitBody answers 413 for bodies over limit: at once when Content-Length
+// says so, otherwise when reading crosses the limit. It also records how far
+// the body was read, so that a refusal can close the connection instead of
+// waiting for the rest (see writeError).
 func limitBody(limit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &bodyState{limit: limit}
@@ -280,6 +276,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 			b.state.exceeded.Store(true)
 			return 0, errors.New("request body too large")
 		}
+		b.note(err)
 		return 0, err
 	}
 	if int64(len(p)) > b.left {
@@ -287,14 +284,43 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.rc.Read(p)
 	b.left -= int64(n)
+	b.note(err)
 	return n, err
+}
+
+func (b *limitedBody) note(err error) {
+	switch {
+	case err == io.EOF:
+		b.state.ended.Store(true)
+	case err != nil:
+		b.state.failed.Store(true)
+	}
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
 
-func tooLarge(r *http.Request) bool {
+func bodyStateOf(r *http.Request) *bodyState {
 	st, _ := r.Context().Value(bodyLimitKey).(*bodyState)
+	return st
+}
+
+func tooLarge(r *http.Request) bool {
+	st := bodyStateOf(r)
 	return st != nil && st.exceeded.Load()
+}
+
+func bodyFailed(r *http.Request) bool {
+	st := bodyStateOf(r)
+	return st != nil && st.failed.Load()
+}
+
+// bodyPending reports whether r has a body that was not read to its end.
+func bodyPending(r *http.Request) bool {
+	if r.ContentLength == 0 {
+		return false
+	}
+	st := bodyStateOf(r)
+	return st == nil || !st.ended.Load()
 }
 
 func bodyLimitFrom(ctx context.Context) int64 {
@@ -318,25 +344,5 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 			}
 		}()
 		next.ServeHTTP(w, r)
-	})
-}
-
-// readiness answers 200 when every upstream reports SERVING.
-func readiness(up Upstreams) http.Handler {
-	checks := []struct {
-		name string
-		conn *grpc.ClientConn
-	}{{"article", up.Article}, {"search", up.Search}, {"verification", up.Verification}}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		for _, c := range checks {
-			resp, err := healthpb.NewHealthClient(c.conn).Check(ctx, &healthpb.HealthCheckRequest{})
-			if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-				writeError(w, r, http.StatusServiceUnavailable, codes.Unavailable, fmt.Sprintf("the %s service is not serving yet; retry in a few seconds", c.name))
-				return
-			}
-		}
-		writeJSON(w, http.StatusOK, `{"status":"ready"}`)
 	})
 }

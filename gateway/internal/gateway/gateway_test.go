@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -8,6 +9,10 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
+	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
 )
 
 func TestHTTPStatus(t *testing.T) {
@@ -21,7 +26,9 @@ func TestHTTPStatus(t *testing.T) {
 		{codes.PermissionDenied, 403},
 		{codes.NotFound, 404},
 		{codes.AlreadyExists, 409},
-		{codes.FailedPrecondition, 412},
+		// Outside an RPC that says otherwise, a failed precondition is a
+		// conflict with the current state.
+		{codes.FailedPrecondition, 409},
 		{codes.ResourceExhausted, 429},
 		{codes.Unavailable, 503},
 		{codes.Internal, 500},
@@ -29,8 +36,36 @@ func TestHTTPStatus(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.code.String(), func(t *testing.T) {
 			t.Parallel()
-			if got := httpStatus(tc.code); got != tc.want {
+			if got := httpStatus(context.Background(), tc.code); got != tc.want {
 				t.Errorf("httpStatus(%v) = %d, want %d", tc.code, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestStatusesOf(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		rpc  string
+		want Statuses
+	}{
+		{articlev1.ArticleService_CreateArticle_FullMethodName, Statuses{201, 409}},
+		{articlev1.ArticleService_BatchCreateArticles_FullMethodName, Statuses{200, 409}},
+		{articlev1.ArticleService_UpdateArticle_FullMethodName, Statuses{200, 412}},
+		{articlev1.ArticleService_PublishArticle_FullMethodName, Statuses{200, 409}},
+		{identityv1.IdentityService_CreateApiKey_FullMethodName, Statuses{201, 409}},
+		{identityv1.IdentityService_RevokeApiKey_FullMethodName, Statuses{200, 409}},
+		{identityv1.IdentityService_CreatePrincipal_FullMethodName, Statuses{201, 409}},
+		{verificationv1.VerificationService_CreateVerificationRecord_FullMethodName, Statuses{201, 409}},
+		{verificationv1.VerificationService_RunInspection_FullMethodName, Statuses{201, 409}},
+		{verificationv1.VerificationService_CreateSandboxRun_FullMethodName, Statuses{201, 409}},
+		{"", Statuses{200, 409}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.rpc, func(t *testing.T) {
+			t.Parallel()
+			if got := StatusesOf(tc.rpc); got != tc.want {
+				t.Errorf("StatusesOf(%q) = %+v, want %+v", tc.rpc, got, tc.want)
 			}
 		})
 	}

@@ -21,12 +21,14 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	gatewayapp "buzhou.dev/gateway/app"
+	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/metrics"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
 // createKey makes a key through the REST API and returns id and secret.
-func createKey(t *testing.T, admin *client, body map[string]any) (string, string) {
+func createKey(t testing.TB, admin *client, body map[string]any) (string, string) {
 	t.Helper()
 	r := must(t, admin.do("POST", "/api/v1/keys", body), http.StatusCreated).json(t)
 	id, _ := r["id"].(string)
@@ -203,7 +205,8 @@ func TestTwoGatewaysShareRedisLimits(t *testing.T) {
 		done <- gatewayapp.Run(ctx, gatewayapp.Config{
 			ArticleAddr: s.ArticleAddr, SearchAddr: s.SearchAddr, VerificationAddr: s.VerificationAddr,
 			AnonPerMinute: 4, KeyPerMinute: 1000, RedisURL: url, RedisKeyPrefix: prefix, UsageFlushEvery: time.Hour,
-		}, lis, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			ServiceKey: s.ServiceKeys[auth.ServiceGateway],
+		}, lis, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	second := &Stack{HTTPAddr: lis.Addr().String()}

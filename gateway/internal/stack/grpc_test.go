@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"buzhou.dev/platform/auth"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -97,7 +98,7 @@ func TestGRPCArticleService(t *testing.T) {
 		t.Errorf("public list: %v %v", list, err)
 	}
 
-	svc := articlev1.NewArticleServiceClient(grpcConn(t, s.ArticleAddr, s.ServiceKey))
+	svc := articlev1.NewArticleServiceClient(grpcConn(t, s.ArticleAddr, s.ServiceKeys[auth.ServiceVerification]))
 	trust, err := svc.UpdateArticleTrust(ctx, &articlev1.UpdateArticleTrustRequest{ArticleId: a.GetId(), VerificationStatus: proto.String("verified"), ConfidenceScore: proto.Int32(91), RiskLevel: proto.String("low")})
 	if err != nil || trust.GetConfidenceScore() != 91 || trust.GetVerificationStatus() != "verified" {
 		t.Errorf("trust: %v %v", trust, err)
@@ -158,7 +159,7 @@ func TestChangeFeedResumesAfterRestart(t *testing.T) {
 			t.Errorf("anonymous feed (it carries drafts): %v", err)
 		}
 	}
-	feed := articlev1.NewArticleServiceClient(grpcConn(t, first.ArticleAddr, first.ServiceKey))
+	feed := articlev1.NewArticleServiceClient(grpcConn(t, first.ArticleAddr, first.ServiceKeys[auth.ServiceSearch]))
 	stream, err := feed.WatchArticles(ctx, &articlev1.WatchArticlesRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +178,7 @@ func TestChangeFeedResumesAfterRestart(t *testing.T) {
 
 	second := startStack(t, options{dataDir: dir})
 	admin = articlev1.NewArticleServiceClient(grpcConn(t, second.ArticleAddr, testAdminKey))
-	feed = articlev1.NewArticleServiceClient(grpcConn(t, second.ArticleAddr, second.ServiceKey))
+	feed = articlev1.NewArticleServiceClient(grpcConn(t, second.ArticleAddr, second.ServiceKeys[auth.ServiceSearch]))
 	stream, err = feed.WatchArticles(ctx, &articlev1.WatchArticlesRequest{AfterRevision: cursor})
 	if err != nil {
 		t.Fatal(err)

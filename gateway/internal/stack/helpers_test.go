@@ -72,6 +72,16 @@ type options struct {
 	usageFlushEvery time.Duration
 	// qdrantURL puts the search index on Qdrant (the tests' fake).
 	qdrantURL string
+	// failedAuthPerMinute is the failed-auth throttle of the gateway and of
+	// the services' gRPC ports; by default no test reaches it.
+	failedAuthPerMinute int
+	// keyCacheTTL defaults to an hour, so that a revoked key refused within
+	// a test's deadline proves the revocation was pushed.
+	keyCacheTTL time.Duration
+	// readTimeout is the HTTP server's; 0 means the default (30 s).
+	readTimeout time.Duration
+	// log receives the stack's log lines (debug and up) when set.
+	log io.Writer
 }
 
 // startStack runs a whole Buzhou for one test and stops it at cleanup.
@@ -90,17 +100,33 @@ func startStack(tb testing.TB, o options) *Stack {
 	if o.keyPerMinute == 0 {
 		o.keyPerMinute = 100000
 	}
+	if o.failedAuthPerMinute == 0 {
+		o.failedAuthPerMinute = 100000
+	}
+	if o.keyCacheTTL == 0 {
+		o.keyCacheTTL = time.Hour
+	}
 	cfg := Config{
-		Article:      articleapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, SeedDemo: o.seed},
-		Search:       searchapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, QdrantURL: o.qdrantURL},
-		Verification: verificationapp.Config{DataDir: o.dataDir, DatabaseURL: o.databaseURL, AdminKey: testAdminKey},
+		Article: articleapp.Config{
+			DataDir: o.dataDir, DatabaseURL: o.databaseURL, SeedDemo: o.seed, FailedAuthPerMinute: o.failedAuthPerMinute, KeyCacheTTL: o.keyCacheTTL,
+		},
+		Search: searchapp.Config{
+			DataDir: o.dataDir, DatabaseURL: o.databaseURL, QdrantURL: o.qdrantURL, FailedAuthPerMinute: o.failedAuthPerMinute, KeyCacheTTL: o.keyCacheTTL,
+		},
+		Verification: verificationapp.Config{
+			DataDir: o.dataDir, DatabaseURL: o.databaseURL, AdminKey: testAdminKey, FailedAuthPerMinute: o.failedAuthPerMinute,
+		},
 		Gateway: gatewayapp.Config{
 			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.maxBody, RedisURL: o.redisURL, RedisKeyPrefix: o.redisKeyPrefix, TrustedProxies: o.trustedProxies,
-			AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute, UsageFlushEvery: o.usageFlushEvery,
+			AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute, FailedAuthPerMinute: o.failedAuthPerMinute,
+			UsageFlushEvery: o.usageFlushEvery, KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout,
 		},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("BUZHOU_TEST_LOG") != "" {
+	switch {
+	case o.log != nil:
+		log = slog.New(slog.NewTextHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	case os.Getenv("BUZHOU_TEST_LOG") != "":
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	s, err := Start(context.Background(), cfg, log)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"buzhou.dev/platform/auth"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	"buzhou.dev/search/qdrantfake"
 )
@@ -439,7 +440,7 @@ func TestIndexFollowsChanges(t *testing.T) {
 		loser = ids["quasar-flux-capacitor-reset-two"]
 	}
 	conf, vs := int32(97), "verified"
-	trust := articlev1.NewArticleServiceClient(grpcConn(t, s.ArticleAddr, s.ServiceKey))
+	trust := articlev1.NewArticleServiceClient(grpcConn(t, s.ArticleAddr, s.ServiceKeys[auth.ServiceVerification]))
 	if _, err := trust.UpdateArticleTrust(context.Background(), &articlev1.UpdateArticleTrustRequest{ArticleId: loser, VerificationStatus: &vs, ConfidenceScore: &conf}); err != nil {
 		t.Fatal(err)
 	}

@@ -16,12 +16,15 @@ import (
 
 	articleapp "buzhou.dev/article/app"
 	gatewayapp "buzhou.dev/gateway/app"
+	"buzhou.dev/platform/metrics"
 	searchapp "buzhou.dev/search/app"
 	verificationapp "buzhou.dev/verification/app"
 )
 
 // Config is the configuration of every part; the services' own gRPC
-// addresses are replaced by loopback listeners on free ports.
+// addresses are replaced by loopback listeners on free ports, and their
+// service keys by fresh random ones; their metrics addresses are ignored:
+// the gateway's /metrics serves every part.
 type Config struct {
 	Article      articleapp.Config
 	Search       searchapp.Config
@@ -35,8 +38,9 @@ type Stack struct {
 	HTTPAddr string
 	// ArticleAddr, SearchAddr and VerificationAddr are the services' gRPC addresses.
 	ArticleAddr, SearchAddr, VerificationAddr string
-	// ServiceKey is the secret the parts present to each other.
-	ServiceKey string
+	// ServiceKeys are the secrets of the parts' own identities, by service
+	// name (auth.ServiceGateway, …); fresh ones on every start.
+	ServiceKeys map[string]string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -69,22 +73,23 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Stack, error) {
 	cfg.Verification.ArticleAddr = s.ArticleAddr
 	cfg.Article.VerificationAddr = s.VerificationAddr
 	cfg.Search.VerificationAddr = s.VerificationAddr
-	if cfg.Gateway.ServiceKey == "" {
-		// One process, one secret: a fresh internal key on every start.
-		cfg.Gateway.ServiceKey = newServiceKey()
-	}
-	cfg.Verification.ServiceKey = cfg.Gateway.ServiceKey
-	cfg.Article.ServiceKey = cfg.Gateway.ServiceKey
-	cfg.Search.ServiceKey = cfg.Gateway.ServiceKey
-	s.ServiceKey = cfg.Gateway.ServiceKey
+	// One process: every identity gets a fresh secret on every start, which
+	// nothing outside it needs to know.
+	keys := verificationapp.ServiceKeys{Gateway: newServiceKey(), Article: newServiceKey(), Search: newServiceKey(), Verification: newServiceKey()}
+	cfg.Verification.ServiceKeys = keys
+	cfg.Gateway.ServiceKey, cfg.Article.ServiceKey, cfg.Search.ServiceKey = keys.Gateway, keys.Article, keys.Search
+	s.ServiceKeys = keys.ByService()
 	cfg.Gateway.ArticleAddr, cfg.Gateway.SearchAddr, cfg.Gateway.VerificationAddr = s.ArticleAddr, s.SearchAddr, s.VerificationAddr
+
+	cfg.Article.MetricsAddr, cfg.Search.MetricsAddr, cfg.Verification.MetricsAddr = "", "", ""
+	reg := metrics.NewRegistry()
 
 	ctx, s.cancel = context.WithCancel(ctx)
 	parts := []func(context.Context) error{
-		func(ctx context.Context) error { return articleapp.Run(ctx, cfg.Article, lis[0], log) },
-		func(ctx context.Context) error { return searchapp.Run(ctx, cfg.Search, lis[1], log) },
-		func(ctx context.Context) error { return verificationapp.Run(ctx, cfg.Verification, lis[2], log) },
-		func(ctx context.Context) error { return gatewayapp.Run(ctx, cfg.Gateway, lis[3], log) },
+		func(ctx context.Context) error { return articleapp.Run(ctx, cfg.Article, lis[0], log, reg) },
+		func(ctx context.Context) error { return searchapp.Run(ctx, cfg.Search, lis[1], log, reg) },
+		func(ctx context.Context) error { return verificationapp.Run(ctx, cfg.Verification, lis[2], log, reg) },
+		func(ctx context.Context) error { return gatewayapp.Run(ctx, cfg.Gateway, lis[3], log, reg) },
 	}
 	for _, run := range parts {
 		s.wg.Add(1)

@@ -7,14 +7,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"buzhou.dev/article/internal/seed"
 	"buzhou.dev/article/internal/server"
 	"buzhou.dev/article/internal/store"
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
+	"buzhou.dev/platform/metrics"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
-	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
 // Config configures the article service.
@@ -27,20 +28,34 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL"`
 	// VerificationAddr is the verification service, which checks API keys.
 	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
-	// ServiceKey is the secret the services present to each other.
-	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
+	// ServiceKey is the article service's own key, for its key checks.
+	ServiceKey string `env:"BUZHOU_ARTICLE_SERVICE_KEY"`
+	// FailedAuthPerMinute is how many failed key checks a client address may
+	// make per minute on the gRPC port.
+	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
 	// SeedDemo fills a fresh store with the demo articles.
 	SeedDemo bool `env:"BUZHOU_SEED_DEMO, default=true"`
+	// KeyCacheTTL is how long an accepted key is cached. Revocations are
+	// pushed at once; this bounds them only while that push is down.
+	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
+	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
+	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
 }
 
-// Run serves the article service on lis until ctx ends.
-func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+// Run serves the article service on lis until ctx ends; its metrics go to
+// the part "article" of reg.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
 	log = log.With("service", "article")
+	m, err := reg.Part("article")
+	if err != nil {
+		return err
+	}
 	st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}, nil)
 	if err != nil {
 		return fmt.Errorf("open article store: %w", err)
 	}
 	defer st.Close()
+	st = timedStore{Store: st, m: m}
 
 	srv := server.New(st, log, server.Options{Stop: ctx.Done()})
 	if cfg.SeedDemo {
@@ -57,12 +72,13 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) er
 		}
 	}
 
-	idConn, err := grpcx.Dial(cfg.VerificationAddr, cfg.ServiceKey)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceArticle, cfg.ServiceKey, cfg.KeyCacheTTL, log)
 	if err != nil {
-		return fmt.Errorf("dial verification service: %w", err)
+		return err
 	}
-	defer idConn.Close()
-	g := grpcx.NewServer(log, auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil))
+	defer ids.Close()
+	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log),
+		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}))
 	articlev1.RegisterArticleServiceServer(g.GRPC, srv)
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

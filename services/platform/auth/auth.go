@@ -1,49 +1,34 @@
-// Package auth is the one access check every Buzhou service runs on every RPC.
+// Package auth is the one access check every Buzhou service runs on every RPC,
+// and the one definition of its words: the scopes, the services' own
+// identities, and how a key is presented.
 //
 // Each RPC declares its rule next to its definition (the buzhou.identity.v1.access
-// method option). The interceptor reads the caller's key from the metadata
-// ("authorization: Bearer <key>" or "x-api-key: <key>"), resolves it with an
-// Authenticator, and enforces the declared scope.
+// method option). A Guard reads the caller's key from the metadata
+// ("authorization: Bearer <key>" or "x-api-key: <key>", parsed by
+// PresentedKey, which the gateway uses too), throttles addresses that keep
+// failing, resolves the key with an Authenticator (the identity service's
+// own, or a Remote that caches and follows revocations), and enforces the
+// declared scope.
 package auth
 
 import (
 	"context"
-	"crypto/subtle"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"buzhou.dev/platform/errs"
 )
-
-// Scopes a key can hold.
-const (
-	ScopeArticlesWrite      = "articles:write"
-	ScopeVerificationsWrite = "verifications:write"
-	ScopeInspectionsRun     = "inspections:run"
-	ScopeKeysAdmin          = "keys:admin"
-)
-
-// Internal scopes belong to the services' own identities; the keys API never
-// grants them.
-const (
-	ScopeInternalAuthn     = "internal:authn"
-	ScopeInternalFeed      = "internal:feed"
-	ScopeInternalTrust     = "internal:trust"
-	ScopeInternalTelemetry = "internal:telemetry"
-)
-
-// AllScopes lists every scope, for the bootstrap admin key.
-var AllScopes = []string{ScopeArticlesWrite, ScopeVerificationsWrite, ScopeInspectionsRun, ScopeKeysAdmin}
-
-// InternalScopes lists the services' scopes.
-var InternalScopes = []string{ScopeInternalAuthn, ScopeInternalFeed, ScopeInternalTrust, ScopeInternalTelemetry}
 
 // Principal is the authenticated caller.
 type Principal struct {
@@ -74,21 +59,18 @@ func (p *Principal) Has(scope string) bool {
 }
 
 // Authenticator resolves a presented secret to its principal. It returns an
-// error wrapping errs.ErrUnauthenticated, with the reason, for keys it refuses.
+// error wrapping errs.ErrUnauthenticated, with the reason (see Refuse), for
+// keys it refuses.
 type Authenticator interface {
 	Authenticate(ctx context.Context, secret string) (*Principal, error)
 }
 
-// AdminKey accepts exactly one secret, the bootstrap admin key, with every scope.
-// An empty key accepts nothing.
-type AdminKey string
-
-// Authenticate implements Authenticator.
-func (k AdminKey) Authenticate(_ context.Context, secret string) (*Principal, error) {
-	if k == "" || subtle.ConstantTimeCompare([]byte(k), []byte(secret)) != 1 {
-		return nil, fmt.Errorf("%w: unknown API key; check for typos or create a key with `buzhou keys create`", errs.ErrUnauthenticated)
-	}
-	return &Principal{ID: "admin", Name: "admin", Type: "official_bot", KeyID: "bootstrap", Scopes: AllScopes, Bootstrap: true, Unlimited: true}, nil
+// Voucher is an Authenticator that knows some valid keys without checking
+// them (a fresh cache entry, a fixed key held in memory). Vouch returns the
+// principal of such a key, nil for any other; it must be cheap and tell a
+// guesser nothing it could not learn by using a valid key.
+type Voucher interface {
+	Vouch(secret string) *Principal
 }
 
 type principalKey struct{}
@@ -102,38 +84,6 @@ func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 func FromContext(ctx context.Context) *Principal {
 	p, _ := ctx.Value(principalKey{}).(*Principal)
 	return p
-}
-
-// SecretFromMetadata extracts the key from "authorization" or "x-api-key".
-// It returns "" with a nil error when the caller sent neither.
-func SecretFromMetadata(md metadata.MD) (string, error) {
-	if v := md.Get("authorization"); len(v) > 0 && strings.TrimSpace(v[0]) != "" {
-		return ParseAuthorization(v[0])
-	}
-	if v := md.Get("x-api-key"); len(v) > 0 {
-		if k := strings.TrimSpace(v[0]); k != "" {
-			return k, nil
-		}
-	}
-	return "", nil
-}
-
-// ParseAuthorization parses an Authorization header value of the form
-// "Bearer <key>", the scheme in any case.
-func ParseAuthorization(h string) (string, error) {
-	h = strings.TrimSpace(h)
-	scheme, key, found := strings.Cut(h, " ")
-	if !found {
-		return "", fmt.Errorf("%w: malformed Authorization header: missing scheme; send \"Authorization: Bearer <key>\" or \"x-api-key: <key>\"", errs.ErrUnauthenticated)
-	}
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", fmt.Errorf("%w: malformed Authorization header: scheme %q is not supported; send \"Authorization: Bearer <key>\" or \"x-api-key: <key>\"", errs.ErrUnauthenticated, scheme)
-	}
-	key = strings.TrimSpace(key)
-	if key == "" || strings.ContainsAny(key, " \t") {
-		return "", fmt.Errorf("%w: malformed Authorization header: expected exactly one key after Bearer", errs.ErrUnauthenticated)
-	}
-	return key, nil
 }
 
 // AccessOf returns the declared access rule of a gRPC method
@@ -153,21 +103,41 @@ func AccessOf(fullMethod string) *identityv1.Access {
 	return rule
 }
 
+// Guard is the access check of one gRPC server: it authenticates the
+// caller's key, throttles addresses that fail key checks, and enforces the
+// method's access rule.
+type Guard struct {
+	authn    Authenticator
+	throttle *Throttle
+	log      *slog.Logger
+	// counted is told the reason of every refused key (metrics).
+	counted func(reason string)
+}
+
+// NewGuard checks keys with authn and allows each client address
+// failedPerMinute failed key checks a minute (<= 0: the default). A nil log
+// discards the warnings about refused keys.
+func NewGuard(authn Authenticator, failedPerMinute int, log *slog.Logger) *Guard {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Guard{authn: authn, throttle: NewThrottle(failedPerMinute, nil), log: log, counted: func(string) {}}
+}
+
+// CountRefusals makes g tell count the reason (one of Reasons()) of every
+// key it refuses, and returns g. Call it before g serves.
+func (g *Guard) CountRefusals(count func(reason string)) *Guard {
+	g.counted = count
+	return g
+}
+
 // Check authenticates the caller of method and enforces its access rule. Methods
 // outside Buzhou's packages (health, reflection) are public.
-func Check(ctx context.Context, a Authenticator, fullMethod string) (context.Context, error) {
+func (g *Guard) Check(ctx context.Context, fullMethod string) (context.Context, error) {
 	rule := AccessOf(fullMethod)
-	md, _ := metadata.FromIncomingContext(ctx)
-	secret, err := SecretFromMetadata(md)
+	ctx, err := g.authenticate(ctx, fullMethod)
 	if err != nil {
 		return ctx, err
-	}
-	if secret != "" {
-		p, err := a.Authenticate(ctx, secret)
-		if err != nil {
-			return ctx, err
-		}
-		ctx = WithPrincipal(ctx, p)
 	}
 	if rule == nil || rule.GetPublic() || rule.GetScope() == "" {
 		if rule == nil && strings.HasPrefix(fullMethod, "/buzhou.") {
@@ -177,7 +147,8 @@ func Check(ctx context.Context, a Authenticator, fullMethod string) (context.Con
 	}
 	p := FromContext(ctx)
 	if p == nil {
-		return ctx, fmt.Errorf("%w: this call needs an API key with scope %q; send \"Authorization: Bearer <key>\" or \"x-api-key: <key>\"", errs.ErrUnauthenticated, rule.GetScope())
+		g.counted(ReasonMissing)
+		return ctx, Refuse(ReasonMissing, "this call needs an API key with scope %q; %s", rule.GetScope(), howToSend)
 	}
 	if !p.Has(rule.GetScope()) {
 		return ctx, fmt.Errorf("%w: the key lacks scope %q (it has: %s); create a key with that scope", errs.ErrPermissionDenied, rule.GetScope(), strings.Join(p.Scopes, ", "))
@@ -185,10 +156,67 @@ func Check(ctx context.Context, a Authenticator, fullMethod string) (context.Con
 	return ctx, nil
 }
 
+// authenticate puts the caller's principal in ctx when it presents a key.
+// Keys from an address that has used up its failed checks are refused
+// without being checked.
+func (g *Guard) authenticate(ctx context.Context, method string) (context.Context, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if len(md.Get("authorization")) == 0 && len(md.Get("x-api-key")) == 0 {
+		return ctx, nil
+	}
+	var addr string
+	if pr, ok := peer.FromContext(ctx); ok {
+		addr = ClientAddr(pr.Addr)
+	}
+	secret, err := PresentedKey(md.Get("authorization"), md.Get("x-api-key"))
+	if err == nil && secret == "" {
+		return ctx, nil
+	}
+	if wait := g.throttle.Wait(addr); wait > 0 {
+		// Keys the authenticator vouches for without a check (cached or
+		// fixed ones) still pass: a guesser sharing the address, such as
+		// loopback in the all-in-one, must not lock the services out.
+		if v, ok := g.authn.(Voucher); ok && err == nil {
+			if p := v.Vouch(secret); p != nil {
+				return WithPrincipal(ctx, p), nil
+			}
+		}
+		g.counted(ReasonThrottled)
+		return ctx, fmt.Errorf("%w: too many failed API key checks from this address; retry in %d s",
+			errs.ErrResourceExhausted, int64((wait+time.Second-1)/time.Second))
+	}
+	if err != nil {
+		return ctx, g.refused(ctx, method, addr, "", err)
+	}
+	p, err := g.authn.Authenticate(ctx, secret)
+	switch {
+	case err == nil:
+		return WithPrincipal(ctx, p), nil
+	case errors.Is(err, errs.ErrUnauthenticated):
+		return ctx, g.refused(ctx, method, addr, secret, err)
+	}
+	return ctx, err // the check failed, not the key
+}
+
+// refused counts and logs a refused key, then returns err. Only guesses
+// (unknown and malformed keys) drain the address's bucket. Revoked and
+// expired keys were issued, so they are no guess; and a gateway that
+// forwards a key revoked a moment ago must not use up its address's checks,
+// which every client behind it shares.
+func (g *Guard) refused(ctx context.Context, method, addr, secret string, err error) error {
+	reason := ReasonOf(err)
+	if reason == ReasonUnknown || reason == ReasonMalformed {
+		g.throttle.Fail(addr)
+	}
+	g.counted(reason)
+	g.log.WarnContext(ctx, "API key refused", "reason", reason, "prefix", KeyHint(secret), "peer", addr, "method", method)
+	return err
+}
+
 // UnaryInterceptor enforces access on unary RPCs.
-func UnaryInterceptor(a Authenticator) grpc.UnaryServerInterceptor {
+func (g *Guard) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, err := Check(ctx, a, info.FullMethod)
+		ctx, err := g.Check(ctx, info.FullMethod)
 		if err != nil {
 			return nil, err
 		}
@@ -197,9 +225,9 @@ func UnaryInterceptor(a Authenticator) grpc.UnaryServerInterceptor {
 }
 
 // StreamInterceptor enforces access on streaming RPCs.
-func StreamInterceptor(a Authenticator) grpc.StreamServerInterceptor {
+func (g *Guard) StreamInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, err := Check(ss.Context(), a, info.FullMethod)
+		ctx, err := g.Check(ss.Context(), info.FullMethod)
 		if err != nil {
 			return err
 		}

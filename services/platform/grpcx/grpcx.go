@@ -1,6 +1,7 @@
 // Package grpcx builds the gRPC servers and clients of every Buzhou service the
-// same way: panic recovery, request logging, the access check, error mapping and
-// the standard health service.
+// same way: panic recovery, request logging and metrics, the access check,
+// error mapping, and the standard health service, which follows the checks of
+// what the service cannot serve without (see WithChecks).
 package grpcx
 
 import (
@@ -22,6 +23,8 @@ import (
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/metrics"
+	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
 // MaxMessageBytes bounds every message a server receives or sends, and every
@@ -34,41 +37,82 @@ const MaxMessageBytes = 64 << 20
 // Server is a gRPC server with its health service.
 type Server struct {
 	GRPC   *grpc.Server
-	Health *health.Server
+	health *healthServer
+	opts   options
 	log    *slog.Logger
 }
 
-// NewServer returns a server whose every RPC passes through recovery, logging,
-// the access check with authn, and error mapping.
-func NewServer(log *slog.Logger, authn auth.Authenticator) *Server {
+// Option configures a Server.
+type Option func(*options)
+
+type options struct {
+	metrics     *metrics.Part
+	metricsAddr string
+	checks      []Check
+}
+
+// WithMetrics records every RPC in m and, when addr is not empty, serves the
+// process's metrics at http://addr/metrics while the server serves.
+func WithMetrics(m *metrics.Part, addr string) Option {
+	return func(o *options) { o.metrics, o.metricsAddr = m, addr }
+}
+
+// WithChecks makes the health service follow checks: NOT_SERVING while any
+// fails, SERVING again when all pass (see Check).
+func WithChecks(checks ...Check) Option {
+	return func(o *options) { o.checks = append(o.checks, checks...) }
+}
+
+// NewServer returns a server whose every RPC passes through recovery, logging
+// and metrics, the access check of guard, and error mapping.
+func NewServer(log *slog.Logger, guard *auth.Guard, opts ...Option) *Server {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	obs := observer{log: log, metrics: o.metrics}
+	if o.metrics != nil {
+		guard.CountRefusals(o.metrics.AuthFailed)
+	}
 	s := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(
-			unaryObserve(log),
-			auth.UnaryInterceptor(authn),
+			obs.unary,
+			guard.UnaryInterceptor(),
 		),
 		grpc.ChainStreamInterceptor(
-			streamObserve(log),
-			auth.StreamInterceptor(authn),
+			obs.stream,
+			guard.StreamInterceptor(),
 		),
 	)
-	h := health.NewServer()
+	h := &healthServer{Server: health.NewServer()}
 	healthpb.RegisterHealthServer(s, h)
-	return &Server{GRPC: s, Health: h, log: log}
+	return &Server{GRPC: s, health: h, opts: o, log: log}
 }
 
 // Serve serves on lis until ctx ends, then stops gracefully (in-flight RPCs
-// finish, streams are given 5 s).
+// finish, streams are given 5 s). With checks, the first round of them runs
+// before the first RPC is accepted, so the health service never claims more
+// than it knows.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	stopMetrics, err := serveMetrics(s.opts.metrics, s.opts.metricsAddr, s.log)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	defer stopMetrics()
+	stopWatching := watch(ctx, s.health, s.opts.checks, s.log)
 	errc := make(chan error, 1)
 	go func() { errc <- s.GRPC.Serve(lis) }()
 	select {
 	case err := <-errc:
+		stopWatching()
 		return err
 	case <-ctx.Done():
 	}
-	s.Health.Shutdown()
+	stopWatching()
+	s.health.shutdown()
 	done := make(chan struct{})
 	go func() { s.GRPC.GracefulStop(); close(done) }()
 	select {
@@ -91,14 +135,22 @@ func RequestID(ctx context.Context) string {
 	return ""
 }
 
-func finish(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) error {
-	err = errs.ToStatus(ctx, log, method, err)
+// observer logs, measures and maps the errors of every RPC.
+type observer struct {
+	log     *slog.Logger
+	metrics *metrics.Part
+}
+
+func (o observer) finish(ctx context.Context, method string, start time.Time, err error) error {
+	err = errs.ToStatus(ctx, o.log, method, err)
 	code := status.Code(err)
+	took := time.Since(start)
+	o.metrics.ObserveRPC(method, code, took)
 	lv := slog.LevelDebug
 	if code == codes.Internal || code == codes.Unknown {
 		lv = slog.LevelError
 	}
-	log.Log(ctx, lv, "rpc", "method", method, "code", code.String(), "ms", time.Since(start).Milliseconds(), "request_id", RequestID(ctx))
+	o.log.Log(ctx, lv, "rpc", "method", method, "code", code.String(), "ms", took.Milliseconds(), "request_id", RequestID(ctx))
 	return err
 }
 
@@ -107,30 +159,26 @@ func recovered(ctx context.Context, log *slog.Logger, method string, r any) erro
 	return fmt.Errorf("panic in %s: %v", method, r)
 }
 
-func unaryObserve(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-		start := time.Now()
-		defer func() {
-			if r := recover(); r != nil {
-				resp, err = nil, recovered(ctx, log, info.FullMethod, r)
-			}
-			err = finish(ctx, log, info.FullMethod, start, err)
-		}()
-		return handler(ctx, req)
-	}
+func (o observer) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			resp, err = nil, recovered(ctx, o.log, info.FullMethod, r)
+		}
+		err = o.finish(ctx, info.FullMethod, start, err)
+	}()
+	return handler(ctx, req)
 }
 
-func streamObserve(log *slog.Logger) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-		start := time.Now()
-		defer func() {
-			if r := recover(); r != nil {
-				err = recovered(ss.Context(), log, info.FullMethod, r)
-			}
-			err = finish(ss.Context(), log, info.FullMethod, start, err)
-		}()
-		return handler(srv, ss)
-	}
+func (o observer) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			err = recovered(ss.Context(), o.log, info.FullMethod, r)
+		}
+		err = o.finish(ss.Context(), info.FullMethod, start, err)
+	}()
+	return handler(srv, ss)
 }
 
 // Dial connects to a Buzhou service at addr. key, when set, is sent with every
@@ -141,4 +189,41 @@ func Dial(addr string, key string) (*grpc.ClientConn, error) {
 		grpc.WithPerRPCCredentials(auth.KeyCredentials(key)),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
 	)
+}
+
+// Identity is a service's connection to the identity service, made with the
+// service's own key: a key check that follows revocations, and the client
+// for the service's other identity calls.
+type Identity struct {
+	Authn  *auth.Remote
+	Client identityv1.IdentityServiceClient
+	conn   *grpc.ClientConn
+	stop   func()
+}
+
+// DialIdentity connects service (auth.ServiceGateway, …) to the identity
+// service at addr with its key, and follows revocations until ctx ends or
+// Close; accepted keys are cached for cacheTTL (<= 0: the default). A key
+// that is unset or too weak is refused here, at start-up.
+func DialIdentity(ctx context.Context, addr, service, key string, cacheTTL time.Duration, log *slog.Logger) (*Identity, error) {
+	si, ok := auth.ServiceIdentityOf(service)
+	if !ok {
+		return nil, fmt.Errorf("no service identity %q", service)
+	}
+	if err := auth.CheckConfiguredKey(si.Env, key); err != nil {
+		return nil, fmt.Errorf("the %s service checks API keys with a key of its own: %w", service, err)
+	}
+	conn, err := Dial(addr, key)
+	if err != nil {
+		return nil, fmt.Errorf("dial the identity (verification) service at %s: %w", addr, err)
+	}
+	client := identityv1.NewIdentityServiceClient(conn)
+	authn := auth.NewRemote(client, cacheTTL, log, nil)
+	return &Identity{Authn: authn, Client: client, conn: conn, stop: authn.Start(ctx)}, nil
+}
+
+// Close stops following revocations and closes the connection.
+func (i *Identity) Close() error {
+	i.stop()
+	return i.conn.Close()
 }

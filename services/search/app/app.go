@@ -1,8 +1,8 @@
 // Package app wires the search service: its state store, the embedder, the
 // index (embedded, or Qdrant when QDRANT_URL is set), the feed follower that
-// keeps the index up to date, and the gRPC server. The service reports
-// NOT_SERVING on its health service until the follower has caught up with
-// the feed, so /readyz waits for a usable index.
+// keeps the index up to date, and the gRPC server. Its health follows the
+// state store, the index, and the first catch-up with the feed, so /readyz
+// waits for a usable index.
 package app
 
 import (
@@ -14,15 +14,14 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
 	"buzhou.dev/platform/grpcx"
+	"buzhou.dev/platform/metrics"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
-	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
 	"buzhou.dev/search/internal/document"
 	"buzhou.dev/search/internal/embed"
@@ -45,9 +44,17 @@ type Config struct {
 	ArticleAddr string `env:"BUZHOU_ARTICLE_ADDR, default=127.0.0.1:9101"`
 	// VerificationAddr is the verification service, which checks API keys.
 	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
-	// ServiceKey is the secret the search service presents to the others; it
-	// must hold internal:feed.
-	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
+	// ServiceKey is the search service's own key, for its key checks and
+	// for following the change feed (internal:feed).
+	ServiceKey string `env:"BUZHOU_SEARCH_SERVICE_KEY"`
+	// FailedAuthPerMinute is how many failed key checks a client address may
+	// make per minute on the gRPC port.
+	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
+	// KeyCacheTTL is how long an accepted key is cached. Revocations are
+	// pushed at once; this bounds them only while that push is down.
+	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
+	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
+	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
 	// DataDir holds the state database (search.db) and the embedded index
 	// (search-index/).
 	DataDir string `env:"BUZHOU_DATA_DIR, default=./data"`
@@ -78,9 +85,14 @@ type Config struct {
 // learnedModelName is where the state store keeps the learned model.
 const learnedModelName = "learned"
 
-// Run serves the search service on lis until ctx ends.
-func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) (err error) {
+// Run serves the search service on lis until ctx ends; its metrics go to
+// the part "search" of reg.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) (err error) {
 	log = log.With("service", "search")
+	m, err := reg.Part("search")
+	if err != nil {
+		return err
+	}
 	if cfg.Quiet <= 0 {
 		cfg.Quiet = 300 * time.Millisecond
 	}
@@ -118,28 +130,33 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) (e
 		}
 	}
 
-	idConn, err := grpcx.Dial(cfg.VerificationAddr, cfg.ServiceKey)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceSearch, cfg.ServiceKey, cfg.KeyCacheTTL, log)
 	if err != nil {
-		return fmt.Errorf("dial verification service: %w", err)
+		return err
 	}
-	defer idConn.Close()
+	defer ids.Close()
 
 	params, tune := document.Default(), ranking.Default()
-	g := grpcx.NewServer(log, auth.NewRemote(identityv1.NewIdentityServiceClient(idConn), nil))
-	// Not ready until the index has caught up with the feed.
-	for _, name := range []string{"", searchv1.SearchService_ServiceDesc.ServiceName} {
-		g.Health.SetServingStatus(name, healthpb.HealthCheckResponse_NOT_SERVING)
-	}
+	// Ready once the index has caught up with the feed the first time; a
+	// later reindex answers from the partial index and stays ready.
+	var caughtUp atomic.Bool
 	follower := feed.New(feed.Config{
 		Client: articles, Cursors: st, Name: idx.CursorName(),
 		Apply: indexer.New(idx, emb, params, nil).Apply,
 		Quiet: cfg.Quiet, Log: log,
-		OnCaughtUp: func() {
-			for _, name := range []string{"", searchv1.SearchService_ServiceDesc.ServiceName} {
-				g.Health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
-			}
-		},
+		OnCaughtUp: func() { caughtUp.Store(true) },
 	})
+	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log), grpcx.WithMetrics(m, cfg.MetricsAddr),
+		grpcx.WithChecks(
+			grpcx.Check{Name: "database", Ping: st.Ping},
+			grpcx.Check{Name: idx.Backend() + " index", Ping: func(ctx context.Context) error { _, _, err := idx.Count(ctx); return err }},
+			grpcx.Check{Name: "article feed (first catch-up not done yet)", Ping: func(context.Context) error {
+				if !caughtUp.Load() {
+					return errors.New("catching up with the article feed")
+				}
+				return nil
+			}},
+		))
 	unanswered := server.NewUnanswered(st, nil, log)
 	engine := ranking.New(idx, emb, params, tune)
 	reset := idx.Reset

@@ -11,7 +11,9 @@ import (
 	"net"
 	"time"
 
+	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
+	"buzhou.dev/platform/metrics"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
@@ -32,34 +34,65 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL"`
 	// AdminKey is the bootstrap key with every scope.
 	AdminKey string `env:"BUZHOU_ADMIN_KEY"`
-	// ServiceKey is the secret the gateway and services present to each other.
-	ServiceKey string `env:"BUZHOU_SERVICE_KEY"`
+	// ServiceKeys are the secrets of every service identity, this service's
+	// own included: the identity host makes sure each one's key exists.
+	ServiceKeys ServiceKeys
+	// FailedAuthPerMinute is how many failed key checks a client address may
+	// make per minute on the gRPC port.
+	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
+	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
+	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
 }
 
-// Run serves the verification and identity services on lis until ctx ends.
-func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger) error {
+// ServiceKeys holds the secret of each service identity (see
+// auth.ServiceIdentities); an empty one revokes that identity's key.
+type ServiceKeys struct {
+	Gateway      string `env:"BUZHOU_GATEWAY_SERVICE_KEY"`
+	Article      string `env:"BUZHOU_ARTICLE_SERVICE_KEY"`
+	Search       string `env:"BUZHOU_SEARCH_SERVICE_KEY"`
+	Verification string `env:"BUZHOU_VERIFICATION_SERVICE_KEY"`
+}
+
+// ByService keys the secrets by service name (auth.ServiceGateway, …).
+func (k ServiceKeys) ByService() map[string]string {
+	return map[string]string{
+		auth.ServiceGateway: k.Gateway, auth.ServiceArticle: k.Article,
+		auth.ServiceSearch: k.Search, auth.ServiceVerification: k.Verification,
+	}
+}
+
+// Run serves the verification and identity services on lis until ctx ends;
+// their metrics go to the part "verification" of reg.
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
 	log = log.With("service", "verification")
+	m, err := reg.Part("verification")
+	if err != nil {
+		return err
+	}
 	st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}, time.Now)
 	if err != nil {
 		return fmt.Errorf("open verification store: %w", err)
 	}
 	defer st.Close()
+	st = timedStore{Store: st, m: m}
 
-	ids := identity.New(st, time.Now, log)
+	ids := identity.New(st, time.Now, log, ctx.Done())
 	if err := ids.EnsureBootstrapKey(ctx, cfg.AdminKey); err != nil {
 		return err
 	}
-	if err := ids.EnsureServiceKey(ctx, cfg.ServiceKey); err != nil {
+	if err := ids.EnsureServiceKeys(ctx, cfg.ServiceKeys.ByService()); err != nil {
 		return err
 	}
 
-	articleConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKey)
+	articleConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKeys.Verification)
 	if err != nil {
 		return fmt.Errorf("dial article service: %w", err)
 	}
 	defer articleConn.Close()
 
-	g := grpcx.NewServer(log, ids)
+	// Keys are checked here against the store itself, with no cache.
+	g := grpcx.NewServer(log, auth.NewGuard(ids, cfg.FailedAuthPerMinute, log),
+		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}))
 	identityv1.RegisterIdentityServiceServer(g.GRPC, ids)
 	verificationv1.RegisterVerificationServiceServer(g.GRPC, stats.New(articlev1.NewArticleServiceClient(articleConn), usage{ids}, nil))
 	log.Info("serving", "addr", lis.Addr().String())

@@ -13,6 +13,7 @@ import (
 
 	"buzhou.dev/article/app"
 	"buzhou.dev/platform/logging"
+	"buzhou.dev/platform/metrics"
 )
 
 func main() {
@@ -34,5 +35,5 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return app.Run(ctx, cfg, lis, log)
+	return app.Run(ctx, cfg, lis, log, metrics.NewRegistry())
 }

@@ -137,7 +137,7 @@ func (s *Server) CreateArticle(ctx context.Context, req *articlev1.CreateArticle
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a, "201")
+	setHeaders(ctx, a)
 	return a, nil
 }
 
@@ -224,7 +224,7 @@ func (s *Server) GetArticle(ctx context.Context, req *articlev1.GetArticleReques
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a, "")
+	setHeaders(ctx, a)
 	return a, nil
 }
 
@@ -253,7 +253,7 @@ func (s *Server) RenderArticle(ctx context.Context, req *articlev1.RenderArticle
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a, "")
+	setHeaders(ctx, a)
 	return &httpbody.HttpBody{ContentType: "text/markdown; charset=utf-8", Data: render.Markdown(a, req.GetLang())}, nil
 }
 
@@ -324,7 +324,7 @@ func (s *Server) UpdateArticle(ctx context.Context, req *articlev1.UpdateArticle
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a, "")
+	setHeaders(ctx, a)
 	return a, nil
 }
 
@@ -370,7 +370,7 @@ func (s *Server) transition(ctx context.Context, id, to string, change func(*art
 		return nil, err
 	}
 	if cur.GetStatus() == to && to != vocab.StatusDeprecated {
-		setHeaders(ctx, cur, "")
+		setHeaders(ctx, cur)
 		return cur, nil
 	}
 	// Checked inside the write, against the status it replaces.
@@ -385,7 +385,7 @@ func (s *Server) transition(ctx context.Context, id, to string, change func(*art
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a, "")
+	setHeaders(ctx, a)
 	return a, nil
 }
 
@@ -486,17 +486,13 @@ func (s *Server) Seed(ctx context.Context, articles []*articlev1.Article) (int, 
 }
 
 // setHeaders sends the article's id, slug and revision as response metadata;
-// the gateway turns them into X-Article-Id, X-Article-Slug and ETag, and
-// x-http-code into the HTTP status.
-func setHeaders(ctx context.Context, a *articlev1.Article, httpCode string) {
+// the gateway turns them into X-Article-Id, X-Article-Slug and ETag.
+func setHeaders(ctx context.Context, a *articlev1.Article) {
 	md := metadata.Pairs(
 		"x-article-id", a.GetId(),
 		"x-article-slug", a.GetSlug(),
 		"etag", strconv.Quote(strconv.Itoa(int(a.GetRevision()))),
 	)
-	if httpCode != "" {
-		md.Append("x-http-code", httpCode)
-	}
 	// SetHeader fails only outside an RPC (direct calls, seeding); nothing to send then.
 	_ = grpc.SetHeader(ctx, md)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"buzhou.dev/platform/logging"
+	"buzhou.dev/platform/metrics"
 	"buzhou.dev/verification/app"
 )
 
@@ -34,5 +35,5 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return app.Run(ctx, cfg, lis, log)
+	return app.Run(ctx, cfg, lis, log, metrics.NewRegistry())
 }

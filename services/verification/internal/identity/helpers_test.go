@@ -99,7 +99,7 @@ func newEnvOn(t *testing.T, e engine) *env {
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return &env{
-		svc:    identity.New(st, clock.Now, log),
+		svc:    identity.New(st, clock.Now, log, nil),
 		st:     st,
 		clock:  clock,
 		logs:   logs,
@@ -108,7 +108,7 @@ func newEnvOn(t *testing.T, e engine) *env {
 			if err := st.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			return identity.New(reopen(), clock.Now, log)
+			return identity.New(reopen(), clock.Now, log, nil)
 		},
 	}
 }

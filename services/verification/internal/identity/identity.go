@@ -3,18 +3,18 @@
 // service hosts it, being the trust domain.
 //
 // Service is both the gRPC IdentityService and the auth.Authenticator of the
-// verification service itself, which checks keys locally; the other services
-// call AuthenticateApiKey over gRPC. Secrets are shown once, at creation, and
-// stored only as their SHA-256.
+// verification service itself, which checks keys locally, against the store
+// on every call (nothing cached, so a revocation holds at once); the other
+// services call AuthenticateApiKey over gRPC and follow WatchKeyRevocations.
+// Secrets are shown once, at creation, and stored only as their SHA-256.
 package identity
 
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"buzhou.dev/platform/auth"
@@ -43,36 +43,36 @@ type Service struct {
 	st  Store
 	now func() time.Time
 	log *slog.Logger
+	// revocations go to every WatchKeyRevocations stream, which end when
+	// stop closes.
+	revocations *broadcaster
+	stop        <-chan struct{}
+
+	// fixed holds the principals of the fixed keys this process ensured, by
+	// secret hash, for Vouch.
+	mu    sync.Mutex
+	fixed map[string]*auth.Principal
 }
 
 var (
 	_ identityv1.IdentityServiceServer = (*Service)(nil)
 	_ auth.Authenticator               = (*Service)(nil)
+	_ auth.Voucher                     = (*Service)(nil)
 	_ Store                            = store.Store(nil)
 )
 
 // New returns the identity service on st. now is the clock keys expire by;
-// nil means time.Now. A nil log discards the service's logs.
-func New(st Store, now func() time.Time, log *slog.Logger) *Service {
+// nil means time.Now. A nil log discards the service's logs. Closing stop
+// ends the revocation streams, so that a graceful stop need not wait for
+// them; nil never does.
+func New(st Store, now func() time.Time, log *slog.Logger, stop <-chan struct{}) *Service {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, now: now, log: log}
-}
-
-// Principal types as the store and auth.Principal spell them.
-const (
-	typeOfficialBot     = "official_bot"
-	typeThirdPartyAgent = "third_party_agent"
-	typeHumanExpert     = "human_expert"
-)
-
-// validType reports whether t is a principal type.
-func validType(t string) bool {
-	return t == typeOfficialBot || t == typeThirdPartyAgent || t == typeHumanExpert
+	return &Service{st: st, now: now, log: log, revocations: newBroadcaster(), stop: stop, fixed: map[string]*auth.Principal{}}
 }
 
 func timestamp(t time.Time) *timestamppb.Timestamp {
@@ -106,12 +106,6 @@ func keyProto(k store.Key) *identityv1.ApiKey {
 		DailyQuota:         k.DailyQuota,
 		MonthlyQuota:       k.MonthlyQuota,
 	}
-}
-
-// created asks the gateway to answer 201. Outside an RPC (a direct call, as
-// in tests) there is no header to set, and that is fine.
-func created(ctx context.Context) {
-	_ = grpc.SetHeader(ctx, metadata.Pairs("x-http-code", "201"))
 }
 
 // caller names the authenticated caller for logs.

@@ -20,13 +20,16 @@ import (
 	"buzhou.dev/verification/internal/identity"
 )
 
-func allScopes() []string {
-	return []string{auth.ScopeArticlesWrite, auth.ScopeVerificationsWrite, auth.ScopeInspectionsRun, auth.ScopeKeysAdmin}
+func allScopes() []string { return auth.KeyScopes() }
+
+// asAdmin is a call by the bootstrap key.
+func asAdmin(t *testing.T) context.Context {
+	return auth.WithPrincipal(t.Context(), &auth.Principal{ID: identity.BootstrapPrincipalID, KeyID: identity.BootstrapKeyID, Scopes: auth.KeyScopes(), Bootstrap: true})
 }
 
 func mustCreateKey(t *testing.T, svc *identity.Service, req *identityv1.CreateApiKeyRequest) *identityv1.CreateApiKeyResponse {
 	t.Helper()
-	resp, err := svc.CreateApiKey(t.Context(), req)
+	resp, err := svc.CreateApiKey(asAdmin(t), req)
 	if err != nil {
 		t.Fatalf("CreateApiKey(%s): %v", req.GetName(), err)
 	}
@@ -54,6 +57,23 @@ func wantRefused(t *testing.T, err, sentinel error, parts ...string) {
 			t.Errorf("error %q does not say %q", err, p)
 		}
 	}
+}
+
+// wantCreated checks a CreateApiKey answer: a key that works when want is
+// nil, else a refusal of that kind saying every part, and no key.
+func wantCreated(t *testing.T, svc *identity.Service, resp *identityv1.CreateApiKeyResponse, err, want error, parts ...string) {
+	t.Helper()
+	if want == nil {
+		if err != nil {
+			t.Fatalf("CreateApiKey: %v", err)
+		}
+		mustAuthenticate(t, svc, resp.GetKey())
+		return
+	}
+	if resp != nil {
+		t.Fatalf("CreateApiKey answered %v", resp)
+	}
+	wantRefused(t, err, want, parts...)
 }
 
 func TestCreateThenAuthenticate(t *testing.T) {
@@ -259,7 +279,9 @@ func TestAuthenticateUnknownOrEmpty(t *testing.T) {
 		{"unknown", "bzk_Zz12Yy34Xx56Ww78Vv90Uu12Tt34Ss56", []string{"unknown API key (prefix bzk_Zz12…); check for typos or create one with `buzhou keys create`"}},
 		{"typo of a real key", typo, []string{"unknown API key (prefix " + real.GetKey()[:8] + "…)"}},
 		{"short", "abcd", []string{"unknown API key (prefix ab…)"}},
-		{"unprintable", "\x00\x01\x02\x03xyz", []string{"unknown API key (prefix ???…)"}},
+		{"unprintable", "\x00\x01\x02\x03xyz", []string{"malformed API key: byte 1 (0x00) is not printable ASCII"}},
+		{"non-breaking space", "bzk_Zz12Yy34Xx56Ww78Vv90Uu12Tt34Ss56\u00a0", []string{"malformed API key: byte 37 (0xC2)"}},
+		{"space inside", "bzk_Zz12 Yy34", []string{"malformed API key"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,9 +320,13 @@ func TestCreateApiKeyValidation(t *testing.T) {
 		{"name of 100 runes", valid(func(r *identityv1.CreateApiKeyRequest) { r.Name = strings.Repeat("键", 100) }), nil, ""},
 		{"name with a line break", valid(func(r *identityv1.CreateApiKeyRequest) { r.Name = "a\nb" }), errs.ErrInvalid, "control characters"},
 		{"no scopes", valid(func(r *identityv1.CreateApiKeyRequest) { r.Scopes = nil }), errs.ErrInvalid,
-			"articles:write, verifications:write, inspections:run, keys:admin"},
+			"scopes: give at least one scope; valid scopes: articles:write, verifications:write, inspections:run, keys:admin"},
 		{"unknown scope", valid(func(r *identityv1.CreateApiKeyRequest) { r.Scopes = []string{"articles:write", "articles:delete"} }), errs.ErrInvalid,
-			`"articles:delete" is not a scope; valid scopes are articles:write, verifications:write, inspections:run, keys:admin`},
+			`scopes: unknown scope "articles:delete"; valid scopes: articles:write, verifications:write, inspections:run, keys:admin`},
+		{"internal scope", valid(func(r *identityv1.CreateApiKeyRequest) {
+			r.Scopes = []string{"articles:write", auth.ScopeInternalTrust}
+		}), errs.ErrInvalid,
+			`scope "internal:trust" is internal to Buzhou's own services`},
 		{"scope in another case", valid(func(r *identityv1.CreateApiKeyRequest) { r.Scopes = []string{"Keys:Admin"} }), errs.ErrInvalid, "valid scopes"},
 		{"every scope", valid(func(r *identityv1.CreateApiKeyRequest) { r.Scopes = allScopes() }), nil, ""},
 		{"expired already", valid(func(r *identityv1.CreateApiKeyRequest) { r.ExpiresAt = timestamppb.New(startTime().Add(-time.Second)) }),
@@ -319,18 +345,8 @@ func TestCreateApiKeyValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			resp, err := e.svc.CreateApiKey(t.Context(), tt.req)
-			if tt.err == nil {
-				if err != nil {
-					t.Fatalf("CreateApiKey: %v", err)
-				}
-				mustAuthenticate(t, e.svc, resp.GetKey())
-				return
-			}
-			if resp != nil {
-				t.Fatalf("CreateApiKey answered %v", resp)
-			}
-			wantRefused(t, err, tt.err, tt.says)
+			resp, err := e.svc.CreateApiKey(asAdmin(t), tt.req)
+			wantCreated(t, e.svc, resp, err, tt.err, tt.says)
 		})
 	}
 }
@@ -359,13 +375,17 @@ func TestSecretsAreUniqueAndMarked(t *testing.T) {
 func TestBootstrapKey(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, e *env) {
-		const first, second = "first-admin-secret-0123456789", "second-admin-secret-9876543210"
+		const first, second = "first-admin-secret-0123456789abcdef", "second-admin-secret-9876543210fedcba"
 		if err := e.svc.EnsureBootstrapKey(t.Context(), first); err != nil {
 			t.Fatal(err)
 		}
 		want := &auth.Principal{ID: "prn_admin", Name: "admin", Type: "official_bot", KeyID: "key_bootstrap", Scopes: allScopes(), Bootstrap: true, Unlimited: true}
 		if d := cmp.Diff(want, mustAuthenticate(t, e.svc, first)); d != "" {
 			t.Fatalf("Authenticate(bootstrap) (-want +got):\n%s", d)
+		}
+		// Vouch knows it without the store, for a throttled address.
+		if d := cmp.Diff(want, e.svc.Vouch(first)); d != "" {
+			t.Fatalf("Vouch(bootstrap) (-want +got):\n%s", d)
 		}
 		authResp, err := e.svc.AuthenticateApiKey(t.Context(), &identityv1.AuthenticateApiKeyRequest{Key: first})
 		if err != nil {
@@ -425,6 +445,9 @@ func TestBootstrapKey(t *testing.T) {
 		}
 		_, err = svc.Authenticate(t.Context(), second)
 		wantRefused(t, err, errs.ErrUnauthenticated, "API key key_bootstrap was revoked at 2026-07-01T13:00:00Z")
+		if svc.Vouch(second) != nil || svc.Vouch(first) != nil {
+			t.Errorf("Vouch still knows a revoked or replaced bootstrap secret")
+		}
 		if err := svc.EnsureBootstrapKey(t.Context(), second); err != nil {
 			t.Fatal(err)
 		}
@@ -450,12 +473,18 @@ func TestBootstrapKeyUnsetFromTheStart(t *testing.T) {
 	}
 }
 
-func TestBootstrapKeyRefusesSpaces(t *testing.T) {
+func TestBootstrapKeyRefusesWeakSecrets(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	for _, secret := range []string{"two words here", " leading-space-secret", "line\nbreak-secret-12345"} {
+	for secret, says := range map[string]string{
+		"two words here and a few more to be long":  "contains spaces",
+		" leading-space-secret-0123456789abcdef":    "contains spaces",
+		"line\nbreak-secret-0123456789abcdefghij":   "control",
+		"nbsp-secret-0123456789abcdefghijklm\u00a0": "non-ASCII",
+		"short-but-printable-0123456789a":           "has 31 characters, too few to resist guessing; use at least 32",
+	} {
 		err := e.svc.EnsureBootstrapKey(t.Context(), secret)
-		wantRefused(t, err, errs.ErrInvalid, "BUZHOU_ADMIN_KEY")
+		wantRefused(t, err, errs.ErrInvalid, "BUZHOU_ADMIN_KEY", says)
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("error %q shows the secret", err)
 		}

@@ -3,13 +3,13 @@ package identity
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/vocab"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	"buzhou.dev/verification/internal/store"
 )
@@ -18,19 +18,6 @@ const (
 	maxNameRunes = 100
 	maxRateLimit = 1_000_000
 )
-
-// knownScope reports whether scope is one a key can hold.
-func knownScope(scope string) bool {
-	switch scope {
-	case auth.ScopeArticlesWrite, auth.ScopeVerificationsWrite, auth.ScopeInspectionsRun, auth.ScopeKeysAdmin:
-		return true
-	}
-	return false
-}
-
-func allScopes() []string {
-	return []string{auth.ScopeArticlesWrite, auth.ScopeVerificationsWrite, auth.ScopeInspectionsRun, auth.ScopeKeysAdmin}
-}
 
 // checkName trims a display name and checks it; field names the JSON field
 // for the message.
@@ -47,24 +34,6 @@ func checkName(field, name string) (string, error) {
 	return name, nil
 }
 
-// checkScopes returns the scopes without repeats, in the order given.
-func checkScopes(scopes []string) ([]string, error) {
-	valid := strings.Join(allScopes(), ", ")
-	if len(scopes) == 0 {
-		return nil, fmt.Errorf("%w: scopes: give at least one of %s", errs.ErrInvalid, valid)
-	}
-	var out []string
-	for _, s := range scopes {
-		if !knownScope(s) {
-			return nil, fmt.Errorf("%w: scopes: %q is not a scope; valid scopes are %s", errs.ErrInvalid, s, valid)
-		}
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
 func checkPageSize(n int32) error {
 	if n < 0 {
 		return fmt.Errorf("%w: pageSize is %d; give 1 to 200, or 0 for the default of 50", errs.ErrInvalid, n)
@@ -79,9 +48,9 @@ func (s *Service) CreateApiKey(ctx context.Context, req *identityv1.CreateApiKey
 	if err != nil {
 		return nil, err
 	}
-	scopes, err := checkScopes(req.GetScopes())
+	scopes, err := auth.CheckScopes(req.GetScopes())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: scopes: %s", errs.ErrInvalid, errs.Message(err))
 	}
 	k := store.Key{
 		ID:                 newID("key"),
@@ -111,9 +80,13 @@ func (s *Service) CreateApiKey(ctx context.Context, req *identityv1.CreateApiKey
 		return nil, fmt.Errorf("%w: monthlyQuota is %d; give a positive number, or 0 for none", errs.ErrInvalid, k.MonthlyQuota)
 	}
 
+	if err := mayMint(auth.FromContext(ctx), scopes, k.PrincipalID); err != nil {
+		return nil, err
+	}
+
 	var owner *store.Principal
 	if k.PrincipalID == "" {
-		owner = &store.Principal{ID: newID("prn"), Name: name, Type: typeThirdPartyAgent}
+		owner = &store.Principal{ID: newID("prn"), Name: name, Type: vocab.PrincipalThirdPartyAgent}
 		k.PrincipalID = owner.ID
 	}
 	secret := newSecret()
@@ -123,7 +96,6 @@ func (s *Service) CreateApiKey(ctx context.Context, req *identityv1.CreateApiKey
 	if err != nil {
 		return nil, err
 	}
-	created(ctx)
 	s.log.InfoContext(ctx, "API key created", "key", stored.ID, "prefix", stored.Prefix, "principal", stored.PrincipalID,
 		"scopes", strings.Join(stored.Scopes, ","), "by", caller(ctx))
 	return &identityv1.CreateApiKeyResponse{
@@ -135,6 +107,31 @@ func (s *Service) CreateApiKey(ctx context.Context, req *identityv1.CreateApiKey
 		Name:        stored.Name,
 		PrincipalId: stored.PrincipalID,
 	}, nil
+}
+
+// mayMint enforces the minting rules: a key never grants a scope it lacks,
+// only the bootstrap key grants keys:admin, and no key is minted for the
+// owner of a fixed key (the bootstrap principal, a service's). A principal
+// that does not exist is the store's NotFound.
+func mayMint(caller *auth.Principal, scopes []string, principalID string) error {
+	if caller == nil {
+		return fmt.Errorf("%w: creating a key needs an API key with scope %q", errs.ErrPermissionDenied, auth.ScopeKeysAdmin)
+	}
+	for _, s := range scopes {
+		switch {
+		case !caller.Has(s):
+			return fmt.Errorf("%w: the key lacks scope %q, so it cannot grant it (it has: %s); ask for a key that holds the scope",
+				errs.ErrPermissionDenied, s, strings.Join(caller.Scopes, ", "))
+		case s == auth.ScopeKeysAdmin && !caller.Bootstrap:
+			return fmt.Errorf("%w: only the bootstrap key (BUZHOU_ADMIN_KEY) may grant %q; leave it out, or create the key with the bootstrap key",
+				errs.ErrPermissionDenied, auth.ScopeKeysAdmin)
+		}
+	}
+	if fk, ok := fixedPrincipal(principalID); ok {
+		return fmt.Errorf("%w: principal %s owns the key of %s and no other; its key follows that variable, so create keys for another principal",
+			errs.ErrPermissionDenied, principalID, fk.env)
+	}
+	return nil
 }
 
 // ListApiKeys lists keys, newest first, without secrets.
@@ -154,8 +151,9 @@ func (s *Service) ListApiKeys(ctx context.Context, req *identityv1.ListApiKeysRe
 }
 
 // RevokeApiKey revokes a key; revoking it again keeps the first time. The
-// bootstrap key follows BUZHOU_ADMIN_KEY and cannot be revoked here: it would
-// come back at the next start anyway.
+// revocation is pushed to every WatchKeyRevocations stream before the answer.
+// The bootstrap and service keys follow their variables and cannot be
+// revoked here: they would come back at the next start anyway.
 func (s *Service) RevokeApiKey(ctx context.Context, req *identityv1.RevokeApiKeyRequest) (*identityv1.ApiKey, error) {
 	id := req.GetId()
 	if id == "" {
@@ -165,9 +163,9 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *identityv1.RevokeApiKey
 	if err != nil {
 		return nil, err
 	}
-	if k.Bootstrap {
-		return nil, fmt.Errorf("%w: %s is the bootstrap key of BUZHOU_ADMIN_KEY and cannot be revoked through the API; change or unset BUZHOU_ADMIN_KEY and restart instead",
-			errs.ErrFailedPrecondition, id)
+	if fk, ok := fixedKeyOf(id); ok {
+		return nil, fmt.Errorf("%w: %s is the key of %s and cannot be revoked through the API; change or unset %s and restart the verification service instead",
+			errs.ErrFailedPrecondition, id, fk.env, fk.env)
 	}
 	wasRevoked := !k.RevokedAt.IsZero()
 	k, err = s.st.RevokeKey(ctx, id)
@@ -175,6 +173,7 @@ func (s *Service) RevokeApiKey(ctx context.Context, req *identityv1.RevokeApiKey
 		return nil, err
 	}
 	if !wasRevoked {
+		s.revocations.publish(k.ID, k.RevokedAt)
 		s.log.InfoContext(ctx, "API key revoked", "key", k.ID, "prefix", k.Prefix, "by", caller(ctx))
 	}
 	return keyProto(k), nil

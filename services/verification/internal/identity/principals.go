@@ -3,8 +3,10 @@ package identity
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/vocab"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	"buzhou.dev/verification/internal/store"
 )
@@ -21,15 +23,13 @@ func (s *Service) CreatePrincipal(ctx context.Context, req *identityv1.CreatePri
 		return nil, err
 	}
 	typ := in.GetType()
-	if !validType(typ) {
-		return nil, fmt.Errorf("%w: type is required; give official_bot, third_party_agent or human_expert",
-			errs.ErrInvalid)
+	if !vocab.ValidPrincipalType(typ) {
+		return nil, fmt.Errorf("%w: type is required; give %s", errs.ErrInvalid, strings.Join(vocab.PrincipalTypes(), ", "))
 	}
 	p, err := s.st.CreatePrincipal(ctx, store.Principal{ID: newID("prn"), Name: name, Type: typ})
 	if err != nil {
 		return nil, err
 	}
-	created(ctx)
 	s.log.InfoContext(ctx, "principal created", "principal", p.ID, "type", p.Type, "by", caller(ctx))
 	return principalProto(p), nil
 }

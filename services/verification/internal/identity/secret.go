@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -20,8 +18,6 @@ const (
 	keyPrefixLen = 12
 	// idChars base62 characters make ids that do not collide (≈95 bits).
 	idChars = 16
-	// hintChars is the most of a presented secret an error message repeats.
-	hintChars = 8
 
 	base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
@@ -71,18 +67,6 @@ func keyPrefix(secret string) string {
 // short secret is not listed nearly whole.
 func adminPrefix(secret string) string {
 	return firstRunes(secret, min(6, utf8.RuneCountInString(secret)/2)) + "…"
-}
-
-// hint shows the start of a presented secret in an error message: at most 8
-// characters and at most half of it, unprintable ones replaced by '?'.
-func hint(secret string) string {
-	shown := firstRunes(secret, min(hintChars, utf8.RuneCountInString(secret)/2))
-	return strings.Map(func(r rune) rune {
-		if !unicode.IsGraphic(r) || unicode.IsSpace(r) {
-			return '?'
-		}
-		return r
-	}, shown) + "…"
 }
 
 func firstRunes(s string, n int) string {

@@ -5,27 +5,6 @@ import (
 	"testing"
 )
 
-func TestHint(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name, secret, want string
-	}{
-		{"made key", "bzk_Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56", "bzk_Ab12…"},
-		{"short", "abcdef", "abc…"},
-		{"one character", "x", "…"},
-		{"unicode", "密钥密钥密钥密钥密钥", "密钥密钥密…"},
-		{"unprintable", "a\tb\x00cdefgh", "a?b?c…"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := hint(tt.secret); got != tt.want {
-				t.Fatalf("hint(%q) = %q, want %q", tt.secret, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestAdminPrefix(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -5,12 +5,12 @@ import (
 	"fmt"
 
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/vocab"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	"buzhou.dev/verification/internal/store"
 )
 
 const (
-	maxAgentIDLen = 64
 	// maxUsageEntries bounds one RecordAgentUsage call; a gateway flushes far
 	// fewer agents at a time.
 	maxUsageEntries = 10_000
@@ -28,21 +28,6 @@ type AgentTotals struct {
 	MeanLatencyMs float64
 }
 
-// validAgentID: 1–64 characters of A–Z, a–z, 0–9, '.', '_' and '-'.
-func validAgentID(id string) bool {
-	if id == "" || len(id) > maxAgentIDLen {
-		return false
-	}
-	for _, c := range []byte(id) {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // RecordAgentUsage adds the counts a gateway gathered to today's row of each
 // agent. Nothing is written unless every entry is valid.
 func (s *Service) RecordAgentUsage(ctx context.Context, req *identityv1.RecordAgentUsageRequest) (*identityv1.RecordAgentUsageResponse, error) {
@@ -52,9 +37,9 @@ func (s *Service) RecordAgentUsage(ctx context.Context, req *identityv1.RecordAg
 	}
 	usage := make([]store.AgentUsage, 0, len(entries))
 	for i, u := range entries {
-		if !validAgentID(u.GetAgentId()) {
-			return nil, fmt.Errorf("%w: usage[%d].agentId %q is not an agent id; use 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'",
-				errs.ErrInvalid, i, truncate(u.GetAgentId(), maxAgentIDLen), maxAgentIDLen)
+		if !vocab.ValidAgentID(u.GetAgentId()) {
+			return nil, fmt.Errorf("%w: usage[%d].agentId %q is not an agent id; use %s",
+				errs.ErrInvalid, i, truncate(u.GetAgentId(), vocab.MaxAgentIDLen), vocab.AgentIDRule)
 		}
 		if u.GetCalls() < 0 || u.GetErrors() < 0 || u.GetTotalLatencyMs() < 0 {
 			return nil, fmt.Errorf("%w: usage[%d] (agent %s) has a negative count; counts start at 0", errs.ErrInvalid, i, u.GetAgentId())

@@ -8,6 +8,7 @@ package articlev1
 
 import (
 	_ "buzhou.dev/proto/gen/buzhou/identity/v1"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -679,7 +680,8 @@ func (x *VerificationRecordSummary) GetVerifiedAt() *timestamppb.Timestamp {
 // Article is a structured, bilingual troubleshooting guide or how-to.
 type Article struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Server-made id, e.g. "art_yQUePTDy_sfd".
+	// Server-made id, e.g. "art_yQUePTDy_sfd". In the path of an update, the id
+	// or the slug of the article to change.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Server-made URL name from the English title; unique and stable across edits.
 	Slug string `protobuf:"bytes,2,opt,name=slug,proto3" json:"slug,omitempty"`
@@ -1528,7 +1530,7 @@ func (x *UpdateArticleRequest) GetExpectedRevision() int32 {
 // PublishArticleRequest names the article to publish.
 type PublishArticleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Article id.
+	// Article id or slug.
 	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1574,7 +1576,7 @@ func (x *PublishArticleRequest) GetId() string {
 // DeprecateArticleRequest names the article to deprecate.
 type DeprecateArticleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Article id.
+	// Article id or slug.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Why, e.g. "superseded by …"; shown to readers.
 	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -1629,7 +1631,7 @@ func (x *DeprecateArticleRequest) GetReason() string {
 // ArchiveArticleRequest names the article to archive.
 type ArchiveArticleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Article id.
+	// Article id or slug.
 	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2091,7 +2093,7 @@ var File_buzhou_article_v1_article_proto protoreflect.FileDescriptor
 
 const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\n" +
-	"\x1fbuzhou/article/v1/article.proto\x12\x11buzhou.article.v1\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"/\n" +
+	"\x1fbuzhou/article/v1/article.proto\x12\x11buzhou.article.v1\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"/\n" +
 	"\rLocalizedText\x12\x0e\n" +
 	"\x02zh\x18\x01 \x01(\tR\x02zh\x12\x0e\n" +
 	"\x02en\x18\x02 \x01(\tR\x02en\"\xb2\x01\n" +
@@ -2127,9 +2129,10 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\venvironment\x18\x04 \x01(\v2*.buzhou.article.v1.VerificationEnvironmentR\venvironment\x12\x14\n" +
 	"\x05notes\x18\x05 \x01(\tR\x05notes\x12;\n" +
 	"\vverified_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"verifiedAt\"\xed\t\n" +
-	"\aArticle\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"verifiedAt\"\x80\n" +
+	"\n" +
+	"\aArticle\x12!\n" +
+	"\x02id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\x02id\x12\x12\n" +
 	"\x04slug\x18\x02 \x01(\tR\x04slug\x126\n" +
 	"\x05title\x18\x03 \x01(\v2 .buzhou.article.v1.LocalizedTextR\x05title\x12:\n" +
 	"\asummary\x18\x04 \x01(\v2 .buzhou.article.v1.LocalizedTextR\asummary\x12:\n" +
@@ -2200,14 +2203,14 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\aarticle\x18\x01 \x01(\v2\x1a.buzhou.article.v1.ArticleR\aarticle\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\x12+\n" +
-	"\x11expected_revision\x18\x03 \x01(\x05R\x10expectedRevision\"'\n" +
-	"\x15PublishArticleRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"A\n" +
-	"\x17DeprecateArticleRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"'\n" +
-	"\x15ArchiveArticleRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"=\n" +
+	"\x11expected_revision\x18\x03 \x01(\x05R\x10expectedRevision\":\n" +
+	"\x15PublishArticleRequest\x12!\n" +
+	"\x02id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\x02id\"T\n" +
+	"\x17DeprecateArticleRequest\x12!\n" +
+	"\x02id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\":\n" +
+	"\x15ArchiveArticleRequest\x12!\n" +
+	"\x02id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\x02id\"=\n" +
 	"\x14WatchArticlesRequest\x12%\n" +
 	"\x0eafter_revision\x18\x01 \x01(\x03R\rafterRevision\"\xcb\x02\n" +
 	"\rArticleChange\x12\x1a\n" +
@@ -2264,23 +2267,130 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\x18CHANGE_CAUSE_AUTHOR_EDIT\x10\x02\x12\x1e\n" +
 	"\x1aCHANGE_CAUSE_STATUS_CHANGE\x10\x03\x12 \n" +
 	"\x1cCHANGE_CAUSE_TRUST_WRITEBACK\x10\x04\x12\"\n" +
-	"\x1eCHANGE_CAUSE_INSPECTION_REPAIR\x10\x052\x9b\r\n" +
-	"\x0eArticleService\x12\x8b\x01\n" +
-	"\rCreateArticle\x12'.buzhou.article.v1.CreateArticleRequest\x1a\x1a.buzhou.article.v1.Article\"5\xaa\x9f\x19\x10\n" +
-	"\x0earticles:write\x82\xd3\xe4\x93\x02\x1b:\aarticle\"\x10/api/v1/articles\x12\xb1\x01\n" +
-	"\x13BatchCreateArticles\x12-.buzhou.article.v1.BatchCreateArticlesRequest\x1a..buzhou.article.v1.BatchCreateArticlesResponse\";\xaa\x9f\x19\x10\n" +
-	"\x0earticles:write\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/articles:batchCreate\x12~\n" +
+	"\x1eCHANGE_CAUSE_INSPECTION_REPAIR\x10\x052\x85*\n" +
+	"\x0eArticleService\x12\xe6\x04\n" +
+	"\rCreateArticle\x12'.buzhou.article.v1.CreateArticleRequest\x1a\x1a.buzhou.article.v1.Article\"\x8f\x04\x92A\xd6\x03J\x90\x01\n" +
+	"\x03201\x12\x88\x01\n" +
+	"fThe new article: a draft, or published when the body says \"status\": \"published\" (articles:write only).\x12\x1e\n" +
+	"\x1c\x1a\x1a.buzhou.article.v1.ArticleJ\x88\x01\n" +
+	"\x03403\x12\x80\x01\n" +
+	"XThe key lacks articles:write (or articles:propose), or a proposing key asked to publish.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJP\n" +
+	"\x03409\x12I\n" +
+	"!An article with this slug exists.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
+	"\x03413\x12]\n" +
+	"5The request body is larger than the configured limit.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x10\n" +
+	"\x0earticles:write\x82\xd3\xe4\x93\x02\x1b:\aarticle\"\x10/api/v1/articles\x12\x98\x04\n" +
+	"\x13BatchCreateArticles\x12-.buzhou.article.v1.BatchCreateArticlesRequest\x1a..buzhou.article.v1.BatchCreateArticlesResponse\"\xa1\x03\x92A\xe2\x02J\x89\x01\n" +
+	"\x03200\x12\x81\x01\n" +
+	"KOne result per article, in order: the article or the error that refused it.\x122\n" +
+	"0\x1a..buzhou.article.v1.BatchCreateArticlesResponseJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
+	"\x03413\x12]\n" +
+	"5The request body is larger than the configured limit.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x10\n" +
+	"\x0earticles:write\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/articles:batchCreate\x12\xa0\x04\n" +
 	"\n" +
-	"GetArticle\x12$.buzhou.article.v1.GetArticleRequest\x1a\x1a.buzhou.article.v1.Article\".\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/articles/{id_or_slug}\x90\x02\x01\x12\x85\x01\n" +
-	"\rRenderArticle\x12'.buzhou.article.v1.RenderArticleRequest\x1a\x14.google.api.HttpBody\"5\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02&\x12$/api/v1/articles/{id_or_slug}:render\x90\x02\x01\x12\x82\x01\n" +
-	"\fListArticles\x12&.buzhou.article.v1.ListArticlesRequest\x1a'.buzhou.article.v1.ListArticlesResponse\"!\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/articles\x90\x02\x01\x12\x98\x01\n" +
-	"\rUpdateArticle\x12'.buzhou.article.v1.UpdateArticleRequest\x1a\x1a.buzhou.article.v1.Article\"B\xaa\x9f\x19\x10\n" +
-	"\x0earticles:write\x82\xd3\xe4\x93\x02(:\aarticle2\x1d/api/v1/articles/{article.id}\x12\x94\x01\n" +
-	"\x0ePublishArticle\x12(.buzhou.article.v1.PublishArticleRequest\x1a\x1a.buzhou.article.v1.Article\"<\xaa\x9f\x19\x10\n" +
-	"\x0earticles:write\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/articles/{id}:publish\x12\x9a\x01\n" +
-	"\x10DeprecateArticle\x12*.buzhou.article.v1.DeprecateArticleRequest\x1a\x1a.buzhou.article.v1.Article\">\xaa\x9f\x19\x10\n" +
-	"\x0earticles:write\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/api/v1/articles/{id}:deprecate\x12\x89\x01\n" +
-	"\x0eArchiveArticle\x12(.buzhou.article.v1.ArchiveArticleRequest\x1a\x1a.buzhou.article.v1.Article\"1\xaa\x9f\x19\x10\n" +
+	"GetArticle\x12$.buzhou.article.v1.GetArticleRequest\x1a\x1a.buzhou.article.v1.Article\"\xcf\x03\x92A\x9d\x03:\x10application/json:\rtext/markdownJ\x90\x02\n" +
+	"\x03200\x12\x88\x02\n" +
+	"EThe article; with format=markdown the whole article as text/markdown.\x12\x1e\n" +
+	"\x1c\x1a\x1a.buzhou.article.v1.Article\x1aA\n" +
+	"\x04ETag\x129\n" +
+	"/The revision, quoted; send it back in If-Match.\x12\x06string\x1a+\n" +
+	"\fX-Article-Id\x12\x1b\n" +
+	"\x11The article's id.\x12\x06string\x1a/\n" +
+	"\x0eX-Article-Slug\x12\x1d\n" +
+	"\x13The article's slug.\x12\x06stringJg\n" +
+	"\x03404\x12`\n" +
+	"8No article with this id or slug that the caller may see.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/articles/{id_or_slug}\x90\x02\x01\x12\xd6\x03\n" +
+	"\rRenderArticle\x12'.buzhou.article.v1.RenderArticleRequest\x1a\x14.google.api.HttpBody\"\x85\x03\x92A\xcc\x02:\rtext/markdownJ\xd1\x01\n" +
+	"\x03200\x12\xc9\x01\n" +
+	"\x1eThe whole article as markdown.\x12\x06\n" +
+	"\x04\x9a\x02\x01\a\x1aA\n" +
+	"\x04ETag\x129\n" +
+	"/The revision, quoted; send it back in If-Match.\x12\x06string\x1a+\n" +
+	"\fX-Article-Id\x12\x1b\n" +
+	"\x11The article's id.\x12\x06string\x1a/\n" +
+	"\x0eX-Article-Slug\x12\x1d\n" +
+	"\x13The article's slug.\x12\x06stringJg\n" +
+	"\x03404\x12`\n" +
+	"8No article with this id or slug that the caller may see.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02&\x12$/api/v1/articles/{id_or_slug}:render\x90\x02\x01\x12\xea\x02\n" +
+	"\fListArticles\x12&.buzhou.article.v1.ListArticlesRequest\x1a'.buzhou.article.v1.ListArticlesResponse\"\x88\x02\x92A\xe3\x01Jw\n" +
+	"\x03200\x12p\n" +
+	"AA page of articles, newest first, and the token of the next page.\x12+\n" +
+	")\x1a'.buzhou.article.v1.ListArticlesResponseJh\n" +
+	"\x03403\x12a\n" +
+	"9Listing drafts or archived articles needs articles:write.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/articles\x90\x02\x01\x12\xdd\x05\n" +
+	"\rUpdateArticle\x12'.buzhou.article.v1.UpdateArticleRequest\x1a\x1a.buzhou.article.v1.Article\"\x86\x05\x92A\xc0\x04J=\n" +
+	"\x03200\x126\n" +
+	"\x14The updated article.\x12\x1e\n" +
+	"\x1c\x1a\x1a.buzhou.article.v1.ArticleJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ?\n" +
+	"\x03404\x128\n" +
+	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ\x81\x01\n" +
+	"\x03412\x12z\n" +
+	"RThe If-Match revision is stale: someone changed the article since; fetch it again.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
+	"\x03413\x12]\n" +
+	"5The request body is larger than the configured limit.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponserd\n" +
+	"b\n" +
+	"\bIf-Match\x12TThe revision you last saw (3, \"3\" or W/\"3\"): 412 when the article has changed since.\x18\x01\xaa\x9f\x19\x10\n" +
+	"\x0earticles:write\x82\xd3\xe4\x93\x02(:\aarticle2\x1d/api/v1/articles/{article.id}\x12\x97\x04\n" +
+	"\x0ePublishArticle\x12(.buzhou.article.v1.PublishArticleRequest\x1a\x1a.buzhou.article.v1.Article\"\xbe\x03\x92A\xfe\x02J?\n" +
+	"\x03200\x128\n" +
+	"\x16The published article.\x12\x1e\n" +
+	"\x1c\x1a\x1a.buzhou.article.v1.ArticleJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ?\n" +
+	"\x03404\x128\n" +
+	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ\x89\x01\n" +
+	"\x03409\x12\x81\x01\n" +
+	"YThe current status does not allow publishing; the message names it and the allowed moves.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x10\n" +
+	"\x0earticles:write\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/articles/{id}:publish\x12\x85\x05\n" +
+	"\x10DeprecateArticle\x12*.buzhou.article.v1.DeprecateArticleRequest\x1a\x1a.buzhou.article.v1.Article\"\xa8\x04\x92A\xe6\x03J@\n" +
+	"\x03200\x129\n" +
+	"\x17The deprecated article.\x12\x1e\n" +
+	"\x1c\x1a\x1a.buzhou.article.v1.ArticleJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ?\n" +
+	"\x03404\x128\n" +
+	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ\x8a\x01\n" +
+	"\x03409\x12\x82\x01\n" +
+	"ZThe current status does not allow deprecation; the message names it and the allowed moves.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
+	"\x03413\x12]\n" +
+	"5The request body is larger than the configured limit.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x10\n" +
+	"\x0earticles:write\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/api/v1/articles/{id}:deprecate\x12\xa2\x04\n" +
+	"\x0eArchiveArticle\x12(.buzhou.article.v1.ArchiveArticleRequest\x1a\x1a.buzhou.article.v1.Article\"\xc9\x03\x92A\x94\x03JV\n" +
+	"\x03200\x12O\n" +
+	"-The archived article; gone from public reads.\x12\x1e\n" +
+	"\x1c\x1a\x1a.buzhou.article.v1.ArticleJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ?\n" +
+	"\x03404\x128\n" +
+	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ\x88\x01\n" +
+	"\x03409\x12\x80\x01\n" +
+	"XThe current status does not allow archiving; the message names it and the allowed moves.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x10\n" +
 	"\x0earticles:write\x82\xd3\xe4\x93\x02\x17*\x15/api/v1/articles/{id}\x12t\n" +
 	"\rWatchArticles\x12'.buzhou.article.v1.WatchArticlesRequest\x1a .buzhou.article.v1.ArticleChange\"\x16\xaa\x9f\x19\x0f\n" +
 	"\rinternal:feed\x90\x02\x010\x01\x12t\n" +

@@ -7,6 +7,7 @@
 package identityv1
 
 import (
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1118,7 +1119,7 @@ var File_buzhou_identity_v1_identity_proto protoreflect.FileDescriptor
 
 const file_buzhou_identity_v1_identity_proto_rawDesc = "" +
 	"\n" +
-	"!buzhou/identity/v1/identity.proto\x12\x12buzhou.identity.v1\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x01\n" +
+	"!buzhou/identity/v1/identity.proto\x12\x12buzhou.identity.v1\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x80\x01\n" +
 	"\tPrincipal\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1201,21 +1202,66 @@ const file_buzhou_identity_v1_identity_proto_rawDesc = "" +
 	"\x10total_latency_ms\x18\x04 \x01(\x03R\x0etotalLatencyMs\"O\n" +
 	"\x17RecordAgentUsageRequest\x124\n" +
 	"\x05usage\x18\x01 \x03(\v2\x1e.buzhou.identity.v1.AgentUsageR\x05usage\"\x1a\n" +
-	"\x18RecordAgentUsageResponse2\xf6\b\n" +
-	"\x0fIdentityService\x12\x8a\x01\n" +
-	"\fCreateApiKey\x12'.buzhou.identity.v1.CreateApiKeyRequest\x1a(.buzhou.identity.v1.CreateApiKeyResponse\"'\xaa\x9f\x19\f\n" +
+	"\x18RecordAgentUsageResponse2\xcc\x14\n" +
+	"\x0fIdentityService\x12\x96\x04\n" +
+	"\fCreateApiKey\x12'.buzhou.identity.v1.CreateApiKeyRequest\x1a(.buzhou.identity.v1.CreateApiKeyResponse\"\xb2\x03\x92A\x87\x03Jr\n" +
+	"\x03201\x12k\n" +
+	";The new key; the secret (key) is shown only in this answer.\x12,\n" +
+	"*\x1a(.buzhou.identity.v1.CreateApiKeyResponseJh\n" +
+	"\x03403\x12a\n" +
+	"9The caller lacks keys:admin or a scope it tries to grant.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJA\n" +
+	"\x03404\x12:\n" +
+	"\x12No such principal.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
+	"\x03413\x12]\n" +
+	"5The request body is larger than the configured limit.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\f\n" +
 	"\n" +
-	"keys:admin\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/api/v1/keys\x12\x87\x01\n" +
-	"\vListApiKeys\x12&.buzhou.identity.v1.ListApiKeysRequest\x1a'.buzhou.identity.v1.ListApiKeysResponse\"'\xaa\x9f\x19\f\n" +
+	"keys:admin\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/api/v1/keys\x12\xce\x02\n" +
+	"\vListApiKeys\x12&.buzhou.identity.v1.ListApiKeysRequest\x1a'.buzhou.identity.v1.ListApiKeysResponse\"\xed\x01\x92A\xc2\x01JP\n" +
+	"\x03200\x12I\n" +
+	"\x1aThe keys, without secrets.\x12+\n" +
+	")\x1a'.buzhou.identity.v1.ListApiKeysResponseJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\f\n" +
 	"\n" +
-	"keys:admin\x82\xd3\xe4\x93\x02\x0e\x12\f/api/v1/keys\x90\x02\x01\x12~\n" +
-	"\fRevokeApiKey\x12'.buzhou.identity.v1.RevokeApiKeyRequest\x1a\x1a.buzhou.identity.v1.ApiKey\")\xaa\x9f\x19\f\n" +
+	"keys:admin\x82\xd3\xe4\x93\x02\x0e\x12\f/api/v1/keys\x90\x02\x01\x12\x98\x04\n" +
+	"\fRevokeApiKey\x12'.buzhou.identity.v1.RevokeApiKeyRequest\x1a\x1a.buzhou.identity.v1.ApiKey\"\xc2\x03\x92A\x95\x03JT\n" +
+	"\x03200\x12M\n" +
+	"+The revoked key; it is refused from now on.\x12\x1e\n" +
+	"\x1c\x1a\x1a.buzhou.identity.v1.ApiKeyJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ;\n" +
+	"\x03404\x124\n" +
+	"\fNo such key.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ\x8f\x01\n" +
+	"\x03409\x12\x87\x01\n" +
+	"_The key cannot be revoked through the API (the bootstrap key: change BUZHOU_ADMIN_KEY instead).\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\f\n" +
 	"\n" +
-	"keys:admin\x82\xd3\xe4\x93\x02\x13*\x11/api/v1/keys/{id}\x12\x93\x01\n" +
-	"\x0fCreatePrincipal\x12*.buzhou.identity.v1.CreatePrincipalRequest\x1a\x1d.buzhou.identity.v1.Principal\"5\xaa\x9f\x19\f\n" +
+	"keys:admin\x82\xd3\xe4\x93\x02\x13*\x11/api/v1/keys/{id}\x12\xae\x03\n" +
+	"\x0fCreatePrincipal\x12*.buzhou.identity.v1.CreatePrincipalRequest\x1a\x1d.buzhou.identity.v1.Principal\"\xcf\x02\x92A\x96\x02J>\n" +
+	"\x03201\x127\n" +
+	"\x12The new principal.\x12!\n" +
+	"\x1f\x1a\x1d.buzhou.identity.v1.PrincipalJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
+	"\x03413\x12]\n" +
+	"5The request body is larger than the configured limit.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\f\n" +
 	"\n" +
-	"keys:admin\x82\xd3\xe4\x93\x02\x1f:\tprincipal\"\x12/api/v1/principals\x12\x96\x01\n" +
-	"\x0eListPrincipals\x12).buzhou.identity.v1.ListPrincipalsRequest\x1a*.buzhou.identity.v1.ListPrincipalsResponse\"-\xaa\x9f\x19\f\n" +
+	"keys:admin\x82\xd3\xe4\x93\x02\x1f:\tprincipal\"\x12/api/v1/principals\x12\xe3\x02\n" +
+	"\x0eListPrincipals\x12).buzhou.identity.v1.ListPrincipalsRequest\x1a*.buzhou.identity.v1.ListPrincipalsResponse\"\xf9\x01\x92A\xc8\x01JV\n" +
+	"\x03200\x12O\n" +
+	"\x1dThe principals, newest first.\x12.\n" +
+	",\x1a*.buzhou.identity.v1.ListPrincipalsResponseJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\f\n" +
 	"\n" +
 	"keys:admin\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/principals\x90\x02\x01\x12\x8c\x01\n" +
 	"\x12AuthenticateApiKey\x12-.buzhou.identity.v1.AuthenticateApiKeyRequest\x1a..buzhou.identity.v1.AuthenticateApiKeyResponse\"\x17\xaa\x9f\x19\x10\n" +

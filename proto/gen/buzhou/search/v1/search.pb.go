@@ -9,6 +9,7 @@ package searchv1
 import (
 	v1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	_ "buzhou.dev/proto/gen/buzhou/identity/v1"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1177,7 +1178,7 @@ var File_buzhou_search_v1_search_proto protoreflect.FileDescriptor
 
 const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	"\n" +
-	"\x1dbuzhou/search/v1/search.proto\x12\x10buzhou.search.v1\x1a\x1fbuzhou/article/v1/article.proto\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x01\n" +
+	"\x1dbuzhou/search/v1/search.proto\x12\x10buzhou.search.v1\x1a\x1fbuzhou/article/v1/article.proto\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xff\x01\n" +
 	"\rSearchRequest\x12\f\n" +
 	"\x01q\x18\x01 \x01(\tR\x01q\x12\x16\n" +
 	"\x06domain\x18\x02 \x01(\tR\x06domain\x12\x16\n" +
@@ -1271,15 +1272,45 @@ const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	"\aqueries\x18\x01 \x03(\v2!.buzhou.search.v1.UnansweredQueryR\aqueries\"\x18\n" +
 	"\x16ReindexArticlesRequest\"B\n" +
 	"\x17ReindexArticlesResponse\x12'\n" +
-	"\x0ftarget_revision\x18\x01 \x01(\x03R\x0etargetRevision2\xff\x06\n" +
-	"\rSearchService\x12l\n" +
-	"\x06Search\x12\x1f.buzhou.search.v1.SearchRequest\x1a .buzhou.search.v1.SearchResponse\"\x1f\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/v1/search\x90\x02\x01\x12p\n" +
-	"\aResolve\x12 .buzhou.search.v1.ResolveRequest\x1a!.buzhou.search.v1.ResolveResponse\" \xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/v1/resolve\x90\x02\x01\x12\xaa\x01\n" +
-	"\x13ListRelatedArticles\x12,.buzhou.search.v1.ListRelatedArticlesRequest\x1a-.buzhou.search.v1.ListRelatedArticlesResponse\"6\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02'\x12%/api/v1/articles/{id_or_slug}/related\x90\x02\x01\x12\x8b\x01\n" +
-	"\x0eGetIndexStatus\x12'.buzhou.search.v1.GetIndexStatusRequest\x1a(.buzhou.search.v1.GetIndexStatusResponse\"&\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/search/status\x90\x02\x01\x12\xb2\x01\n" +
-	"\x15ListUnansweredQueries\x12..buzhou.search.v1.ListUnansweredQueriesRequest\x1a/.buzhou.search.v1.ListUnansweredQueriesResponse\"8\xaa\x9f\x19\x10\n" +
-	"\x0earticles:write\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/search/unanswered\x90\x02\x01\x12\x9d\x01\n" +
-	"\x0fReindexArticles\x12(.buzhou.search.v1.ReindexArticlesRequest\x1a).buzhou.search.v1.ReindexArticlesResponse\"5\xaa\x9f\x19\x10\n" +
+	"\x0ftarget_revision\x18\x01 \x01(\x03R\x0etargetRevision2\xcf\x0f\n" +
+	"\rSearchService\x12\xc0\x01\n" +
+	"\x06Search\x12\x1f.buzhou.search.v1.SearchRequest\x1a .buzhou.search.v1.SearchResponse\"s\x92AQJO\n" +
+	"\x03200\x12H\n" +
+	" Ranked items and the pagination.\x12$\n" +
+	"\"\x1a .buzhou.search.v1.SearchResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/v1/search\x90\x02\x01\x12\xd8\x02\n" +
+	"\aResolve\x12 .buzhou.search.v1.ResolveRequest\x1a!.buzhou.search.v1.ResolveResponse\"\x87\x02\x92A\xe3\x01Jv\n" +
+	"\x03200\x12o\n" +
+	"FThe best article, whole, with confidence, alternatives and next steps.\x12%\n" +
+	"#\x1a!.buzhou.search.v1.ResolveResponseJi\n" +
+	"\x03404\x12b\n" +
+	":Nothing good enough; the message lists the closest titles.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/v1/resolve\x90\x02\x01\x12\xe2\x02\n" +
+	"\x13ListRelatedArticles\x12,.buzhou.search.v1.ListRelatedArticlesRequest\x1a-.buzhou.search.v1.ListRelatedArticlesResponse\"\xed\x01\x92A\xb3\x01Jp\n" +
+	"\x03200\x12i\n" +
+	"4The most similar articles, never the article itself.\x121\n" +
+	"/\x1a-.buzhou.search.v1.ListRelatedArticlesResponseJ?\n" +
+	"\x03404\x128\n" +
+	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02'\x12%/api/v1/articles/{id_or_slug}/related\x90\x02\x01\x12\xa5\x02\n" +
+	"\x0eGetIndexStatus\x12'.buzhou.search.v1.GetIndexStatusRequest\x1a(.buzhou.search.v1.GetIndexStatusResponse\"\xbf\x01\x92A\x95\x01J\x92\x01\n" +
+	"\x03200\x12\x8a\x01\n" +
+	"ZWhere the index is: the feed revision applied and received, size, model, rebuild progress.\x12,\n" +
+	"*\x1a(.buzhou.search.v1.GetIndexStatusResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/search/status\x90\x02\x01\x12\x93\x03\n" +
+	"\x15ListUnansweredQueries\x12..buzhou.search.v1.ListUnansweredQueriesRequest\x1a/.buzhou.search.v1.ListUnansweredQueriesResponse\"\x98\x02\x92A\xdc\x01Jj\n" +
+	"\x03200\x12c\n" +
+	",The unanswered queries, most frequent first.\x123\n" +
+	"1\x1a/.buzhou.search.v1.ListUnansweredQueriesResponseJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x10\n" +
+	"\x0earticles:write\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/search/unanswered\x90\x02\x01\x12\xfc\x02\n" +
+	"\x0fReindexArticles\x12(.buzhou.search.v1.ReindexArticlesRequest\x1a).buzhou.search.v1.ReindexArticlesResponse\"\x93\x02\x92A\xda\x01Jh\n" +
+	"\x03200\x12a\n" +
+	"0The rebuild started; the revision it must reach.\x12-\n" +
+	"+\x1a).buzhou.search.v1.ReindexArticlesResponseJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x10\n" +
 	"\x0earticles:write\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/api/v1/search:reindexB\xb5\x01\n" +
 	"\x14com.buzhou.search.v1B\vSearchProtoP\x01Z.buzhou.dev/proto/gen/buzhou/search/v1;searchv1\xa2\x02\x03BSX\xaa\x02\x10Buzhou.Search.V1\xca\x02\x10Buzhou\\Search\\V1\xe2\x02\x1cBuzhou\\Search\\V1\\GPBMetadata\xea\x02\x12Buzhou::Search::V1b\x06proto3"
 

@@ -9,6 +9,7 @@ package verificationv1
 import (
 	v1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	_ "buzhou.dev/proto/gen/buzhou/identity/v1"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -128,7 +129,7 @@ func (x *VerificationRecord) GetVerifiedAt() *timestamppb.Timestamp {
 // CreateVerificationRecordRequest reports a run.
 type CreateVerificationRecordRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Article id.
+	// Article id or slug.
 	ArticleId string `protobuf:"bytes,1,opt,name=article_id,json=articleId,proto3" json:"article_id,omitempty"`
 	// "passed", "partial" or "failed".
 	Result string `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"`
@@ -757,7 +758,7 @@ func (x *InspectionRun) GetRepairedRevision() int32 {
 // RunInspectionRequest names the article to inspect.
 type RunInspectionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Article id.
+	// Article id or slug.
 	ArticleId string `protobuf:"bytes,1,opt,name=article_id,json=articleId,proto3" json:"article_id,omitempty"`
 	// Only report findings; do not apply safe repairs.
 	SkipRepairs   bool `protobuf:"varint,2,opt,name=skip_repairs,json=skipRepairs,proto3" json:"skip_repairs,omitempty"`
@@ -1122,7 +1123,7 @@ func (x *SandboxRun) GetRecord() *VerificationRecord {
 // CreateSandboxRunRequest names the article to run.
 type CreateSandboxRunRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Article id.
+	// Article id or slug.
 	ArticleId     string `protobuf:"bytes,1,opt,name=article_id,json=articleId,proto3" json:"article_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1370,7 +1371,7 @@ var File_buzhou_verification_v1_verification_proto protoreflect.FileDescriptor
 
 const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\n" +
-	")buzhou/verification/v1/verification.proto\x12\x16buzhou.verification.v1\x1a\x1fbuzhou/article/v1/article.proto\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x02\n" +
+	")buzhou/verification/v1/verification.proto\x12\x16buzhou.verification.v1\x1a\x1fbuzhou/article/v1/article.proto\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb8\x02\n" +
 	"\x12VerificationRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1380,10 +1381,10 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\venvironment\x18\x05 \x01(\v2*.buzhou.article.v1.VerificationEnvironmentR\venvironment\x12\x14\n" +
 	"\x05notes\x18\x06 \x01(\tR\x05notes\x12;\n" +
 	"\vverified_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"verifiedAt\"\xbc\x01\n" +
-	"\x1fCreateVerificationRecordRequest\x12\x1d\n" +
+	"verifiedAt\"\xcf\x01\n" +
+	"\x1fCreateVerificationRecordRequest\x120\n" +
 	"\n" +
-	"article_id\x18\x01 \x01(\tR\tarticleId\x12\x16\n" +
+	"article_id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\tarticleId\x12\x16\n" +
 	"\x06result\x18\x02 \x01(\tR\x06result\x12L\n" +
 	"\venvironment\x18\x03 \x01(\v2*.buzhou.article.v1.VerificationEnvironmentR\venvironment\x12\x14\n" +
 	"\x05notes\x18\x04 \x01(\tR\x05notes\"z\n" +
@@ -1436,10 +1437,10 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
 	"\vfinished_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishedAt\x12+\n" +
-	"\x11repaired_revision\x18\b \x01(\x05R\x10repairedRevision\"X\n" +
-	"\x14RunInspectionRequest\x12\x1d\n" +
+	"\x11repaired_revision\x18\b \x01(\x05R\x10repairedRevision\"k\n" +
+	"\x14RunInspectionRequest\x120\n" +
 	"\n" +
-	"article_id\x18\x01 \x01(\tR\tarticleId\x12!\n" +
+	"article_id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\tarticleId\x12!\n" +
 	"\fskip_repairs\x18\x02 \x01(\bR\vskipRepairs\"u\n" +
 	"\x19ListInspectionRunsRequest\x12\x1c\n" +
 	"\n" +
@@ -1467,10 +1468,10 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"article_id\x18\x02 \x01(\tR\tarticleId\x12\x16\n" +
 	"\x06result\x18\x03 \x01(\tR\x06result\x12<\n" +
 	"\x06blocks\x18\x04 \x03(\v2$.buzhou.verification.v1.SandboxBlockR\x06blocks\x12B\n" +
-	"\x06record\x18\x05 \x01(\v2*.buzhou.verification.v1.VerificationRecordR\x06record\"8\n" +
-	"\x17CreateSandboxRunRequest\x12\x1d\n" +
+	"\x06record\x18\x05 \x01(\v2*.buzhou.verification.v1.VerificationRecordR\x06record\"K\n" +
+	"\x17CreateSandboxRunRequest\x120\n" +
 	"\n" +
-	"article_id\x18\x01 \x01(\tR\tarticleId\"}\n" +
+	"article_id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\tarticleId\"}\n" +
 	"\n" +
 	"AgentCalls\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x14\n" +
@@ -1490,18 +1491,72 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aC\n" +
 	"\x15ArticlesByDomainEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x012\xe7\t\n" +
-	"\x13VerificationService\x12\xd0\x01\n" +
-	"\x18CreateVerificationRecord\x127.buzhou.verification.v1.CreateVerificationRecordRequest\x1a*.buzhou.verification.v1.VerificationRecord\"O\xaa\x9f\x19\x15\n" +
-	"\x13verifications:write\x82\xd3\xe4\x93\x020:\x01*\"+/api/v1/articles/{article_id}/verifications\x12\xc8\x01\n" +
-	"\x17ListVerificationRecords\x126.buzhou.verification.v1.ListVerificationRecordsRequest\x1a7.buzhou.verification.v1.ListVerificationRecordsResponse\"<\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02-\x12+/api/v1/articles/{id_or_slug}/verifications\x90\x02\x01\x12\x90\x01\n" +
-	"\rListVerifiers\x12,.buzhou.verification.v1.ListVerifiersRequest\x1a-.buzhou.verification.v1.ListVerifiersResponse\"\"\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x13\x12\x11/api/v1/verifiers\x90\x02\x01\x12\xaf\x01\n" +
-	"\rRunInspection\x12,.buzhou.verification.v1.RunInspectionRequest\x1a%.buzhou.verification.v1.InspectionRun\"I\xaa\x9f\x19\x11\n" +
-	"\x0finspections:run\x82\xd3\xe4\x93\x02.:\x01*\")/api/v1/articles/{article_id}/inspections\x12\xb7\x01\n" +
-	"\x12ListInspectionRuns\x121.buzhou.verification.v1.ListInspectionRunsRequest\x1a2.buzhou.verification.v1.ListInspectionRunsResponse\":\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02+\x12)/api/v1/articles/{id_or_slug}/inspections\x90\x02\x01\x12\xb3\x01\n" +
-	"\x10CreateSandboxRun\x12/.buzhou.verification.v1.CreateSandboxRunRequest\x1a\".buzhou.verification.v1.SandboxRun\"J\xaa\x9f\x19\x11\n" +
-	"\x0finspections:run\x82\xd3\xe4\x93\x02/:\x01*\"*/api/v1/articles/{article_id}/sandbox-runs\x12}\n" +
-	"\bGetStats\x12'.buzhou.verification.v1.GetStatsRequest\x1a(.buzhou.verification.v1.GetStatsResponse\"\x1e\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x0f\x12\r/api/v1/stats\x90\x02\x01B\xe5\x01\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x012\xf0\x17\n" +
+	"\x13VerificationService\x12\xda\x04\n" +
+	"\x18CreateVerificationRecord\x127.buzhou.verification.v1.CreateVerificationRecordRequest\x1a*.buzhou.verification.v1.VerificationRecord\"\xd8\x03\x92A\x85\x03Ji\n" +
+	"\x03201\x12b\n" +
+	"0The new record; the verifier is the key's owner.\x12.\n" +
+	",\x1a*.buzhou.verification.v1.VerificationRecordJq\n" +
+	"\x03403\x12j\n" +
+	"BThe key lacks verifications:write, or its owner wrote the article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ?\n" +
+	"\x03404\x128\n" +
+	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
+	"\x03413\x12]\n" +
+	"5The request body is larger than the configured limit.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x15\n" +
+	"\x13verifications:write\x82\xd3\xe4\x93\x020:\x01*\"+/api/v1/articles/{article_id}/verifications\x12\x87\x03\n" +
+	"\x17ListVerificationRecords\x126.buzhou.verification.v1.ListVerificationRecordsRequest\x1a7.buzhou.verification.v1.ListVerificationRecordsResponse\"\xfa\x01\x92A\xba\x01Jw\n" +
+	"\x03200\x12p\n" +
+	"1The article's verification records, newest first.\x12;\n" +
+	"9\x1a7.buzhou.verification.v1.ListVerificationRecordsResponseJ?\n" +
+	"\x03404\x128\n" +
+	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02-\x12+/api/v1/articles/{id_or_slug}/verifications\x90\x02\x01\x12\x81\x02\n" +
+	"\rListVerifiers\x12,.buzhou.verification.v1.ListVerifiersRequest\x1a-.buzhou.verification.v1.ListVerifiersResponse\"\x92\x01\x92AmJk\n" +
+	"\x03200\x12d\n" +
+	"/The verifiers with type, reputation and counts.\x121\n" +
+	"/\x1a-.buzhou.verification.v1.ListVerifiersResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x13\x12\x11/api/v1/verifiers\x90\x02\x01\x12\xa6\x04\n" +
+	"\rRunInspection\x12,.buzhou.verification.v1.RunInspectionRequest\x1a%.buzhou.verification.v1.InspectionRun\"\xbf\x03\x92A\xf2\x02JY\n" +
+	"\x03201\x12R\n" +
+	"%The inspection run with its findings.\x12)\n" +
+	"'\x1a%.buzhou.verification.v1.InspectionRunJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ?\n" +
+	"\x03404\x128\n" +
+	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
+	"\x03413\x12]\n" +
+	"5The request body is larger than the configured limit.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x11\n" +
+	"\x0finspections:run\x82\xd3\xe4\x93\x02.:\x01*\")/api/v1/articles/{article_id}/inspections\x12\xec\x02\n" +
+	"\x12ListInspectionRuns\x121.buzhou.verification.v1.ListInspectionRunsRequest\x1a2.buzhou.verification.v1.ListInspectionRunsResponse\"\xee\x01\x92A\xb0\x01Jm\n" +
+	"\x03200\x12f\n" +
+	",The article's inspection runs, newest first.\x126\n" +
+	"4\x1a2.buzhou.verification.v1.ListInspectionRunsResponseJ?\n" +
+	"\x03404\x128\n" +
+	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02+\x12)/api/v1/articles/{id_or_slug}/inspections\x90\x02\x01\x12\xc4\x04\n" +
+	"\x10CreateSandboxRun\x12/.buzhou.verification.v1.CreateSandboxRunRequest\x1a\".buzhou.verification.v1.SandboxRun\"\xda\x03\x92A\x8c\x03Js\n" +
+	"\x03201\x12l\n" +
+	"BThe sandbox run, its blocks and the verification record it became.\x12&\n" +
+	"$\x1a\".buzhou.verification.v1.SandboxRunJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ?\n" +
+	"\x03404\x128\n" +
+	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
+	"\x03413\x12]\n" +
+	"5The request body is larger than the configured limit.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x11\n" +
+	"\x0finspections:run\x82\xd3\xe4\x93\x02/:\x01*\"*/api/v1/articles/{article_id}/sandbox-runs\x12\x8e\x02\n" +
+	"\bGetStats\x12'.buzhou.verification.v1.GetStatsRequest\x1a(.buzhou.verification.v1.GetStatsResponse\"\xae\x01\x92A\x8c\x01J\x89\x01\n" +
+	"\x03200\x12\x81\x01\n" +
+	"QArticles by status and domain, the verification pass rate and API calls by agent.\x12,\n" +
+	"*\x1a(.buzhou.verification.v1.GetStatsResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x0f\x12\r/api/v1/stats\x90\x02\x01B\xe5\x01\n" +
 	"\x1acom.buzhou.verification.v1B\x11VerificationProtoP\x01Z:buzhou.dev/proto/gen/buzhou/verification/v1;verificationv1\xa2\x02\x03BVX\xaa\x02\x16Buzhou.Verification.V1\xca\x02\x16Buzhou\\Verification\\V1\xe2\x02\"Buzhou\\Verification\\V1\\GPBMetadata\xea\x02\x18Buzhou::Verification::V1b\x06proto3"
 
 var (

@@ -117,6 +117,12 @@ type Filter struct {
 	ExcludeArticle string
 }
 
+// IsZero reports a filter that keeps everything.
+func (f Filter) IsZero() bool {
+	return f.Domain == "" && f.VerificationStatus == "" && f.Lang == "" && len(f.Tags) == 0 &&
+		f.MinConfidence == 0 && len(f.Statuses) == 0 && f.ExcludeArticle == ""
+}
+
 // Match reports whether p passes the filter; backends that filter in
 // process share it, so the rule is written once.
 func (f Filter) Match(p *Payload) bool {

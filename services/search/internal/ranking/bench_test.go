@@ -95,8 +95,17 @@ func BenchmarkEngine(b *testing.B) {
 			var lat []time.Duration
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
+				// What a search of the API does: rank, snippets for the
+				// page, confidence of the best.
 				t := time.Now()
-				if _, err := eng.Search(ctx, ranking.Request{Text: queries[i%len(queries)], Mode: ranking.Hybrid, Limit: 20}); err != nil {
+				ans, err := eng.Search(ctx, ranking.Request{Text: queries[i%len(queries)], Mode: ranking.Hybrid, Limit: 1000})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := eng.Snippets(ctx, ans.Results[:min(20, len(ans.Results))], ans.Query, "en"); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := eng.Confidence(ctx, ans); err != nil {
 					b.Fatal(err)
 				}
 				lat = append(lat, time.Since(t))

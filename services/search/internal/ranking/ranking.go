@@ -140,9 +140,6 @@ type Answer struct {
 	Results []Result
 }
 
-// publicStatuses are the article statuses queries see.
-func publicStatuses() []string { return vocab.PublicStatuses() }
-
 // Search ranks articles for req.
 func (e *Engine) Search(ctx context.Context, req Request) (*Answer, error) {
 	ans := &Answer{Query: e.Analyse(req.Text)}
@@ -162,11 +159,9 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Answer, error) {
 		ans.Vector = vs[0]
 		rankers = append(rankers, index.Ranker{Dense: ans.Vector, Weight: e.tune.DenseWeight, Limit: e.tune.Prefetch, Threshold: e.tune.DenseThreshold, Boosted: true})
 	}
-	f := req.Filter
-	if len(f.Statuses) == 0 {
-		f.Statuses = publicStatuses()
-	}
-	q := index.Query{Rankers: rankers, K: e.tune.K, Limit: 3 * e.tune.Prefetch, Filter: f}
+	// The index holds public articles only (the indexer drops the rest), so
+	// queries need no status filter to see published ones.
+	q := index.Query{Rankers: rankers, K: e.tune.K, Limit: 3 * e.tune.Prefetch, Filter: req.Filter}
 	hits, err := e.idx.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("%w: query the index: %w", errs.ErrUnavailable, err)

@@ -64,41 +64,33 @@ const snippetLines = 200
 // Snippet returns the line of the chunk's text (in lang, else the other
 // language) that holds most of the query's terms (or their spelling
 // corrections), cut to about 240 characters; the summary when nothing
-// matches.
+// matches. A line holds a term when it holds the term's first four bytes,
+// lower-cased: analysing every line of every result would cost more than
+// the whole search, and a stem's first bytes are the word's.
 func Snippet(p *index.Payload, q document.Query, lang string) string {
 	text := Pick(lang, p.TextZH, p.TextEN)
-	want := map[string]bool{}
-	for _, t := range q.Terms {
-		want[t] = true
-	}
-	for _, t := range q.Corrections {
-		want[t] = true
-	}
-	// A cheap probe first: a line can hold a term only if it holds the
-	// term's first four bytes; only those lines are analysed.
+	seen := map[string]bool{}
 	var probes []string
-	for t := range want {
-		probes = append(probes, t[:min(len(t), 4)])
+	for _, t := range append(slices.Clone(q.Terms), q.Corrections...) {
+		if pr := t[:min(len(t), 4)]; !seen[pr] {
+			seen[pr] = true
+			probes = append(probes, pr)
+		}
 	}
 	best, bestScore := "", 0
 	for n, line := range strings.Split(text, "\n") {
 		if n == snippetLines {
 			break
 		}
-		line = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "#>*-|` "))
 		lower := strings.ToLower(line)
-		if line == "" || !slices.ContainsFunc(probes, func(p string) bool { return strings.Contains(lower, p) }) {
-			continue
-		}
-		score, seen := 0, map[string]bool{} // each term counts once per line
-		for _, t := range analysis.Terms(line) {
-			if want[t] && !seen[t] {
-				seen[t] = true
+		score := 0
+		for _, pr := range probes {
+			if strings.Contains(lower, pr) {
 				score++
 			}
 		}
 		if score > bestScore {
-			best, bestScore = line, score
+			best, bestScore = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "#>*-|` ")), score
 		}
 	}
 	if best == "" {

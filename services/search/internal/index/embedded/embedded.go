@@ -53,6 +53,7 @@ type slot struct {
 	payload *index.Payload
 	terms   packedTerms
 	text    []byte
+	boost   float32 // the payload's, here where the scans read it
 	alive   bool
 }
 
@@ -242,7 +243,7 @@ func (ix *Index) put(articleID string, chunks []index.Point) {
 		text := packText(p.TextZH, p.TextEN)
 		p.TextZH, p.TextEN = "", ""
 		s := int32(len(ix.slots))
-		ix.slots = append(ix.slots, slot{payload: &p, terms: packTerms(chunks[i].Sparse.Indices), text: text, alive: true})
+		ix.slots = append(ix.slots, slot{payload: &p, terms: packTerms(chunks[i].Sparse.Indices), text: text, boost: float32(index.BoostOf(&p)), alive: true})
 		ix.dense = append(ix.dense, index.Normalize(slices.Clone(chunks[i].Dense))...)
 		for j, t := range chunks[i].Sparse.Indices {
 			ix.list(t).add(s, chunks[i].Sparse.Values[j])
@@ -423,9 +424,21 @@ func (ix *Index) lexical(r index.Ranker, f index.Filter, limit int) []index.Hit 
 	}
 	acc = acc[:len(ix.slots)]
 	var touched []int32
+	// Terms in more than a quarter of the chunks (idf under ~1.2, against
+	// ~10 for a rare one) are skipped when the query has rarer ones: they
+	// barely move the ranking of the chunks that match the rare terms, and
+	// their posting lists are the longest.
+	common := len(ix.slots) / 4
+	rare := false
+	for _, t := range r.Sparse.Indices {
+		if int(ix.df[t]) > 0 && int(ix.df[t]) <= common {
+			rare = true
+			break
+		}
+	}
 	for i, t := range r.Sparse.Indices {
 		pl := ix.postings[t]
-		if pl == nil {
+		if pl == nil || rare && len(ix.slots) > 1000 && int(ix.df[t]) > common {
 			continue
 		}
 		w := float32(index.IDF(ix.alive, int(ix.df[t]))) * r.Sparse.Values[i]
@@ -440,14 +453,15 @@ func (ix *Index) lexical(r index.Ranker, f index.Filter, limit int) []index.Hit 
 		}
 	}
 	top := &topK{k: limit}
+	all := f.IsZero()
 	for _, s := range touched {
 		score := float64(acc[s])
 		acc[s] = 0
-		if score <= 0 || r.Threshold > 0 && score < r.Threshold || !f.Match(ix.slots[s].payload) {
+		if score <= 0 || r.Threshold > 0 && score < r.Threshold || !all && !f.Match(ix.slots[s].payload) {
 			continue
 		}
 		if r.Boosted {
-			score *= index.BoostOf(ix.slots[s].payload)
+			score *= float64(ix.slots[s].boost)
 		}
 		top.offer(s, score)
 	}
@@ -462,9 +476,10 @@ func (ix *Index) denseScan(r index.Ranker, f index.Filter, limit int) []index.Hi
 	dim := ix.schema.Dim
 	qv := index.Normalize(slices.Clone(r.Dense))
 	top := &topK{k: limit}
+	all := f.IsZero()
 	for s := range ix.slots {
 		sl := &ix.slots[s]
-		if !sl.alive || !f.Match(sl.payload) {
+		if !sl.alive || !all && !f.Match(sl.payload) {
 			continue
 		}
 		score := dot(qv, ix.dense[s*dim:(s+1)*dim])
@@ -472,7 +487,7 @@ func (ix *Index) denseScan(r index.Ranker, f index.Filter, limit int) []index.Hi
 			continue
 		}
 		if r.Boosted {
-			score *= index.BoostOf(sl.payload)
+			score *= float64(sl.boost)
 		}
 		top.offer(int32(s), score)
 	}

@@ -18,28 +18,13 @@ import (
 	"buzhou.dev/search/synth"
 )
 
-// searchBenchSizes are the synthetic corpus sizes of BenchmarkSearchREST:
-// BUZHOU_BENCH_SEARCH_SIZES (make bench sets 1000,10000,100000), else 1000.
-func searchBenchSizes() []int {
-	v := os.Getenv("BUZHOU_BENCH_SEARCH_SIZES")
-	if v == "" {
-		v = "1000"
-	}
-	var out []int
-	for _, s := range strings.Split(v, ",") {
-		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // BenchmarkSearchREST loads n synthetic articles into a stack and measures,
 // over REST: indexing throughput (a reindex: relearning the embedder and
 // re-embedding everything), resident memory after it, search and resolve
 // latency percentiles, and the cold start of a restart on the same data.
 func BenchmarkSearchREST(b *testing.B) {
-	for _, n := range searchBenchSizes() {
+	// make bench sets BUZHOU_BENCH_SEARCH_SIZES=1000,10000,100000.
+	for _, n := range synth.Sizes("BUZHOU_BENCH_SEARCH_SIZES", "1000") {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			dir := b.TempDir()
 			s := startStack(b, options{dataDir: dir})

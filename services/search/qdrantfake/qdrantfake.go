@@ -779,12 +779,7 @@ func (s pointsServer) Scroll(_ context.Context, req *qdrant.ScrollPoints) (*qdra
 			out.NextPageOffset = c.points[k].id
 			break
 		}
-		p := c.points[k]
-		rp := &qdrant.RetrievedPoint{Id: p.id, Payload: selectPayload(req.GetWithPayload(), p.payload)}
-		if req.GetWithVectors().GetEnable() {
-			rp.Vectors = p.output()
-		}
-		out.Result = append(out.Result, rp)
+		out.Result = append(out.Result, c.points[k].retrieved(req.GetWithPayload(), req.GetWithVectors()))
 	}
 	return out, nil
 }
@@ -815,6 +810,15 @@ func selectPayload(sel *qdrant.WithPayloadSelector, pl map[string]*qdrant.Value)
 	return nil
 }
 
+// retrieved is p as Scroll and Get return it.
+func (p *point) retrieved(payload *qdrant.WithPayloadSelector, vectors *qdrant.WithVectorsSelector) *qdrant.RetrievedPoint {
+	rp := &qdrant.RetrievedPoint{Id: p.id, Payload: selectPayload(payload, p.payload)}
+	if vectors.GetEnable() {
+		rp.Vectors = p.output()
+	}
+	return rp
+}
+
 // Get implements qdrant.PointsServer: points by id, missing ones left out.
 func (s pointsServer) Get(_ context.Context, req *qdrant.GetPoints) (*qdrant.GetResponse, error) {
 	s.mu.Lock()
@@ -833,11 +837,7 @@ func (s pointsServer) Get(_ context.Context, req *qdrant.GetPoints) (*qdrant.Get
 		if !ok {
 			continue
 		}
-		rp := &qdrant.RetrievedPoint{Id: p.id, Payload: selectPayload(req.GetWithPayload(), p.payload)}
-		if req.GetWithVectors().GetEnable() {
-			rp.Vectors = p.output()
-		}
-		out.Result = append(out.Result, rp)
+		out.Result = append(out.Result, p.retrieved(req.GetWithPayload(), req.GetWithVectors()))
 	}
 	return out, nil
 }

@@ -8,6 +8,8 @@ package synth
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
@@ -136,4 +138,21 @@ func (g *Generator) Query() string {
 		return "how to fix " + t[2] + " " + t[0] + " " + g.enWord()
 	}
 	return t[1] + " " + g.enWord() + " " + g.zhWord()
+}
+
+// Sizes reads corpus sizes from the environment variable env
+// ("1000,10000"), or def when it is unset; the benchmarks take their sizes
+// from it.
+func Sizes(env, def string) []int {
+	v := os.Getenv(env)
+	if v == "" {
+		v = def
+	}
+	var out []int
+	for _, s := range strings.Split(v, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -3,11 +3,8 @@ package ranking_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,28 +18,12 @@ import (
 	"buzhou.dev/search/synth"
 )
 
-// benchSizes are the corpus sizes of the in-process benchmarks;
-// BUZHOU_BENCH_SIZES overrides them (make bench runs 1k and 10k here, the
-// REST benchmark adds 100k).
-func benchSizes() []int {
-	v := os.Getenv("BUZHOU_BENCH_SIZES")
-	if v == "" {
-		v = "1000,10000"
-	}
-	var out []int
-	for _, s := range strings.Split(v, ",") {
-		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // BenchmarkEngine measures search in process (no REST) on synthetic
 // corpora, with the learned embedder: indexing throughput, heap, and
 // query latency percentiles.
 func BenchmarkEngine(b *testing.B) {
-	for _, n := range benchSizes() {
+	// make bench runs 1k and 10k here; the REST benchmark adds 100k.
+	for _, n := range synth.Sizes("BUZHOU_BENCH_SIZES", "1000,10000") {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			ctx := context.Background()
 			// Articles are made twice from the same seed rather than held,

@@ -45,7 +45,10 @@ func BenchmarkEngine(b *testing.B) {
 			}
 			learnTook := time.Since(start)
 			emb := embed.NewLearned(m)
-			idx, _ := embedded.Open("")
+			idx, err := embedded.Open(b.TempDir()) // on disk, as the service runs it
+			if err != nil {
+				b.Fatal(err)
+			}
 			if _, err := idx.Prepare(ctx, index.Schema{Model: emb.Model(), Dim: emb.Dim()}); err != nil {
 				b.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,6 +37,9 @@ type Index struct {
 
 	slots     []slot
 	dense     []float32 // len(slots) × schema.Dim
+	// signs holds each dense vector's sign bits, len(slots) × words(Dim),
+	// for the candidate selection of large indexes.
+	signs []uint64
 	byArticle map[string][]int32
 	postings  map[uint32]*postingList
 	df        map[uint32]int32
@@ -52,7 +56,10 @@ type Index struct {
 type slot struct {
 	payload *index.Payload
 	terms   packedTerms
+	// text is the chunk's texts compressed, for an index in memory only;
+	// an index on disk reads them from its log (at).
 	text    []byte
+	at      chunkText
 	boost   float32 // the payload's, here where the scans read it
 	alive   bool
 }
@@ -196,7 +203,7 @@ func (ix *Index) Reset(context.Context) error {
 }
 
 func (ix *Index) clear() {
-	ix.slots, ix.dense = nil, nil
+	ix.slots, ix.dense, ix.signs = nil, nil, nil
 	ix.byArticle = map[string][]int32{}
 	ix.postings = map[uint32]*postingList{}
 	ix.df = map[uint32]int32{}
@@ -220,18 +227,26 @@ func (ix *Index) Write(_ context.Context, changes []index.Change) error {
 			}
 		}
 	}
+	var texts [][]chunkText
 	if ix.log != nil {
-		if err := ix.log.append(changes); err != nil {
+		var err error
+		if texts, err = ix.log.append(changes); err != nil {
 			return err
 		}
 	}
-	for _, c := range changes {
-		ix.put(c.ArticleID, c.Chunks)
+	for i, c := range changes {
+		var at []chunkText
+		if texts != nil {
+			at = texts[i]
+		}
+		ix.put(c.ArticleID, c.Chunks, at)
 	}
 	return ix.maybeCompact()
 }
 
-func (ix *Index) put(articleID string, chunks []index.Point) {
+// put indexes an article's chunks; at says where their texts lie in the
+// log (nil: keep them in memory).
+func (ix *Index) put(articleID string, chunks []index.Point, at []chunkText) {
 	ix.remove(articleID)
 	if len(chunks) == 0 {
 		return
@@ -240,11 +255,19 @@ func (ix *Index) put(articleID string, chunks []index.Point) {
 	for i := range chunks {
 		p := chunks[i].Payload
 		p.ArticleID, p.Chunk = articleID, i
-		text := packText(p.TextZH, p.TextEN)
+		sl := slot{terms: packTerms(chunks[i].Sparse.Indices), boost: float32(index.BoostOf(&p)), alive: true}
+		if at != nil {
+			sl.at = at[i]
+		} else {
+			sl.text = packText(p.TextZH, p.TextEN)
+		}
 		p.TextZH, p.TextEN = "", ""
+		sl.payload = &p
 		s := int32(len(ix.slots))
-		ix.slots = append(ix.slots, slot{payload: &p, terms: packTerms(chunks[i].Sparse.Indices), text: text, boost: float32(index.BoostOf(&p)), alive: true})
-		ix.dense = append(ix.dense, index.Normalize(slices.Clone(chunks[i].Dense))...)
+		ix.slots = append(ix.slots, sl)
+		v := index.Normalize(slices.Clone(chunks[i].Dense))
+		ix.dense = append(ix.dense, v...)
+		ix.signs = appendSigns(ix.signs, v)
 		for j, t := range chunks[i].Sparse.Indices {
 			ix.list(t).add(s, chunks[i].Sparse.Values[j])
 			ix.df[t]++
@@ -284,14 +307,14 @@ func (ix *Index) maybeCompact() error {
 		ix.compactMemory()
 	}
 	if ix.log != nil && ix.log.needsRewrite() {
-		return ix.log.rewrite(ix.schema, ix.id, ix.liveArticles)
+		return ix.rewriteLog()
 	}
 	return nil
 }
 
 func (ix *Index) compactMemory() {
 	old, oldDense, dim := ix.slots, ix.dense, ix.schema.Dim
-	ix.slots, ix.dense = make([]slot, 0, ix.alive), make([]float32, 0, ix.alive*dim)
+	ix.slots, ix.dense, ix.signs = make([]slot, 0, ix.alive), make([]float32, 0, ix.alive*dim), nil
 	oldPostings := ix.postings
 	ix.postings = map[uint32]*postingList{}
 	// In slot order, so that every posting list stays sorted.
@@ -304,6 +327,7 @@ func (ix *Index) compactMemory() {
 		moved[s] = n
 		ix.slots = append(ix.slots, old[s])
 		ix.dense = append(ix.dense, oldDense[s*dim:(s+1)*dim]...)
+		ix.signs = appendSigns(ix.signs, oldDense[s*dim:(s+1)*dim])
 		old[s].terms.each(func(t uint32) { ix.list(t).add(n, oldPostings[t].weight(int32(s))) })
 	}
 	for a, ids := range ix.byArticle {
@@ -333,22 +357,51 @@ func (ix *Index) point(s int32, withText bool) index.Point {
 		p.Sparse.Values = append(p.Sparse.Values, ix.postings[t].weight(s))
 	})
 	if withText {
-		p.Payload.TextZH, p.Payload.TextEN = unpackText(sl.text)
+		p.Payload.TextZH, p.Payload.TextEN = ix.texts(s)
 	}
 	return p
 }
 
-// liveArticles calls fn for every article with its chunks; the log rewrite
-// uses it.
-func (ix *Index) liveArticles(fn func(articleID string, chunks []index.Point) error) error {
-	for a, ids := range ix.byArticle {
-		chunks := make([]index.Point, len(ids))
-		for i, s := range ids {
-			chunks[i] = ix.point(s, true)
+// texts returns slot s's texts, from memory or from the log; a log that
+// cannot be read (the disk failed) gives none, which only costs snippets.
+func (ix *Index) texts(s int32) (zh, en string) {
+	sl := &ix.slots[s]
+	if ix.log == nil {
+		return unpackText(sl.text)
+	}
+	zh, err1 := ix.log.readText(sl.at[0])
+	en, err2 := ix.log.readText(sl.at[1])
+	if err1 != nil || err2 != nil {
+		return "", ""
+	}
+	return zh, en
+}
+
+// rewriteLog writes the live articles to a new log and points the slots
+// at their texts in it.
+func (ix *Index) rewriteLog() error {
+	moved := map[int32]chunkText{}
+	err := ix.log.rewrite(ix.schema, ix.id, func(write func(string, []index.Point) ([]chunkText, error)) error {
+		for a, ids := range ix.byArticle {
+			chunks := make([]index.Point, len(ids))
+			for i, s := range ids {
+				chunks[i] = ix.point(s, true)
+			}
+			at, err := write(a, chunks)
+			if err != nil {
+				return err
+			}
+			for i, s := range ids {
+				moved[s] = at[i]
+			}
 		}
-		if err := fn(a, chunks); err != nil {
-			return err
-		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for s, at := range moved {
+		ix.slots[s].at = at
 	}
 	return nil
 }
@@ -360,7 +413,7 @@ func (ix *Index) replay(op walOp) {
 		ix.clear()
 		ix.schema, ix.ready, ix.id = op.schema, true, op.id
 	case opChange:
-		ix.put(op.change.ArticleID, op.change.Chunks)
+		ix.put(op.change.ArticleID, op.change.Chunks, op.texts)
 	case opDamaged:
 		ix.clear()
 		ix.schema, ix.ready = index.Schema{}, false
@@ -477,21 +530,88 @@ func (ix *Index) denseScan(r index.Ranker, f index.Filter, limit int) []index.Hi
 	qv := index.Normalize(slices.Clone(r.Dense))
 	top := &topK{k: limit}
 	all := f.IsZero()
-	for s := range ix.slots {
+	score := func(s int) {
 		sl := &ix.slots[s]
 		if !sl.alive || !all && !f.Match(sl.payload) {
-			continue
+			return
 		}
 		score := dot(qv, ix.dense[s*dim:(s+1)*dim])
 		if r.Threshold > 0 && score < r.Threshold {
-			continue
+			return
 		}
 		if r.Boosted {
 			score *= float64(sl.boost)
 		}
 		top.offer(int32(s), score)
 	}
+	if ix.alive < exactBelow {
+		for s := range ix.slots {
+			score(s)
+		}
+	} else {
+		for _, s := range ix.candidates(qv, f, max(candidatesPerHit*limit, minCandidates)) {
+			score(int(s))
+		}
+	}
 	return ix.hits(top)
+}
+
+// The dense scan is exact below exactBelow live chunks. Above, the chunks
+// whose sign bits differ least from the query's (binary quantisation, one
+// XOR and popcount per 64 dimensions) are the candidates, at least
+// minCandidates and candidatesPerHit per wanted hit, and only they are
+// scored exactly: a tenth of the multiply-adds at 100k chunks.
+const (
+	exactBelow       = 20000
+	minCandidates    = 3000
+	candidatesPerHit = 10
+)
+
+func signWords(dim int) int { return (dim + 63) / 64 }
+
+func appendSigns(b []uint64, v []float32) []uint64 {
+	w := make([]uint64, signWords(len(v)))
+	for i, x := range v {
+		if x > 0 {
+			w[i/64] |= 1 << (i % 64)
+		}
+	}
+	return append(b, w...)
+}
+
+// candidates returns about n slots passing f (ties at the cut-off
+// included) nearest q by Hamming distance of the sign bits.
+func (ix *Index) candidates(q []float32, f index.Filter, n int) []int32 {
+	all := f.IsZero()
+	words := signWords(len(q))
+	qs := appendSigns(nil, q)
+	dist := make([]uint16, len(ix.slots))
+	hist := make([]int, words*64+1)
+	for s := range ix.slots {
+		if sl := &ix.slots[s]; !sl.alive || !all && !f.Match(sl.payload) {
+			dist[s] = uint16(len(hist)) // never a candidate
+			continue
+		}
+		d := 0
+		for w, x := range ix.signs[s*words : (s+1)*words] {
+			d += bits.OnesCount64(x ^ qs[w])
+		}
+		dist[s] = uint16(d)
+		hist[d]++
+	}
+	cut, seen := 0, 0
+	for cut = range hist {
+		if seen += hist[cut]; seen >= n {
+			break
+		}
+	}
+	out := make([]int32, 0, seen)
+	for s, d := range dist {
+		if int(d) <= cut {
+			out = append(out, int32(s))
+		}
+	}
+	return out
 }
 
 func dot(a, b []float32) float64 {
@@ -547,7 +667,7 @@ func (ix *Index) Texts(_ context.Context, refs []index.Ref) ([][2]string, error)
 	out := make([][2]string, len(refs))
 	for i, r := range refs {
 		if ids := ix.byArticle[r.ArticleID]; r.Chunk >= 0 && r.Chunk < len(ids) {
-			out[i][0], out[i][1] = unpackText(ix.slots[ids[r.Chunk]].text)
+			out[i][0], out[i][1] = ix.texts(ids[r.Chunk])
 		}
 	}
 	return out, nil

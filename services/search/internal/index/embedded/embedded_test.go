@@ -1,7 +1,10 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -188,4 +191,115 @@ func TestCompaction(t *testing.T) {
 	if err != nil || len(hits) != 10 {
 		t.Fatalf("after compaction term 49 finds %d, %v; want 10", len(hits), err)
 	}
+}
+
+func TestTextsSurviveReopenAndRewrite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ix := mustOpen(t, dir)
+	prepare(t, ix)
+	ctx := context.Background()
+	p := indextest.Point("a", []uint32{1}, 1)
+	p.Payload.TextZH, p.Payload.TextEN = "中文正文", "English body"
+	if err := ix.Write(ctx, []index.Change{{ArticleID: "a", Chunks: []index.Point{p}}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(ix *Index, when string) {
+		t.Helper()
+		got, err := ix.Texts(ctx, []index.Ref{{ArticleID: "a"}})
+		if err != nil || got[0] != [2]string{"中文正文", "English body"} {
+			t.Fatalf("%s: texts %q, %v", when, got, err)
+		}
+	}
+	check(ix, "written")
+	ix.mu.Lock()
+	if err := ix.rewriteLog(); err != nil {
+		t.Fatal(err)
+	}
+	ix.mu.Unlock()
+	check(ix, "after a log rewrite")
+	ix.Close()
+	again := mustOpen(t, dir)
+	prepare(t, again)
+	check(again, "reopened")
+	ix.mu.RLock()
+	inMemory := len(again.slots[0].text)
+	ix.mu.RUnlock()
+	if inMemory != 0 {
+		t.Errorf("an index on disk keeps %d bytes of text in memory", inMemory)
+	}
+}
+
+// TestLargeDenseScanFindsTheNearest checks the candidate selection of large
+// indexes against the exact answer, on clustered vectors like embeddings.
+func TestLargeDenseScanFindsTheNearest(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds a large index")
+	}
+	const dim, n = 32, exactBelow + 5000
+	ix := mustOpen(t, "")
+	if _, err := ix.Prepare(context.Background(), index.Schema{Model: "m", Dim: dim}); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	centres := make([][]float32, 50)
+	for i := range centres {
+		centres[i] = make([]float32, dim)
+		for j := range centres[i] {
+			centres[i][j] = float32(rng.NormFloat64())
+		}
+	}
+	vec := func() []float32 {
+		c := centres[rng.IntN(len(centres))]
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = c[j] + 0.5*float32(rng.NormFloat64())
+		}
+		return v
+	}
+	var batch []index.Change
+	for i := range n {
+		batch = append(batch, index.Change{ArticleID: fmt.Sprint(i), Chunks: []index.Point{{Dense: vec()}}})
+	}
+	if err := ix.Write(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	found, want := 0, 0
+	for range 20 {
+		q := vec()
+		hits, err := ix.Query(context.Background(), index.Query{Rankers: []index.Ranker{{Dense: q, Weight: 1}}, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exact := exactTop(ix, q, 10)
+		for _, h := range hits {
+			if slices.Contains(exact, h.Payload.ArticleID) {
+				found++
+			}
+		}
+		want += len(exact)
+	}
+	if recall := float64(found) / float64(want); recall < 0.95 {
+		t.Errorf("recall@10 of the candidate selection %.3f, want ≥ 0.95", recall)
+	}
+}
+
+func exactTop(ix *Index, q []float32, k int) []string {
+	q = index.Normalize(slices.Clone(q))
+	type sc struct {
+		id string
+		s  float64
+	}
+	var all []sc
+	for a, ids := range ix.byArticle {
+		s := ids[0]
+		all = append(all, sc{a, dot(q, ix.dense[int(s)*ix.schema.Dim:int(s+1)*ix.schema.Dim])})
+	}
+	slices.SortFunc(all, func(x, y sc) int { return cmp.Compare(y.s, x.s) })
+	var out []string
+	for _, x := range all[:k] {
+		out = append(out, x.id)
+	}
+	return out
 }

@@ -27,7 +27,7 @@ const (
 	opDamaged byte = 255
 	// logVersion changes when the record layout does; an older file is
 	// dropped and rebuilt.
-	logVersion = 2
+	logVersion = 3
 	// maxRecord bounds one record (an article's chunks), far above what the
 	// article service accepts, so a corrupt length cannot make us allocate
 	// gigabytes.
@@ -41,6 +41,27 @@ type walOp struct {
 	schema index.Schema
 	id     string
 	change index.Change
+	// texts are where each chunk's texts lie in the file.
+	texts []chunkText
+}
+
+// textRef is where a string's bytes lie in the log file.
+type textRef struct {
+	off int64
+	n   uint32
+}
+
+// chunkText is where a chunk's two texts (zh, en) lie in the log: the log
+// is their store, so an index on disk keeps none of them in memory.
+type chunkText [2]textRef
+
+// shift moves the positions, relative to a record's body, to the file.
+func shift(ts []chunkText, by int64) []chunkText {
+	for i := range ts {
+		ts[i][0].off += by
+		ts[i][1].off += by
+	}
+	return ts
 }
 
 type wal struct {
@@ -65,7 +86,7 @@ func openWAL(path string, apply func(walOp)) (*wal, error) {
 		return nil, fmt.Errorf("embedded index: open %s: %w", path, err)
 	}
 	first := true
-	good, err := readAll(bufio.NewReaderSize(f, 1<<20), func(op walOp, n int64) error {
+	good, err := readAll(bufio.NewReaderSize(f, 1<<20), func(op walOp, n, _ int64) error {
 		if first && op.kind != opSchema {
 			return errors.New("no schema first")
 		}
@@ -111,7 +132,7 @@ func (w *wal) track(op walOp, n int64) {
 // returns how many bytes were good. err is set when a record was damaged
 // (as opposed to cut short at the very end by a crash mid-write, which is
 // only the loss of a write whose cursor was never saved).
-func readAll(r io.Reader, fn func(walOp, int64) error) (int64, error) {
+func readAll(r io.Reader, fn func(op walOp, n, at int64) error) (int64, error) {
 	var good int64
 	var hdr [8]byte
 	for {
@@ -136,33 +157,50 @@ func readAll(r io.Reader, fn func(walOp, int64) error) (int64, error) {
 		if err != nil {
 			return good, err
 		}
-		if err := fn(op, int64(len(hdr))+int64(n)); err != nil {
+		op.texts = shift(op.texts, good+int64(len(hdr)))
+		if err := fn(op, int64(len(hdr))+int64(n), good); err != nil {
 			return good, err
 		}
 		good += int64(len(hdr)) + int64(n)
 	}
 }
 
-// append writes the changes and syncs the file once.
-func (w *wal) append(changes []index.Change) error {
+// append writes the changes, syncs the file once, and returns where each
+// change's chunk texts lie.
+func (w *wal) append(changes []index.Change) ([][]chunkText, error) {
 	var buf []byte
 	sizes := make([]int64, len(changes))
+	texts := make([][]chunkText, len(changes))
 	for i, c := range changes {
 		before := len(buf)
-		buf = appendRecord(buf, encodeChange(c))
+		body, ts := encodeChange(c)
+		buf = appendRecord(buf, body)
+		texts[i] = shift(ts, w.size+int64(before)+8)
 		sizes[i] = int64(len(buf) - before)
 	}
 	if _, err := w.f.Write(buf); err != nil {
-		return fmt.Errorf("embedded index: write the log: %w", err)
+		return nil, fmt.Errorf("embedded index: write the log: %w", err)
 	}
 	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("embedded index: sync the log: %w", err)
+		return nil, fmt.Errorf("embedded index: sync the log: %w", err)
 	}
 	w.size += int64(len(buf))
 	for i, c := range changes {
 		w.track(walOp{kind: opChange, change: c}, sizes[i])
 	}
-	return nil
+	return texts, nil
+}
+
+// readText reads a string the log holds.
+func (w *wal) readText(r textRef) (string, error) {
+	if r.n == 0 {
+		return "", nil
+	}
+	b := make([]byte, r.n)
+	if _, err := w.f.ReadAt(b, r.off); err != nil {
+		return "", fmt.Errorf("embedded index: read a text from the log: %w", err)
+	}
+	return string(b), nil
 }
 
 func (w *wal) needsRewrite() bool {
@@ -172,7 +210,9 @@ func (w *wal) needsRewrite() bool {
 // rewrite replaces the log with the schema and the live articles that each
 // calls its function with, written to a new file and renamed over the old
 // one, so a crash leaves either file whole.
-func (w *wal) rewrite(s index.Schema, id string, each func(func(string, []index.Point) error) error) error {
+// each's write function returns where the chunk texts it wrote lie; they
+// are valid once rewrite has returned nil.
+func (w *wal) rewrite(s index.Schema, id string, each func(write func(string, []index.Point) ([]chunkText, error)) error) error {
 	tmp := w.path + ".new"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
@@ -188,10 +228,12 @@ func (w *wal) rewrite(s index.Schema, id string, each func(func(string, []index.
 	}
 	_, err = write(encodeSchema(s, id))
 	if err == nil && each != nil {
-		err = each(func(a string, chunks []index.Point) error {
-			n, err := write(encodeChange(index.Change{ArticleID: a, Chunks: chunks}))
+		err = each(func(a string, chunks []index.Point) ([]chunkText, error) {
+			at := size
+			body, ts := encodeChange(index.Change{ArticleID: a, Chunks: chunks})
+			n, err := write(body)
 			live[a], sum = n, sum+n
-			return err
+			return shift(ts, at+8), err
 		})
 	}
 	if err == nil {
@@ -238,21 +280,29 @@ func encodeSchema(s index.Schema, id string) []byte {
 	return appendString(b, id)
 }
 
-func encodeChange(c index.Change) []byte {
+// encodeChange returns a change's record body and where in it each
+// chunk's texts lie.
+func encodeChange(c index.Change) ([]byte, []chunkText) {
 	b := []byte{opChange}
 	b = appendString(b, c.ArticleID)
 	b = binary.AppendUvarint(b, uint64(len(c.Chunks)))
+	texts := make([]chunkText, len(c.Chunks))
 	for i := range c.Chunks {
-		b = appendPoint(b, &c.Chunks[i])
+		b = appendPoint(b, &c.Chunks[i], &texts[i])
 	}
-	return b
+	return b, texts
 }
 
-func appendPoint(b []byte, p *index.Point) []byte {
+func appendPoint(b []byte, p *index.Point, t *chunkText) []byte {
 	pl := &p.Payload
 	for _, s := range []string{pl.Slug, pl.Domain, pl.Status, pl.VerificationStatus, pl.TitleZH, pl.TitleEN,
-		pl.SummaryZH, pl.SummaryEN, pl.Heading, pl.TextZH, pl.TextEN} {
+		pl.SummaryZH, pl.SummaryEN, pl.Heading} {
 		b = appendString(b, s)
+	}
+	for i, s := range []string{pl.TextZH, pl.TextEN} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		t[i] = textRef{off: int64(len(b)), n: uint32(len(s))}
+		b = append(b, s...)
 	}
 	for _, l := range [][]string{pl.Tags, pl.Langs, pl.Versions} {
 		b = binary.AppendUvarint(b, uint64(len(l)))
@@ -285,9 +335,13 @@ func appendString(b []byte, s string) []byte {
 
 // decoder reads a record body; the first error sticks.
 type decoder struct {
-	b   []byte
-	err error
+	b    []byte
+	size int // of the whole body, for positions
+	err  error
 }
+
+// pos is where in the body the next byte lies.
+func (d *decoder) pos() int { return d.size - len(d.b) }
 
 func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
@@ -358,7 +412,7 @@ func (d *decoder) float64() float64 {
 }
 
 func decodeOp(body []byte) (walOp, error) {
-	d := &decoder{b: body[1:]}
+	d := &decoder{b: body[1:], size: len(body)}
 	switch body[0] {
 	case opSchema:
 		if len(d.b) == 0 || d.b[0] != logVersion {
@@ -370,20 +424,33 @@ func decodeOp(body []byte) (walOp, error) {
 	case opChange:
 		c := index.Change{ArticleID: d.string()}
 		n := d.count(8)
+		texts := make([]chunkText, 0, n)
 		for i := 0; i < n && d.err == nil; i++ {
-			c.Chunks = append(c.Chunks, d.point())
+			var t chunkText
+			c.Chunks = append(c.Chunks, d.point(&t))
+			texts = append(texts, t)
 		}
-		return walOp{kind: opChange, change: c}, d.err
+		return walOp{kind: opChange, change: c, texts: texts}, d.err
 	}
 	return walOp{}, fmt.Errorf("unknown operation %d", body[0])
 }
 
-func (d *decoder) point() index.Point {
+func (d *decoder) point(t *chunkText) index.Point {
 	var p index.Point
 	pl := &p.Payload
 	for _, s := range []*string{&pl.Slug, &pl.Domain, &pl.Status, &pl.VerificationStatus, &pl.TitleZH, &pl.TitleEN,
-		&pl.SummaryZH, &pl.SummaryEN, &pl.Heading, &pl.TextZH, &pl.TextEN} {
+		&pl.SummaryZH, &pl.SummaryEN, &pl.Heading} {
 		*s = d.string()
+	}
+	// The texts stay in the file; only where they lie is kept.
+	for i := range t {
+		n := d.count(1)
+		if d.err != nil || n > len(d.b) {
+			d.err = errors.New("bad string")
+			break
+		}
+		t[i] = textRef{off: int64(d.pos()), n: uint32(n)}
+		d.b = d.b[n:]
 	}
 	for _, l := range []*[]string{&pl.Tags, &pl.Langs, &pl.Versions} {
 		n := d.count(1)

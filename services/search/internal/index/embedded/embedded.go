@@ -41,6 +41,10 @@ type Index struct {
 	// for the candidate selection of large indexes.
 	signs []uint64
 	byArticle map[string][]int32
+	// record is where each article's last change lies in the log: an index
+	// on disk reads its chunks' terms, weights and texts back from there
+	// instead of keeping them twice.
+	record map[string]int64
 	postings  map[uint32]*postingList
 	df        map[uint32]int32
 	alive     int // live slots
@@ -55,7 +59,9 @@ type Index struct {
 // its sparse vector only as term ids: the weights live in the postings.
 type slot struct {
 	payload *index.Payload
-	terms   packedTerms
+	// terms are the chunk's term ids, for an index in memory only (on disk
+	// they are read from the log).
+	terms packedTerms
 	// text is the chunk's texts compressed, for an index in memory only;
 	// an index on disk reads them from its log (at).
 	text    []byte
@@ -129,7 +135,7 @@ func fromBF16(u uint16) float32 { return math.Float32frombits(uint32(u) << 16) }
 // Open opens the index persisted in dir (created when missing); an empty dir
 // keeps it in memory only, which tests and a stateless replica use.
 func Open(dir string) (*Index, error) {
-	ix := &Index{byArticle: map[string][]int32{}, postings: map[uint32]*postingList{}, df: map[uint32]int32{}}
+	ix := &Index{byArticle: map[string][]int32{}, record: map[string]int64{}, postings: map[uint32]*postingList{}, df: map[uint32]int32{}}
 	if dir == "" {
 		return ix, nil
 	}
@@ -205,6 +211,7 @@ func (ix *Index) Reset(context.Context) error {
 func (ix *Index) clear() {
 	ix.slots, ix.dense, ix.signs = nil, nil, nil
 	ix.byArticle = map[string][]int32{}
+	ix.record = map[string]int64{}
 	ix.postings = map[uint32]*postingList{}
 	ix.df = map[uint32]int32{}
 	ix.alive, ix.articles = 0, 0
@@ -227,39 +234,43 @@ func (ix *Index) Write(_ context.Context, changes []index.Change) error {
 			}
 		}
 	}
-	var texts [][]chunkText
+	var where []written
 	if ix.log != nil {
 		var err error
-		if texts, err = ix.log.append(changes); err != nil {
+		if where, err = ix.log.append(changes); err != nil {
 			return err
 		}
 	}
 	for i, c := range changes {
-		var at []chunkText
-		if texts != nil {
-			at = texts[i]
+		var w *written
+		if where != nil {
+			w = &where[i]
 		}
-		ix.put(c.ArticleID, c.Chunks, at)
+		if err := ix.put(c.ArticleID, c.Chunks, w); err != nil {
+			return err
+		}
 	}
 	return ix.maybeCompact()
 }
 
-// put indexes an article's chunks; at says where their texts lie in the
-// log (nil: keep them in memory).
-func (ix *Index) put(articleID string, chunks []index.Point, at []chunkText) {
-	ix.remove(articleID)
+// put indexes an article's chunks; w says where they lie in the log (nil:
+// keep what the log would hold in memory).
+func (ix *Index) put(articleID string, chunks []index.Point, w *written) error {
+	if err := ix.remove(articleID); err != nil {
+		return err
+	}
 	if len(chunks) == 0 {
-		return
+		return nil
 	}
 	ids := make([]int32, 0, len(chunks))
 	for i := range chunks {
 		p := chunks[i].Payload
 		p.ArticleID, p.Chunk = articleID, i
-		sl := slot{terms: packTerms(chunks[i].Sparse.Indices), boost: float32(index.BoostOf(&p)), alive: true}
-		if at != nil {
-			sl.at = at[i]
+		sl := slot{boost: float32(index.BoostOf(&p)), alive: true}
+		if w != nil {
+			sl.at = w.texts[i]
 		} else {
-			sl.text = packText(p.TextZH, p.TextEN)
+			sl.terms, sl.text = packTerms(chunks[i].Sparse.Indices), packText(p.TextZH, p.TextEN)
 		}
 		p.TextZH, p.TextEN = "", ""
 		sl.payload = &p
@@ -275,27 +286,58 @@ func (ix *Index) put(articleID string, chunks []index.Point, at []chunkText) {
 		ids = append(ids, s)
 	}
 	ix.byArticle[articleID] = ids
+	if w != nil {
+		ix.record[articleID] = w.at
+	}
 	ix.alive += len(ids)
 	ix.articles++
+	return nil
 }
 
-func (ix *Index) remove(articleID string) {
+func (ix *Index) remove(articleID string) error {
 	ids, ok := ix.byArticle[articleID]
 	if !ok {
-		return
+		return nil
 	}
-	for _, s := range ids {
-		sl := &ix.slots[s]
-		sl.alive = false
-		sl.terms.each(func(t uint32) {
+	terms, err := ix.terms(articleID)
+	if err != nil {
+		return err
+	}
+	for i, s := range ids {
+		ix.slots[s].alive = false
+		for _, t := range terms[i] {
 			if ix.df[t]--; ix.df[t] <= 0 {
 				delete(ix.df, t)
 			}
-		})
+		}
 	}
 	delete(ix.byArticle, articleID)
+	delete(ix.record, articleID)
 	ix.alive -= len(ids)
 	ix.articles--
+	return nil
+}
+
+// terms returns the term ids of each of an article's chunks.
+func (ix *Index) terms(articleID string) ([][]uint32, error) {
+	ids := ix.byArticle[articleID]
+	out := make([][]uint32, len(ids))
+	if ix.log == nil {
+		for i, s := range ids {
+			ix.slots[s].terms.each(func(t uint32) { out[i] = append(out[i], t) })
+		}
+		return out, nil
+	}
+	c, err := ix.log.readChange(ix.record[articleID])
+	if err != nil {
+		return nil, err
+	}
+	for i := range ids {
+		if i < len(c.Chunks) {
+			out[i] = c.Chunks[i].Sparse.Indices
+		}
+	}
+	return out, nil
 }
 
 // maybeCompact rebuilds the slots and postings when dead slots outnumber
@@ -304,7 +346,9 @@ func (ix *Index) remove(articleID string) {
 func (ix *Index) maybeCompact() error {
 	dead := len(ix.slots) - ix.alive
 	if dead > 256 && dead > ix.alive {
-		ix.compactMemory()
+		if err := ix.compactMemory(); err != nil {
+			return err
+		}
 	}
 	if ix.log != nil && ix.log.needsRewrite() {
 		return ix.rewriteLog()
@@ -312,7 +356,17 @@ func (ix *Index) maybeCompact() error {
 	return nil
 }
 
-func (ix *Index) compactMemory() {
+func (ix *Index) compactMemory() error {
+	termsOf := map[int32][]uint32{}
+	for a, ids := range ix.byArticle {
+		ts, err := ix.terms(a)
+		if err != nil {
+			return err
+		}
+		for i, s := range ids {
+			termsOf[s] = ts[i]
+		}
+	}
 	old, oldDense, dim := ix.slots, ix.dense, ix.schema.Dim
 	ix.slots, ix.dense, ix.signs = make([]slot, 0, ix.alive), make([]float32, 0, ix.alive*dim), nil
 	oldPostings := ix.postings
@@ -328,7 +382,9 @@ func (ix *Index) compactMemory() {
 		ix.slots = append(ix.slots, old[s])
 		ix.dense = append(ix.dense, oldDense[s*dim:(s+1)*dim]...)
 		ix.signs = appendSigns(ix.signs, oldDense[s*dim:(s+1)*dim])
-		old[s].terms.each(func(t uint32) { ix.list(t).add(n, oldPostings[t].weight(int32(s))) })
+		for _, t := range termsOf[int32(s)] {
+			ix.list(t).add(n, oldPostings[t].weight(int32(s)))
+		}
 	}
 	for a, ids := range ix.byArticle {
 		for i, s := range ids {
@@ -336,6 +392,7 @@ func (ix *Index) compactMemory() {
 		}
 		ix.byArticle[a] = ids
 	}
+	return nil
 }
 
 func (ix *Index) list(t uint32) *postingList {
@@ -347,19 +404,29 @@ func (ix *Index) list(t uint32) *postingList {
 	return pl
 }
 
-// point rebuilds slot s as it was written: its weights from the postings,
-// its text from the compressed copy.
-func (ix *Index) point(s int32, withText bool) index.Point {
+// point rebuilds slot s as it was written: in memory from its weights in
+// the postings and its compressed text, on disk from the log.
+func (ix *Index) point(s int32, withText bool) (index.Point, error) {
 	sl := &ix.slots[s]
 	p := index.Point{Payload: *sl.payload, Dense: slices.Clone(ix.dense[int(s)*ix.schema.Dim : int(s+1)*ix.schema.Dim])}
-	sl.terms.each(func(t uint32) {
-		p.Sparse.Indices = append(p.Sparse.Indices, t)
-		p.Sparse.Values = append(p.Sparse.Values, ix.postings[t].weight(s))
-	})
+	if ix.log == nil {
+		sl.terms.each(func(t uint32) {
+			p.Sparse.Indices = append(p.Sparse.Indices, t)
+			p.Sparse.Values = append(p.Sparse.Values, ix.postings[t].weight(s))
+		})
+	} else {
+		c, err := ix.log.readChange(ix.record[sl.payload.ArticleID])
+		if err != nil {
+			return index.Point{}, err
+		}
+		if sl.payload.Chunk < len(c.Chunks) {
+			p.Sparse = c.Chunks[sl.payload.Chunk].Sparse
+		}
+	}
 	if withText {
 		p.Payload.TextZH, p.Payload.TextEN = ix.texts(s)
 	}
-	return p
+	return p, nil
 }
 
 // texts returns slot s's texts, from memory or from the log; a log that
@@ -380,19 +447,24 @@ func (ix *Index) texts(s int32) (zh, en string) {
 // rewriteLog writes the live articles to a new log and points the slots
 // at their texts in it.
 func (ix *Index) rewriteLog() error {
-	moved := map[int32]chunkText{}
-	err := ix.log.rewrite(ix.schema, ix.id, func(write func(string, []index.Point) ([]chunkText, error)) error {
+	moved, records := map[int32]chunkText{}, map[string]int64{}
+	err := ix.log.rewrite(ix.schema, ix.id, func(write func(string, []index.Point) (written, error)) error {
 		for a, ids := range ix.byArticle {
 			chunks := make([]index.Point, len(ids))
 			for i, s := range ids {
-				chunks[i] = ix.point(s, true)
+				p, err := ix.point(s, true)
+				if err != nil {
+					return err
+				}
+				chunks[i] = p
 			}
-			at, err := write(a, chunks)
+			w, err := write(a, chunks)
 			if err != nil {
 				return err
 			}
+			records[a] = w.at
 			for i, s := range ids {
-				moved[s] = at[i]
+				moved[s] = w.texts[i]
 			}
 		}
 		return nil
@@ -403,21 +475,27 @@ func (ix *Index) rewriteLog() error {
 	for s, at := range moved {
 		ix.slots[s].at = at
 	}
+	for a, at := range records {
+		ix.record[a] = at
+	}
 	return nil
 }
 
-// replay applies one logged operation at start-up.
-func (ix *Index) replay(op walOp) {
+// replay applies one logged operation at start-up; earlier records are
+// read through w.
+func (ix *Index) replay(w *wal, op walOp) error {
+	ix.log = w
 	switch op.kind {
 	case opSchema:
 		ix.clear()
 		ix.schema, ix.ready, ix.id = op.schema, true, op.id
 	case opChange:
-		ix.put(op.change.ArticleID, op.change.Chunks, op.texts)
+		return ix.put(op.change.ArticleID, op.change.Chunks, &written{at: op.at, texts: op.texts})
 	case opDamaged:
 		ix.clear()
 		ix.schema, ix.ready = index.Schema{}, false
 	}
+	return nil
 }
 
 // Query implements index.Index.
@@ -462,7 +540,7 @@ func (ix *Index) Query(_ context.Context, q index.Query) ([]index.Hit, error) {
 	if len(hits) > q.Limit {
 		hits = hits[:q.Limit]
 	}
-	return ix.materialise(hits, q.WithVectors, q.WithText), nil
+	return ix.materialise(hits, q.WithVectors, q.WithText)
 }
 
 // lexical ranks by Σ idf·q·d over the postings of the query's terms.
@@ -631,19 +709,22 @@ func dot(a, b []float32) float64 {
 }
 
 // materialise adds the hits' vectors and text when asked for.
-func (ix *Index) materialise(hits []index.Hit, withVectors, withText bool) []index.Hit {
+func (ix *Index) materialise(hits []index.Hit, withVectors, withText bool) ([]index.Hit, error) {
 	if !withVectors && !withText {
-		return hits
+		return hits, nil
 	}
 	for i := range hits {
 		s := ix.byArticle[hits[i].Payload.ArticleID][hits[i].Payload.Chunk]
-		p := ix.point(s, withText)
+		p, err := ix.point(s, withText)
+		if err != nil {
+			return nil, err
+		}
 		if withVectors {
 			hits[i].Sparse, hits[i].Dense = p.Sparse, p.Dense
 		}
 		hits[i].Payload = p.Payload
 	}
-	return hits
+	return hits, nil
 }
 
 // Chunks implements index.Index.
@@ -655,7 +736,11 @@ func (ix *Index) Chunks(_ context.Context, articleID string) ([]index.Point, err
 	}
 	var out []index.Point
 	for _, s := range ix.byArticle[articleID] {
-		out = append(out, ix.point(s, true))
+		p, err := ix.point(s, true)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
 	}
 	return out, nil
 }

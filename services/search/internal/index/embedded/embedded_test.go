@@ -167,7 +167,12 @@ func TestSchemaChangeOnDiskRebuilds(t *testing.T) {
 
 func TestCompaction(t *testing.T) {
 	t.Parallel()
-	ix := mustOpen(t, "")
+	t.Run("memory", func(t *testing.T) { t.Parallel(); testCompaction(t, "") })
+	t.Run("disk", func(t *testing.T) { t.Parallel(); testCompaction(t, t.TempDir()) })
+}
+
+func testCompaction(t *testing.T, dir string) {
+	ix := mustOpen(t, dir)
 	prepare(t, ix)
 	ctx := context.Background()
 	// Rewrite the same articles many times: dead slots pile up and must be
@@ -209,6 +214,10 @@ func TestTextsSurviveReopenAndRewrite(t *testing.T) {
 		got, err := ix.Texts(ctx, []index.Ref{{ArticleID: "a"}})
 		if err != nil || got[0] != [2]string{"中文正文", "English body"} {
 			t.Fatalf("%s: texts %q, %v", when, got, err)
+		}
+		chunks, err := ix.Chunks(ctx, "a")
+		if err != nil || len(chunks) != 1 || chunks[0].Sparse.Len() != 1 || chunks[0].Payload.TextEN != "English body" {
+			t.Fatalf("%s: chunks %+v, %v", when, chunks, err)
 		}
 	}
 	check(ix, "written")

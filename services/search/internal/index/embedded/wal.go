@@ -41,8 +41,10 @@ type walOp struct {
 	schema index.Schema
 	id     string
 	change index.Change
-	// texts are where each chunk's texts lie in the file.
+	// texts are where each chunk's texts lie in the file, at where the
+	// record starts.
 	texts []chunkText
+	at    int64
 }
 
 // textRef is where a string's bytes lie in the log file.
@@ -79,25 +81,31 @@ type wal struct {
 // index comes up unprepared and Prepare reports it fresh.
 // Records are applied as they are read, so start-up never holds the log and
 // the index in memory at once.
-func openWAL(path string, apply func(walOp)) (*wal, error) {
+// The index may read earlier records of the file through w while apply
+// runs: w's file is set before the first record is replayed.
+func openWAL(path string, apply func(*wal, walOp) error) (*wal, error) {
 	w := &wal{path: path, live: map[string]int64{}}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("embedded index: open %s: %w", path, err)
 	}
+	w.f = f
 	first := true
-	good, err := readAll(bufio.NewReaderSize(f, 1<<20), func(op walOp, n, _ int64) error {
+	good, err := readAll(bufio.NewReaderSize(f, 1<<20), func(op walOp, n, at int64) error {
 		if first && op.kind != opSchema {
 			return errors.New("no schema first")
 		}
 		first = false
-		apply(op)
+		op.at = at
+		if err := apply(w, op); err != nil {
+			return err
+		}
 		w.track(op, n)
 		return nil
 	})
 	if err != nil {
 		// Damaged: start over, empty and unprepared.
-		apply(walOp{kind: opDamaged})
+		_ = apply(w, walOp{kind: opDamaged})
 		w.track(walOp{kind: opSchema}, 0)
 		good = 0
 	}
@@ -165,17 +173,25 @@ func readAll(r io.Reader, fn func(op walOp, n, at int64) error) (int64, error) {
 	}
 }
 
+// written says where a change went in the log: its record, and its
+// chunks' texts.
+type written struct {
+	at    int64
+	texts []chunkText
+}
+
 // append writes the changes, syncs the file once, and returns where each
-// change's chunk texts lie.
-func (w *wal) append(changes []index.Change) ([][]chunkText, error) {
+// went.
+func (w *wal) append(changes []index.Change) ([]written, error) {
 	var buf []byte
 	sizes := make([]int64, len(changes))
-	texts := make([][]chunkText, len(changes))
+	out := make([]written, len(changes))
 	for i, c := range changes {
 		before := len(buf)
 		body, ts := encodeChange(c)
 		buf = appendRecord(buf, body)
-		texts[i] = shift(ts, w.size+int64(before)+8)
+		at := w.size + int64(before)
+		out[i] = written{at: at, texts: shift(ts, at+8)}
 		sizes[i] = int64(len(buf) - before)
 	}
 	if _, err := w.f.Write(buf); err != nil {
@@ -188,7 +204,32 @@ func (w *wal) append(changes []index.Change) ([][]chunkText, error) {
 	for i, c := range changes {
 		w.track(walOp{kind: opChange, change: c}, sizes[i])
 	}
-	return texts, nil
+	return out, nil
+}
+
+// readChange reads back the change recorded at at: an article's chunks as
+// they were written, their texts left in the file.
+func (w *wal) readChange(at int64) (index.Change, error) {
+	var hdr [8]byte
+	if _, err := w.f.ReadAt(hdr[:], at); err != nil {
+		return index.Change{}, fmt.Errorf("embedded index: read the log: %w", err)
+	}
+	n := binary.LittleEndian.Uint32(hdr[:4])
+	if n == 0 || n > maxRecord {
+		return index.Change{}, fmt.Errorf("embedded index: the log is damaged at %d", at)
+	}
+	body := make([]byte, n)
+	if _, err := w.f.ReadAt(body, at+8); err != nil {
+		return index.Change{}, fmt.Errorf("embedded index: read the log: %w", err)
+	}
+	if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
+		return index.Change{}, fmt.Errorf("embedded index: the log is damaged at %d", at)
+	}
+	op, err := decodeOp(body)
+	if err != nil || op.kind != opChange {
+		return index.Change{}, fmt.Errorf("embedded index: the log is damaged at %d", at)
+	}
+	return op.change, nil
 }
 
 // readText reads a string the log holds.
@@ -210,9 +251,9 @@ func (w *wal) needsRewrite() bool {
 // rewrite replaces the log with the schema and the live articles that each
 // calls its function with, written to a new file and renamed over the old
 // one, so a crash leaves either file whole.
-// each's write function returns where the chunk texts it wrote lie; they
-// are valid once rewrite has returned nil.
-func (w *wal) rewrite(s index.Schema, id string, each func(write func(string, []index.Point) ([]chunkText, error)) error) error {
+// each's write function returns where what it wrote lies; valid once
+// rewrite has returned nil.
+func (w *wal) rewrite(s index.Schema, id string, each func(write func(string, []index.Point) (written, error)) error) error {
 	tmp := w.path + ".new"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
@@ -228,12 +269,12 @@ func (w *wal) rewrite(s index.Schema, id string, each func(write func(string, []
 	}
 	_, err = write(encodeSchema(s, id))
 	if err == nil && each != nil {
-		err = each(func(a string, chunks []index.Point) ([]chunkText, error) {
+		err = each(func(a string, chunks []index.Point) (written, error) {
 			at := size
 			body, ts := encodeChange(index.Change{ArticleID: a, Chunks: chunks})
 			n, err := write(body)
 			live[a], sum = n, sum+n
-			return shift(ts, at+8), err
+			return written{at: at, texts: shift(ts, at+8)}, err
 		})
 	}
 	if err == nil {

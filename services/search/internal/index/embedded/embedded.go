@@ -35,20 +35,20 @@ type Index struct {
 	// id tells this index's contents apart from any other's, for its cursor.
 	id string
 
-	slots     []slot
-	dense     []float32 // len(slots) × schema.Dim
+	slots []slot
+	dense []float32 // len(slots) × schema.Dim
 	// signs holds each dense vector's sign bits, len(slots) × words(Dim),
 	// for the candidate selection of large indexes.
-	signs []uint64
+	signs     []uint64
 	byArticle map[string][]int32
 	// record is where each article's last change lies in the log: an index
 	// on disk reads its chunks' terms, weights and texts back from there
 	// instead of keeping them twice.
-	record map[string]int64
-	postings  map[uint32]*postingList
-	df        map[uint32]int32
-	alive     int // live slots
-	articles  int
+	record   map[string]int64
+	postings map[uint32]*postingList
+	df       map[uint32]int32
+	alive    int // live slots
+	articles int
 
 	log *wal // nil: memory only
 	acc sync.Pool
@@ -64,10 +64,10 @@ type slot struct {
 	terms packedTerms
 	// text is the chunk's texts compressed, for an index in memory only;
 	// an index on disk reads them from its log (at).
-	text    []byte
-	at      chunkText
-	boost   float32 // the payload's, here where the scans read it
-	alive   bool
+	text  []byte
+	at    chunkText
+	boost float32 // the payload's, here where the scans read it
+	alive bool
 }
 
 // packedTerms are sorted term ids, delta- and varint-encoded: about two

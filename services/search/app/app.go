@@ -85,6 +85,10 @@ type Config struct {
 // learnedModelName is where the state store keeps the learned model.
 const learnedModelName = "learned"
 
+// minLearnArticles is how many articles make a first model worth
+// learning without being asked (a reindex learns from any number).
+const minLearnArticles = 20
+
 // Run serves the search service on lis until ctx ends; its metrics go to
 // the part "search" of reg.
 func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) (err error) {
@@ -140,15 +144,21 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	// Ready once the index has caught up with the feed the first time; a
 	// later reindex answers from the partial index and stays ready.
 	var caughtUp atomic.Bool
+	firstCatchUp := make(chan struct{})
 	follower := feed.New(feed.Config{
 		Client: articles, Cursors: st, Name: idx.CursorName(),
 		Apply: indexer.New(idx, emb, params, nil).Apply,
 		Quiet: cfg.Quiet, Log: log,
-		OnCaughtUp: func() { caughtUp.Store(true) },
+		OnCaughtUp: func() {
+			if !caughtUp.Swap(true) {
+				close(firstCatchUp)
+			}
+		},
 	})
+	// The state database is not a check: searches are answered without it
+	// (the follower retries its cursor until it is back).
 	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log), grpcx.WithMetrics(m, cfg.MetricsAddr),
 		grpcx.WithChecks(
-			grpcx.Check{Name: "database", Ping: st.Ping},
 			grpcx.Check{Name: idx.Backend() + " index", Ping: func(ctx context.Context) error { _, _, err := idx.Count(ctx); return err }},
 			grpcx.Check{Name: "article feed (first catch-up not done yet)", Ping: func(context.Context) error {
 				if !caughtUp.Load() {
@@ -187,6 +197,24 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = follower.Run(bg) })
 	wg.Go(func() { unanswered.Run(bg, 5*time.Second) })
+	if learned != nil && learned.Current().Terms() == 0 {
+		// Built by surface features (nothing to learn from at start-up):
+		// once the index holds enough articles, learn and rebuild.
+		wg.Go(func() {
+			select {
+			case <-firstCatchUp:
+			case <-bg.Done():
+				return
+			}
+			if n, _, err := idx.Count(bg); err != nil || n < minLearnArticles {
+				return
+			}
+			log.Info("learning an embedding model from the indexed articles and rebuilding")
+			if _, err := follower.Rebuild(bg, reset); err != nil && bg.Err() == nil {
+				log.Warn("the first embedding model could not be learned; POST /api/v1/search:reindex tries again", "err", err)
+			}
+		})
+	}
 	defer func() { stopBG(); wg.Wait() }()
 
 	log.Info("serving", "addr", lis.Addr().String(), "index", idx.Backend(), "model", schema.Model, "dim", schema.Dim)
@@ -215,27 +243,16 @@ func openEmbedder(ctx context.Context, cfg Config, st state.Store, articles arti
 	} else if !errors.Is(err, errs.ErrNotFound) {
 		return nil, nil, fmt.Errorf("read the learned embedding model: %w", err)
 	}
-	// None yet: learn from the articles there are (none on a new hub: the
-	// model then embeds by surface features until a reindex). The article
-	// service may still be starting, so try for a while.
-	wait := 200 * time.Millisecond
-	for try := 1; ; try++ {
-		m, err := learn(ctx, st, articles, cfg.Quiet)
-		if err == nil {
-			log.Info("learned an embedding model", "model", m.Name(), "terms", m.Terms())
-			return m2e(m)
-		}
-		if try == 6 || ctx.Err() != nil {
-			log.Warn("no embedding model could be learned; embedding by surface features until a reindex (POST /api/v1/search:reindex)", "err", err)
-			m, _ := embed.Learn(nil, embed.LearnConfig{})
-			return m2e(m)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
+	// None yet: learn from the articles there are. On a new hub, or when the
+	// article service is not up yet, embed by surface features for now: the
+	// first catch-up then learns and rebuilds (see Run).
+	m, err := learn(ctx, st, articles, cfg.Quiet)
+	if err != nil {
+		log.Warn("no embedding model could be learned yet; embedding by surface features until the first catch-up", "err", err)
+		m, _ = embed.Learn(nil, embed.LearnConfig{})
 	}
+	log.Info("embedding model", "model", m.Name(), "terms", m.Terms())
+	return m2e(m)
 }
 
 func m2e(m *embed.Model) (embed.Embedder, *embed.Learned, error) {

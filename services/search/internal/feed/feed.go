@@ -193,9 +193,15 @@ func (f *Follower) follow(ctx context.Context, from int64, b *backoff) error {
 	defer cancel()
 	// A cheap call first: a stream reports an unreachable service only on
 	// its first receive, which might look like a quiet feed.
-	if _, err := f.cfg.Client.GetArticleStats(sctx, &articlev1.GetArticleStatsRequest{}); err != nil {
+	stats, err := f.cfg.Client.GetArticleStats(sctx, &articlev1.GetArticleStatsRequest{})
+	if err != nil {
 		return fmt.Errorf("reach the article service: %w", err)
 	}
+	// Silence means the end of the backlog only once the stream has said
+	// something, or when there can be nothing to say: no article yet, or a
+	// resumed follower that may well be up to date. Before that a loaded
+	// machine may just be slow to send the first change.
+	heard := from > 0 || stats.GetTotal() == 0
 	stream, err := f.cfg.Client.WatchArticles(sctx, &articlev1.WatchArticlesRequest{AfterRevision: from})
 	if err != nil {
 		return fmt.Errorf("open the article feed: %w", err)
@@ -224,11 +230,16 @@ func (f *Follower) follow(ctx context.Context, from int64, b *backoff) error {
 		select {
 		case c := <-msgs:
 			batch = append(batch, c)
+			heard = true
 		case err := <-errc:
 			// What was received and not applied is read again from the
 			// cursor by the next stream.
 			return fmt.Errorf("the article feed broke off: %w", err)
 		case <-quiet.C:
+			if !heard {
+				quiet.Reset(f.cfg.Quiet)
+				continue
+			}
 			if !f.caughtUp.Load() {
 				f.caughtUp.Store(true)
 				f.cfg.Log.InfoContext(ctx, "caught up with the article feed", "revision", f.applied.Load())

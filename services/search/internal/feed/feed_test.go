@@ -50,7 +50,9 @@ func (s *feedServer) add(n int) {
 }
 
 func (s *feedServer) GetArticleStats(context.Context, *articlev1.GetArticleStatsRequest) (*articlev1.GetArticleStatsResponse, error) {
-	return &articlev1.GetArticleStatsResponse{}, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &articlev1.GetArticleStatsResponse{Total: int64(len(s.changes))}, nil
 }
 
 func (s *feedServer) WatchArticles(req *articlev1.WatchArticlesRequest, stream grpc.ServerStreamingServer[articlev1.ArticleChange]) error {
@@ -302,7 +304,7 @@ func TestRebuild(t *testing.T) {
 	t.Parallel()
 	srv, cur, s := newFeedServer(20), &cursors{}, &sink{}
 	f := start(t, srv, cur, s)
-	eventually(t, "catch-up", func() bool { return f.Status().CaughtUp })
+	eventually(t, "catch-up", func() bool { return f.Status().CaughtUp && f.Status().Applied == 20 })
 	resets := 0
 	target, err := f.Rebuild(context.Background(), func(context.Context) error {
 		resets++

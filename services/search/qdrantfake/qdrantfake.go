@@ -129,6 +129,16 @@ func (s *Server) get(name string) (*collection, error) {
 	return c, nil
 }
 
+// filtered returns the collection after checking a query's filter; s.mu
+// is held.
+func (s *Server) filtered(name string, f *qdrant.Filter) (*collection, error) {
+	c, err := s.get(name)
+	if err != nil {
+		return nil, err
+	}
+	return c, checkFilter(f)
+}
+
 // HealthCheck implements qdrant.QdrantServer.
 func (s *Server) HealthCheck(context.Context, *qdrant.HealthCheckRequest) (*qdrant.HealthCheckReply, error) {
 	return &qdrant.HealthCheckReply{Title: "qdrant - vector search engine (fake)", Version: "1.17.1"}, nil
@@ -744,11 +754,8 @@ func formula(f *qdrant.Formula, in []scored) ([]scored, error) {
 func (s pointsServer) Scroll(_ context.Context, req *qdrant.ScrollPoints) (*qdrant.ScrollResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.get(req.GetCollectionName())
+	c, err := s.filtered(req.GetCollectionName(), req.GetFilter())
 	if err != nil {
-		return nil, err
-	}
-	if err := checkFilter(req.GetFilter()); err != nil {
 		return nil, err
 	}
 	limit := 10
@@ -846,11 +853,8 @@ func (s pointsServer) Get(_ context.Context, req *qdrant.GetPoints) (*qdrant.Get
 func (s pointsServer) Count(_ context.Context, req *qdrant.CountPoints) (*qdrant.CountResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.get(req.GetCollectionName())
+	c, err := s.filtered(req.GetCollectionName(), req.GetFilter())
 	if err != nil {
-		return nil, err
-	}
-	if err := checkFilter(req.GetFilter()); err != nil {
 		return nil, err
 	}
 	n := uint64(0)

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -707,6 +708,24 @@ func TestGetErrors(t *testing.T) {
 				t.Errorf("stdout = %q, want nothing", r.Stdout)
 			}
 		})
+	}
+}
+
+// A draft refused to an anonymous reader must read like an article that
+// does not exist: a refusal worded otherwise tells that the draft is there.
+func TestGetHiddenDraftReadsLikeMissing(t *testing.T) {
+	t.Parallel()
+	server := startStack(t, stacktest.Options{})
+	seed(t, server, newArticle("Hidden", "mcp", "draft"))
+	requestID := regexp.MustCompile(`req_[A-Za-z0-9_-]+`)
+	refusal := func(format, slug string) string {
+		r := stacktest.RunCLI(envFor(server, ""), "", "get", slug, "--format", format)
+		return requestID.ReplaceAllString(strings.ReplaceAll(errText(r.Err), slug, "SLUG"), "REQ")
+	}
+	for _, format := range []string{"markdown", "json"} {
+		if hidden, missing := refusal(format, "hidden"), refusal(format, "absent"); hidden != missing {
+			t.Errorf("%s: the draft's refusal\n%s\nreads unlike an absent article's\n%s", format, hidden, missing)
+		}
 	}
 }
 

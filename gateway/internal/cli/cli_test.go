@@ -255,9 +255,11 @@ func TestImportWholeRequestFailures(t *testing.T) {
 			wantErr:    []string{"server answered 413", "this one article is larger than the server accepts; shorten it"},
 		},
 		{
-			name:       "server error after the first batch",
-			key:        adminKey,
-			faults:     func(f *faults) { f.answer(routeBatchCreate, apiError(500, "INTERNAL", "something broke inside"), 2) },
+			name: "server error after the first batch",
+			key:  adminKey,
+			faults: func(f *faults) {
+				f.answer(routeBatchCreate, apiError(http.StatusInternalServerError, "INTERNAL", "something broke inside"), 2)
+			},
 			flags:      []string{"--batch", "3"},
 			lines:      7,
 			wantStdout: "imported 3, failed 0\n",
@@ -268,7 +270,7 @@ func TestImportWholeRequestFailures(t *testing.T) {
 			name: "not ready",
 			key:  adminKey,
 			faults: func(f *faults) {
-				f.answer(routeBatchCreate, apiError(503, "UNAVAILABLE", "the article service is unreachable"), 1)
+				f.answer(routeBatchCreate, apiError(http.StatusServiceUnavailable, "UNAVAILABLE", "the article service is unreachable"), 1)
 			},
 			lines:      1,
 			wantStdout: "imported 0, failed 0\n",

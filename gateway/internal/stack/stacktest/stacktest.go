@@ -78,9 +78,11 @@ type parts interface {
 	}
 }
 
-// Start runs a stack for tb with start (stack.Start) and returns it once
-// /readyz answers 200 at the gateway address addr reports; the stack stops
-// when tb ends.
+// Start runs a stack for tb with start and returns it once /readyz answers
+// 200 at the gateway address addr reports; the stack stops when tb ends. It
+// is generic over stack.Config and *stack.Stack, which it cannot name:
+//
+//	s := stacktest.Start(t, o, stack.Start, func(s *stack.Stack) string { return s.HTTPAddr })
 func Start[C parts, S interface{ Stop() error }](tb testing.TB, o Options, start func(context.Context, C, *slog.Logger) (S, error), addr func(S) string) S {
 	tb.Helper()
 	o = o.withDefaults(tb)

@@ -31,9 +31,9 @@ func (s timedStore) List(ctx context.Context, q store.ListQuery) (_ []*articlev1
 	return s.Store.List(ctx, q)
 }
 
-func (s timedStore) Update(ctx context.Context, id string, expectedRevision int32, mutate func(*articlev1.Article) error) (_ *articlev1.Article, err error) {
+func (s timedStore) Update(ctx context.Context, id string, expectedRevision int32, cause articlev1.ChangeCause, mutate func(*articlev1.Article) error) (_ *articlev1.Article, err error) {
 	defer s.m.ObserveStore("Update", time.Now(), &err)
-	return s.Store.Update(ctx, id, expectedRevision, mutate)
+	return s.Store.Update(ctx, id, expectedRevision, cause, mutate)
 }
 
 func (s timedStore) Changes(ctx context.Context, after int64, limit int) (_ []*articlev1.ArticleChange, err error) {

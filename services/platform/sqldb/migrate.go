@@ -1,6 +1,8 @@
 package sqldb
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
 	"path"
@@ -37,9 +39,12 @@ type migration struct {
 	sql     string
 }
 
-// load returns the steps of one engine ("sqlite", "postgres") in version
-// order.
-func (m Migrations) load(engine string) ([]migration, error) {
+// load returns the steps of one engine in version order.
+func (m Migrations) load(eng Engine) ([]migration, error) {
+	engine := "postgres"
+	if eng == SQLite {
+		engine = "sqlite"
+	}
 	if !isPlainName(m.Table) {
 		// The name goes into SQL unquoted; it is a constant of the store, so
 		// this only catches a mistake in code.
@@ -80,4 +85,76 @@ func isPlainName(s string) bool {
 		}
 	}
 	return true
+}
+
+// migrate applies the pending steps in one transaction. Processes starting
+// together on one database take turns, so the second finds the steps done:
+// SQLite's writer begins IMMEDIATE, and on PostgreSQL, where CREATE TABLE IF
+// NOT EXISTS is not safe against a twin running at the same moment, an
+// advisory lock ends with the transaction.
+func migrate(ctx context.Context, w *sql.DB, e Engine, m Migrations, steps []migration) error {
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin migration: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	create := `CREATE TABLE IF NOT EXISTS ` + m.Table + ` (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	) STRICT`
+	if e == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, m.Lock); err != nil {
+			return fmt.Errorf("store: lock for migration: %w", err)
+		}
+		create = `CREATE TABLE IF NOT EXISTS ` + m.Table + ` (
+			version    integer     NOT NULL PRIMARY KEY,
+			name       text        NOT NULL,
+			applied_at timestamptz NOT NULL
+		)`
+	}
+	if _, err := tx.ExecContext(ctx, create); err != nil {
+		return fmt.Errorf("store: create %s: %w", m.Table, err)
+	}
+	applied, err := versions(ctx, tx, m.Table)
+	if err != nil {
+		return err
+	}
+	for _, s := range steps {
+		if applied[s.version] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, s.sql); err != nil {
+			return fmt.Errorf("store: migration %s: %w", s.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+m.Table+` (version, name, applied_at) VALUES ($1, $2, $3)`,
+			s.version, s.name, Tick(m.Now)); err != nil {
+			return fmt.Errorf("store: record migration %s: %w", s.name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit migrations: %w", err)
+	}
+	return nil
+}
+
+// versions returns the steps table records as applied.
+func versions(ctx context.Context, tx *sql.Tx, table string) (map[int]bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM `+table)
+	if err != nil {
+		return nil, fmt.Errorf("store: read %s: %w", table, err)
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("store: read %s: %w", table, err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read %s: %w", table, err)
+	}
+	return applied, nil
 }

@@ -10,8 +10,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"buzhou.dev/platform/sqldb"
 	"buzhou.dev/platform/sqldb/sqldbtest"
 )
@@ -40,107 +38,84 @@ func step2() map[string]string {
 	}
 }
 
-// handle is an open database as the engine-independent tests see it.
-type handle struct {
-	close func() error
-	// texts runs a query whose rows are one text column.
-	texts func(ctx context.Context, query string) ([]string, error)
-	// exec writes in a transaction.
-	exec func(ctx context.Context, stmt string) error
-}
-
-func (h *handle) Close() error { return h.close() }
-
 type engine struct {
 	name string
 	// fresh returns where a new, empty database is: a file path or a URL.
 	fresh func(t *testing.T) string
-	open  func(ctx context.Context, where string, m sqldb.Migrations) (*handle, error)
+	open  func(ctx context.Context, where string, m sqldb.Migrations) (*sqldb.DB, error)
 }
 
 func engines() []engine {
 	return []engine{
-		{"SQLite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "test.db") }, openSQLite},
+		{"SQLite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "test.db") }, sqldb.OpenSQLite},
 		{"PostgreSQL", func(t *testing.T) string { return sqldbtest.FreshSchema(t) }, openPostgres},
 	}
 }
 
-func openSQLite(ctx context.Context, path string, m sqldb.Migrations) (*handle, error) {
-	db, err := sqldb.OpenSQLite(ctx, path, m)
-	if err != nil {
-		return nil, err
+// eachEngine runs fn as a parallel subtest on each engine.
+func eachEngine(t *testing.T, fn func(t *testing.T, e engine)) {
+	for _, e := range engines() {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, e)
+		})
 	}
-	return &handle{
-		close: db.Close,
-		texts: func(ctx context.Context, query string) ([]string, error) {
-			rows, err := db.R.QueryContext(ctx, query)
-			if err != nil {
-				return nil, err
-			}
-			defer rows.Close()
-			var out []string
-			for rows.Next() {
-				var s string
-				if err := rows.Scan(&s); err != nil {
-					return nil, err
-				}
-				out = append(out, s)
-			}
-			return out, rows.Err()
-		},
-		exec: func(ctx context.Context, stmt string) error {
-			return db.Write(ctx, func(tx *sql.Tx) error {
-				_, err := tx.ExecContext(ctx, stmt)
-				return err
-			})
-		},
-	}, nil
 }
 
-func openPostgres(ctx context.Context, url string, m sqldb.Migrations) (*handle, error) {
-	db, err := sqldb.OpenPostgres(ctx, url, "buzhou-sqldbtest", m)
-	if err != nil {
-		return nil, err
-	}
-	return &handle{
-		close: db.Close,
-		texts: func(ctx context.Context, query string) ([]string, error) {
-			rows, err := db.Pool.Query(ctx, query)
-			if err != nil {
-				return nil, err
-			}
-			return pgx.CollectRows(rows, pgx.RowTo[string])
-		},
-		exec: func(ctx context.Context, stmt string) error {
-			return db.Write(ctx, func(tx pgx.Tx) error {
-				_, err := tx.Exec(ctx, stmt)
-				return err
-			})
-		},
-	}, nil
+func openPostgres(ctx context.Context, url string, m sqldb.Migrations) (*sqldb.DB, error) {
+	return sqldb.OpenPostgres(ctx, url, "buzhou-sqldbtest", m)
 }
 
 // mustOpen opens the database at where and closes it when t ends.
-func mustOpen(t *testing.T, e engine, where string, m sqldb.Migrations) *handle {
+func mustOpen(t *testing.T, e engine, where string, m sqldb.Migrations) *sqldb.DB {
 	t.Helper()
-	h, err := e.open(t.Context(), where, m)
+	db, err := e.open(t.Context(), where, m)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	sqldbtest.CloseAtEnd(t, h)
-	return h
+	sqldbtest.CloseAtEnd(t, db)
+	return db
 }
 
-func texts(t *testing.T, h *handle, query string) []string {
+// texts runs a query whose rows are one text column.
+func texts(t *testing.T, db *sqldb.DB, query string) []string {
 	t.Helper()
-	got, err := h.texts(t.Context(), query)
+	rows, err := db.R.QueryContext(t.Context(), query)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
-	return got
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return out
 }
 
-func wantApplied(t *testing.T, h *handle, table string, want ...string) {
+// write runs stmt in a write transaction.
+func write(t *testing.T, db *sqldb.DB, stmt string, args ...any) error {
+	return db.Write(t.Context(), func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(t.Context(), stmt, args...)
+		return err
+	})
+}
+
+// exec is write that must succeed.
+func exec(t *testing.T, db *sqldb.DB, stmt string, args ...any) {
+	t.Helper()
+	if err := write(t, db, stmt, args...); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+func wantApplied(t *testing.T, h *sqldb.DB, table string, want ...string) {
 	t.Helper()
 	if got := texts(t, h, `SELECT name FROM `+table+` ORDER BY version`); !slices.Equal(got, want) {
 		t.Fatalf("%s holds %q, want %q", table, got, want)
@@ -151,73 +126,62 @@ func wantApplied(t *testing.T, h *handle, table string, want ...string) {
 // that one.
 func TestMigrationsIdempotent(t *testing.T) {
 	t.Parallel()
-	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
-			t.Parallel()
-			where := e.fresh(t)
-			m := sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff}
-			for i := range 2 {
-				h := mustOpen(t, e, where, m)
-				wantApplied(t, h, "schema_migrations", "0001_notes.sql")
-				if i == 0 {
-					if err := h.exec(t.Context(), `INSERT INTO notes (id) VALUES ('kept')`); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := h.close(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			m.Files = steps(step2())
+	eachEngine(t, func(t *testing.T, e engine) {
+		where := e.fresh(t)
+		m := sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff}
+		for i := range 2 {
 			h := mustOpen(t, e, where, m)
-			wantApplied(t, h, "schema_migrations", "0001_notes.sql", "0002_tags.sql")
-			if got := texts(t, h, `SELECT id FROM notes`); !slices.Equal(got, []string{"kept"}) {
-				t.Fatalf("notes = %q after the new step, want [kept]", got)
+			wantApplied(t, h, "schema_migrations", "0001_notes.sql")
+			if i == 0 {
+				exec(t, h, `INSERT INTO notes (id) VALUES ('kept')`)
 			}
-		})
-	}
+			if err := h.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m.Files = steps(step2())
+		h := mustOpen(t, e, where, m)
+		wantApplied(t, h, "schema_migrations", "0001_notes.sql", "0002_tags.sql")
+		if got := texts(t, h, `SELECT id FROM notes`); !slices.Equal(got, []string{"kept"}) {
+			t.Fatalf("notes = %q after the new step, want [kept]", got)
+		}
+	})
 }
 
 // Services sharing one database record their steps in tables of their own,
 // so one's step 1 does not make another skip its own.
 func TestMigrationsTablePerService(t *testing.T) {
 	t.Parallel()
-	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
-			t.Parallel()
-			where := e.fresh(t)
-			mustOpen(t, e, where, sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff})
-			h := mustOpen(t, e, where, sqldb.Migrations{
-				Files: steps(map[string]string{"0001_other.sql": `CREATE TABLE other (id text PRIMARY KEY);`}),
-				Table: "other_schema_migrations", Lock: 0x0b0e_a0fe,
-			})
-			wantApplied(t, h, "schema_migrations", "0001_notes.sql")
-			wantApplied(t, h, "other_schema_migrations", "0001_other.sql")
-			texts(t, h, `SELECT id FROM other`)
+	eachEngine(t, func(t *testing.T, e engine) {
+		where := e.fresh(t)
+		mustOpen(t, e, where, sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff})
+		h := mustOpen(t, e, where, sqldb.Migrations{
+			Files: steps(map[string]string{"0001_other.sql": `CREATE TABLE other (id text PRIMARY KEY);`}),
+			Table: "other_schema_migrations", Lock: 0x0b0e_a0fe,
 		})
-	}
+		wantApplied(t, h, "schema_migrations", "0001_notes.sql")
+		wantApplied(t, h, "other_schema_migrations", "0001_other.sql")
+		texts(t, h, `SELECT id FROM other`)
+	})
 }
 
 // A failing step leaves the database as it was: the steps before it in the
 // same run are undone too, so the next start tries them all again.
 func TestMigrationsAllOrNothing(t *testing.T) {
 	t.Parallel()
-	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
-			t.Parallel()
-			where := e.fresh(t)
-			bad := map[string]string{
-				"0001_notes.sql":  `CREATE TABLE notes (id text PRIMARY KEY);`,
-				"0002_broken.sql": `CREATE TABLE broken (`,
-			}
-			_, err := e.open(t.Context(), where, sqldb.Migrations{Files: steps(bad), Table: "schema_migrations", Lock: 0x0b0e_a0ff})
-			if err == nil || !strings.Contains(err.Error(), "store: migration 0002_broken.sql: ") {
-				t.Fatalf("open with a broken step = %v, want the step named", err)
-			}
-			h := mustOpen(t, e, where, sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff})
-			wantApplied(t, h, "schema_migrations", "0001_notes.sql")
-		})
-	}
+	eachEngine(t, func(t *testing.T, e engine) {
+		where := e.fresh(t)
+		bad := map[string]string{
+			"0001_notes.sql":  `CREATE TABLE notes (id text PRIMARY KEY);`,
+			"0002_broken.sql": `CREATE TABLE broken (`,
+		}
+		_, err := e.open(t.Context(), where, sqldb.Migrations{Files: steps(bad), Table: "schema_migrations", Lock: 0x0b0e_a0ff})
+		if err == nil || !strings.Contains(err.Error(), "store: migration 0002_broken.sql: ") {
+			t.Fatalf("open with a broken step = %v, want the step named", err)
+		}
+		h := mustOpen(t, e, where, sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff})
+		wantApplied(t, h, "schema_migrations", "0001_notes.sql")
+	})
 }
 
 // Processes starting together on a new database all get through, and the
@@ -226,39 +190,33 @@ func TestMigrationsAllOrNothing(t *testing.T) {
 // rare enough that it takes a few rounds to meet it reliably.
 func TestMigrationsConcurrentOpen(t *testing.T) {
 	t.Parallel()
-	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
-			t.Parallel()
-			m := sqldb.Migrations{Files: steps(step2()), Table: "schema_migrations", Lock: 0x0b0e_a0ff}
-			for range 10 {
-				where := e.fresh(t)
-				handles := sqldbtest.OpenAtOnce(t, 8, func() (*handle, error) { return e.open(t.Context(), where, m) })
-				for _, h := range handles {
-					wantApplied(t, h, "schema_migrations", "0001_notes.sql", "0002_tags.sql")
-				}
+	eachEngine(t, func(t *testing.T, e engine) {
+		m := sqldb.Migrations{Files: steps(step2()), Table: "schema_migrations", Lock: 0x0b0e_a0ff}
+		for range 10 {
+			where := e.fresh(t)
+			handles := sqldbtest.OpenAtOnce(t, 8, func() (*sqldb.DB, error) { return e.open(t.Context(), where, m) })
+			for _, h := range handles {
+				wantApplied(t, h, "schema_migrations", "0001_notes.sql", "0002_tags.sql")
 			}
-		})
-	}
+		}
+	})
 }
 
 func TestMigrationsStampedByNow(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 5, 6, 7, 8, 9, 123_456_789, time.UTC)
 	m := sqldb.Migrations{Files: steps(step1()), Table: "schema_migrations", Lock: 0x0b0e_a0ff, Now: func() time.Time { return at }}
-	for _, e := range engines() {
-		t.Run(e.name, func(t *testing.T) {
-			t.Parallel()
-			h := mustOpen(t, e, e.fresh(t), m)
-			query := `SELECT CAST(applied_at AS TEXT) FROM schema_migrations` // microseconds since 1970
-			want := "1778051289123456"
-			if e.name == "PostgreSQL" {
-				query = `SELECT CAST((EXTRACT(EPOCH FROM applied_at) * 1000000)::bigint AS TEXT) FROM schema_migrations`
-			}
-			if got := texts(t, h, query); !slices.Equal(got, []string{want}) {
-				t.Fatalf("applied_at = %q, want [%s]", got, want)
-			}
-		})
-	}
+	eachEngine(t, func(t *testing.T, e engine) {
+		h := mustOpen(t, e, e.fresh(t), m)
+		query := `SELECT CAST(applied_at AS TEXT) FROM schema_migrations` // microseconds since 1970
+		want := "1778051289123456"
+		if e.name == "PostgreSQL" {
+			query = `SELECT CAST((EXTRACT(EPOCH FROM applied_at) * 1000000)::bigint AS TEXT) FROM schema_migrations`
+		}
+		if got := texts(t, h, query); !slices.Equal(got, []string{want}) {
+			t.Fatalf("applied_at = %q, want [%s]", got, want)
+		}
+	})
 }
 
 func TestMigrationsBadFiles(t *testing.T) {

@@ -210,7 +210,7 @@ func (s *Server) load(ctx context.Context, idOrSlug string) (*articlev1.Article,
 		return nil, err
 	}
 	if !publicStatus(a.GetStatus()) && !canSeeHidden(ctx) {
-		return nil, fmt.Errorf("%w: article %q not found", errs.ErrNotFound, idOrSlug)
+		return nil, store.NotFound(idOrSlug)
 	}
 	return a, nil
 }
@@ -314,7 +314,7 @@ func (s *Server) UpdateArticle(ctx context.Context, req *articlev1.UpdateArticle
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.store.Update(ctx, cur.GetId(), req.GetExpectedRevision(), func(a *articlev1.Article) error {
+	a, err := s.store.Update(ctx, cur.GetId(), req.GetExpectedRevision(), articlev1.ChangeCause_CHANGE_CAUSE_AUTHOR_EDIT, func(a *articlev1.Article) error {
 		if err := applyMask(a, patch, paths); err != nil {
 			return err
 		}
@@ -374,7 +374,7 @@ func (s *Server) transition(ctx context.Context, id, to string, change func(*art
 		return cur, nil
 	}
 	// Checked inside the write, against the status it replaces.
-	a, err := s.store.Update(ctx, cur.GetId(), 0, func(a *articlev1.Article) error {
+	a, err := s.store.Update(ctx, cur.GetId(), 0, articlev1.ChangeCause_CHANGE_CAUSE_STATUS_CHANGE, func(a *articlev1.Article) error {
 		if err := domain.CheckMove(a.GetId(), a.GetStatus(), to); err != nil {
 			return err
 		}
@@ -443,7 +443,11 @@ func (s *Server) UpdateArticleTrust(ctx context.Context, req *articlev1.UpdateAr
 	if len(req.GetVerifications().GetRecent()) > maxRecentRecords {
 		return nil, fmt.Errorf("%w: send at most %d recent verifications", errs.ErrInvalid, maxRecentRecords)
 	}
-	return s.store.Update(ctx, req.GetArticleId(), 0, func(a *articlev1.Article) error {
+	cause, err := trustCause(req.GetCause())
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Update(ctx, req.GetArticleId(), 0, cause, func(a *articlev1.Article) error {
 		if req.VerificationStatus != nil {
 			a.VerificationStatus = req.GetVerificationStatus()
 		}
@@ -462,6 +466,20 @@ func (s *Server) UpdateArticleTrust(ctx context.Context, req *articlev1.UpdateAr
 		}
 		return nil
 	})
+}
+
+// trustCause is the feed cause of a trust write: TRUST_WRITEBACK unless the
+// caller says it is an inspection's repair. Other causes belong to other
+// RPCs; followers skip changes by cause, so a wrong one would hide a change.
+func trustCause(c articlev1.ChangeCause) (articlev1.ChangeCause, error) {
+	switch c {
+	case articlev1.ChangeCause_CHANGE_CAUSE_UNSPECIFIED:
+		return articlev1.ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK, nil
+	case articlev1.ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK, articlev1.ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR:
+		return c, nil
+	}
+	return 0, fmt.Errorf("%w: cause %s is not a cause of a trust write; leave it unset or use CHANGE_CAUSE_TRUST_WRITEBACK, or CHANGE_CAUSE_INSPECTION_REPAIR for an inspection's repair",
+		errs.ErrInvalid, c)
 }
 
 // GetArticleStats implements ArticleServiceServer.

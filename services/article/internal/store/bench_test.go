@@ -59,23 +59,65 @@ func BenchmarkCreate(b *testing.B) {
 	}
 }
 
+// benchStore opens a store of engine e holding n articles.
+func benchStore(b *testing.B, e engine, n int) store.Store {
+	b.Helper()
+	s := e.open(b)
+	for i := range n {
+		if _, err := s.Create(context.Background(), benchArticle(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s
+}
+
 func BenchmarkGet(b *testing.B) {
 	const n = 200
 	for _, e := range engines() {
 		b.Run(e.name, func(b *testing.B) {
-			s := e.open(b)
+			s := benchStore(b, e, n)
 			ctx := context.Background()
-			for i := range n {
-				if _, err := s.Create(ctx, benchArticle(i)); err != nil {
-					b.Fatal(err)
-				}
-			}
 			i := 0
 			for b.Loop() {
 				if _, err := s.Get(ctx, "art_bench_"+strconv.Itoa(i%n)); err != nil {
 					b.Fatal(err)
 				}
 				i++
+			}
+		})
+	}
+}
+
+func BenchmarkUpdate(b *testing.B) {
+	for _, e := range engines() {
+		b.Run(e.name, func(b *testing.B) {
+			s := benchStore(b, e, 1)
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				if _, err := s.Update(ctx, "art_bench_0", 0, articlev1.ChangeCause_CHANGE_CAUSE_AUTHOR_EDIT, func(a *articlev1.Article) error {
+					a.ConfidenceScore = int32(i % 100)
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkList reads the first page of 20 of a domain.
+func BenchmarkList(b *testing.B) {
+	const n = 200
+	for _, e := range engines() {
+		b.Run(e.name, func(b *testing.B) {
+			s := benchStore(b, e, n)
+			ctx := context.Background()
+			for b.Loop() {
+				if got, _, err := s.List(ctx, store.ListQuery{Domain: "agent", PageSize: 20}); err != nil || len(got) != 20 {
+					b.Fatal(len(got), err)
+				}
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -10,7 +11,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"buzhou.dev/platform/errs"
-	"buzhou.dev/platform/sqldb"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -24,6 +24,9 @@ const (
 	maxChangeLimit     = 1000
 
 	statusArchived = "archived"
+
+	// tokenArticles starts the article list's page tokens.
+	tokenArticles = "a"
 )
 
 // asTime turns a proto timestamp into a column value of microsecond precision;
@@ -100,7 +103,10 @@ func alreadyExists(a *articlev1.Article, existingID string) error {
 		errs.ErrAlreadyExists, a.GetSlug(), existingID)
 }
 
-func notFound(idOrSlug string) error {
+// NotFound is the error for an article that does not exist, and for one the
+// caller may not see: a refusal that read otherwise would tell that a draft
+// is there.
+func NotFound(idOrSlug string) error {
 	return fmt.Errorf("%w: article %q not found; check the id or slug", errs.ErrNotFound, idOrSlug)
 }
 
@@ -109,25 +115,48 @@ func notFoundID(id string) error {
 	return fmt.Errorf("%w: article %q not found; check the id (writes take the id, not the slug)", errs.ErrNotFound, id)
 }
 
-// prepareUpdate is the engine-independent middle of Update: a is the stored
-// article (at revision rev), freshly decoded so mutate may change it freely.
-// It returns the article to store and the kind of its feed entry.
-func prepareUpdate(a *articlev1.Article, rev, expected int32, mutate func(*articlev1.Article) error, now time.Time) (*articlev1.Article, articlev1.ChangeKind, error) {
+// prepareUpdate is the middle of Update: a is the stored article (at
+// revision rev), freshly decoded so mutate may change it freely. It returns
+// the article to store, the kind of its feed entry and the fields mutate
+// changed.
+func prepareUpdate(a *articlev1.Article, rev, expected int32, mutate func(*articlev1.Article) error, now time.Time) (*articlev1.Article, articlev1.ChangeKind, []string, error) {
 	id, slug := a.GetId(), a.GetSlug()
 	if expected != 0 && expected != rev {
-		return nil, 0, fmt.Errorf("%w: article %s is at revision %d, you sent If-Match %d; fetch it again and reapply your change",
+		return nil, 0, nil, fmt.Errorf("%w: article %s is at revision %d, you sent If-Match %d; fetch it again and reapply your change",
 			errs.ErrFailedPrecondition, id, rev, expected)
 	}
+	before := cloneArticle(a)
 	if err := mutate(a); err != nil {
-		return nil, 0, err // the caller's own error, passed on untouched
+		return nil, 0, nil, err // the caller's own error, passed on untouched
 	}
 	if a.GetId() != id || a.GetSlug() != slug {
-		return nil, 0, fmt.Errorf("%w: article %s: the id and slug of an article never change; leave them as they are",
+		return nil, 0, nil, fmt.Errorf("%w: article %s: the id and slug of an article never change; leave them as they are",
 			errs.ErrInvalid, id)
 	}
 	a.Revision = rev + 1
 	a.UpdatedAt = timestamppb.New(now)
-	return a, changeKind(a), nil
+	return a, changeKind(a), changedPaths(before, a), nil
+}
+
+// changedPaths lists the top-level fields whose value differs between before
+// and after, by proto name, sorted (the descriptor's order is not). The
+// fields every Update sets are bookkeeping, not news to followers.
+func changedPaths(before, after *articlev1.Article) []string {
+	b, a := before.ProtoReflect(), after.ProtoReflect()
+	fields := b.Descriptor().Fields()
+	var out []string
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		switch fd.Name() {
+		case "revision", "updated_at":
+			continue
+		}
+		if b.Has(fd) != a.Has(fd) || !b.Get(fd).Equal(a.Get(fd)) {
+			out = append(out, string(fd.Name()))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // changeKind tells followers to drop archived articles and keep the rest.
@@ -147,12 +176,15 @@ func changeData(kind articlev1.ChangeKind, data string) *string {
 	return &data
 }
 
-func newChange(rev int64, kind articlev1.ChangeKind, articleID string, at time.Time, data *string) (*articlev1.ArticleChange, error) {
+// newChange makes a feed entry of a changes row.
+func newChange(rev int64, kind articlev1.ChangeKind, articleID string, at time.Time, data *string, cause articlev1.ChangeCause, paths []string) (*articlev1.ArticleChange, error) {
 	c := &articlev1.ArticleChange{
-		Revision:   rev,
-		Kind:       kind,
-		ArticleId:  articleID,
-		ChangeTime: timestamppb.New(at),
+		Revision:     rev,
+		Kind:         kind,
+		ArticleId:    articleID,
+		ChangeTime:   timestamppb.New(at),
+		Cause:        cause,
+		ChangedPaths: paths,
 	}
 	if data != nil {
 		a, err := decodeArticle(*data)
@@ -174,6 +206,13 @@ func pageSize(n int) int {
 	return n
 }
 
+func pageBytes(n int) int {
+	if n <= 0 {
+		return DefaultPageBytes
+	}
+	return n
+}
+
 func changeLimit(n int) int {
 	switch {
 	case n <= 0:
@@ -182,16 +221,6 @@ func changeLimit(n int) int {
 		return maxChangeLimit
 	}
 	return n
-}
-
-// decodePageToken reads a token made by sqldb.EncodeCursor with no kind: the
-// article list was the only one when tokens were first handed out.
-func decodePageToken(tok string) (time.Time, string, error) {
-	at, id, ok := sqldb.DecodeCursor("", tok)
-	if !ok {
-		return time.Time{}, "", fmt.Errorf("%w: page token is not valid; pass the nextPageToken of the previous answer unchanged", errs.ErrInvalid)
-	}
-	return at, id, nil
 }
 
 // statsCounter folds (status, domain, verification status, count) groups

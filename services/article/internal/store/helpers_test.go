@@ -45,7 +45,7 @@ func testClock(t *testing.T, s store.Store, want time.Time) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Update(t.Context(), "art_clock", 1, func(*articlev1.Article) error { return nil })
+	got, err := s.Update(t.Context(), "art_clock", 1, articlev1.ChangeCause_CHANGE_CAUSE_AUTHOR_EDIT, func(*articlev1.Article) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func TestPostgresTwoStoresOneSchema(t *testing.T) {
 		for range 4 {
 			wg.Go(func() {
 				for range 10 {
-					if _, err := s.Update(t.Context(), "art_shared", 0, func(a *articlev1.Article) error {
+					if _, err := s.Update(t.Context(), "art_shared", 0, articlev1.ChangeCause_CHANGE_CAUSE_AUTHOR_EDIT, func(a *articlev1.Article) error {
 						a.Tags = append(a.Tags, "x")
 						return nil
 					}); err != nil {

@@ -107,7 +107,7 @@ func TestSQLiteUnknownFields(t *testing.T) {
 	if _, err := s.Changes(t.Context(), 0, 10); err != nil {
 		t.Fatalf("Changes: %v", err)
 	}
-	if _, err := s.Update(t.Context(), "art_f", 1, func(*articlev1.Article) error { return nil }); err != nil {
+	if _, err := s.Update(t.Context(), "art_f", 1, articlev1.ChangeCause_CHANGE_CAUSE_AUTHOR_EDIT, func(*articlev1.Article) error { return nil }); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"buzhou.dev/platform/errs"
-	"buzhou.dev/platform/sqldb"
 )
 
 const (
@@ -16,8 +15,8 @@ const (
 
 	// Page tokens start with the list they belong to, so a key token handed to
 	// ListPrincipals is refused instead of silently skipping rows.
-	tokenPrincipals = 'p'
-	tokenKeys       = 'k'
+	tokenPrincipals = "p"
+	tokenKeys       = "k"
 )
 
 // exact cuts a caller's time to what both engines keep.
@@ -41,15 +40,6 @@ func pageSize(n int) int {
 		return maxPageSize
 	}
 	return n
-}
-
-// decodePageToken reads a token sqldb.EncodeCursor made for the list kind.
-func decodePageToken(kind byte, tok string) (time.Time, string, error) {
-	at, id, ok := sqldb.DecodeCursor(string(kind), tok)
-	if !ok {
-		return time.Time{}, "", fmt.Errorf("%w: page token is not valid; pass the nextPageToken of the previous answer of the same list unchanged", errs.ErrInvalid)
-	}
-	return at, id, nil
 }
 
 // checkPrincipal rejects what the principals table cannot hold.

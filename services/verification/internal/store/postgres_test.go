@@ -9,7 +9,7 @@ import (
 	"buzhou.dev/verification/internal/store/storetest"
 )
 
-func openPostgresAt(t *testing.T, dbURL string, now store.Clock) store.Store {
+func openPostgresAt(t testing.TB, dbURL string, now store.Clock) store.Store {
 	t.Helper()
 	s, err := store.OpenPostgres(context.Background(), dbURL, now)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"buzhou.dev/verification/internal/store/storetest"
 )
 
-func openSQLiteAt(t *testing.T, path string, now store.Clock) store.Store {
+func openSQLiteAt(t testing.TB, path string, now store.Clock) store.Store {
 	t.Helper()
 	s, err := store.OpenSQLite(context.Background(), path, now)
 	if err != nil {

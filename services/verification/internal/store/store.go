@@ -1,8 +1,9 @@
 // Package store is the verification service's database, on SQLite (default,
 // one file) or PostgreSQL. It holds the trust domain's records: principals,
 // their API keys and per-agent usage counts now; verification records and
-// inspections join as new migrations. Both engines pass one contract suite
-// (storetest).
+// inspections join as new migrations. The store is written once over
+// platform/sqldb, with one SQL text for both engines, and both pass one
+// contract suite (storetest).
 //
 // The store keeps what it is given and checks only what its tables need; the
 // rules (which scopes exist, who may revoke what) live in the domain packages.

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -43,6 +45,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen func(t *testi
 		{"List", testList},
 		{"ListPageSize", testListPageSize},
 		{"ListBadToken", testListBadToken},
+		{"ListTokenBindsFilters", testListTokenBindsFilters},
+		{"ListByteBudget", testListByteBudget},
+		{"ListBigArticles", testListBigArticles},
 		{"Update", testUpdate},
 		{"UpdateStale", testUpdateStale},
 		{"UpdateMutateError", testUpdateMutateError},
@@ -52,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen func(t *testi
 		{"ConcurrentUpdatesUnchecked", testConcurrentUpdatesUnchecked},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"ChangeFeed", testChangeFeed},
+		{"ChangeCausesAndPaths", testChangeCausesAndPaths},
 		{"Notify", testNotify},
 		{"Stats", testStats},
 		{"Ping", testPing},
@@ -118,6 +124,9 @@ func newArticle(id, slug string, created time.Time) *articlev1.Article {
 	}
 }
 
+// edit is the cause of the suite's updates that are not about causes.
+const edit = articlev1.ChangeCause_CHANGE_CAUSE_AUTHOR_EDIT
+
 func mustCreate(t *testing.T, s store.Store, a *articlev1.Article) *articlev1.Article {
 	t.Helper()
 	got, err := s.Create(t.Context(), a)
@@ -138,7 +147,13 @@ func mustGet(t *testing.T, s store.Store, idOrSlug string) *articlev1.Article {
 
 func mustUpdate(t *testing.T, s store.Store, id string, expected int32, mutate func(*articlev1.Article) error) *articlev1.Article {
 	t.Helper()
-	got, err := s.Update(t.Context(), id, expected, mutate)
+	return mustUpdateAs(t, s, id, expected, edit, mutate)
+}
+
+// mustUpdateAs is mustUpdate with a cause of its own.
+func mustUpdateAs(t *testing.T, s store.Store, id string, expected int32, cause articlev1.ChangeCause, mutate func(*articlev1.Article) error) *articlev1.Article {
+	t.Helper()
+	got, err := s.Update(t.Context(), id, expected, cause, mutate)
 	if err != nil {
 		t.Fatalf("Update(%s): %v", id, err)
 	}
@@ -330,9 +345,15 @@ func listFixture(t *testing.T, s store.Store) (ids []string, domain map[string]s
 }
 
 // listAll pages through q to the end and returns the ids and the number of
-// pages.
+// pages. Every page keeps to the page size and, but for a page of one, to
+// the byte budget: the binary form of its articles, which gRPC carries, is
+// smaller than the stored JSON the budget counts.
 func listAll(t *testing.T, s store.Store, q store.ListQuery) ([]string, int) {
 	t.Helper()
+	budget := q.MaxBytes
+	if budget <= 0 {
+		budget = store.DefaultPageBytes
+	}
 	var ids []string
 	pages := 0
 	for {
@@ -344,8 +365,16 @@ func listAll(t *testing.T, s store.Store, q store.ListQuery) ([]string, int) {
 		if q.PageSize > 0 && len(got) > q.PageSize {
 			t.Fatalf("List(%+v) returned %d articles", q, len(got))
 		}
+		if len(got) == 0 && next != "" {
+			t.Fatalf("page %d is empty and has a next page", pages)
+		}
+		size := 0
 		for _, a := range got {
+			size += proto.Size(a)
 			ids = append(ids, a.GetId())
+		}
+		if len(got) > 1 && size > budget {
+			t.Fatalf("page %d holds %d articles of %d bytes, over the budget of %d", pages, len(got), size, budget)
 		}
 		if next == "" {
 			return ids, pages
@@ -460,6 +489,127 @@ func testListBadToken(t *testing.T, s store.Store) {
 	}
 }
 
+// A page token is good only for the filters it was made with (AIP-158): with
+// others it would skip or repeat rows without a word. The page size may
+// change from page to page.
+func testListTokenBindsFilters(t *testing.T, s store.Store) {
+	order, domain, status := listFixture(t, s)
+	first := store.ListQuery{PageSize: 1, Domain: "mcp", Statuses: []string{"published", "deprecated"}}
+	page, next, err := s.List(t.Context(), first)
+	if err != nil || len(page) != 1 || next == "" {
+		t.Fatalf("first page: %d articles, next %q, %v", len(page), next, err)
+	}
+	tests := []struct {
+		name string
+		q    store.ListQuery
+		ok   bool
+	}{
+		{"same filters", first, true},
+		{"another page size", store.ListQuery{PageSize: 5, Domain: "mcp", Statuses: []string{"published", "deprecated"}}, true},
+		{"statuses in another order", store.ListQuery{PageSize: 1, Domain: "mcp", Statuses: []string{"deprecated", "published"}}, true},
+		{"another domain", store.ListQuery{PageSize: 1, Domain: "agent", Statuses: []string{"published", "deprecated"}}, false},
+		{"no domain", store.ListQuery{PageSize: 1, Statuses: []string{"published", "deprecated"}}, false},
+		{"other statuses", store.ListQuery{PageSize: 1, Domain: "mcp", Statuses: []string{"published"}}, false},
+		{"no statuses", store.ListQuery{PageSize: 1, Domain: "mcp"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			q := tt.q
+			q.PageToken = next
+			got, _, err := s.List(t.Context(), q)
+			if !tt.ok {
+				wantErr(t, "List with a token of other filters", err, errs.ErrInvalid)
+				for _, m := range []string{"page token", "other filters", "restart paging without pageToken"} {
+					if !strings.Contains(err.Error(), m) {
+						t.Errorf("error %q does not say %q", err, m)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			// The page goes on right after the first one.
+			var want []string
+			for _, id := range order {
+				if domain[id] == "mcp" && status[id] != "draft" && id != page[0].GetId() {
+					want = append(want, id)
+				}
+			}
+			want = want[:min(len(want), q.PageSize)]
+			var ids []string
+			for _, a := range got {
+				ids = append(ids, a.GetId())
+			}
+			if d := cmp.Diff(want, ids); d != "" {
+				t.Errorf("ids after the token (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// A page ends early at its byte budget, always holds at least one article,
+// and paging still visits every article once.
+func testListByteBudget(t *testing.T, s store.Store) {
+	order, _, _ := listFixture(t, s)
+	b, err := protojson.Marshal(mustGet(t, s, order[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := len(b) // the stored size of each, give or take a few bytes
+	tests := []struct {
+		name      string
+		maxBytes  int
+		wantPages int
+	}{
+		{"two and a half articles", one*5/2 + 10, 4},
+		{"under one article", one / 2, 7},
+		{"one byte", 1, 7},
+		{"all of them", 100 * one, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ids, pages := listAll(t, s, store.ListQuery{PageSize: 7, MaxBytes: tt.maxBytes})
+			if d := cmp.Diff(order, ids); d != "" {
+				t.Errorf("ids (-want +got):\n%s", d)
+			}
+			if pages != tt.wantPages {
+				t.Errorf("got %d pages, want %d", pages, tt.wantPages)
+			}
+		})
+	}
+}
+
+// testListBigArticles is the list that used to fail: 40 published articles
+// near the content limit in both languages do not fit one answer; with the
+// default budget pages end early and still cover them all.
+func testListBigArticles(t *testing.T, s store.Store) {
+	if testing.Short() {
+		t.Skip("writes 20 MB")
+	}
+	const n = 40
+	var want []string
+	for i := range n {
+		id := fmt.Sprintf("art_big_%02d", i)
+		a := newArticle(id, fmt.Sprintf("big-%02d", i), baseTime().Add(time.Duration(i)*time.Second))
+		a.Content = &articlev1.LocalizedText{
+			En: strings.Repeat("Big body. ", 25<<10), // 250 KiB
+			Zh: strings.Repeat("大的正文。", 17<<10),      // 255 KiB
+		}
+		mustCreate(t, s, a)
+		want = append([]string{id}, want...)
+	}
+	ids, pages := listAll(t, s, store.ListQuery{PageSize: n, Statuses: []string{"published"}})
+	if d := cmp.Diff(want, ids); d != "" {
+		t.Errorf("ids (-want +got):\n%s", d)
+	}
+	if pages < 5 {
+		t.Errorf("got %d pages of 20 MB of articles, want at least 5 under the 4 MiB budget", pages)
+	}
+}
+
 func testUpdate(t *testing.T, s store.Store) {
 	created := mustCreate(t, s, newArticle("art_up", "update-me", baseTime()))
 	tests := []struct {
@@ -506,7 +656,7 @@ func testUpdateStale(t *testing.T, s store.Store) {
 			t.Run(fmt.Sprint(expected), func(t *testing.T) {
 				t.Parallel()
 				called := false
-				_, err := s.Update(t.Context(), "art_st", expected, func(a *articlev1.Article) error {
+				_, err := s.Update(t.Context(), "art_st", expected, edit, func(a *articlev1.Article) error {
 					called = true
 					a.Status = "draft"
 					return nil
@@ -532,7 +682,7 @@ func testUpdateStale(t *testing.T, s store.Store) {
 func testUpdateMutateError(t *testing.T, s store.Store) {
 	before := mustCreate(t, s, newArticle("art_me", "mutate-error", baseTime()))
 	boom := errors.New("boom: the title is bad")
-	_, err := s.Update(t.Context(), "art_me", 1, func(a *articlev1.Article) error {
+	_, err := s.Update(t.Context(), "art_me", 1, edit, func(a *articlev1.Article) error {
 		a.Status = "archived" // changed, but must not be written
 		a.Tags = append(a.Tags, "lost")
 		return boom
@@ -554,7 +704,7 @@ func testUpdateMissing(t *testing.T, s store.Store) {
 	for _, id := range []string{"art_none", "by-slug"} {
 		t.Run(id, func(t *testing.T) {
 			t.Parallel()
-			_, err := s.Update(t.Context(), id, 0, func(*articlev1.Article) error {
+			_, err := s.Update(t.Context(), id, 0, edit, func(*articlev1.Article) error {
 				t.Error("mutate called for a missing article")
 				return nil
 			})
@@ -576,7 +726,7 @@ func testUpdateKeepsIdentity(t *testing.T, s store.Store) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				_, err := s.Update(t.Context(), "art_id", 0, func(a *articlev1.Article) error { tt.mutate(a); return nil })
+				_, err := s.Update(t.Context(), "art_id", 0, edit, func(a *articlev1.Article) error { tt.mutate(a); return nil })
 				wantErr(t, "Update", err, errs.ErrInvalid)
 			})
 		}
@@ -609,7 +759,7 @@ func testConcurrentUpdatesChecked(t *testing.T, s store.Store) {
 						t.Errorf("Get: %v", err)
 						return
 					}
-					_, err = s.Update(t.Context(), "art_cc", a.GetRevision(), func(a *articlev1.Article) error {
+					_, err = s.Update(t.Context(), "art_cc", a.GetRevision(), edit, func(a *articlev1.Article) error {
 						a.Tags = append(a.Tags, tag)
 						return nil
 					})
@@ -638,7 +788,7 @@ func testConcurrentUpdatesUnchecked(t *testing.T, s store.Store) {
 		wg.Go(func() {
 			for i := range updatesPerWrite {
 				tag := fmt.Sprintf("w%d-%d", w, i)
-				if _, err := s.Update(t.Context(), "art_cu", 0, func(a *articlev1.Article) error {
+				if _, err := s.Update(t.Context(), "art_cu", 0, edit, func(a *articlev1.Article) error {
 					a.Tags = append(a.Tags, tag)
 					return nil
 				}); err != nil {
@@ -733,12 +883,13 @@ func testChangeFeed(t *testing.T, s store.Store) {
 	w = w.end()
 
 	upsert, tomb := articlev1.ChangeKind_CHANGE_KIND_UPSERT, articlev1.ChangeKind_CHANGE_KIND_TOMBSTONE
+	create := articlev1.ChangeCause_CHANGE_CAUSE_CREATE
 	want := []*articlev1.ArticleChange{
-		{Revision: 1, Kind: upsert, ArticleId: "art_a", Article: a1},
-		{Revision: 2, Kind: upsert, ArticleId: "art_b", Article: b1},
-		{Revision: 3, Kind: upsert, ArticleId: "art_a", Article: a2},
-		{Revision: 4, Kind: tomb, ArticleId: "art_b"},
-		{Revision: 5, Kind: upsert, ArticleId: "art_a", Article: a3},
+		{Revision: 1, Kind: upsert, ArticleId: "art_a", Article: a1, Cause: create},
+		{Revision: 2, Kind: upsert, ArticleId: "art_b", Article: b1, Cause: create},
+		{Revision: 3, Kind: upsert, ArticleId: "art_a", Article: a2, Cause: edit, ChangedPaths: []string{"tags"}},
+		{Revision: 4, Kind: tomb, ArticleId: "art_b", Cause: edit, ChangedPaths: []string{"status"}},
+		{Revision: 5, Kind: upsert, ArticleId: "art_a", Article: a3, Cause: edit, ChangedPaths: []string{"status"}},
 	}
 	got := allChanges(t, s)
 	ignoreTime := protocmp.IgnoreFields(&articlev1.ArticleChange{}, "change_time")
@@ -807,6 +958,49 @@ func testChangeFeed(t *testing.T, s store.Store) {
 	}
 }
 
+// Every feed entry says why it was written and which top-level fields
+// changed, so that followers can skip their own writes and what they do not
+// index.
+func testChangeCausesAndPaths(t *testing.T, s store.Store) {
+	mustCreate(t, s, newArticle("art_c", "causes", baseTime()))
+	trust, repair, status := articlev1.ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK, articlev1.ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR, articlev1.ChangeCause_CHANGE_CAUSE_STATUS_CHANGE
+	steps := []struct {
+		name   string
+		cause  articlev1.ChangeCause
+		mutate func(*articlev1.Article)
+		paths  []string
+	}{
+		{"nothing", edit, func(*articlev1.Article) {}, nil},
+		{"trust", trust, func(a *articlev1.Article) { a.ConfidenceScore, a.VerificationStatus = 91, "verified" }, []string{"confidence_score", "verification_status"}},
+		{"same values again", trust, func(a *articlev1.Article) { a.ConfidenceScore, a.Tags = 91, []string{"go", "sqlite"} }, nil},
+		{"bookkeeping only", edit, func(a *articlev1.Article) {
+			a.Revision, a.UpdatedAt = 99, timestamppb.New(time.Unix(0, 0))
+		}, nil},
+		{"nested", edit, func(a *articlev1.Article) { a.Title.Zh = "新标题"; a.CodeBlocks[0].Code = "echo bye" }, []string{"code_blocks", "title"}},
+		{"cleared", repair, func(a *articlev1.Article) { a.PublishedAt, a.References, a.RiskLevel = nil, nil, "" }, []string{"published_at", "references", "risk_level"}},
+		{"archived", status, func(a *articlev1.Article) { a.Status = "archived" }, []string{"status"}},
+	}
+	for _, st := range steps {
+		mustUpdateAs(t, s, "art_c", 0, st.cause, func(a *articlev1.Article) error { st.mutate(a); return nil })
+	}
+	changes := allChanges(t, s)
+	if len(changes) != len(steps)+1 {
+		t.Fatalf("got %d changes, want %d", len(changes), len(steps)+1)
+	}
+	if c := changes[0]; c.GetCause() != articlev1.ChangeCause_CHANGE_CAUSE_CREATE || len(c.GetChangedPaths()) != 0 {
+		t.Errorf("create: cause %v, paths %q; want CREATE and none", c.GetCause(), c.GetChangedPaths())
+	}
+	for i, st := range steps {
+		c := changes[i+1]
+		if c.GetCause() != st.cause {
+			t.Errorf("%s: cause %v, want %v", st.name, c.GetCause(), st.cause)
+		}
+		if d := cmp.Diff(st.paths, c.GetChangedPaths(), cmpopts.EquateEmpty()); d != "" {
+			t.Errorf("%s: changed paths (-want +got):\n%s", st.name, d)
+		}
+	}
+}
+
 func closed(ch <-chan struct{}) bool {
 	select {
 	case <-ch:
@@ -826,7 +1020,7 @@ func testNotify(t *testing.T, s store.Store) {
 	if _, err := s.Create(t.Context(), newArticle("art_n", "notify", baseTime())); err == nil {
 		t.Fatal("duplicate Create succeeded")
 	}
-	if _, err := s.Update(t.Context(), "art_n", 7, func(*articlev1.Article) error { return nil }); err == nil {
+	if _, err := s.Update(t.Context(), "art_n", 7, edit, func(*articlev1.Article) error { return nil }); err == nil {
 		t.Fatal("stale Update succeeded")
 	}
 	if closed(ch) {

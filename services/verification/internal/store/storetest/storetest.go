@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"BootstrapKeySecretTaken", testBootstrapKeySecretTaken},
 		{"AgentUsage", testAgentUsage},
 		{"AgentUsageInvalid", testAgentUsageInvalid},
+		{"AgentUsageMany", testAgentUsageMany},
 		{"AgentUsageConcurrent", testAgentUsageConcurrent},
 		{"Persistence", testPersistence},
 		{"Ping", testPing},
@@ -694,6 +695,30 @@ func testAgentUsage(t *testing.T, open Opener) {
 	}
 	if d := diff(want[:2], mustTotals(t, s, 2)); d != "" {
 		t.Fatalf("AgentUsageTotals(limit 2) (-want +got):\n%s", d)
+	}
+}
+
+// testAgentUsageMany flushes more agents at once than one statement takes,
+// twice, so that the second flush adds to every row of the first.
+func testAgentUsageMany(t *testing.T, open Opener) {
+	s, _ := open(t, nil)
+	const agents = 1234
+	usage := make([]store.AgentUsage, agents)
+	for i := range usage {
+		usage[i] = store.AgentUsage{AgentID: fmt.Sprintf("agent-%04d", i), Calls: int64(i + 1), Errors: 1, TotalLatencyMs: 2}
+	}
+	mustUsage(t, s, usage...)
+	mustUsage(t, s, usage...)
+	got := mustTotals(t, s, 0)
+	if len(got) != agents {
+		t.Fatalf("got totals of %d agents, want %d", len(got), agents)
+	}
+	for i, tot := range got {
+		n := agents - i // most calls first
+		want := store.AgentTotals{AgentID: fmt.Sprintf("agent-%04d", n-1), Calls: int64(2 * n), Errors: 2, TotalLatencyMs: 4, Days: 1}
+		if d := diff(want, tot); d != "" {
+			t.Fatalf("totals %d (-want +got):\n%s", i, d)
+		}
 	}
 }
 

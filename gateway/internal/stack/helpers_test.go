@@ -42,6 +42,8 @@ type options struct {
 	readTimeout time.Duration
 	// log receives the stack's log lines (debug and up) when set.
 	log io.Writer
+	// qdrantURL puts the search index on Qdrant (the tests' fake).
+	qdrantURL string
 }
 
 // startStack runs a whole Buzhou for one test and stops it at cleanup; on
@@ -53,7 +55,7 @@ func startStack(tb testing.TB, o options) *Stack {
 		AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute,
 		RedisURL: o.redisURL, RedisKeyPrefix: o.redisKeyPrefix, TrustedProxies: o.trustedProxies,
 		UsageFlushEvery: o.usageFlushEvery, FailedAuthPerMinute: o.failedAuthPerMinute,
-		KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout, Log: o.log,
+		KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout, Log: o.log, QdrantURL: o.qdrantURL,
 	}, Start, gatewayAddr)
 }
 

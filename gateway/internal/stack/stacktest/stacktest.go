@@ -65,6 +65,8 @@ type Options struct {
 	// Log receives the stack's log lines (debug and up); by default they go
 	// nowhere, or to stderr when BUZHOU_TEST_LOG is set.
 	Log io.Writer
+	// QdrantURL puts the search index on Qdrant (the tests' fake).
+	QdrantURL string
 }
 
 // parts is the shape of stack.Config: Start builds one for its caller's
@@ -90,7 +92,9 @@ func Start[C parts, S interface{ Stop() error }](tb testing.TB, o Options, start
 		Article: articleapp.Config{
 			DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, SeedDemo: o.Seed, FailedAuthPerMinute: o.FailedAuthPerMinute, KeyCacheTTL: o.KeyCacheTTL,
 		},
-		Search: searchapp.Config{FailedAuthPerMinute: o.FailedAuthPerMinute, KeyCacheTTL: o.KeyCacheTTL},
+		Search: searchapp.Config{
+			DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, QdrantURL: o.QdrantURL, FailedAuthPerMinute: o.FailedAuthPerMinute, KeyCacheTTL: o.KeyCacheTTL,
+		},
 		Verification: verificationapp.Config{
 			DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, AdminKey: AdminKey, FailedAuthPerMinute: o.FailedAuthPerMinute,
 		},

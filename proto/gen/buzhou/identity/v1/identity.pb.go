@@ -801,7 +801,7 @@ type AuthenticateApiKeyResponse struct {
 	Principal *Principal `protobuf:"bytes,2,opt,name=principal,proto3" json:"principal,omitempty"`
 	// True for the BUZHOU_ADMIN_KEY key: the only one that may grant keys:admin.
 	Bootstrap bool `protobuf:"varint,3,opt,name=bootstrap,proto3" json:"bootstrap,omitempty"`
-	// True for keys the gateway does not rate-limit (the bootstrap key).
+	// True for keys the gateway does not rate-limit (the bootstrap and service keys).
 	Unlimited     bool `protobuf:"varint,4,opt,name=unlimited,proto3" json:"unlimited,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -22,7 +22,7 @@ import (
 
 // env is a ledger on a real SQLite store and a fake article service.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	st       store.Store
 	articles *articletest.Server
 	clock    *storetest.Clock
@@ -35,7 +35,7 @@ type options struct {
 	links    ledger.Links
 }
 
-func newEnv(t *testing.T, o options) *env {
+func newEnv(t testing.TB, o options) *env {
 	t.Helper()
 	clock := storetest.NewClock(time.Date(2026, 3, 23, 18, 26, 0, 0, time.UTC))
 	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "verification.db"), clock.Now)

@@ -4,19 +4,20 @@ import (
 	"encoding/json"
 	"regexp"
 	"strings"
+	"sync"
 )
 
-// languageSignals are patterns that show a language beyond doubt; a block
-// is labelled only when the signals point at exactly one language.
-func languageSignals() []struct {
+// languageSignal is a pattern that shows a language beyond doubt.
+type languageSignal struct {
 	lang string
 	re   *regexp.Regexp
-} {
+}
+
+// languageSignals label a block only when they point at exactly one
+// language; compiled once, on first use.
+var languageSignals = sync.OnceValue(func() []languageSignal {
 	m := regexp.MustCompile
-	return []struct {
-		lang string
-		re   *regexp.Regexp
-	}{
+	return []languageSignal{
 		{"python", m(`(?m)^\s*(def|class)\s+\w+.*:\s*$|^from\s+[\w.]+\s+import\s|^import\s+\w+(\s+as\s+\w+)?\s*$|^if __name__ == .__main__.:`)},
 		{"go", m(`(?m)^package\s+\w+\s*$|^func\s+(\(\w+\s+\*?\w+\)\s+)?\w+\(.*\{\s*$`)},
 		{"javascript", m(`(?m)\brequire\(['"][\w@/.-]+['"]\)|^\s*(const|let)\s+\w+\s*=\s*(async\s+)?\(?[\w, ]*\)?\s*=>|\bconsole\.log\(|^\s*module\.exports\s*=`)},
@@ -25,7 +26,7 @@ func languageSignals() []struct {
 		{"dockerfile", m(`(?m)^FROM\s+\S+.*\n(.*\n)*?(RUN|COPY|CMD|ENTRYPOINT)\s`)},
 		{"bash", m(`(?m)^\s*(\$\s+)?(sudo\s+)?(curl|wget|apt-get|apt|brew|pip3?|npm|npx|yarn|pnpm|docker|kubectl|helm|git|export|cd|ls|echo|chmod|mkdir|systemctl|psql|go\s+(run|build|install|test|mod))\b[^=(]*$`)},
 	}
-}
+})
 
 var shebang = regexp.MustCompile(`^#!\s*(?:/usr/bin/env\s+)?(?:\S*/)?(bash|sh|zsh|python3?|node|ruby|perl)\b`)
 

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"buzhou.dev/platform/vocab"
@@ -106,24 +107,45 @@ func quoteAt(s string, loc []int) string {
 	return fmt.Sprintf("%q", Clip(strings.Join(strings.Fields(s[loc[0]:loc[1]]), " "), 80))
 }
 
-func injectionPatterns() []*regexp.Regexp {
-	m := regexp.MustCompile
-	return []*regexp.Regexp{
-		m(`(?i)\b(ignore|disregard|forget|override)\s+(all\s+|any\s+)?(of\s+)?(the\s+|your\s+|my\s+)?(previous|prior|above|earlier|preceding|former|original)\s+(instructions?|prompts?|messages?|rules|directions|context)`),
-		m(`(?i)\b(reveal|print|show|output|repeat|leak)\s+(your|the)\s+(system\s+prompt|hidden\s+instructions|instructions\s+above)`),
-		m(`(?i)\b(do\s+not|don't|never)\s+(tell|inform|alert|warn)\s+the\s+user`),
-		m(`(?i)\b(note|message|instructions?)\s+(to|for)\s+(the\s+)?(ai|llm|language\s+model|assistant|agent|chatbot)s?\b`),
-		m(`(?i)\b(you\s+are|act\s+as)\s+(now\s+)?(dan|an?\s+unrestricted|in\s+developer\s+mode|jailbroken)\b`),
-		m(`<\|im_start\|>|<\|system\|>|\[/?INST\]|<<SYS>>`),
-		m(`(忽略|无视|忘记|忘掉)(之前|以上|上面|先前|前面|上述)的?(所有|全部)?(指令|指示|提示|规则|要求)`),
-		m(`(不要|别)(告诉|通知|提醒)用户`),
-	}
+// pattern is a regular expression with the words it cannot match without
+// (lower case, any of them): most texts lack them all, and a substring
+// search is far cheaper than the regular expression.
+type pattern struct {
+	re    *regexp.Regexp
+	needs []string
 }
+
+// find returns up to n matches in s, whose lower-case form is lower.
+func (p pattern) find(s, lower string, n int) [][]int {
+	if !slices.ContainsFunc(p.needs, func(w string) bool { return strings.Contains(lower, w) }) {
+		return nil
+	}
+	return p.re.FindAllStringIndex(s, n)
+}
+
+// injectionPatterns are phrases that address the reading agent; compiled
+// once, on first use.
+var injectionPatterns = sync.OnceValue(func() []pattern {
+	m := regexp.MustCompile
+	return []pattern{
+		{m(`(?i)\b(ignore|disregard|forget|override)\s+(all\s+|any\s+)?(of\s+)?(the\s+|your\s+|my\s+)?(previous|prior|above|earlier|preceding|former|original)\s+(instructions?|prompts?|messages?|rules|directions|context)`),
+			[]string{"ignore", "disregard", "forget", "override"}},
+		{m(`(?i)\b(reveal|print|show|output|repeat|leak)\s+(your|the)\s+(system\s+prompt|hidden\s+instructions|instructions\s+above)`), []string{"prompt", "instruction"}},
+		{m(`(?i)\b(do\s+not|don't|never)\s+(tell|inform|alert|warn)\s+the\s+user`), []string{"user"}},
+		{m(`(?i)\b(note|message|instructions?)\s+(to|for)\s+(the\s+)?(ai|llm|language\s+model|assistant|agent|chatbot)s?\b`),
+			[]string{"ai", "llm", "model", "assistant", "agent", "chatbot"}},
+		{m(`(?i)\b(you\s+are|act\s+as)\s+(now\s+)?(dan|an?\s+unrestricted|in\s+developer\s+mode|jailbroken)\b`), []string{"dan", "unrestricted", "developer", "jailbr"}},
+		{m(`<\|im_start\|>|<\|system\|>|\[/?INST\]|<<SYS>>`), []string{"<|", "inst]", "<<sys>>"}},
+		{m(`(忽略|无视|忘记|忘掉)(之前|以上|上面|先前|前面|上述)的?(所有|全部)?(指令|指示|提示|规则|要求)`), []string{"忽略", "无视", "忘记", "忘掉"}},
+		{m(`(不要|别)(告诉|通知|提醒)用户`), []string{"用户"}},
+	}
+})
 
 func injections(s string) []hit {
 	var out []hit
-	for _, re := range injectionPatterns() {
-		for _, loc := range re.FindAllStringIndex(s, 3) {
+	lower := strings.ToLower(s)
+	for _, p := range injectionPatterns() {
+		for _, loc := range p.find(s, lower, 3) {
 			out = append(out, hit{severity: vocab.RiskCritical, injection: true, what: "instruction to the reading agent " + quoteAt(s, loc), offset: loc[0]})
 		}
 	}
@@ -201,29 +223,30 @@ func invisible(s string) []hit {
 	return out
 }
 
-// riskyPatterns are commands that harm a machine or its security when run
+// riskyPattern is a command that harms a machine or its security when run
 // as shown.
-func riskyPatterns() []struct {
-	re   *regexp.Regexp
+type riskyPattern struct {
+	pattern
 	what string
-} {
-	m := regexp.MustCompile
-	return []struct {
-		re   *regexp.Regexp
-		what string
-	}{
-		{m(`(?i)\b(curl|wget)\b[^\n|;&]*\|\s*(sudo\s+)?(-\S+\s+)*(ba|z|k|da|fi)?sh\b`), "a downloaded script piped into a shell"},
-		{m(`(?i)\b(ba|z)?sh\s+(-c\s+)?["']?(\$\(|<\(|` + "`" + `)\s*(curl|wget)\b`), "a downloaded script run by a shell"},
-		{m(`(?i)\brm\s+(-[a-z]*\s+)*(-[a-z]*r[a-z]*f[a-z]*|-[a-z]*f[a-z]*r[a-z]*|-[a-z]*r[a-z]*\s+-[a-z]*f[a-z]*|-[a-z]*f[a-z]*\s+-[a-z]*r[a-z]*|--recursive\s+--force|--force\s+--recursive)\s+(--no-preserve-root\s+)?["']?(/|/\*|~/?|\$HOME/?|\*)["']?(\s|$|;|&|\))`), "a recursive forced delete of / or the home directory"},
-		{m(`(?i)\bchmod\s+((-[a-z]*R[a-z]*|--recursive)\s+(0?777|a\+rwx|ugo\+rwx)|(0?777|a\+rwx|ugo\+rwx)\s+(-[a-z]*R[a-z]*|--recursive))\b`), "permissions opened to everyone, recursively (chmod -R 777)"},
-		{m(`(?i)\bcurl\b[^\n]*\s(-k|--insecure)\b`), "TLS verification switched off (curl -k)"},
-		{m(`(?i)\bwget\b[^\n]*--no-check-certificate`), "TLS verification switched off (wget --no-check-certificate)"},
-		{m(`\bverify\s*=\s*False\b|\bcheck_hostname\s*=\s*False\b|\bssl\.CERT_NONE\b|\bssl\._create_unverified_context\b`), "TLS verification switched off (Python)"},
-		{m(`\bInsecureSkipVerify\s*:\s*true\b`), "TLS verification switched off (Go InsecureSkipVerify)"},
-		{m(`\bNODE_TLS_REJECT_UNAUTHORIZED\s*=\s*['"]?0|\brejectUnauthorized\s*:\s*false\b`), "TLS verification switched off (Node.js)"},
-		{m(`(?i)\b(http\.)?sslVerify\s*(=\s*|\s+)false\b|\bPYTHONHTTPSVERIFY\s*=\s*['"]?0|\bCURLOPT_SSL_VERIFYPEER\s*,\s*(false|0)\b`), "TLS verification switched off"},
-	}
 }
+
+// riskyPatterns are compiled once, on first use.
+var riskyPatterns = sync.OnceValue(func() []riskyPattern {
+	m := regexp.MustCompile
+	p := func(re string, needs ...string) pattern { return pattern{m(re), needs} }
+	return []riskyPattern{
+		{p(`(?i)\b(curl|wget)\b[^\n|;&]*\|\s*(sudo\s+)?(-\S+\s+)*(ba|z|k|da|fi)?sh\b`, "curl", "wget"), "a downloaded script piped into a shell"},
+		{p(`(?i)\b(ba|z)?sh\s+(-c\s+)?["']?(\$\(|<\(|`+"`"+`)\s*(curl|wget)\b`, "curl", "wget"), "a downloaded script run by a shell"},
+		{p(`(?i)\brm\s+(-[a-z]*\s+)*(-[a-z]*r[a-z]*f[a-z]*|-[a-z]*f[a-z]*r[a-z]*|-[a-z]*r[a-z]*\s+-[a-z]*f[a-z]*|-[a-z]*f[a-z]*\s+-[a-z]*r[a-z]*|--recursive\s+--force|--force\s+--recursive)\s+(--no-preserve-root\s+)?["']?(/|/\*|~/?|\$HOME/?|\*)["']?(\s|$|;|&|\))`, "rm"), "a recursive forced delete of / or the home directory"},
+		{p(`(?i)\bchmod\s+((-[a-z]*R[a-z]*|--recursive)\s+(0?777|a\+rwx|ugo\+rwx)|(0?777|a\+rwx|ugo\+rwx)\s+(-[a-z]*R[a-z]*|--recursive))\b`, "chmod"), "permissions opened to everyone, recursively (chmod -R 777)"},
+		{p(`(?i)\bcurl\b[^\n]*\s(-k|--insecure)\b`, "curl"), "TLS verification switched off (curl -k)"},
+		{p(`(?i)\bwget\b[^\n]*--no-check-certificate`, "--no-check-certificate"), "TLS verification switched off (wget --no-check-certificate)"},
+		{p(`\bverify\s*=\s*False\b|\bcheck_hostname\s*=\s*False\b|\bssl\.CERT_NONE\b|\bssl\._create_unverified_context\b`, "verify", "check_hostname", "cert_none", "_create_unverified"), "TLS verification switched off (Python)"},
+		{p(`\bInsecureSkipVerify\s*:\s*true\b`, "insecureskipverify"), "TLS verification switched off (Go InsecureSkipVerify)"},
+		{p(`\bNODE_TLS_REJECT_UNAUTHORIZED\s*=\s*['"]?0|\brejectUnauthorized\s*:\s*false\b`, "rejectunauthorized", "node_tls_reject_unauthorized"), "TLS verification switched off (Node.js)"},
+		{p(`(?i)\b(http\.)?sslVerify\s*(=\s*|\s+)false\b|\bPYTHONHTTPSVERIFY\s*=\s*['"]?0|\bCURLOPT_SSL_VERIFYPEER\s*,\s*(false|0)\b`, "sslverify", "pythonhttpsverify", "curlopt_ssl_verifypeer"), "TLS verification switched off"},
+	}
+})
 
 // warningWords mark a risk as explained to the reader.
 var warningWords = regexp.MustCompile(`(?i)\b(warning|caution|danger(ous)?|careful|insecure|unsafe|never|do\s+not|don't|only\s+(for|in)\s+(testing|tests|development|local)|not\s+(for|in)\s+production|at\s+your\s+own\s+risk|risk(y|s)?)\b|⚠|警告|注意|危险|切勿|不要|谨慎|风险|仅用于测试`)
@@ -237,8 +260,9 @@ func warned(t text, loc []int) bool {
 
 func risky(t text) []hit {
 	var out []hit
+	lower := strings.ToLower(t.body)
 	for _, p := range riskyPatterns() {
-		for _, loc := range p.re.FindAllStringIndex(t.body, 3) {
+		for _, loc := range p.find(t.body, lower, 3) {
 			if !warned(t, loc) {
 				out = append(out, hit{severity: vocab.RiskHigh, what: p.what + " " + quoteAt(t.body, loc) + " without a warning", offset: loc[0]})
 			}
@@ -253,7 +277,7 @@ var realSecret = regexp.MustCompile(`\b(AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{3
 
 // hardcoded is a secret-named variable or key given a literal in code: the
 // article teaches pasting a secret into source code.
-var hardcoded = regexp.MustCompile(`(?i)\b\w*(api[_-]?key|secret|token|passw(or)?d|credentials?)\w*["']?\s*(:|=|:=)\s*["']([^"'\n{}$]{8,})["']`)
+var hardcoded = regexp.MustCompile(`(?i)(api[_-]?key|secret|token|passw(or)?d|credentials?)\w*["']?\s*(:|=|:=)\s*["']([^"'\n{}$]{8,})["']`)
 
 var (
 	// identifier is a value that names something rather than holding a secret.

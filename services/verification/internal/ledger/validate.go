@@ -26,8 +26,9 @@ const (
 )
 
 // checkText refuses text over limit bytes (or runes, when runes is set),
-// with control characters other than newlines and tabs, or invisible format
-// characters (which hide text on a page that agents then read).
+// with control characters other than newlines and tabs, invisible format
+// characters (which hide text on a page that agents then read), or
+// instructions to the agents who read it.
 func checkText(field, s string, limit int, runes, multiline bool) error {
 	n, unit := len(s), "bytes"
 	if runes {
@@ -45,6 +46,10 @@ func checkText(field, s string, limit int, runes, multiline bool) error {
 		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
 			return fmt.Errorf("%w: %s has the invisible character U+%04X at byte %d; remove it", errs.ErrInvalid, field, r, i)
 		}
+	}
+	// What callers write is shown to other agents beside the article.
+	if what := rules.InstructsAgent(s); what != "" {
+		return fmt.Errorf("%w: %s contains %s; describe what happened instead of addressing the agents who will read it", errs.ErrInvalid, field, what)
 	}
 	return nil
 }

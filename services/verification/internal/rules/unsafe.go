@@ -141,6 +141,18 @@ var injectionPatterns = sync.OnceValue(func() []pattern {
 	}
 })
 
+// InstructsAgent returns what in s addresses the reading agent with
+// instructions (injected phrases, chat-template tokens, instructions in
+// HTML comments), "" for none: text callers send (record notes, problem
+// reports) is shown to agents and must not carry any.
+func InstructsAgent(s string) string {
+	hits := append(injections(s), hiddenComments(s)...)
+	if len(hits) == 0 {
+		return ""
+	}
+	return hits[0].what
+}
+
 func injections(s string) []hit {
 	var out []hit
 	lower := strings.ToLower(s)

@@ -49,16 +49,10 @@ func (s *Service) ReportProblem(ctx context.Context, req *verificationv1.ReportP
 	if err := checkEnvironment("environment", req.GetEnvironment()); err != nil {
 		return nil, err
 	}
-	a, err := s.article(ctx, req.GetArticleId())
-	if err != nil {
-		return nil, err
-	}
-	unlock := s.locks.lock(a.GetId())
-	defer unlock()
 	rule := rules.ReportedPrefix + req.GetKind()
 	var reported store.Finding
-	findings, err := s.d.Store.UpdateFindings(ctx, a.GetId(), func(cur []store.Finding) ([]store.Finding, error) {
-		f := store.Finding{ID: identity.NewID("fnd"), ArticleID: a.GetId(), RuleKey: rule, FieldPath: reportPath}
+	findings, err := s.changeFindings(ctx, req.GetArticleId(), func(articleID string, cur []store.Finding) ([]store.Finding, error) {
+		f := store.Finding{ID: identity.NewID("fnd"), ArticleID: articleID, RuleKey: rule, FieldPath: reportPath}
 		for _, c := range cur {
 			if c.RuleKey == rule && c.FieldPath == reportPath {
 				f = c
@@ -76,10 +70,7 @@ func (s *Service) ReportProblem(ctx context.Context, req *verificationv1.ReportP
 		return nil, err
 	}
 	reported = stored(findings, reported)
-	s.d.Log.InfoContext(ctx, "problem reported", "article", a.GetId(), "kind", req.GetKind(), "reports", reported.ReportCount)
-	if _, _, err := s.rescore(ctx, a); err != nil {
-		s.d.Log.WarnContext(ctx, "write-back after a report failed; the next rescore retries", "article", a.GetId(), "err", err)
-	}
+	s.d.Log.InfoContext(ctx, "problem reported", "article", reported.ArticleID, "kind", req.GetKind(), "reports", reported.ReportCount)
 	return findingProto(reported), nil
 }
 
@@ -114,14 +105,8 @@ func (s *Service) ResolveFinding(ctx context.Context, req *verificationv1.Resolv
 	if err := checkText("note", req.GetNote(), maxNoteRunes, true, false); err != nil {
 		return nil, err
 	}
-	a, err := s.article(ctx, req.GetArticleId())
-	if err != nil {
-		return nil, err
-	}
-	unlock := s.locks.lock(a.GetId())
-	defer unlock()
 	var resolved store.Finding
-	findings, err := s.d.Store.UpdateFindings(ctx, a.GetId(), func(cur []store.Finding) ([]store.Finding, error) {
+	findings, err := s.changeFindings(ctx, req.GetArticleId(), func(articleID string, cur []store.Finding) ([]store.Finding, error) {
 		for _, f := range cur {
 			if f.ID != req.GetFindingId() {
 				continue
@@ -136,16 +121,13 @@ func (s *Service) ResolveFinding(ctx context.Context, req *verificationv1.Resolv
 			resolved = f
 			return []store.Finding{f}, nil
 		}
-		return nil, fmt.Errorf("%w: article %s has no finding %q; list its inspections to find the id", errs.ErrNotFound, a.GetId(), req.GetFindingId())
+		return nil, fmt.Errorf("%w: article %s has no finding %q; list its inspections to find the id", errs.ErrNotFound, articleID, req.GetFindingId())
 	})
 	if err != nil {
 		return nil, err
 	}
 	resolved = stored(findings, resolved)
-	s.d.Log.InfoContext(ctx, "finding resolved", "article", a.GetId(), "finding", resolved.ID, "status", to, "by", callerID(ctx))
-	if _, _, err := s.rescore(ctx, a); err != nil {
-		s.d.Log.WarnContext(ctx, "write-back after a resolution failed; the next rescore retries", "article", a.GetId(), "err", err)
-	}
+	s.d.Log.InfoContext(ctx, "finding resolved", "article", resolved.ArticleID, "finding", resolved.ID, "status", to, "by", callerID(ctx))
 	return findingProto(resolved), nil
 }
 
@@ -154,6 +136,27 @@ func callerID(ctx context.Context) string {
 		return p.ID
 	}
 	return ""
+}
+
+// changeFindings changes the findings of the article named by idOrSlug
+// with mutate, under the article's lock, and rescores it (a failed
+// write-back is logged: the next rescore retries). It returns all of the
+// article's findings afterwards.
+func (s *Service) changeFindings(ctx context.Context, idOrSlug string, mutate func(articleID string, cur []store.Finding) ([]store.Finding, error)) ([]store.Finding, error) {
+	a, err := s.article(ctx, idOrSlug)
+	if err != nil {
+		return nil, err
+	}
+	unlock := s.locks.lock(a.GetId())
+	defer unlock()
+	findings, err := s.d.Store.UpdateFindings(ctx, a.GetId(), func(cur []store.Finding) ([]store.Finding, error) { return mutate(a.GetId(), cur) })
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.rescore(ctx, a); err != nil {
+		s.d.Log.WarnContext(ctx, "write-back after a change of findings failed; the next rescore retries", "article", a.GetId(), "err", err)
+	}
+	return findings, nil
 }
 
 // stored is f as the store returned it among findings (with its times).

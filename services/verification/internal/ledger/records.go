@@ -53,11 +53,14 @@ func (s *Service) CreateVerificationRecord(ctx context.Context, req *verificatio
 		return nil, err
 	}
 	s.d.Log.InfoContext(ctx, "verification recorded", "record", rec.ID, "article", a.GetId(), "verifier", p.ID, "result", rec.Result)
-	if a, err := s.article(ctx, a.GetId()); err == nil {
-		_, _, err = s.rescore(ctx, a)
-		if err != nil {
-			s.d.Log.WarnContext(ctx, "write-back after a record failed; the next rescore retries", "article", a.GetId(), "err", err)
-		}
+	// Rescored from a fresh read: the article may have changed since the
+	// first one, and the write-back compares with what it shows now.
+	cur, err := s.article(ctx, a.GetId())
+	if err == nil {
+		_, _, err = s.rescore(ctx, cur)
+	}
+	if err != nil {
+		s.d.Log.WarnContext(ctx, "write-back after a record failed; the next rescore retries", "article", a.GetId(), "err", err)
 	}
 	return recordProto(rec), nil
 }

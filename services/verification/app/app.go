@@ -61,8 +61,8 @@ type Config struct {
 	// InspectOnChange follows the article feed and inspects articles when
 	// they are published or edited.
 	InspectOnChange bool `env:"BUZHOU_INSPECT_ON_CHANGE, default=true"`
-	// DailyInspections runs the due inspections in process, at start and
-	// every InspectionInterval; switch it off when a Kubernetes CronJob calls
+	// DailyInspections runs the due inspections in process, a minute after
+	// start and every InspectionInterval; switch it off when a Kubernetes CronJob calls
 	// POST /api/v1/inspections:runDue (RunDueInspections) instead.
 	DailyInspections bool `env:"BUZHOU_DAILY_INSPECTIONS, default=true"`
 	// CheckLinks checks reference links during inspections.
@@ -165,7 +165,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 			every = 24 * time.Hour
 		}
 		wg.Go(func() {
-			triggers.Daily(ctx, every, time.Minute, func(ctx context.Context) error {
+			triggers.Daily(ctx, triggers.Schedule{First: time.Minute, Every: every, Retry: time.Minute}, func(ctx context.Context) error {
 				_, err := trust.RunDueInspections(ctx, &verificationv1.RunDueInspectionsRequest{})
 				return err
 			}, log)

@@ -199,21 +199,33 @@ func (f *Follower) act(ctx context.Context, c *articlev1.ArticleChange) error {
 	return err
 }
 
-// Daily calls run every interval until ctx ends, the first time at once; a
-// run that fails (the article service not up yet) is retried after retry.
-func Daily(ctx context.Context, every, retry time.Duration, run func(context.Context) error, log *slog.Logger) {
+// Schedule says when Daily runs.
+type Schedule struct {
+	// First is the wait before the first run: at start the feed follower
+	// is inspecting what changed while the service was down, and a run at
+	// once would inspect the same articles a second time.
+	First time.Duration
+	// Every is the wait between runs.
+	Every time.Duration
+	// Retry is the wait after a failed run (the article service not up yet).
+	Retry time.Duration
+}
+
+// Daily calls run on schedule s until ctx ends.
+func Daily(ctx context.Context, s Schedule, run func(context.Context) error, log *slog.Logger) {
+	next := s.First
 	for {
-		next := every
-		if err := run(ctx); err != nil && ctx.Err() == nil {
-			next = min(every, retry)
-			log.WarnContext(ctx, "scheduled inspections failed; retrying", "err", err, "in", next)
-		}
 		t := time.NewTimer(next)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
+		}
+		next = s.Every
+		if err := run(ctx); err != nil && ctx.Err() == nil {
+			next = min(s.Every, s.Retry)
+			log.WarnContext(ctx, "scheduled inspections failed; retrying", "err", err, "in", next)
 		}
 	}
 }

@@ -188,16 +188,16 @@ func waitCursor(t *testing.T, st store.Store, want int64) {
 	}
 }
 
-// TestDailyRunsAtOnceAndRetries: the first run starts at once, a failed one
-// is retried after the retry delay rather than the whole interval.
-func TestDailyRunsAtOnceAndRetries(t *testing.T) {
+// TestDailyRetries: the first run starts after its delay, a failed one is
+// retried after the retry delay rather than the whole interval.
+func TestDailyRetries(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	runs := make(chan struct{}, 10)
 	done := make(chan struct{})
 	go func() {
 		n := 0
-		triggers.Daily(ctx, time.Hour, 10*time.Millisecond, func(context.Context) error {
+		triggers.Daily(ctx, triggers.Schedule{First: time.Millisecond, Every: time.Hour, Retry: 10 * time.Millisecond}, func(context.Context) error {
 			runs <- struct{}{}
 			if n++; n < 3 {
 				return errors.New("a failed run is retried soon")

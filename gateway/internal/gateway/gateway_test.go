@@ -59,6 +59,9 @@ func TestStatusesOf(t *testing.T) {
 		{verificationv1.VerificationService_CreateVerificationRecord_FullMethodName, Statuses{201, 409}},
 		{verificationv1.VerificationService_RunInspection_FullMethodName, Statuses{201, 409}},
 		{verificationv1.VerificationService_CreateSandboxRun_FullMethodName, Statuses{201, 409}},
+		{verificationv1.VerificationService_ReportProblem_FullMethodName, Statuses{201, 409}},
+		{verificationv1.VerificationService_ResolveFinding_FullMethodName, Statuses{200, 409}},
+		{verificationv1.VerificationService_RunDueInspections_FullMethodName, Statuses{200, 409}},
 		{"", Statuses{200, 409}},
 	}
 	for _, tc := range cases {

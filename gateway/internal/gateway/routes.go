@@ -39,7 +39,8 @@ func StatusesOf(rpc string) Statuses {
 		identityv1.IdentityService_CreatePrincipal_FullMethodName,
 		verificationv1.VerificationService_CreateVerificationRecord_FullMethodName,
 		verificationv1.VerificationService_RunInspection_FullMethodName,
-		verificationv1.VerificationService_CreateSandboxRun_FullMethodName:
+		verificationv1.VerificationService_CreateSandboxRun_FullMethodName,
+		verificationv1.VerificationService_ReportProblem_FullMethodName:
 		s.Success = http.StatusCreated
 	case articlev1.ArticleService_UpdateArticle_FullMethodName:
 		s.FailedPrecondition = http.StatusPreconditionFailed

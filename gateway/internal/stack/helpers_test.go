@@ -16,6 +16,7 @@ import (
 
 	"buzhou.dev/gateway/internal/stack/stacktest"
 	"buzhou.dev/platform/auth"
+	verificationapp "buzhou.dev/verification/app"
 )
 
 const testAdminKey = stacktest.AdminKey
@@ -44,6 +45,9 @@ type options struct {
 	log io.Writer
 	// qdrantURL puts the search index on Qdrant (the tests' fake).
 	qdrantURL string
+	// verification, when set, changes the verification service's config
+	// (the trust tests switch on the feed follower, links, schedules).
+	verification func(*verificationapp.Config)
 }
 
 // startStack runs a whole Buzhou for one test and stops it at cleanup; on
@@ -55,7 +59,7 @@ func startStack(tb testing.TB, o options) *Stack {
 		AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute,
 		RedisURL: o.redisURL, RedisKeyPrefix: o.redisKeyPrefix, TrustedProxies: o.trustedProxies,
 		UsageFlushEvery: o.usageFlushEvery, FailedAuthPerMinute: o.failedAuthPerMinute,
-		KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout, Log: o.log, QdrantURL: o.qdrantURL,
+		KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout, Log: o.log, QdrantURL: o.qdrantURL, Verification: o.verification,
 	}, Start, gatewayAddr)
 }
 

@@ -71,6 +71,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Stack, error) {
 	}
 	cfg.Search.ArticleAddr = s.ArticleAddr
 	cfg.Verification.ArticleAddr = s.ArticleAddr
+	cfg.Verification.SearchAddr = s.SearchAddr
 	cfg.Article.VerificationAddr = s.VerificationAddr
 	cfg.Search.VerificationAddr = s.VerificationAddr
 	// One process: every identity gets a fresh secret on every start, which

@@ -1,7 +1,8 @@
-// Package app wires the verification service, which also hosts the identity
-// API (principals, API keys, agent usage) and the public statistics.
-// Verification records, inspections and sandbox runs arrive with their issues;
-// until then those RPCs answer Unimplemented.
+// Package app wires the verification service: the trust API (verification
+// records, verifiers, inspections, problem reports, trust write-back), the
+// identity API it hosts (principals, API keys, agent usage) and the public
+// statistics. Sandbox runs arrive with their issue; until then those RPCs
+// answer Unimplemented.
 package app
 
 import (
@@ -9,6 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"strings"
+	"sync"
 	"time"
 
 	"buzhou.dev/platform/auth"
@@ -16,10 +20,14 @@ import (
 	"buzhou.dev/platform/metrics"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
+	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
 	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
 	"buzhou.dev/verification/internal/identity"
+	"buzhou.dev/verification/internal/ledger"
+	"buzhou.dev/verification/internal/linkcheck"
 	"buzhou.dev/verification/internal/stats"
 	"buzhou.dev/verification/internal/store"
+	"buzhou.dev/verification/internal/triggers"
 )
 
 // Config configures the verification service.
@@ -42,6 +50,32 @@ type Config struct {
 	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
 	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
 	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
+	// SearchAddr is the search service asked for near duplicates; empty
+	// leaves content.near_duplicate unchecked.
+	SearchAddr string `env:"BUZHOU_SEARCH_ADDR, default=127.0.0.1:9102"`
+
+	// The switches below are on by default from the environment; a Config
+	// built in Go (the tests' stacks) starts with them off, so that no test
+	// is inspected or checks links unless it asks to.
+
+	// InspectOnChange follows the article feed and inspects articles when
+	// they are published or edited.
+	InspectOnChange bool `env:"BUZHOU_INSPECT_ON_CHANGE, default=true"`
+	// DailyInspections runs the due inspections in process, a minute after
+	// start and every InspectionInterval; switch it off when a Kubernetes CronJob calls
+	// POST /api/v1/inspections:runDue (RunDueInspections) instead.
+	DailyInspections bool `env:"BUZHOU_DAILY_INSPECTIONS, default=true"`
+	// CheckLinks checks reference links during inspections.
+	CheckLinks bool `env:"BUZHOU_CHECK_LINKS, default=true"`
+	// LinkCheckAllow lists IPs or CIDRs link checks may reach although they
+	// are not public (an intranet): by default only public addresses.
+	LinkCheckAllow []string `env:"BUZHOU_LINK_CHECK_ALLOW"`
+	// LinkCheckTimeout bounds the check of one link, redirects included;
+	// 0 means 10 s.
+	LinkCheckTimeout time.Duration `env:"BUZHOU_LINK_CHECK_TIMEOUT, default=10s"`
+	// InspectionInterval is how long after its last inspection an article
+	// is due again; 0 means a day.
+	InspectionInterval time.Duration `env:"BUZHOU_INSPECTION_INTERVAL, default=24h"`
 }
 
 // ServiceKeys holds the secret of each service identity (see
@@ -83,6 +117,9 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	if err := ids.EnsureServiceKeys(ctx, cfg.ServiceKeys.ByService()); err != nil {
 		return err
 	}
+	if err := ids.EnsureBots(ctx); err != nil {
+		return err
+	}
 
 	articleConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKeys.Verification)
 	if err != nil {
@@ -93,9 +130,48 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	// Keys are checked here against the store itself, with no cache.
 	g := grpcx.NewServer(log, auth.NewGuard(ids, cfg.FailedAuthPerMinute, log),
 		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}))
+	articles := articlev1.NewArticleServiceClient(articleConn)
+	deps := ledger.Deps{Store: st, Articles: articles, Stats: stats.New(articles, usage{ids}, st), Log: log}
+	if cfg.SearchAddr != "" {
+		searchConn, err := grpcx.Dial(cfg.SearchAddr, cfg.ServiceKeys.Verification)
+		if err != nil {
+			return fmt.Errorf("dial search service: %w", err)
+		}
+		defer searchConn.Close()
+		deps.Related = searchv1.NewSearchServiceClient(searchConn)
+	}
+	opts := ledger.Options{DueAfter: cfg.InspectionInterval, LinksOff: "link checks are switched off (BUZHOU_CHECK_LINKS=false)"}
+	if cfg.CheckLinks {
+		allow, err := parseAllow(cfg.LinkCheckAllow)
+		if err != nil {
+			return err
+		}
+		deps.Links = linkcheck.New(linkcheck.Config{Timeout: cfg.LinkCheckTimeout, Allow: allow})
+	}
+	trust := ledger.New(deps, opts)
 	identityv1.RegisterIdentityServiceServer(g.GRPC, ids)
-	verificationv1.RegisterVerificationServiceServer(g.GRPC, stats.New(articlev1.NewArticleServiceClient(articleConn), usage{ids}, nil))
-	log.Info("serving", "addr", lis.Addr().String())
+	verificationv1.RegisterVerificationServiceServer(g.GRPC, trust)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if cfg.InspectOnChange {
+		wg.Go(func() { _ = triggers.NewFollower(articles, st, trust, log).Run(ctx) })
+	}
+	if cfg.DailyInspections {
+		every := cfg.InspectionInterval
+		if every <= 0 {
+			every = 24 * time.Hour
+		}
+		wg.Go(func() {
+			triggers.Daily(ctx, triggers.Schedule{First: time.Minute, Every: every, Retry: time.Minute}, func(ctx context.Context) error {
+				_, err := trust.RunDueInspections(ctx, &verificationv1.RunDueInspectionsRequest{})
+				return err
+			}, log)
+		})
+	}
+	log.Info("serving", "addr", lis.Addr().String(), "inspect_on_change", cfg.InspectOnChange, "daily_inspections", cfg.DailyInspections, "check_links", cfg.CheckLinks)
 	return g.Serve(ctx, lis)
 }
 
@@ -110,6 +186,27 @@ func (u usage) AgentCalls(ctx context.Context) ([]*verificationv1.AgentCalls, er
 	out := make([]*verificationv1.AgentCalls, 0, len(totals))
 	for _, t := range totals {
 		out = append(out, &verificationv1.AgentCalls{AgentId: t.AgentID, Calls: stats.Clamp(t.Calls), Errors: stats.Clamp(t.Errors), MeanLatencyMs: t.MeanLatencyMs})
+	}
+	return out, nil
+}
+
+// parseAllow reads BUZHOU_LINK_CHECK_ALLOW: IPs (as /32 or /128) or CIDRs.
+func parseAllow(items []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, it := range items {
+		it = strings.TrimSpace(it)
+		if it == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(it); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(it)
+		if err != nil {
+			return nil, fmt.Errorf("BUZHOU_LINK_CHECK_ALLOW: %q is neither an IP nor a CIDR; give e.g. 10.1.0.0/16", it)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
 }

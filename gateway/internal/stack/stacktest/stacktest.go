@@ -67,6 +67,9 @@ type Options struct {
 	Log io.Writer
 	// QdrantURL puts the search index on Qdrant (the tests' fake).
 	QdrantURL string
+	// Verification, when set, changes the verification service's config
+	// (the trust tests switch on the feed follower, link checks, schedules).
+	Verification func(*verificationapp.Config)
 }
 
 // parts is the shape of stack.Config: Start builds one for its caller's
@@ -88,6 +91,12 @@ type parts interface {
 func Start[C parts, S interface{ Stop() error }](tb testing.TB, o Options, start func(context.Context, C, *slog.Logger) (S, error), addr func(S) string) S {
 	tb.Helper()
 	o = o.withDefaults(tb)
+	verification := verificationapp.Config{
+		DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, AdminKey: AdminKey, FailedAuthPerMinute: o.FailedAuthPerMinute,
+	}
+	if o.Verification != nil {
+		o.Verification(&verification)
+	}
 	cfg := C{
 		Article: articleapp.Config{
 			DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, SeedDemo: o.Seed, FailedAuthPerMinute: o.FailedAuthPerMinute, KeyCacheTTL: o.KeyCacheTTL,
@@ -95,9 +104,7 @@ func Start[C parts, S interface{ Stop() error }](tb testing.TB, o Options, start
 		Search: searchapp.Config{
 			DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, QdrantURL: o.QdrantURL, FailedAuthPerMinute: o.FailedAuthPerMinute, KeyCacheTTL: o.KeyCacheTTL,
 		},
-		Verification: verificationapp.Config{
-			DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, AdminKey: AdminKey, FailedAuthPerMinute: o.FailedAuthPerMinute,
-		},
+		Verification: verification,
 		Gateway: gatewayapp.Config{
 			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.MaxBody, RedisURL: o.RedisURL, RedisKeyPrefix: o.RedisKeyPrefix, TrustedProxies: o.TrustedProxies,
 			AnonPerMinute: o.AnonPerMinute, KeyPerMinute: o.KeyPerMinute, FailedAuthPerMinute: o.FailedAuthPerMinute,

@@ -126,7 +126,7 @@ func TestFormerServiceKeyIsRevoked(t *testing.T) {
 
 // TestMintingRules: a key never grants a scope it lacks, only the bootstrap
 // key grants keys:admin, and no key is minted for the bootstrap or a
-// service principal.
+// service principal, or for a built-in verifier.
 func TestMintingRules(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -134,6 +134,9 @@ func TestMintingRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := e.svc.EnsureServiceKeys(t.Context(), serviceSecrets(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.EnsureBots(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	bootstrap := auth.WithPrincipal(t.Context(), mustAuthenticate(t, e.svc, "minting-admin-secret-0123456789abcdef"))
@@ -169,6 +172,10 @@ func TestMintingRules(t *testing.T) {
 			[]string{"BUZHOU_SEARCH_SERVICE_KEY"}},
 		{"for the former service principal", subAdmin, []string{auth.ScopeArticlesWrite}, "prn_buzhou", errs.ErrPermissionDenied,
 			[]string{"BUZHOU_SERVICE_KEY"}},
+		{"for the inspection bot", bootstrap, []string{auth.ScopeVerificationsWrite}, identity.InspectionBotID, errs.ErrPermissionDenied,
+			[]string{"built-in verifier"}},
+		{"for the sandbox runner", bootstrap, []string{auth.ScopeVerificationsWrite}, identity.SandboxRunnerID, errs.ErrPermissionDenied,
+			[]string{"prn_bot_sandbox is a built-in verifier"}},
 		{"for a principal that does not exist", bootstrap, []string{auth.ScopeArticlesWrite}, "prn_nobody", errs.ErrNotFound,
 			[]string{"prn_nobody"}},
 		{"without a caller", t.Context(), []string{auth.ScopeArticlesWrite}, "", errs.ErrPermissionDenied, []string{"keys:admin"}},

@@ -167,3 +167,40 @@ func (s *Service) forget(id string) {
 		}
 	}
 }
+
+// The built-in verifiers: official bots that own no key and sign only the
+// records the service files itself.
+const (
+	// InspectionBotID files a record after an inspection applied repairs.
+	InspectionBotID = "prn_bot_inspection"
+	// SandboxRunnerID files the records of sandbox runs.
+	SandboxRunnerID = "prn_bot_sandbox"
+)
+
+// Bots returns the built-in verifiers.
+func Bots() []store.Principal {
+	return []store.Principal{
+		{ID: InspectionBotID, Name: "Inspection Bot", Type: vocab.PrincipalOfficialBot},
+		{ID: SandboxRunnerID, Name: "Sandbox Runner", Type: vocab.PrincipalOfficialBot},
+	}
+}
+
+// isBot reports whether principal id is a built-in verifier.
+func isBot(id string) bool {
+	for _, b := range Bots() {
+		if b.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// EnsureBots makes sure the built-in verifiers exist and are listed.
+func (s *Service) EnsureBots(ctx context.Context) error {
+	for _, b := range Bots() {
+		if err := s.st.EnsureVerifier(ctx, b); err != nil {
+			return fmt.Errorf("ensure built-in verifier %s: %w", b.ID, err)
+		}
+	}
+	return nil
+}

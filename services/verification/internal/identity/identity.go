@@ -34,6 +34,7 @@ type Store interface {
 	UpsertBootstrapKey(ctx context.Context, owner store.Principal, k store.Key) (store.Key, error)
 	AddAgentUsage(ctx context.Context, usage []store.AgentUsage) error
 	AgentUsageTotals(ctx context.Context, limit int) ([]store.AgentTotals, error)
+	EnsureVerifier(ctx context.Context, p store.Principal) error
 }
 
 // Service implements the identity API.

@@ -53,7 +53,7 @@ func (s *Service) CreateApiKey(ctx context.Context, req *identityv1.CreateApiKey
 		return nil, fmt.Errorf("%w: scopes: %s", errs.ErrInvalid, errs.Message(err))
 	}
 	k := store.Key{
-		ID:                 newID("key"),
+		ID:                 NewID("key"),
 		Name:               name,
 		PrincipalID:        req.GetPrincipalId(),
 		Scopes:             scopes,
@@ -86,7 +86,7 @@ func (s *Service) CreateApiKey(ctx context.Context, req *identityv1.CreateApiKey
 
 	var owner *store.Principal
 	if k.PrincipalID == "" {
-		owner = &store.Principal{ID: newID("prn"), Name: name, Type: vocab.PrincipalThirdPartyAgent}
+		owner = &store.Principal{ID: NewID("prn"), Name: name, Type: vocab.PrincipalThirdPartyAgent}
 		k.PrincipalID = owner.ID
 	}
 	secret := newSecret()
@@ -111,7 +111,8 @@ func (s *Service) CreateApiKey(ctx context.Context, req *identityv1.CreateApiKey
 
 // mayMint enforces the minting rules: a key never grants a scope it lacks,
 // only the bootstrap key grants keys:admin, and no key is minted for the
-// owner of a fixed key (the bootstrap principal, a service's). A principal
+// owner of a fixed key (the bootstrap principal, a service's) or for a
+// built-in verifier (the inspection bot, the sandbox runner). A principal
 // that does not exist is the store's NotFound.
 func mayMint(caller *auth.Principal, scopes []string, principalID string) error {
 	if caller == nil {
@@ -130,6 +131,10 @@ func mayMint(caller *auth.Principal, scopes []string, principalID string) error 
 	if fk, ok := fixedPrincipal(principalID); ok {
 		return fmt.Errorf("%w: principal %s owns the key of %s and no other; its key follows that variable, so create keys for another principal",
 			errs.ErrPermissionDenied, principalID, fk.env)
+	}
+	if isBot(principalID) {
+		return fmt.Errorf("%w: principal %s is a built-in verifier that signs only the records Buzhou files itself; no key is minted for it, so create keys for another principal",
+			errs.ErrPermissionDenied, principalID)
 	}
 	return nil
 }

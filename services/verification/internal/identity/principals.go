@@ -26,7 +26,7 @@ func (s *Service) CreatePrincipal(ctx context.Context, req *identityv1.CreatePri
 	if !vocab.ValidPrincipalType(typ) {
 		return nil, fmt.Errorf("%w: type is required; give %s", errs.ErrInvalid, strings.Join(vocab.PrincipalTypes(), ", "))
 	}
-	p, err := s.st.CreatePrincipal(ctx, store.Principal{ID: newID("prn"), Name: name, Type: typ})
+	p, err := s.st.CreatePrincipal(ctx, store.Principal{ID: NewID("prn"), Name: name, Type: typ})
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,7 @@ func newSecret() string {
 }
 
 // newID makes a server id such as "key_…" or "prn_…".
-func newID(kind string) string {
+func NewID(kind string) string {
 	return kind + "_" + randomBase62(idChars)
 }
 

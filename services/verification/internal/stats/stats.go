@@ -1,7 +1,6 @@
 // Package stats answers GET /api/v1/stats: articles by status and domain from
 // the article service, the verification pass rate, and API calls per agent.
-// It is part of the verification service's gRPC API; the RPCs that arrive with
-// later issues still answer Unimplemented through the embedded type.
+// The verification service's gRPC API (the ledger) serves GetStats with it.
 package stats
 
 import (
@@ -24,22 +23,19 @@ type Records interface {
 	CountRecords(ctx context.Context) (total, passed int64, err error)
 }
 
-// Server implements VerificationService.GetStats.
+// Server answers VerificationService.GetStats.
 type Server struct {
-	verificationv1.UnimplementedVerificationServiceServer
 	articles articlev1.ArticleServiceClient
 	usage    Usage
 	records  Records
 }
 
-var _ verificationv1.VerificationServiceServer = (*Server)(nil)
-
-// New returns the stats server. records may be nil until verification records exist.
+// New returns the stats server; records may be nil, which reports no records.
 func New(articles articlev1.ArticleServiceClient, usage Usage, records Records) *Server {
 	return &Server{articles: articles, usage: usage, records: records}
 }
 
-// GetStats implements VerificationServiceServer.
+// GetStats answers VerificationService.GetStats.
 func (s *Server) GetStats(ctx context.Context, _ *verificationv1.GetStatsRequest) (*verificationv1.GetStatsResponse, error) {
 	a, err := s.articles.GetArticleStats(ctx, &articlev1.GetArticleStatsRequest{})
 	if err != nil {

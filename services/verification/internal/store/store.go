@@ -8,6 +8,10 @@
 // The store keeps what it is given and checks only what its tables need; the
 // rules (which scopes exist, who may revoke what) live in the domain packages.
 // It never sees a key's secret, only its SHA-256.
+//
+// The trust side keeps verification records (append-only), verifiers with
+// their counts and the verdicts their reputation is summed from, the
+// articles' inspection findings and runs, and the change feed cursor.
 package store
 
 import (
@@ -58,6 +62,51 @@ type Store interface {
 	// AgentUsageTotals sums every day's counts per agent, most calls first
 	// (then by agent id), at most limit agents (all when limit <= 0).
 	AgentUsageTotals(ctx context.Context, limit int) ([]AgentTotals, error)
+
+	// EnsureVerifier makes sure principal p exists (an existing row is kept
+	// as it is) and is listed as a verifier, for the built-in bots.
+	EnsureVerifier(ctx context.Context, p Principal) error
+	// AddRecord stores a new record with created_at = now, copying the
+	// verifier's name and type from its principal (ErrNotFound when there is
+	// none), and counts it on the verifier, which becomes one if need be.
+	AddRecord(ctx context.Context, r Record) (Record, error)
+	// ListRecords returns a page of an article's records, newest first, with
+	// Superseded set, and the token of the next page ("" on the last page).
+	ListRecords(ctx context.Context, articleID string, page Page) ([]Record, string, error)
+	// ArticleRecords returns every record of an article, newest first.
+	ArticleRecords(ctx context.Context, articleID string) ([]Record, error)
+	// ArticlesWithRecords returns up to limit ids of articles with records,
+	// in id order, after the id after ("" for the first).
+	ArticlesWithRecords(ctx context.Context, after string, limit int) ([]string, error)
+	// CountRecords counts every record and the passed ones.
+	CountRecords(ctx context.Context) (total, passed int64, err error)
+	// ListVerifiers returns a page of verifiers, newest first, with their
+	// counts and verdict sums, and the token of the next page.
+	ListVerifiers(ctx context.Context, page Page) ([]Verifier, string, error)
+	// ReplaceVerdicts makes verdicts the article's whole set of verdicts.
+	ReplaceVerdicts(ctx context.Context, articleID string, verdicts []Verdict) error
+
+	// UpdateFindings calls mutate with the article's findings, inside a
+	// transaction that keeps other updates of the same article's findings
+	// waiting, and stores the findings it returns (new ids are inserted with
+	// created_at = now, known ones overwritten; updated_at = now for both).
+	// It returns every finding of the article afterwards, by id.
+	UpdateFindings(ctx context.Context, articleID string, mutate func(current []Finding) ([]Finding, error)) ([]Finding, error)
+	// ArticleFindings returns every finding of an article, by id.
+	ArticleFindings(ctx context.Context, articleID string) ([]Finding, error)
+
+	// AddRun stores a finished inspection run with created_at = now, and
+	// with it record, when not nil, as AddRecord would (run.RecordID is set
+	// to the record's id); both or neither are stored.
+	AddRun(ctx context.Context, run Run, record *Record) (Run, error)
+	// ListRuns returns a page of an article's runs, newest first, and the
+	// token of the next page.
+	ListRuns(ctx context.Context, articleID string, page Page) ([]Run, string, error)
+
+	// Cursor returns the feed revision the follower name saved, 0 if none.
+	Cursor(ctx context.Context, name string) (int64, error)
+	// SaveCursor saves the feed revision the follower name applied last.
+	SaveCursor(ctx context.Context, name string, revision int64) error
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
@@ -121,6 +170,81 @@ type Page struct {
 	Size int
 	// Token is the previous answer's next-page token, "" for the first page.
 	Token string
+}
+
+// Record is one verification record.
+type Record struct {
+	ID         string
+	ArticleID  string
+	VerifierID string
+	// VerifierName and VerifierType are the principal's, filled by the store.
+	VerifierName, VerifierType string
+	// Result is "passed", "partial" or "failed"; the store keeps any value.
+	Result                      string
+	OS, Runtime, RuntimeVersion string
+	Extras                      map[string]string
+	Notes, Evidence             string
+	CreatedAt                   time.Time
+	// Superseded is set by ListRecords when the verifier has a newer record
+	// on the article.
+	Superseded bool
+}
+
+// Verifier is a principal listed as a verifier, with its tallies.
+type Verifier struct {
+	Principal
+	Passed, Partial, Failed int64
+	// LastVerifiedAt is zero before the first record.
+	LastVerifiedAt time.Time
+	// BecameAt is when the principal became a verifier.
+	BecameAt time.Time
+	// Confirmed and Contradicted sum the verifier's verdicts.
+	Confirmed, Contradicted int64
+}
+
+// Verdict is what an article's consensus says of one verifier's record there.
+type Verdict struct {
+	VerifierID   string
+	Confirmed    bool
+	Contradicted bool
+}
+
+// Finding is one inspection finding or problem report of an article.
+type Finding struct {
+	ID, ArticleID, RuleKey, FieldPath string
+	Severity, Title, Evidence         string
+	// SuggestedPatch is a JSON Patch, "" when there is none.
+	SuggestedPatch string
+	AutoFixable    bool
+	// Status is "open", "fixed" or "dismissed".
+	Status      string
+	ReportCount int32
+	// CreatedAt is when it was first opened; UpdatedAt when it last changed.
+	CreatedAt, UpdatedAt time.Time
+}
+
+// Run is one finished inspection run.
+type Run struct {
+	ID, ArticleID    string
+	ArticleRevision  int32
+	Trigger, Status  string
+	RiskLevel        string
+	RepairedRevision int32
+	// RecordID names the inspection bot's record filed by the run, if any.
+	RecordID string
+	// StartedAt is when it started; FinishedAt is set by the store.
+	StartedAt, FinishedAt time.Time
+	// Findings are the run's findings as they stood when it ended.
+	Findings []Finding
+	Notes    []string
+	Repairs  []Repair
+}
+
+// Repair is one change an auto-repair made.
+type Repair struct {
+	FindingID, RuleKey, FieldPath string
+	// Before and After are JSON values.
+	Before, After string
 }
 
 // Clock returns the current time; stores take it so tests can fix time.

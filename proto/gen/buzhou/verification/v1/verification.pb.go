@@ -26,10 +26,86 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// VerificationRecord is one run of an article's instructions.
+// Environment is where a verification ran.
+type Environment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Operating system, e.g. "Linux" or "macOS"; at most 64 characters.
+	Os string `protobuf:"bytes,1,opt,name=os,proto3" json:"os,omitempty"`
+	// Runtime, e.g. "Python"; at most 64 characters.
+	Runtime string `protobuf:"bytes,2,opt,name=runtime,proto3" json:"runtime,omitempty"`
+	// Runtime version, e.g. "3.12"; at most 64 characters.
+	RuntimeVersion string `protobuf:"bytes,3,opt,name=runtime_version,json=runtimeVersion,proto3" json:"runtime_version,omitempty"`
+	// Anything else that mattered, e.g. {"arch": "arm64", "shell": "zsh"}: at
+	// most 16 entries, keys up to 64 and values up to 256 characters.
+	Extras        map[string]string `protobuf:"bytes,4,rep,name=extras,proto3" json:"extras,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Environment) Reset() {
+	*x = Environment{}
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Environment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Environment) ProtoMessage() {}
+
+func (x *Environment) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Environment.ProtoReflect.Descriptor instead.
+func (*Environment) Descriptor() ([]byte, []int) {
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Environment) GetOs() string {
+	if x != nil {
+		return x.Os
+	}
+	return ""
+}
+
+func (x *Environment) GetRuntime() string {
+	if x != nil {
+		return x.Runtime
+	}
+	return ""
+}
+
+func (x *Environment) GetRuntimeVersion() string {
+	if x != nil {
+		return x.RuntimeVersion
+	}
+	return ""
+}
+
+func (x *Environment) GetExtras() map[string]string {
+	if x != nil {
+		return x.Extras
+	}
+	return nil
+}
+
+// VerificationRecord is one run of an article's instructions. Records are
+// append-only: a newer record by the same verifier supersedes the older one
+// in the score, and both stay in the timeline.
 type VerificationRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Server-made id.
+	// Server-made id, e.g. "rec_…".
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Article id.
 	ArticleId string `protobuf:"bytes,2,opt,name=article_id,json=articleId,proto3" json:"article_id,omitempty"`
@@ -38,18 +114,22 @@ type VerificationRecord struct {
 	// "passed", "partial" or "failed".
 	Result string `protobuf:"bytes,4,opt,name=result,proto3" json:"result,omitempty"`
 	// Where it ran.
-	Environment *v1.VerificationEnvironment `protobuf:"bytes,5,opt,name=environment,proto3" json:"environment,omitempty"`
+	Environment *Environment `protobuf:"bytes,5,opt,name=environment,proto3" json:"environment,omitempty"`
 	// Free-text notes.
 	Notes string `protobuf:"bytes,6,opt,name=notes,proto3" json:"notes,omitempty"`
-	// When it ran.
-	VerifiedAt    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=verified_at,json=verifiedAt,proto3" json:"verified_at,omitempty"`
+	// When it was recorded.
+	VerifiedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=verified_at,json=verifiedAt,proto3" json:"verified_at,omitempty"`
+	// A log excerpt backing the result, when given.
+	Evidence string `protobuf:"bytes,8,opt,name=evidence,proto3" json:"evidence,omitempty"`
+	// True when a newer record by the same verifier counts instead of this one.
+	Superseded    bool `protobuf:"varint,9,opt,name=superseded,proto3" json:"superseded,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerificationRecord) Reset() {
 	*x = VerificationRecord{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[0]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -61,7 +141,7 @@ func (x *VerificationRecord) String() string {
 func (*VerificationRecord) ProtoMessage() {}
 
 func (x *VerificationRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[0]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -74,7 +154,7 @@ func (x *VerificationRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerificationRecord.ProtoReflect.Descriptor instead.
 func (*VerificationRecord) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{0}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *VerificationRecord) GetId() string {
@@ -105,7 +185,7 @@ func (x *VerificationRecord) GetResult() string {
 	return ""
 }
 
-func (x *VerificationRecord) GetEnvironment() *v1.VerificationEnvironment {
+func (x *VerificationRecord) GetEnvironment() *Environment {
 	if x != nil {
 		return x.Environment
 	}
@@ -126,7 +206,22 @@ func (x *VerificationRecord) GetVerifiedAt() *timestamppb.Timestamp {
 	return nil
 }
 
-// CreateVerificationRecordRequest reports a run.
+func (x *VerificationRecord) GetEvidence() string {
+	if x != nil {
+		return x.Evidence
+	}
+	return ""
+}
+
+func (x *VerificationRecord) GetSuperseded() bool {
+	if x != nil {
+		return x.Superseded
+	}
+	return false
+}
+
+// CreateVerificationRecordRequest reports a run. There is no verifier field:
+// the verifier is the caller, and a body naming one is refused.
 type CreateVerificationRecordRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Article id or slug.
@@ -134,16 +229,18 @@ type CreateVerificationRecordRequest struct {
 	// "passed", "partial" or "failed".
 	Result string `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"`
 	// Where it ran.
-	Environment *v1.VerificationEnvironment `protobuf:"bytes,3,opt,name=environment,proto3" json:"environment,omitempty"`
+	Environment *Environment `protobuf:"bytes,3,opt,name=environment,proto3" json:"environment,omitempty"`
 	// Free-text notes, at most 4 KiB.
-	Notes         string `protobuf:"bytes,4,opt,name=notes,proto3" json:"notes,omitempty"`
+	Notes string `protobuf:"bytes,4,opt,name=notes,proto3" json:"notes,omitempty"`
+	// A log excerpt backing the result, at most 16 KiB; keep the lines that matter.
+	Evidence      string `protobuf:"bytes,5,opt,name=evidence,proto3" json:"evidence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateVerificationRecordRequest) Reset() {
 	*x = CreateVerificationRecordRequest{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[1]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -155,7 +252,7 @@ func (x *CreateVerificationRecordRequest) String() string {
 func (*CreateVerificationRecordRequest) ProtoMessage() {}
 
 func (x *CreateVerificationRecordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[1]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -168,7 +265,7 @@ func (x *CreateVerificationRecordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVerificationRecordRequest.ProtoReflect.Descriptor instead.
 func (*CreateVerificationRecordRequest) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{1}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreateVerificationRecordRequest) GetArticleId() string {
@@ -185,7 +282,7 @@ func (x *CreateVerificationRecordRequest) GetResult() string {
 	return ""
 }
 
-func (x *CreateVerificationRecordRequest) GetEnvironment() *v1.VerificationEnvironment {
+func (x *CreateVerificationRecordRequest) GetEnvironment() *Environment {
 	if x != nil {
 		return x.Environment
 	}
@@ -195,6 +292,13 @@ func (x *CreateVerificationRecordRequest) GetEnvironment() *v1.VerificationEnvir
 func (x *CreateVerificationRecordRequest) GetNotes() string {
 	if x != nil {
 		return x.Notes
+	}
+	return ""
+}
+
+func (x *CreateVerificationRecordRequest) GetEvidence() string {
+	if x != nil {
+		return x.Evidence
 	}
 	return ""
 }
@@ -214,7 +318,7 @@ type ListVerificationRecordsRequest struct {
 
 func (x *ListVerificationRecordsRequest) Reset() {
 	*x = ListVerificationRecordsRequest{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[2]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -226,7 +330,7 @@ func (x *ListVerificationRecordsRequest) String() string {
 func (*ListVerificationRecordsRequest) ProtoMessage() {}
 
 func (x *ListVerificationRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[2]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -239,7 +343,7 @@ func (x *ListVerificationRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVerificationRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ListVerificationRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{2}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListVerificationRecordsRequest) GetIdOrSlug() string {
@@ -266,7 +370,7 @@ func (x *ListVerificationRecordsRequest) GetPageToken() string {
 // ListVerificationRecordsResponse lists records, newest first.
 type ListVerificationRecordsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Records.
+	// Records, failed and partial ones as plainly as passes.
 	Records []*VerificationRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
 	// Token for the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -276,7 +380,7 @@ type ListVerificationRecordsResponse struct {
 
 func (x *ListVerificationRecordsResponse) Reset() {
 	*x = ListVerificationRecordsResponse{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[3]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -288,7 +392,7 @@ func (x *ListVerificationRecordsResponse) String() string {
 func (*ListVerificationRecordsResponse) ProtoMessage() {}
 
 func (x *ListVerificationRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[3]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -301,7 +405,7 @@ func (x *ListVerificationRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVerificationRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ListVerificationRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{3}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListVerificationRecordsResponse) GetRecords() []*VerificationRecord {
@@ -318,7 +422,8 @@ func (x *ListVerificationRecordsResponse) GetNextPageToken() string {
 	return ""
 }
 
-// Verifier is a principal that has verified articles.
+// Verifier is a principal that verifies articles: the built-in bots and every
+// principal with a record.
 type Verifier struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Principal id.
@@ -327,7 +432,8 @@ type Verifier struct {
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// "official_bot", "third_party_agent" or "human_expert".
 	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
-	// 0–100, from agreement with other verifiers.
+	// 0–100; 50 to start with, raised by records others confirm and lowered
+	// more by records they contradict.
 	Reputation int32 `protobuf:"varint,4,opt,name=reputation,proto3" json:"reputation,omitempty"`
 	// Records in all.
 	RecordCount int32 `protobuf:"varint,5,opt,name=record_count,json=recordCount,proto3" json:"record_count,omitempty"`
@@ -337,15 +443,18 @@ type Verifier struct {
 	PartialCount int32 `protobuf:"varint,7,opt,name=partial_count,json=partialCount,proto3" json:"partial_count,omitempty"`
 	// Failed records.
 	FailedCount int32 `protobuf:"varint,8,opt,name=failed_count,json=failedCount,proto3" json:"failed_count,omitempty"`
-	// Newest record time.
+	// Newest record time; unset before the first record.
 	LastVerifiedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_verified_at,json=lastVerifiedAt,proto3" json:"last_verified_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// "beginner" (reputation < 30), "intermediate" (< 60), "expert" (< 80) or
+	// "master".
+	Level         string `protobuf:"bytes,10,opt,name=level,proto3" json:"level,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Verifier) Reset() {
 	*x = Verifier{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[4]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -357,7 +466,7 @@ func (x *Verifier) String() string {
 func (*Verifier) ProtoMessage() {}
 
 func (x *Verifier) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[4]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -370,7 +479,7 @@ func (x *Verifier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Verifier.ProtoReflect.Descriptor instead.
 func (*Verifier) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{4}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Verifier) GetId() string {
@@ -436,6 +545,13 @@ func (x *Verifier) GetLastVerifiedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Verifier) GetLevel() string {
+	if x != nil {
+		return x.Level
+	}
+	return ""
+}
+
 // ListVerifiersRequest pages verifiers.
 type ListVerifiersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -449,7 +565,7 @@ type ListVerifiersRequest struct {
 
 func (x *ListVerifiersRequest) Reset() {
 	*x = ListVerifiersRequest{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[5]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -461,7 +577,7 @@ func (x *ListVerifiersRequest) String() string {
 func (*ListVerifiersRequest) ProtoMessage() {}
 
 func (x *ListVerifiersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[5]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -474,7 +590,7 @@ func (x *ListVerifiersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVerifiersRequest.ProtoReflect.Descriptor instead.
 func (*ListVerifiersRequest) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{5}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListVerifiersRequest) GetPageSize() int32 {
@@ -494,7 +610,7 @@ func (x *ListVerifiersRequest) GetPageToken() string {
 // ListVerifiersResponse is one page of verifiers.
 type ListVerifiersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Verifiers, most records first.
+	// Verifiers, newest first (by when they became verifiers).
 	Verifiers []*Verifier `protobuf:"bytes,1,rep,name=verifiers,proto3" json:"verifiers,omitempty"`
 	// Token for the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -504,7 +620,7 @@ type ListVerifiersResponse struct {
 
 func (x *ListVerifiersResponse) Reset() {
 	*x = ListVerifiersResponse{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[6]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -516,7 +632,7 @@ func (x *ListVerifiersResponse) String() string {
 func (*ListVerifiersResponse) ProtoMessage() {}
 
 func (x *ListVerifiersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[6]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -529,7 +645,7 @@ func (x *ListVerifiersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVerifiersResponse.ProtoReflect.Descriptor instead.
 func (*ListVerifiersResponse) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{6}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListVerifiersResponse) GetVerifiers() []*Verifier {
@@ -546,30 +662,40 @@ func (x *ListVerifiersResponse) GetNextPageToken() string {
 	return ""
 }
 
-// Finding is one problem an inspection found.
+// Finding is one problem an inspection found or an agent reported.
 type Finding struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Rule that fired, e.g. "missing_locale".
+	// Rule that fired, e.g. "bilingual.missing_locale" or "reported.outdated".
 	RuleKey string `protobuf:"bytes,1,opt,name=rule_key,json=ruleKey,proto3" json:"rule_key,omitempty"`
 	// "low", "medium", "high" or "critical".
 	Severity string `protobuf:"bytes,2,opt,name=severity,proto3" json:"severity,omitempty"`
-	// Path of the field concerned, e.g. "content.zh".
+	// Path of the field concerned, e.g. "content.zh" or "references[2].url".
 	FieldPath string `protobuf:"bytes,3,opt,name=field_path,json=fieldPath,proto3" json:"field_path,omitempty"`
 	// One-line description.
 	Title string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
 	// What was seen.
 	Evidence string `protobuf:"bytes,5,opt,name=evidence,proto3" json:"evidence,omitempty"`
-	// True when a safe repair exists.
+	// True when a safe repair exists; inspections apply it unless told not to.
 	AutoFixable bool `protobuf:"varint,6,opt,name=auto_fixable,json=autoFixable,proto3" json:"auto_fixable,omitempty"`
 	// "open", "fixed" or "dismissed".
-	Status        string `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
+	Status string `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
+	// Server-made id, e.g. "fnd_…"; one finding per article, rule and field.
+	Id string `protobuf:"bytes,8,opt,name=id,proto3" json:"id,omitempty"`
+	// The repair as a JSON Patch (RFC 6902) on the article, when one exists.
+	SuggestedPatch string `protobuf:"bytes,9,opt,name=suggested_patch,json=suggestedPatch,proto3" json:"suggested_patch,omitempty"`
+	// Problem reports counted on this finding; 0 for inspection findings.
+	ReportCount int32 `protobuf:"varint,10,opt,name=report_count,json=reportCount,proto3" json:"report_count,omitempty"`
+	// When the finding was first opened.
+	OpenedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=opened_at,json=openedAt,proto3" json:"opened_at,omitempty"`
+	// When it last changed (seen again, counted, closed).
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Finding) Reset() {
 	*x = Finding{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[7]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +707,7 @@ func (x *Finding) String() string {
 func (*Finding) ProtoMessage() {}
 
 func (x *Finding) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[7]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,7 +720,7 @@ func (x *Finding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finding.ProtoReflect.Descriptor instead.
 func (*Finding) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{7}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Finding) GetRuleKey() string {
@@ -646,18 +772,135 @@ func (x *Finding) GetStatus() string {
 	return ""
 }
 
+func (x *Finding) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Finding) GetSuggestedPatch() string {
+	if x != nil {
+		return x.SuggestedPatch
+	}
+	return ""
+}
+
+func (x *Finding) GetReportCount() int32 {
+	if x != nil {
+		return x.ReportCount
+	}
+	return 0
+}
+
+func (x *Finding) GetOpenedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpenedAt
+	}
+	return nil
+}
+
+func (x *Finding) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+// Repair is one change an inspection's auto-repair made: the audit trail.
+type Repair struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The finding it fixed.
+	FindingId string `protobuf:"bytes,1,opt,name=finding_id,json=findingId,proto3" json:"finding_id,omitempty"`
+	// That finding's rule.
+	RuleKey string `protobuf:"bytes,2,opt,name=rule_key,json=ruleKey,proto3" json:"rule_key,omitempty"`
+	// The field changed.
+	FieldPath string `protobuf:"bytes,3,opt,name=field_path,json=fieldPath,proto3" json:"field_path,omitempty"`
+	// The value before, as JSON.
+	Before string `protobuf:"bytes,4,opt,name=before,proto3" json:"before,omitempty"`
+	// The value after, as JSON.
+	After         string `protobuf:"bytes,5,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Repair) Reset() {
+	*x = Repair{}
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Repair) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Repair) ProtoMessage() {}
+
+func (x *Repair) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Repair.ProtoReflect.Descriptor instead.
+func (*Repair) Descriptor() ([]byte, []int) {
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Repair) GetFindingId() string {
+	if x != nil {
+		return x.FindingId
+	}
+	return ""
+}
+
+func (x *Repair) GetRuleKey() string {
+	if x != nil {
+		return x.RuleKey
+	}
+	return ""
+}
+
+func (x *Repair) GetFieldPath() string {
+	if x != nil {
+		return x.FieldPath
+	}
+	return ""
+}
+
+func (x *Repair) GetBefore() string {
+	if x != nil {
+		return x.Before
+	}
+	return ""
+}
+
+func (x *Repair) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
 // InspectionRun is one inspection of an article.
 type InspectionRun struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Server-made id.
+	// Server-made id, e.g. "ins_…".
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Article id.
 	ArticleId string `protobuf:"bytes,2,opt,name=article_id,json=articleId,proto3" json:"article_id,omitempty"`
 	// "completed" or "failed".
 	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
-	// Findings.
+	// Findings of this run, as they stood when it ended.
 	Findings []*Finding `protobuf:"bytes,4,rep,name=findings,proto3" json:"findings,omitempty"`
-	// Risk level derived from open findings.
+	// Risk level derived from the article's open findings after the run.
 	RiskLevel string `protobuf:"bytes,5,opt,name=risk_level,json=riskLevel,proto3" json:"risk_level,omitempty"`
 	// When it started.
 	StartedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
@@ -665,13 +908,23 @@ type InspectionRun struct {
 	FinishedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
 	// Article revision written by auto-repair, 0 when none.
 	RepairedRevision int32 `protobuf:"varint,8,opt,name=repaired_revision,json=repairedRevision,proto3" json:"repaired_revision,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// What started it: "publish", "edit", "daily" or "manual".
+	Trigger string `protobuf:"bytes,9,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	// Article revision inspected.
+	ArticleRevision int32 `protobuf:"varint,10,opt,name=article_revision,json=articleRevision,proto3" json:"article_revision,omitempty"`
+	// What the run could not check and why, e.g. link checks switched off.
+	Notes []string `protobuf:"bytes,11,rep,name=notes,proto3" json:"notes,omitempty"`
+	// The changes auto-repair made, one per field.
+	Repairs []*Repair `protobuf:"bytes,12,rep,name=repairs,proto3" json:"repairs,omitempty"`
+	// The inspection bot's record, filed only after an applied repair.
+	Record        *VerificationRecord `protobuf:"bytes,13,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InspectionRun) Reset() {
 	*x = InspectionRun{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[8]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +936,7 @@ func (x *InspectionRun) String() string {
 func (*InspectionRun) ProtoMessage() {}
 
 func (x *InspectionRun) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[8]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +949,7 @@ func (x *InspectionRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectionRun.ProtoReflect.Descriptor instead.
 func (*InspectionRun) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{8}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *InspectionRun) GetId() string {
@@ -755,6 +1008,41 @@ func (x *InspectionRun) GetRepairedRevision() int32 {
 	return 0
 }
 
+func (x *InspectionRun) GetTrigger() string {
+	if x != nil {
+		return x.Trigger
+	}
+	return ""
+}
+
+func (x *InspectionRun) GetArticleRevision() int32 {
+	if x != nil {
+		return x.ArticleRevision
+	}
+	return 0
+}
+
+func (x *InspectionRun) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
+func (x *InspectionRun) GetRepairs() []*Repair {
+	if x != nil {
+		return x.Repairs
+	}
+	return nil
+}
+
+func (x *InspectionRun) GetRecord() *VerificationRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
 // RunInspectionRequest names the article to inspect.
 type RunInspectionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -768,7 +1056,7 @@ type RunInspectionRequest struct {
 
 func (x *RunInspectionRequest) Reset() {
 	*x = RunInspectionRequest{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[9]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -780,7 +1068,7 @@ func (x *RunInspectionRequest) String() string {
 func (*RunInspectionRequest) ProtoMessage() {}
 
 func (x *RunInspectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[9]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -793,7 +1081,7 @@ func (x *RunInspectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunInspectionRequest.ProtoReflect.Descriptor instead.
 func (*RunInspectionRequest) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{9}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RunInspectionRequest) GetArticleId() string {
@@ -825,7 +1113,7 @@ type ListInspectionRunsRequest struct {
 
 func (x *ListInspectionRunsRequest) Reset() {
 	*x = ListInspectionRunsRequest{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[10]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +1125,7 @@ func (x *ListInspectionRunsRequest) String() string {
 func (*ListInspectionRunsRequest) ProtoMessage() {}
 
 func (x *ListInspectionRunsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[10]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +1138,7 @@ func (x *ListInspectionRunsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInspectionRunsRequest.ProtoReflect.Descriptor instead.
 func (*ListInspectionRunsRequest) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{10}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListInspectionRunsRequest) GetIdOrSlug() string {
@@ -881,13 +1169,16 @@ type ListInspectionRunsResponse struct {
 	Runs []*InspectionRun `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
 	// Token for the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// The article's findings open now, problem reports included, most severe
+	// first; the article's risk level is the highest of their severities.
+	OpenFindings  []*Finding `protobuf:"bytes,3,rep,name=open_findings,json=openFindings,proto3" json:"open_findings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListInspectionRunsResponse) Reset() {
 	*x = ListInspectionRunsResponse{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[11]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -899,7 +1190,7 @@ func (x *ListInspectionRunsResponse) String() string {
 func (*ListInspectionRunsResponse) ProtoMessage() {}
 
 func (x *ListInspectionRunsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[11]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -912,7 +1203,7 @@ func (x *ListInspectionRunsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInspectionRunsResponse.ProtoReflect.Descriptor instead.
 func (*ListInspectionRunsResponse) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{11}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListInspectionRunsResponse) GetRuns() []*InspectionRun {
@@ -927,6 +1218,261 @@ func (x *ListInspectionRunsResponse) GetNextPageToken() string {
 		return x.NextPageToken
 	}
 	return ""
+}
+
+func (x *ListInspectionRunsResponse) GetOpenFindings() []*Finding {
+	if x != nil {
+		return x.OpenFindings
+	}
+	return nil
+}
+
+// ResolveFindingRequest closes one finding.
+type ResolveFindingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Article id or slug.
+	ArticleId string `protobuf:"bytes,1,opt,name=article_id,json=articleId,proto3" json:"article_id,omitempty"`
+	// Finding id.
+	FindingId string `protobuf:"bytes,2,opt,name=finding_id,json=findingId,proto3" json:"finding_id,omitempty"`
+	// "fixed" or "dismissed".
+	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	// Why, shown in the finding's evidence; at most 1,000 characters.
+	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolveFindingRequest) Reset() {
+	*x = ResolveFindingRequest{}
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveFindingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveFindingRequest) ProtoMessage() {}
+
+func (x *ResolveFindingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveFindingRequest.ProtoReflect.Descriptor instead.
+func (*ResolveFindingRequest) Descriptor() ([]byte, []int) {
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ResolveFindingRequest) GetArticleId() string {
+	if x != nil {
+		return x.ArticleId
+	}
+	return ""
+}
+
+func (x *ResolveFindingRequest) GetFindingId() string {
+	if x != nil {
+		return x.FindingId
+	}
+	return ""
+}
+
+func (x *ResolveFindingRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ResolveFindingRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// RunDueInspectionsRequest is empty.
+type RunDueInspectionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunDueInspectionsRequest) Reset() {
+	*x = RunDueInspectionsRequest{}
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunDueInspectionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunDueInspectionsRequest) ProtoMessage() {}
+
+func (x *RunDueInspectionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunDueInspectionsRequest.ProtoReflect.Descriptor instead.
+func (*RunDueInspectionsRequest) Descriptor() ([]byte, []int) {
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{15}
+}
+
+// RunDueInspectionsResponse says what a scheduled run did.
+type RunDueInspectionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ids of the articles inspected (not inspected within the interval).
+	InspectedArticleIds []string `protobuf:"bytes,1,rep,name=inspected_article_ids,json=inspectedArticleIds,proto3" json:"inspected_article_ids,omitempty"`
+	// Articles whose trust summary was recomputed and written back because it
+	// had changed.
+	Rescored int32 `protobuf:"varint,2,opt,name=rescored,proto3" json:"rescored,omitempty"`
+	// Articles whose inspection or write-back failed; the log says why.
+	Failed        int32 `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunDueInspectionsResponse) Reset() {
+	*x = RunDueInspectionsResponse{}
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunDueInspectionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunDueInspectionsResponse) ProtoMessage() {}
+
+func (x *RunDueInspectionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunDueInspectionsResponse.ProtoReflect.Descriptor instead.
+func (*RunDueInspectionsResponse) Descriptor() ([]byte, []int) {
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RunDueInspectionsResponse) GetInspectedArticleIds() []string {
+	if x != nil {
+		return x.InspectedArticleIds
+	}
+	return nil
+}
+
+func (x *RunDueInspectionsResponse) GetRescored() int32 {
+	if x != nil {
+		return x.Rescored
+	}
+	return 0
+}
+
+func (x *RunDueInspectionsResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+// ReportProblemRequest is an agent's report that an article did not serve it.
+type ReportProblemRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Article id or slug.
+	ArticleId string `protobuf:"bytes,1,opt,name=article_id,json=articleId,proto3" json:"article_id,omitempty"`
+	// "outdated", "incorrect", "unclear" or "unsafe".
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// What is wrong, 1 to 4,000 characters.
+	Details string `protobuf:"bytes,3,opt,name=details,proto3" json:"details,omitempty"`
+	// Where the problem showed, when it matters.
+	Environment   *Environment `protobuf:"bytes,4,opt,name=environment,proto3" json:"environment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportProblemRequest) Reset() {
+	*x = ReportProblemRequest{}
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportProblemRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportProblemRequest) ProtoMessage() {}
+
+func (x *ReportProblemRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportProblemRequest.ProtoReflect.Descriptor instead.
+func (*ReportProblemRequest) Descriptor() ([]byte, []int) {
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ReportProblemRequest) GetArticleId() string {
+	if x != nil {
+		return x.ArticleId
+	}
+	return ""
+}
+
+func (x *ReportProblemRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ReportProblemRequest) GetDetails() string {
+	if x != nil {
+		return x.Details
+	}
+	return ""
+}
+
+func (x *ReportProblemRequest) GetEnvironment() *Environment {
+	if x != nil {
+		return x.Environment
+	}
+	return nil
 }
 
 // SandboxBlock is the outcome of one code block.
@@ -954,7 +1500,7 @@ type SandboxBlock struct {
 
 func (x *SandboxBlock) Reset() {
 	*x = SandboxBlock{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[12]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1512,7 @@ func (x *SandboxBlock) String() string {
 func (*SandboxBlock) ProtoMessage() {}
 
 func (x *SandboxBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[12]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1525,7 @@ func (x *SandboxBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxBlock.ProtoReflect.Descriptor instead.
 func (*SandboxBlock) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{12}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SandboxBlock) GetIndex() int32 {
@@ -1057,7 +1603,7 @@ type SandboxRun struct {
 
 func (x *SandboxRun) Reset() {
 	*x = SandboxRun{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[13]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1615,7 @@ func (x *SandboxRun) String() string {
 func (*SandboxRun) ProtoMessage() {}
 
 func (x *SandboxRun) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[13]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1628,7 @@ func (x *SandboxRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxRun.ProtoReflect.Descriptor instead.
 func (*SandboxRun) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{13}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SandboxRun) GetId() string {
@@ -1131,7 +1677,7 @@ type CreateSandboxRunRequest struct {
 
 func (x *CreateSandboxRunRequest) Reset() {
 	*x = CreateSandboxRunRequest{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[14]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1143,7 +1689,7 @@ func (x *CreateSandboxRunRequest) String() string {
 func (*CreateSandboxRunRequest) ProtoMessage() {}
 
 func (x *CreateSandboxRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[14]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1156,12 +1702,131 @@ func (x *CreateSandboxRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSandboxRunRequest.ProtoReflect.Descriptor instead.
 func (*CreateSandboxRunRequest) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{14}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateSandboxRunRequest) GetArticleId() string {
 	if x != nil {
 		return x.ArticleId
+	}
+	return ""
+}
+
+// ListSandboxRunsRequest names an article.
+type ListSandboxRunsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Article id or slug.
+	IdOrSlug string `protobuf:"bytes,1,opt,name=id_or_slug,json=idOrSlug,proto3" json:"id_or_slug,omitempty"`
+	// Runs per page; default 20, max 100.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous answer; empty for the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSandboxRunsRequest) Reset() {
+	*x = ListSandboxRunsRequest{}
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSandboxRunsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSandboxRunsRequest) ProtoMessage() {}
+
+func (x *ListSandboxRunsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSandboxRunsRequest.ProtoReflect.Descriptor instead.
+func (*ListSandboxRunsRequest) Descriptor() ([]byte, []int) {
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListSandboxRunsRequest) GetIdOrSlug() string {
+	if x != nil {
+		return x.IdOrSlug
+	}
+	return ""
+}
+
+func (x *ListSandboxRunsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSandboxRunsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListSandboxRunsResponse lists sandbox runs, newest first.
+type ListSandboxRunsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Runs.
+	Runs []*SandboxRun `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
+	// Token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSandboxRunsResponse) Reset() {
+	*x = ListSandboxRunsResponse{}
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSandboxRunsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSandboxRunsResponse) ProtoMessage() {}
+
+func (x *ListSandboxRunsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSandboxRunsResponse.ProtoReflect.Descriptor instead.
+func (*ListSandboxRunsResponse) Descriptor() ([]byte, []int) {
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListSandboxRunsResponse) GetRuns() []*SandboxRun {
+	if x != nil {
+		return x.Runs
+	}
+	return nil
+}
+
+func (x *ListSandboxRunsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
 	}
 	return ""
 }
@@ -1183,7 +1848,7 @@ type AgentCalls struct {
 
 func (x *AgentCalls) Reset() {
 	*x = AgentCalls{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[15]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1860,7 @@ func (x *AgentCalls) String() string {
 func (*AgentCalls) ProtoMessage() {}
 
 func (x *AgentCalls) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[15]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1873,7 @@ func (x *AgentCalls) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentCalls.ProtoReflect.Descriptor instead.
 func (*AgentCalls) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{15}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AgentCalls) GetAgentId() string {
@@ -1248,7 +1913,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[16]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1925,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[16]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1938,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{16}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{24}
 }
 
 // GetStatsResponse is the hub's public statistics.
@@ -1297,7 +1962,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[17]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1974,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[17]
+	mi := &file_buzhou_verification_v1_verification_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1987,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{17}
+	return file_buzhou_verification_v1_verification_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetStatsResponse) GetTotalArticles() int32 {
@@ -1371,23 +2036,36 @@ var File_buzhou_verification_v1_verification_proto protoreflect.FileDescriptor
 
 const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\n" +
-	")buzhou/verification/v1/verification.proto\x12\x16buzhou.verification.v1\x1a\x1fbuzhou/article/v1/article.proto\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb8\x02\n" +
+	")buzhou/verification/v1/verification.proto\x12\x16buzhou.verification.v1\x1a\x1fbuzhou/article/v1/article.proto\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe4\x01\n" +
+	"\vEnvironment\x12\x0e\n" +
+	"\x02os\x18\x01 \x01(\tR\x02os\x12\x18\n" +
+	"\aruntime\x18\x02 \x01(\tR\aruntime\x12'\n" +
+	"\x0fruntime_version\x18\x03 \x01(\tR\x0eruntimeVersion\x12G\n" +
+	"\x06extras\x18\x04 \x03(\v2/.buzhou.verification.v1.Environment.ExtrasEntryR\x06extras\x1a9\n" +
+	"\vExtrasEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xed\x02\n" +
 	"\x12VerificationRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
 	"article_id\x18\x02 \x01(\tR\tarticleId\x12:\n" +
 	"\bverifier\x18\x03 \x01(\v2\x1e.buzhou.article.v1.VerifierRefR\bverifier\x12\x16\n" +
-	"\x06result\x18\x04 \x01(\tR\x06result\x12L\n" +
-	"\venvironment\x18\x05 \x01(\v2*.buzhou.article.v1.VerificationEnvironmentR\venvironment\x12\x14\n" +
+	"\x06result\x18\x04 \x01(\tR\x06result\x12E\n" +
+	"\venvironment\x18\x05 \x01(\v2#.buzhou.verification.v1.EnvironmentR\venvironment\x12\x14\n" +
 	"\x05notes\x18\x06 \x01(\tR\x05notes\x12;\n" +
 	"\vverified_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"verifiedAt\"\xcf\x01\n" +
+	"verifiedAt\x12\x1a\n" +
+	"\bevidence\x18\b \x01(\tR\bevidence\x12\x1e\n" +
+	"\n" +
+	"superseded\x18\t \x01(\bR\n" +
+	"superseded\"\xe4\x01\n" +
 	"\x1fCreateVerificationRecordRequest\x120\n" +
 	"\n" +
 	"article_id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\tarticleId\x12\x16\n" +
-	"\x06result\x18\x02 \x01(\tR\x06result\x12L\n" +
-	"\venvironment\x18\x03 \x01(\v2*.buzhou.article.v1.VerificationEnvironmentR\venvironment\x12\x14\n" +
-	"\x05notes\x18\x04 \x01(\tR\x05notes\"z\n" +
+	"\x06result\x18\x02 \x01(\tR\x06result\x12E\n" +
+	"\venvironment\x18\x03 \x01(\v2#.buzhou.verification.v1.EnvironmentR\venvironment\x12\x14\n" +
+	"\x05notes\x18\x04 \x01(\tR\x05notes\x12\x1a\n" +
+	"\bevidence\x18\x05 \x01(\tR\bevidence\"z\n" +
 	"\x1eListVerificationRecordsRequest\x12\x1c\n" +
 	"\n" +
 	"id_or_slug\x18\x01 \x01(\tR\bidOrSlug\x12\x1b\n" +
@@ -1396,7 +2074,7 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8f\x01\n" +
 	"\x1fListVerificationRecordsResponse\x12D\n" +
 	"\arecords\x18\x01 \x03(\v2*.buzhou.verification.v1.VerificationRecordR\arecords\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb6\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcc\x02\n" +
 	"\bVerifier\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -1408,14 +2086,16 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\fpassed_count\x18\x06 \x01(\x05R\vpassedCount\x12#\n" +
 	"\rpartial_count\x18\a \x01(\x05R\fpartialCount\x12!\n" +
 	"\ffailed_count\x18\b \x01(\x05R\vfailedCount\x12D\n" +
-	"\x10last_verified_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0elastVerifiedAt\"R\n" +
+	"\x10last_verified_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0elastVerifiedAt\x12\x14\n" +
+	"\x05level\x18\n" +
+	" \x01(\tR\x05level\"R\n" +
 	"\x14ListVerifiersRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"\x7f\n" +
 	"\x15ListVerifiersResponse\x12>\n" +
 	"\tverifiers\x18\x01 \x03(\v2 .buzhou.verification.v1.VerifierR\tverifiers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcc\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9c\x03\n" +
 	"\aFinding\x12\x19\n" +
 	"\brule_key\x18\x01 \x01(\tR\aruleKey\x12\x1a\n" +
 	"\bseverity\x18\x02 \x01(\tR\bseverity\x12\x1d\n" +
@@ -1424,7 +2104,22 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\x05title\x18\x04 \x01(\tR\x05title\x12\x1a\n" +
 	"\bevidence\x18\x05 \x01(\tR\bevidence\x12!\n" +
 	"\fauto_fixable\x18\x06 \x01(\bR\vautoFixable\x12\x16\n" +
-	"\x06status\x18\a \x01(\tR\x06status\"\xd7\x02\n" +
+	"\x06status\x18\a \x01(\tR\x06status\x12\x0e\n" +
+	"\x02id\x18\b \x01(\tR\x02id\x12'\n" +
+	"\x0fsuggested_patch\x18\t \x01(\tR\x0esuggestedPatch\x12!\n" +
+	"\freport_count\x18\n" +
+	" \x01(\x05R\vreportCount\x127\n" +
+	"\topened_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\bopenedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x8f\x01\n" +
+	"\x06Repair\x12\x1d\n" +
+	"\n" +
+	"finding_id\x18\x01 \x01(\tR\tfindingId\x12\x19\n" +
+	"\brule_key\x18\x02 \x01(\tR\aruleKey\x12\x1d\n" +
+	"\n" +
+	"field_path\x18\x03 \x01(\tR\tfieldPath\x12\x16\n" +
+	"\x06before\x18\x04 \x01(\tR\x06before\x12\x14\n" +
+	"\x05after\x18\x05 \x01(\tR\x05after\"\xb0\x04\n" +
 	"\rInspectionRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1437,7 +2132,13 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"started_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
 	"\vfinished_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishedAt\x12+\n" +
-	"\x11repaired_revision\x18\b \x01(\x05R\x10repairedRevision\"k\n" +
+	"\x11repaired_revision\x18\b \x01(\x05R\x10repairedRevision\x12\x18\n" +
+	"\atrigger\x18\t \x01(\tR\atrigger\x12)\n" +
+	"\x10article_revision\x18\n" +
+	" \x01(\x05R\x0farticleRevision\x12\x14\n" +
+	"\x05notes\x18\v \x03(\tR\x05notes\x128\n" +
+	"\arepairs\x18\f \x03(\v2\x1e.buzhou.verification.v1.RepairR\arepairs\x12B\n" +
+	"\x06record\x18\r \x01(\v2*.buzhou.verification.v1.VerificationRecordR\x06record\"k\n" +
 	"\x14RunInspectionRequest\x120\n" +
 	"\n" +
 	"article_id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\tarticleId\x12!\n" +
@@ -1447,10 +2148,29 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"id_or_slug\x18\x01 \x01(\tR\bidOrSlug\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\x7f\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xc5\x01\n" +
 	"\x1aListInspectionRunsResponse\x129\n" +
 	"\x04runs\x18\x01 \x03(\v2%.buzhou.verification.v1.InspectionRunR\x04runs\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe0\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12D\n" +
+	"\ropen_findings\x18\x03 \x03(\v2\x1f.buzhou.verification.v1.FindingR\fopenFindings\"\x94\x01\n" +
+	"\x15ResolveFindingRequest\x120\n" +
+	"\n" +
+	"article_id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\tarticleId\x12\x1d\n" +
+	"\n" +
+	"finding_id\x18\x02 \x01(\tR\tfindingId\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"\x1a\n" +
+	"\x18RunDueInspectionsRequest\"\x83\x01\n" +
+	"\x19RunDueInspectionsResponse\x122\n" +
+	"\x15inspected_article_ids\x18\x01 \x03(\tR\x13inspectedArticleIds\x12\x1a\n" +
+	"\brescored\x18\x02 \x01(\x05R\brescored\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x05R\x06failed\"\xbd\x01\n" +
+	"\x14ReportProblemRequest\x120\n" +
+	"\n" +
+	"article_id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\tarticleId\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
+	"\adetails\x18\x03 \x01(\tR\adetails\x12E\n" +
+	"\venvironment\x18\x04 \x01(\v2#.buzhou.verification.v1.EnvironmentR\venvironment\"\xe0\x01\n" +
 	"\fSandboxBlock\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x1a\n" +
 	"\blanguage\x18\x02 \x01(\tR\blanguage\x12\x18\n" +
@@ -1471,7 +2191,16 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\x06record\x18\x05 \x01(\v2*.buzhou.verification.v1.VerificationRecordR\x06record\"K\n" +
 	"\x17CreateSandboxRunRequest\x120\n" +
 	"\n" +
-	"article_id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\tarticleId\"}\n" +
+	"article_id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\tarticleId\"r\n" +
+	"\x16ListSandboxRunsRequest\x12\x1c\n" +
+	"\n" +
+	"id_or_slug\x18\x01 \x01(\tR\bidOrSlug\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"y\n" +
+	"\x17ListSandboxRunsResponse\x126\n" +
+	"\x04runs\x18\x01 \x03(\v2\".buzhou.verification.v1.SandboxRunR\x04runs\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"}\n" +
 	"\n" +
 	"AgentCalls\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x14\n" +
@@ -1491,7 +2220,7 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aC\n" +
 	"\x15ArticlesByDomainEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x012\xf0\x17\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x012\x9b(\n" +
 	"\x13VerificationService\x12\xda\x04\n" +
 	"\x18CreateVerificationRecord\x127.buzhou.verification.v1.CreateVerificationRecordRequest\x1a*.buzhou.verification.v1.VerificationRecord\"\xd8\x03\x92A\x85\x03Ji\n" +
 	"\x03201\x12b\n" +
@@ -1538,7 +2267,35 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"4\x1a2.buzhou.verification.v1.ListInspectionRunsResponseJ?\n" +
 	"\x03404\x128\n" +
 	"\x10No such article.\x12$\n" +
-	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02+\x12)/api/v1/articles/{id_or_slug}/inspections\x90\x02\x01\x12\xc4\x04\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02+\x12)/api/v1/articles/{id_or_slug}/inspections\x90\x02\x01\x12\xa6\x05\n" +
+	"\x0eResolveFinding\x12-.buzhou.verification.v1.ResolveFindingRequest\x1a\x1f.buzhou.verification.v1.Finding\"\xc3\x04\x92A\xe4\x03JN\n" +
+	"\x03200\x12G\n" +
+	" The finding with its new status.\x12#\n" +
+	"!\x1a\x1f.buzhou.verification.v1.FindingJp\n" +
+	"\x03400\x12i\n" +
+	"AThe status is not fixed or dismissed, or the finding is not open.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJJ\n" +
+	"\x03404\x12C\n" +
+	"\x1bNo such article or finding.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
+	"\x03413\x12]\n" +
+	"5The request body is larger than the configured limit.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x11\n" +
+	"\x0finspections:run\x82\xd3\xe4\x93\x02@:\x01*\";/api/v1/articles/{article_id}/findings/{finding_id}:resolve\x12\xf5\x03\n" +
+	"\x11RunDueInspections\x120.buzhou.verification.v1.RunDueInspectionsRequest\x1a1.buzhou.verification.v1.RunDueInspectionsResponse\"\xfa\x02\x92A\xbc\x02Jd\n" +
+	"\x03200\x12]\n" +
+	"$What the run inspected and rescored.\x125\n" +
+	"3\x1a1.buzhou.verification.v1.RunDueInspectionsResponseJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
+	"\x03413\x12]\n" +
+	"5The request body is larger than the configured limit.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x11\n" +
+	"\x0finspections:run\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/inspections:runDue\x12\xc4\x04\n" +
 	"\x10CreateSandboxRun\x12/.buzhou.verification.v1.CreateSandboxRunRequest\x1a\".buzhou.verification.v1.SandboxRun\"\xda\x03\x92A\x8c\x03Js\n" +
 	"\x03201\x12l\n" +
 	"BThe sandbox run, its blocks and the verification record it became.\x12&\n" +
@@ -1552,7 +2309,28 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\x03413\x12]\n" +
 	"5The request body is larger than the configured limit.\x12$\n" +
 	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x11\n" +
-	"\x0finspections:run\x82\xd3\xe4\x93\x02/:\x01*\"*/api/v1/articles/{article_id}/sandbox-runs\x12\x8e\x02\n" +
+	"\x0finspections:run\x82\xd3\xe4\x93\x02/:\x01*\"*/api/v1/articles/{article_id}/sandbox-runs\x12\xde\x02\n" +
+	"\x0fListSandboxRuns\x12..buzhou.verification.v1.ListSandboxRunsRequest\x1a/.buzhou.verification.v1.ListSandboxRunsResponse\"\xe9\x01\x92A\xaa\x01Jg\n" +
+	"\x03200\x12`\n" +
+	")The article's sandbox runs, newest first.\x123\n" +
+	"1\x1a/.buzhou.verification.v1.ListSandboxRunsResponseJ?\n" +
+	"\x03404\x128\n" +
+	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02,\x12*/api/v1/articles/{id_or_slug}/sandbox-runs\x90\x02\x01\x12\xa6\x04\n" +
+	"\rReportProblem\x12,.buzhou.verification.v1.ReportProblemRequest\x1a\x1f.buzhou.verification.v1.Finding\"\xc5\x03\x92A\xf7\x02J^\n" +
+	"\x03201\x12W\n" +
+	"0The finding the report opened or was counted on.\x12#\n" +
+	"!\x1a\x1f.buzhou.verification.v1.FindingJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ?\n" +
+	"\x03404\x128\n" +
+	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
+	"\x03413\x12]\n" +
+	"5The request body is larger than the configured limit.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x15\n" +
+	"\x13verifications:write\x82\xd3\xe4\x93\x02+:\x01*\"&/api/v1/articles/{article_id}/problems\x12\x8e\x02\n" +
 	"\bGetStats\x12'.buzhou.verification.v1.GetStatsRequest\x1a(.buzhou.verification.v1.GetStatsResponse\"\xae\x01\x92A\x8c\x01J\x89\x01\n" +
 	"\x03200\x12\x81\x01\n" +
 	"QArticles by status and domain, the verification pass rate and API calls by agent.\x12,\n" +
@@ -1571,68 +2349,92 @@ func file_buzhou_verification_v1_verification_proto_rawDescGZIP() []byte {
 	return file_buzhou_verification_v1_verification_proto_rawDescData
 }
 
-var file_buzhou_verification_v1_verification_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_buzhou_verification_v1_verification_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_buzhou_verification_v1_verification_proto_goTypes = []any{
-	(*VerificationRecord)(nil),              // 0: buzhou.verification.v1.VerificationRecord
-	(*CreateVerificationRecordRequest)(nil), // 1: buzhou.verification.v1.CreateVerificationRecordRequest
-	(*ListVerificationRecordsRequest)(nil),  // 2: buzhou.verification.v1.ListVerificationRecordsRequest
-	(*ListVerificationRecordsResponse)(nil), // 3: buzhou.verification.v1.ListVerificationRecordsResponse
-	(*Verifier)(nil),                        // 4: buzhou.verification.v1.Verifier
-	(*ListVerifiersRequest)(nil),            // 5: buzhou.verification.v1.ListVerifiersRequest
-	(*ListVerifiersResponse)(nil),           // 6: buzhou.verification.v1.ListVerifiersResponse
-	(*Finding)(nil),                         // 7: buzhou.verification.v1.Finding
-	(*InspectionRun)(nil),                   // 8: buzhou.verification.v1.InspectionRun
-	(*RunInspectionRequest)(nil),            // 9: buzhou.verification.v1.RunInspectionRequest
-	(*ListInspectionRunsRequest)(nil),       // 10: buzhou.verification.v1.ListInspectionRunsRequest
-	(*ListInspectionRunsResponse)(nil),      // 11: buzhou.verification.v1.ListInspectionRunsResponse
-	(*SandboxBlock)(nil),                    // 12: buzhou.verification.v1.SandboxBlock
-	(*SandboxRun)(nil),                      // 13: buzhou.verification.v1.SandboxRun
-	(*CreateSandboxRunRequest)(nil),         // 14: buzhou.verification.v1.CreateSandboxRunRequest
-	(*AgentCalls)(nil),                      // 15: buzhou.verification.v1.AgentCalls
-	(*GetStatsRequest)(nil),                 // 16: buzhou.verification.v1.GetStatsRequest
-	(*GetStatsResponse)(nil),                // 17: buzhou.verification.v1.GetStatsResponse
-	nil,                                     // 18: buzhou.verification.v1.GetStatsResponse.ArticlesByStatusEntry
-	nil,                                     // 19: buzhou.verification.v1.GetStatsResponse.ArticlesByDomainEntry
-	(*v1.VerifierRef)(nil),                  // 20: buzhou.article.v1.VerifierRef
-	(*v1.VerificationEnvironment)(nil),      // 21: buzhou.article.v1.VerificationEnvironment
-	(*timestamppb.Timestamp)(nil),           // 22: google.protobuf.Timestamp
+	(*Environment)(nil),                     // 0: buzhou.verification.v1.Environment
+	(*VerificationRecord)(nil),              // 1: buzhou.verification.v1.VerificationRecord
+	(*CreateVerificationRecordRequest)(nil), // 2: buzhou.verification.v1.CreateVerificationRecordRequest
+	(*ListVerificationRecordsRequest)(nil),  // 3: buzhou.verification.v1.ListVerificationRecordsRequest
+	(*ListVerificationRecordsResponse)(nil), // 4: buzhou.verification.v1.ListVerificationRecordsResponse
+	(*Verifier)(nil),                        // 5: buzhou.verification.v1.Verifier
+	(*ListVerifiersRequest)(nil),            // 6: buzhou.verification.v1.ListVerifiersRequest
+	(*ListVerifiersResponse)(nil),           // 7: buzhou.verification.v1.ListVerifiersResponse
+	(*Finding)(nil),                         // 8: buzhou.verification.v1.Finding
+	(*Repair)(nil),                          // 9: buzhou.verification.v1.Repair
+	(*InspectionRun)(nil),                   // 10: buzhou.verification.v1.InspectionRun
+	(*RunInspectionRequest)(nil),            // 11: buzhou.verification.v1.RunInspectionRequest
+	(*ListInspectionRunsRequest)(nil),       // 12: buzhou.verification.v1.ListInspectionRunsRequest
+	(*ListInspectionRunsResponse)(nil),      // 13: buzhou.verification.v1.ListInspectionRunsResponse
+	(*ResolveFindingRequest)(nil),           // 14: buzhou.verification.v1.ResolveFindingRequest
+	(*RunDueInspectionsRequest)(nil),        // 15: buzhou.verification.v1.RunDueInspectionsRequest
+	(*RunDueInspectionsResponse)(nil),       // 16: buzhou.verification.v1.RunDueInspectionsResponse
+	(*ReportProblemRequest)(nil),            // 17: buzhou.verification.v1.ReportProblemRequest
+	(*SandboxBlock)(nil),                    // 18: buzhou.verification.v1.SandboxBlock
+	(*SandboxRun)(nil),                      // 19: buzhou.verification.v1.SandboxRun
+	(*CreateSandboxRunRequest)(nil),         // 20: buzhou.verification.v1.CreateSandboxRunRequest
+	(*ListSandboxRunsRequest)(nil),          // 21: buzhou.verification.v1.ListSandboxRunsRequest
+	(*ListSandboxRunsResponse)(nil),         // 22: buzhou.verification.v1.ListSandboxRunsResponse
+	(*AgentCalls)(nil),                      // 23: buzhou.verification.v1.AgentCalls
+	(*GetStatsRequest)(nil),                 // 24: buzhou.verification.v1.GetStatsRequest
+	(*GetStatsResponse)(nil),                // 25: buzhou.verification.v1.GetStatsResponse
+	nil,                                     // 26: buzhou.verification.v1.Environment.ExtrasEntry
+	nil,                                     // 27: buzhou.verification.v1.GetStatsResponse.ArticlesByStatusEntry
+	nil,                                     // 28: buzhou.verification.v1.GetStatsResponse.ArticlesByDomainEntry
+	(*v1.VerifierRef)(nil),                  // 29: buzhou.article.v1.VerifierRef
+	(*timestamppb.Timestamp)(nil),           // 30: google.protobuf.Timestamp
 }
 var file_buzhou_verification_v1_verification_proto_depIdxs = []int32{
-	20, // 0: buzhou.verification.v1.VerificationRecord.verifier:type_name -> buzhou.article.v1.VerifierRef
-	21, // 1: buzhou.verification.v1.VerificationRecord.environment:type_name -> buzhou.article.v1.VerificationEnvironment
-	22, // 2: buzhou.verification.v1.VerificationRecord.verified_at:type_name -> google.protobuf.Timestamp
-	21, // 3: buzhou.verification.v1.CreateVerificationRecordRequest.environment:type_name -> buzhou.article.v1.VerificationEnvironment
-	0,  // 4: buzhou.verification.v1.ListVerificationRecordsResponse.records:type_name -> buzhou.verification.v1.VerificationRecord
-	22, // 5: buzhou.verification.v1.Verifier.last_verified_at:type_name -> google.protobuf.Timestamp
-	4,  // 6: buzhou.verification.v1.ListVerifiersResponse.verifiers:type_name -> buzhou.verification.v1.Verifier
-	7,  // 7: buzhou.verification.v1.InspectionRun.findings:type_name -> buzhou.verification.v1.Finding
-	22, // 8: buzhou.verification.v1.InspectionRun.started_at:type_name -> google.protobuf.Timestamp
-	22, // 9: buzhou.verification.v1.InspectionRun.finished_at:type_name -> google.protobuf.Timestamp
-	8,  // 10: buzhou.verification.v1.ListInspectionRunsResponse.runs:type_name -> buzhou.verification.v1.InspectionRun
-	12, // 11: buzhou.verification.v1.SandboxRun.blocks:type_name -> buzhou.verification.v1.SandboxBlock
-	0,  // 12: buzhou.verification.v1.SandboxRun.record:type_name -> buzhou.verification.v1.VerificationRecord
-	18, // 13: buzhou.verification.v1.GetStatsResponse.articles_by_status:type_name -> buzhou.verification.v1.GetStatsResponse.ArticlesByStatusEntry
-	19, // 14: buzhou.verification.v1.GetStatsResponse.articles_by_domain:type_name -> buzhou.verification.v1.GetStatsResponse.ArticlesByDomainEntry
-	15, // 15: buzhou.verification.v1.GetStatsResponse.api_calls_by_agent:type_name -> buzhou.verification.v1.AgentCalls
-	1,  // 16: buzhou.verification.v1.VerificationService.CreateVerificationRecord:input_type -> buzhou.verification.v1.CreateVerificationRecordRequest
-	2,  // 17: buzhou.verification.v1.VerificationService.ListVerificationRecords:input_type -> buzhou.verification.v1.ListVerificationRecordsRequest
-	5,  // 18: buzhou.verification.v1.VerificationService.ListVerifiers:input_type -> buzhou.verification.v1.ListVerifiersRequest
-	9,  // 19: buzhou.verification.v1.VerificationService.RunInspection:input_type -> buzhou.verification.v1.RunInspectionRequest
-	10, // 20: buzhou.verification.v1.VerificationService.ListInspectionRuns:input_type -> buzhou.verification.v1.ListInspectionRunsRequest
-	14, // 21: buzhou.verification.v1.VerificationService.CreateSandboxRun:input_type -> buzhou.verification.v1.CreateSandboxRunRequest
-	16, // 22: buzhou.verification.v1.VerificationService.GetStats:input_type -> buzhou.verification.v1.GetStatsRequest
-	0,  // 23: buzhou.verification.v1.VerificationService.CreateVerificationRecord:output_type -> buzhou.verification.v1.VerificationRecord
-	3,  // 24: buzhou.verification.v1.VerificationService.ListVerificationRecords:output_type -> buzhou.verification.v1.ListVerificationRecordsResponse
-	6,  // 25: buzhou.verification.v1.VerificationService.ListVerifiers:output_type -> buzhou.verification.v1.ListVerifiersResponse
-	8,  // 26: buzhou.verification.v1.VerificationService.RunInspection:output_type -> buzhou.verification.v1.InspectionRun
-	11, // 27: buzhou.verification.v1.VerificationService.ListInspectionRuns:output_type -> buzhou.verification.v1.ListInspectionRunsResponse
-	13, // 28: buzhou.verification.v1.VerificationService.CreateSandboxRun:output_type -> buzhou.verification.v1.SandboxRun
-	17, // 29: buzhou.verification.v1.VerificationService.GetStats:output_type -> buzhou.verification.v1.GetStatsResponse
-	23, // [23:30] is the sub-list for method output_type
-	16, // [16:23] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	26, // 0: buzhou.verification.v1.Environment.extras:type_name -> buzhou.verification.v1.Environment.ExtrasEntry
+	29, // 1: buzhou.verification.v1.VerificationRecord.verifier:type_name -> buzhou.article.v1.VerifierRef
+	0,  // 2: buzhou.verification.v1.VerificationRecord.environment:type_name -> buzhou.verification.v1.Environment
+	30, // 3: buzhou.verification.v1.VerificationRecord.verified_at:type_name -> google.protobuf.Timestamp
+	0,  // 4: buzhou.verification.v1.CreateVerificationRecordRequest.environment:type_name -> buzhou.verification.v1.Environment
+	1,  // 5: buzhou.verification.v1.ListVerificationRecordsResponse.records:type_name -> buzhou.verification.v1.VerificationRecord
+	30, // 6: buzhou.verification.v1.Verifier.last_verified_at:type_name -> google.protobuf.Timestamp
+	5,  // 7: buzhou.verification.v1.ListVerifiersResponse.verifiers:type_name -> buzhou.verification.v1.Verifier
+	30, // 8: buzhou.verification.v1.Finding.opened_at:type_name -> google.protobuf.Timestamp
+	30, // 9: buzhou.verification.v1.Finding.updated_at:type_name -> google.protobuf.Timestamp
+	8,  // 10: buzhou.verification.v1.InspectionRun.findings:type_name -> buzhou.verification.v1.Finding
+	30, // 11: buzhou.verification.v1.InspectionRun.started_at:type_name -> google.protobuf.Timestamp
+	30, // 12: buzhou.verification.v1.InspectionRun.finished_at:type_name -> google.protobuf.Timestamp
+	9,  // 13: buzhou.verification.v1.InspectionRun.repairs:type_name -> buzhou.verification.v1.Repair
+	1,  // 14: buzhou.verification.v1.InspectionRun.record:type_name -> buzhou.verification.v1.VerificationRecord
+	10, // 15: buzhou.verification.v1.ListInspectionRunsResponse.runs:type_name -> buzhou.verification.v1.InspectionRun
+	8,  // 16: buzhou.verification.v1.ListInspectionRunsResponse.open_findings:type_name -> buzhou.verification.v1.Finding
+	0,  // 17: buzhou.verification.v1.ReportProblemRequest.environment:type_name -> buzhou.verification.v1.Environment
+	18, // 18: buzhou.verification.v1.SandboxRun.blocks:type_name -> buzhou.verification.v1.SandboxBlock
+	1,  // 19: buzhou.verification.v1.SandboxRun.record:type_name -> buzhou.verification.v1.VerificationRecord
+	19, // 20: buzhou.verification.v1.ListSandboxRunsResponse.runs:type_name -> buzhou.verification.v1.SandboxRun
+	27, // 21: buzhou.verification.v1.GetStatsResponse.articles_by_status:type_name -> buzhou.verification.v1.GetStatsResponse.ArticlesByStatusEntry
+	28, // 22: buzhou.verification.v1.GetStatsResponse.articles_by_domain:type_name -> buzhou.verification.v1.GetStatsResponse.ArticlesByDomainEntry
+	23, // 23: buzhou.verification.v1.GetStatsResponse.api_calls_by_agent:type_name -> buzhou.verification.v1.AgentCalls
+	2,  // 24: buzhou.verification.v1.VerificationService.CreateVerificationRecord:input_type -> buzhou.verification.v1.CreateVerificationRecordRequest
+	3,  // 25: buzhou.verification.v1.VerificationService.ListVerificationRecords:input_type -> buzhou.verification.v1.ListVerificationRecordsRequest
+	6,  // 26: buzhou.verification.v1.VerificationService.ListVerifiers:input_type -> buzhou.verification.v1.ListVerifiersRequest
+	11, // 27: buzhou.verification.v1.VerificationService.RunInspection:input_type -> buzhou.verification.v1.RunInspectionRequest
+	12, // 28: buzhou.verification.v1.VerificationService.ListInspectionRuns:input_type -> buzhou.verification.v1.ListInspectionRunsRequest
+	14, // 29: buzhou.verification.v1.VerificationService.ResolveFinding:input_type -> buzhou.verification.v1.ResolveFindingRequest
+	15, // 30: buzhou.verification.v1.VerificationService.RunDueInspections:input_type -> buzhou.verification.v1.RunDueInspectionsRequest
+	20, // 31: buzhou.verification.v1.VerificationService.CreateSandboxRun:input_type -> buzhou.verification.v1.CreateSandboxRunRequest
+	21, // 32: buzhou.verification.v1.VerificationService.ListSandboxRuns:input_type -> buzhou.verification.v1.ListSandboxRunsRequest
+	17, // 33: buzhou.verification.v1.VerificationService.ReportProblem:input_type -> buzhou.verification.v1.ReportProblemRequest
+	24, // 34: buzhou.verification.v1.VerificationService.GetStats:input_type -> buzhou.verification.v1.GetStatsRequest
+	1,  // 35: buzhou.verification.v1.VerificationService.CreateVerificationRecord:output_type -> buzhou.verification.v1.VerificationRecord
+	4,  // 36: buzhou.verification.v1.VerificationService.ListVerificationRecords:output_type -> buzhou.verification.v1.ListVerificationRecordsResponse
+	7,  // 37: buzhou.verification.v1.VerificationService.ListVerifiers:output_type -> buzhou.verification.v1.ListVerifiersResponse
+	10, // 38: buzhou.verification.v1.VerificationService.RunInspection:output_type -> buzhou.verification.v1.InspectionRun
+	13, // 39: buzhou.verification.v1.VerificationService.ListInspectionRuns:output_type -> buzhou.verification.v1.ListInspectionRunsResponse
+	8,  // 40: buzhou.verification.v1.VerificationService.ResolveFinding:output_type -> buzhou.verification.v1.Finding
+	16, // 41: buzhou.verification.v1.VerificationService.RunDueInspections:output_type -> buzhou.verification.v1.RunDueInspectionsResponse
+	19, // 42: buzhou.verification.v1.VerificationService.CreateSandboxRun:output_type -> buzhou.verification.v1.SandboxRun
+	22, // 43: buzhou.verification.v1.VerificationService.ListSandboxRuns:output_type -> buzhou.verification.v1.ListSandboxRunsResponse
+	8,  // 44: buzhou.verification.v1.VerificationService.ReportProblem:output_type -> buzhou.verification.v1.Finding
+	25, // 45: buzhou.verification.v1.VerificationService.GetStats:output_type -> buzhou.verification.v1.GetStatsResponse
+	35, // [35:46] is the sub-list for method output_type
+	24, // [24:35] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_buzhou_verification_v1_verification_proto_init() }
@@ -1646,7 +2448,7 @@ func file_buzhou_verification_v1_verification_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buzhou_verification_v1_verification_proto_rawDesc), len(file_buzhou_verification_v1_verification_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

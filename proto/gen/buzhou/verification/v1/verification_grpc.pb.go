@@ -24,7 +24,11 @@ const (
 	VerificationService_ListVerifiers_FullMethodName            = "/buzhou.verification.v1.VerificationService/ListVerifiers"
 	VerificationService_RunInspection_FullMethodName            = "/buzhou.verification.v1.VerificationService/RunInspection"
 	VerificationService_ListInspectionRuns_FullMethodName       = "/buzhou.verification.v1.VerificationService/ListInspectionRuns"
+	VerificationService_ResolveFinding_FullMethodName           = "/buzhou.verification.v1.VerificationService/ResolveFinding"
+	VerificationService_RunDueInspections_FullMethodName        = "/buzhou.verification.v1.VerificationService/RunDueInspections"
 	VerificationService_CreateSandboxRun_FullMethodName         = "/buzhou.verification.v1.VerificationService/CreateSandboxRun"
+	VerificationService_ListSandboxRuns_FullMethodName          = "/buzhou.verification.v1.VerificationService/ListSandboxRuns"
+	VerificationService_ReportProblem_FullMethodName            = "/buzhou.verification.v1.VerificationService/ReportProblem"
 	VerificationService_GetStats_FullMethodName                 = "/buzhou.verification.v1.VerificationService/GetStats"
 )
 
@@ -46,9 +50,27 @@ type VerificationServiceClient interface {
 	RunInspection(ctx context.Context, in *RunInspectionRequest, opts ...grpc.CallOption) (*InspectionRun, error)
 	// ListInspectionRuns lists an article's inspection runs, newest first.
 	ListInspectionRuns(ctx context.Context, in *ListInspectionRunsRequest, opts ...grpc.CallOption) (*ListInspectionRunsResponse, error)
+	// ResolveFinding closes an open finding by hand: "dismissed" when it is a false
+	// alarm, "fixed" when it was fixed outside an inspection. Problem reports
+	// are closed this way; a dismissed finding stays dismissed while its rule
+	// keeps firing.
+	ResolveFinding(ctx context.Context, in *ResolveFindingRequest, opts ...grpc.CallOption) (*Finding, error)
+	// RunDueInspections inspects every published article not inspected for
+	// the configured interval (a day by default) and rescores every article
+	// with records, so the recency bonus and stale-record findings follow the
+	// clock. The service runs it daily in process unless told not to; a
+	// Kubernetes CronJob can call it instead.
+	RunDueInspections(ctx context.Context, in *RunDueInspectionsRequest, opts ...grpc.CallOption) (*RunDueInspectionsResponse, error)
 	// CreateSandboxRun executes the article's runnable code blocks in isolation
 	// and records the outcome as a verification by the sandbox verifier. Answers 201.
 	CreateSandboxRun(ctx context.Context, in *CreateSandboxRunRequest, opts ...grpc.CallOption) (*SandboxRun, error)
+	// ListSandboxRuns lists an article's sandbox runs, newest first (issue 9;
+	// answers Unimplemented until then).
+	ListSandboxRuns(ctx context.Context, in *ListSandboxRunsRequest, opts ...grpc.CallOption) (*ListSandboxRunsResponse, error)
+	// ReportProblem records an agent's problem report as an open finding
+	// "reported.<kind>" on the article (severity medium, unsafe high); repeated
+	// reports of one kind are counted on one finding. Answers 201.
+	ReportProblem(ctx context.Context, in *ReportProblemRequest, opts ...grpc.CallOption) (*Finding, error)
 	// GetStats reports articles by status and domain, the verification pass rate
 	// and API calls by agent, without personal data.
 	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error)
@@ -112,10 +134,50 @@ func (c *verificationServiceClient) ListInspectionRuns(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *verificationServiceClient) ResolveFinding(ctx context.Context, in *ResolveFindingRequest, opts ...grpc.CallOption) (*Finding, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Finding)
+	err := c.cc.Invoke(ctx, VerificationService_ResolveFinding_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *verificationServiceClient) RunDueInspections(ctx context.Context, in *RunDueInspectionsRequest, opts ...grpc.CallOption) (*RunDueInspectionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RunDueInspectionsResponse)
+	err := c.cc.Invoke(ctx, VerificationService_RunDueInspections_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *verificationServiceClient) CreateSandboxRun(ctx context.Context, in *CreateSandboxRunRequest, opts ...grpc.CallOption) (*SandboxRun, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SandboxRun)
 	err := c.cc.Invoke(ctx, VerificationService_CreateSandboxRun_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *verificationServiceClient) ListSandboxRuns(ctx context.Context, in *ListSandboxRunsRequest, opts ...grpc.CallOption) (*ListSandboxRunsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSandboxRunsResponse)
+	err := c.cc.Invoke(ctx, VerificationService_ListSandboxRuns_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *verificationServiceClient) ReportProblem(ctx context.Context, in *ReportProblemRequest, opts ...grpc.CallOption) (*Finding, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Finding)
+	err := c.cc.Invoke(ctx, VerificationService_ReportProblem_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -150,9 +212,27 @@ type VerificationServiceServer interface {
 	RunInspection(context.Context, *RunInspectionRequest) (*InspectionRun, error)
 	// ListInspectionRuns lists an article's inspection runs, newest first.
 	ListInspectionRuns(context.Context, *ListInspectionRunsRequest) (*ListInspectionRunsResponse, error)
+	// ResolveFinding closes an open finding by hand: "dismissed" when it is a false
+	// alarm, "fixed" when it was fixed outside an inspection. Problem reports
+	// are closed this way; a dismissed finding stays dismissed while its rule
+	// keeps firing.
+	ResolveFinding(context.Context, *ResolveFindingRequest) (*Finding, error)
+	// RunDueInspections inspects every published article not inspected for
+	// the configured interval (a day by default) and rescores every article
+	// with records, so the recency bonus and stale-record findings follow the
+	// clock. The service runs it daily in process unless told not to; a
+	// Kubernetes CronJob can call it instead.
+	RunDueInspections(context.Context, *RunDueInspectionsRequest) (*RunDueInspectionsResponse, error)
 	// CreateSandboxRun executes the article's runnable code blocks in isolation
 	// and records the outcome as a verification by the sandbox verifier. Answers 201.
 	CreateSandboxRun(context.Context, *CreateSandboxRunRequest) (*SandboxRun, error)
+	// ListSandboxRuns lists an article's sandbox runs, newest first (issue 9;
+	// answers Unimplemented until then).
+	ListSandboxRuns(context.Context, *ListSandboxRunsRequest) (*ListSandboxRunsResponse, error)
+	// ReportProblem records an agent's problem report as an open finding
+	// "reported.<kind>" on the article (severity medium, unsafe high); repeated
+	// reports of one kind are counted on one finding. Answers 201.
+	ReportProblem(context.Context, *ReportProblemRequest) (*Finding, error)
 	// GetStats reports articles by status and domain, the verification pass rate
 	// and API calls by agent, without personal data.
 	GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error)
@@ -181,8 +261,20 @@ func (UnimplementedVerificationServiceServer) RunInspection(context.Context, *Ru
 func (UnimplementedVerificationServiceServer) ListInspectionRuns(context.Context, *ListInspectionRunsRequest) (*ListInspectionRunsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListInspectionRuns not implemented")
 }
+func (UnimplementedVerificationServiceServer) ResolveFinding(context.Context, *ResolveFindingRequest) (*Finding, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveFinding not implemented")
+}
+func (UnimplementedVerificationServiceServer) RunDueInspections(context.Context, *RunDueInspectionsRequest) (*RunDueInspectionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RunDueInspections not implemented")
+}
 func (UnimplementedVerificationServiceServer) CreateSandboxRun(context.Context, *CreateSandboxRunRequest) (*SandboxRun, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateSandboxRun not implemented")
+}
+func (UnimplementedVerificationServiceServer) ListSandboxRuns(context.Context, *ListSandboxRunsRequest) (*ListSandboxRunsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSandboxRuns not implemented")
+}
+func (UnimplementedVerificationServiceServer) ReportProblem(context.Context, *ReportProblemRequest) (*Finding, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportProblem not implemented")
 }
 func (UnimplementedVerificationServiceServer) GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStats not implemented")
@@ -298,6 +390,42 @@ func _VerificationService_ListInspectionRuns_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VerificationService_ResolveFinding_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveFindingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VerificationServiceServer).ResolveFinding(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VerificationService_ResolveFinding_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VerificationServiceServer).ResolveFinding(ctx, req.(*ResolveFindingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VerificationService_RunDueInspections_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RunDueInspectionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VerificationServiceServer).RunDueInspections(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VerificationService_RunDueInspections_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VerificationServiceServer).RunDueInspections(ctx, req.(*RunDueInspectionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _VerificationService_CreateSandboxRun_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateSandboxRunRequest)
 	if err := dec(in); err != nil {
@@ -312,6 +440,42 @@ func _VerificationService_CreateSandboxRun_Handler(srv interface{}, ctx context.
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(VerificationServiceServer).CreateSandboxRun(ctx, req.(*CreateSandboxRunRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VerificationService_ListSandboxRuns_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSandboxRunsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VerificationServiceServer).ListSandboxRuns(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VerificationService_ListSandboxRuns_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VerificationServiceServer).ListSandboxRuns(ctx, req.(*ListSandboxRunsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _VerificationService_ReportProblem_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportProblemRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VerificationServiceServer).ReportProblem(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: VerificationService_ReportProblem_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VerificationServiceServer).ReportProblem(ctx, req.(*ReportProblemRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -362,8 +526,24 @@ var VerificationService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _VerificationService_ListInspectionRuns_Handler,
 		},
 		{
+			MethodName: "ResolveFinding",
+			Handler:    _VerificationService_ResolveFinding_Handler,
+		},
+		{
+			MethodName: "RunDueInspections",
+			Handler:    _VerificationService_RunDueInspections_Handler,
+		},
+		{
 			MethodName: "CreateSandboxRun",
 			Handler:    _VerificationService_CreateSandboxRun_Handler,
+		},
+		{
+			MethodName: "ListSandboxRuns",
+			Handler:    _VerificationService_ListSandboxRuns_Handler,
+		},
+		{
+			MethodName: "ReportProblem",
+			Handler:    _VerificationService_ReportProblem_Handler,
 		},
 		{
 			MethodName: "GetStats",

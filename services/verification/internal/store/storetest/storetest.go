@@ -30,10 +30,7 @@ type Opener func(t *testing.T, now store.Clock) (s store.Store, reopen func() st
 // Run runs the contract suite; every subtest runs in parallel on a database of
 // its own.
 func Run(t *testing.T, open Opener) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, open Opener)
-	}{
+	tests := []namedTest{
 		{"PrincipalCreateGet", testPrincipalCreateGet},
 		{"PrincipalDuplicate", testPrincipalDuplicate},
 		{"PrincipalInvalid", testPrincipalInvalid},
@@ -57,7 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"Persistence", testPersistence},
 		{"Ping", testPing},
 	}
-	for _, tt := range tests {
+	for _, tt := range append(tests, trustTests()...) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tt.fn(t, open)

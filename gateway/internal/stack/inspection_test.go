@@ -64,12 +64,22 @@ func TestInspectionsFollowTheFeed(t *testing.T) {
 		t.Errorf("run %v; want findings %v from a publish, risk high", run, want)
 	}
 	notes := strings.Join(toStrings(run["notes"]), " ")
-	if !strings.Contains(notes, "links not checked") || !strings.Contains(notes, "1 safe repair found but not applied") {
-		t.Errorf("notes %q should say what was not checked", notes)
+	if !strings.Contains(notes, "links not checked") || strings.Contains(notes, "not applied") {
+		t.Errorf("notes %q should say what was not checked, and nothing about repairs left undone", notes)
+	}
+	// The safe repair (keywords from the tags) went in as one revision
+	// through the article service, with the trust summary and the bot's record.
+	repairs, _ := run["repairs"].([]any)
+	if len(repairs) != 1 || repairs[0].(map[string]any)["ruleKey"] != "keywords.missing" || run["repairedRevision"] != float64(3) {
+		t.Errorf("repairs %v at revision %v; want the keywords repair as revision 3", run["repairs"], run["repairedRevision"])
 	}
 	got := must(t, anon.do("GET", path("/api/v1/articles/%s", id), nil), http.StatusOK).json(t)
-	if got["riskLevel"] != "high" || got["lastInspectedAt"] == nil {
-		t.Errorf("article shows risk %v, inspected %v", got["riskLevel"], got["lastInspectedAt"])
+	if got["riskLevel"] != "high" || got["lastInspectedAt"] == nil || got["revision"] != float64(3) || !slices.Equal(toStrings(got["keywords"]), []string{"api key", "401 error"}) {
+		t.Errorf("article shows risk %v, inspected %v, revision %v, keywords %v", got["riskLevel"], got["lastInspectedAt"], got["revision"], got["keywords"])
+	}
+	recs := must(t, anon.do("GET", path("/api/v1/articles/%s/verifications", id), nil), http.StatusOK).json(t)["records"].([]any)
+	if len(recs) != 1 || recs[0].(map[string]any)["result"] != "partial" || recs[0].(map[string]any)["notes"] != "Auto-repair applied, but unresolved findings remain." {
+		t.Errorf("records after the repair %v; want the Inspection Bot's partial record", recs)
 	}
 
 	// An author edit is inspected; the write-back before it was not (the
@@ -81,8 +91,8 @@ func TestInspectionsFollowTheFeed(t *testing.T) {
 	if len(list) != 2 || list[0].(map[string]any)["trigger"] != "edit" {
 		t.Fatalf("runs after the edit: %v; want exactly publish and edit", list)
 	}
-	if got := findingKeys(second["openFindings"]); !slices.Equal(got, []string{"keywords.missing@keywords", "qa.too_few@qaPairs", "verification.missing_record@verifications"}) {
-		t.Errorf("open findings after the edit: %v", got)
+	if got := findingKeys(second["openFindings"]); !slices.Equal(got, []string{"qa.too_few@qaPairs", "verification.missing_record@verifications"}) {
+		t.Errorf("open findings after the edit (the keywords were repaired): %v", got)
 	}
 }
 
@@ -129,7 +139,7 @@ func TestInspectionsProblemsAndRecordsOverREST(t *testing.T) {
 	verifier := verifierKey(t, s, admin, "verifier")
 	must(t, verifier.do("POST", path("/api/v1/articles/%s/verifications", id), record("passed", "Linux")), http.StatusCreated)
 	list := must(t, anon.do("GET", path("/api/v1/articles/%s/inspections", id), nil), http.StatusOK).json(t)
-	if got := findingKeys(list["openFindings"]); !slices.Equal(got, []string{"keywords.missing@keywords", "qa.too_few@qaPairs", "reported.outdated@article"}) {
+	if got := findingKeys(list["openFindings"]); !slices.Equal(got, []string{"qa.too_few@qaPairs", "reported.outdated@article"}) {
 		t.Errorf("open findings after the record: %v", got)
 	}
 	if got := must(t, anon.do("GET", path("/api/v1/articles/%s", id), nil), http.StatusOK).json(t); got["riskLevel"] != "medium" {

@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	g := grpcx.NewServer(log, auth.NewGuard(ids, cfg.FailedAuthPerMinute, log),
 		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}))
 	articles := articlev1.NewArticleServiceClient(articleConn)
-	deps := ledger.Deps{Store: st, Articles: articles, Stats: stats.New(articles, usage{ids}, st), Log: log}
+	deps := ledger.Deps{Store: st, Articles: articles, Repairer: articles, Stats: stats.New(articles, usage{ids}, st), Log: log}
 	if cfg.SearchAddr != "" {
 		searchConn, err := grpcx.Dial(cfg.SearchAddr, cfg.ServiceKeys.Verification)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -192,10 +193,12 @@ func itemError(ctx context.Context, log *slog.Logger, err error) *articlev1.Item
 	return &articlev1.ItemError{Code: errs.CodeName(c), Message: errs.Message(err)}
 }
 
-// canSeeHidden reports whether the caller may read drafts and archived articles.
+// canSeeHidden reports whether the caller may read drafts and archived
+// articles: writers, and the services following the feed, which carries
+// them anyway (the verification service inspects drafts).
 func canSeeHidden(ctx context.Context) bool {
 	p := auth.FromContext(ctx)
-	return p != nil && p.Has(auth.ScopeArticlesWrite)
+	return p != nil && (p.Has(auth.ScopeArticlesWrite) || p.Has(auth.ScopeInternalFeed))
 }
 
 func publicStatus(status string) bool { return vocab.IsPublic(status) }
@@ -431,41 +434,106 @@ func (s *Server) UpdateArticleTrust(ctx context.Context, req *articlev1.UpdateAr
 	if req.GetArticleId() == "" {
 		return nil, fmt.Errorf("%w: article_id: give the id of the article", errs.ErrInvalid)
 	}
-	if req.VerificationStatus != nil && !vocab.ValidVerificationStatus(req.GetVerificationStatus()) {
-		return nil, fmt.Errorf("%w: verification_status %q is not known; use verified, partial, pending, failed or deprecated", errs.ErrInvalid, req.GetVerificationStatus())
-	}
-	if req.ConfidenceScore != nil && (req.GetConfidenceScore() < 0 || req.GetConfidenceScore() > 100) {
-		return nil, fmt.Errorf("%w: confidence_score must be between 0 and 100", errs.ErrInvalid)
-	}
-	if req.RiskLevel != nil && !vocab.ValidRiskLevel(req.GetRiskLevel()) {
-		return nil, fmt.Errorf("%w: risk_level %q is not known; use low, medium, high or critical", errs.ErrInvalid, req.GetRiskLevel())
-	}
-	if len(req.GetVerifications().GetRecent()) > maxRecentRecords {
-		return nil, fmt.Errorf("%w: send at most %d recent verifications", errs.ErrInvalid, maxRecentRecords)
+	if err := checkTrust(req); err != nil {
+		return nil, err
 	}
 	cause, err := trustCause(req.GetCause())
 	if err != nil {
 		return nil, err
 	}
 	return s.store.Update(ctx, req.GetArticleId(), 0, cause, func(a *articlev1.Article) error {
-		if req.VerificationStatus != nil {
-			a.VerificationStatus = req.GetVerificationStatus()
-		}
-		if req.ConfidenceScore != nil {
-			a.ConfidenceScore = req.GetConfidenceScore()
-		}
-		if req.RiskLevel != nil {
-			a.RiskLevel = req.GetRiskLevel()
-		}
-		if req.GetLastInspectedAt() != nil {
-			a.LastInspectedAt = req.GetLastInspectedAt()
-		}
-		if v := req.GetVerifications(); v != nil {
-			a.RecentVerifications = v.GetRecent()
-			a.VerificationCount = v.GetCount()
-		}
+		applyTrust(a, req)
 		return nil
 	})
+}
+
+// checkTrust refuses trust values outside the vocabulary and limits; a nil
+// req carries none.
+func checkTrust(req *articlev1.UpdateArticleTrustRequest) error {
+	if req == nil {
+		return nil
+	}
+	if req.VerificationStatus != nil && !vocab.ValidVerificationStatus(req.GetVerificationStatus()) {
+		return fmt.Errorf("%w: verification_status %q is not known; use verified, partial, pending, failed or deprecated", errs.ErrInvalid, req.GetVerificationStatus())
+	}
+	if req.ConfidenceScore != nil && (req.GetConfidenceScore() < 0 || req.GetConfidenceScore() > 100) {
+		return fmt.Errorf("%w: confidence_score must be between 0 and 100", errs.ErrInvalid)
+	}
+	if req.RiskLevel != nil && !vocab.ValidRiskLevel(req.GetRiskLevel()) {
+		return fmt.Errorf("%w: risk_level %q is not known; use low, medium, high or critical", errs.ErrInvalid, req.GetRiskLevel())
+	}
+	if len(req.GetVerifications().GetRecent()) > maxRecentRecords {
+		return fmt.Errorf("%w: send at most %d recent verifications", errs.ErrInvalid, maxRecentRecords)
+	}
+	return nil
+}
+
+// applyTrust writes the fields req (possibly nil) carries into a.
+func applyTrust(a *articlev1.Article, req *articlev1.UpdateArticleTrustRequest) {
+	if req == nil {
+		return
+	}
+	if req.VerificationStatus != nil {
+		a.VerificationStatus = req.GetVerificationStatus()
+	}
+	if req.ConfidenceScore != nil {
+		a.ConfidenceScore = req.GetConfidenceScore()
+	}
+	if req.RiskLevel != nil {
+		a.RiskLevel = req.GetRiskLevel()
+	}
+	if req.GetLastInspectedAt() != nil {
+		a.LastInspectedAt = req.GetLastInspectedAt()
+	}
+	if v := req.GetVerifications(); v != nil {
+		a.RecentVerifications = v.GetRecent()
+		a.VerificationCount = v.GetCount()
+	}
+}
+
+// repairable lists the fields an inspection may repair (proto names).
+func repairable() []string { return []string{"tags", "keywords", "references", "code_blocks"} }
+
+// RepairArticle implements ArticleServiceServer.
+func (s *Server) RepairArticle(ctx context.Context, req *articlev1.RepairArticleRequest) (*articlev1.Article, error) {
+	id := req.GetArticle().GetId()
+	switch {
+	case id == "":
+		return nil, fmt.Errorf("%w: article.id: give the id of the article to repair", errs.ErrInvalid)
+	case req.GetExpectedRevision() <= 0:
+		return nil, fmt.Errorf("%w: expected_revision: give the revision that was inspected", errs.ErrInvalid)
+	case len(req.GetUpdateMask().GetPaths()) == 0:
+		return nil, fmt.Errorf("%w: update_mask: name the repaired fields, of %s", errs.ErrInvalid, strings.Join(repairable(), ", "))
+	case req.GetTrust() != nil && req.GetTrust().GetArticleId() != id:
+		return nil, fmt.Errorf("%w: trust.article_id %q is not the repaired article %q", errs.ErrInvalid, req.GetTrust().GetArticleId(), id)
+	}
+	for _, p := range req.GetUpdateMask().GetPaths() {
+		if !slices.Contains(repairable(), p) {
+			return nil, fmt.Errorf("%w: update_mask: %q cannot be repaired; an inspection repairs only %s", errs.ErrInvalid, p, strings.Join(repairable(), ", "))
+		}
+	}
+	if c := req.GetTrust().GetCause(); c != articlev1.ChangeCause_CHANGE_CAUSE_UNSPECIFIED && c != articlev1.ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR {
+		return nil, fmt.Errorf("%w: trust.cause %v: a repair is always CHANGE_CAUSE_INSPECTION_REPAIR", errs.ErrInvalid, c)
+	}
+	if err := checkTrust(req.GetTrust()); err != nil {
+		return nil, err
+	}
+	a, err := s.store.Update(ctx, id, req.GetExpectedRevision(), articlev1.ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR, func(a *articlev1.Article) error {
+		if err := applyMask(a, req.GetArticle(), req.GetUpdateMask().GetPaths()); err != nil {
+			return err
+		}
+		domain.Normalize(a)
+		if err := domain.Validate(a); err != nil {
+			return err
+		}
+		applyTrust(a, req.GetTrust())
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	setHeaders(ctx, a)
+	return a, nil
 }
 
 // trustCause is the feed cause of a trust write: TRUST_WRITEBACK unless the

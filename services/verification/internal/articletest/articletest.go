@@ -1,7 +1,7 @@
 // Package articletest is an in-process fake of the article service for the
 // verification service's tests: the reads, the trust write-back and the
 // change feed the verification service uses, over real gRPC on loopback, and
-// the repair write it would need (see ledger.Repairer). It keeps every write
+// the repair write (RepairArticle). It keeps every write
 // as a feed change, so tests can count revisions and check causes.
 package articletest
 
@@ -40,7 +40,7 @@ type Server struct {
 	Client articlev1.ArticleServiceClient
 }
 
-var _ ledger.Repairer = (*Server)(nil)
+var _ ledger.Repairer = articlev1.ArticleServiceClient(nil)
 
 // Start serves a fake on a loopback listener until t ends.
 func Start(t testing.TB) *Server {
@@ -219,21 +219,21 @@ func applyTrust(a *articlev1.Article, req *articlev1.UpdateArticleTrustRequest) 
 // Repair is the repair write the verification service needs: the repaired
 // fields and the trust summary as one revision with cause INSPECTION_REPAIR,
 // refused when the article moved past the inspected revision.
-func (s *Server) Repair(_ context.Context, r ledger.Repair) (*articlev1.Article, error) {
+func (s *Server) RepairArticle(_ context.Context, r *articlev1.RepairArticleRequest) (*articlev1.Article, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.refuse != nil {
 		return nil, s.refuse
 	}
-	cur, ok := s.articles[r.Trust.GetArticleId()]
+	cur, ok := s.articles[r.GetArticle().GetId()]
 	if !ok {
-		return nil, status.Errorf(codes.NotFound, "article %q not found", r.Trust.GetArticleId())
+		return nil, status.Errorf(codes.NotFound, "article %q not found", r.GetArticle().GetId())
 	}
-	if cur.Revision != r.ExpectedRevision {
-		return nil, status.Errorf(codes.FailedPrecondition, "article %s is at revision %d, not %d", cur.Id, cur.Revision, r.ExpectedRevision)
+	if cur.Revision != r.GetExpectedRevision() {
+		return nil, status.Errorf(codes.FailedPrecondition, "article %s is at revision %d, not %d", cur.Id, cur.Revision, r.GetExpectedRevision())
 	}
 	a := proto.Clone(cur).(*articlev1.Article)
-	for _, f := range r.Fields {
+	for _, f := range r.GetUpdateMask().GetPaths() {
 		switch f {
 		case "tags":
 			a.Tags = r.Article.GetTags()
@@ -247,7 +247,7 @@ func (s *Server) Repair(_ context.Context, r ledger.Repair) (*articlev1.Article,
 			return nil, status.Errorf(codes.InvalidArgument, "field %q cannot be repaired", f)
 		}
 	}
-	applyTrust(a, r.Trust)
+	applyTrust(a, r.GetTrust())
 	return s.write(a, articlev1.ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR), nil
 }
 

@@ -49,7 +49,7 @@ func newEnv(t testing.TB, o options) *env {
 	e := &env{t: t, st: st, articles: articletest.Start(t), clock: clock}
 	d := ledger.Deps{Store: st, Articles: e.articles.Client, Related: o.related, Links: o.links, Now: clock.Now}
 	if o.repairer {
-		d.Repairer = e.articles
+		d.Repairer = e.articles.Client
 	}
 	e.svc = ledger.New(d, ledger.Options{})
 	return e

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"buzhou.dev/platform/errs"
 	"buzhou.dev/platform/vocab"
@@ -239,7 +240,7 @@ func (s *Service) repair(ctx context.Context, a *articlev1.Article, findings []s
 	case skip:
 		return nil, nil, nil, rules.Plural(len(fixed), "safe repair") + " not applied: the run was asked not to"
 	case s.d.Repairer == nil:
-		return nil, nil, nil, rules.Plural(len(fixed), "safe repair") + " found but not applied: the article service takes no repair writes yet; see each finding's suggested patch"
+		return nil, nil, nil, rules.Plural(len(fixed), "safe repair") + " found but not applied: repairs are switched off here; see each finding's suggested patch"
 	}
 	bot := store.Record{ID: identity.NewID("rec"), ArticleID: a.GetId(), VerifierID: identity.InspectionBotID,
 		VerifierName: "Inspection Bot", VerifierType: vocab.PrincipalOfficialBot, Result: vocab.ResultPassed,
@@ -250,7 +251,10 @@ func (s *Service) repair(ctx context.Context, a *articlev1.Article, findings []s
 	withBot := append([]store.Record{bot}, records...)
 	sh := shownOf(a, withBot, left, now)
 	trust := trustWrite(a, sh, now, articlev1.ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR)
-	w, err := s.d.Repairer.Repair(ctx, Repair{ExpectedRevision: a.GetRevision(), Article: next, Fields: fields, Trust: trust})
+	next.Id = a.GetId()
+	w, err := s.d.Repairer.RepairArticle(ctx, &articlev1.RepairArticleRequest{
+		Article: next, UpdateMask: &fieldmaskpb.FieldMask{Paths: fields}, ExpectedRevision: a.GetRevision(), Trust: trust,
+	})
 	if err != nil {
 		if status.Code(err) == codes.FailedPrecondition || errors.Is(err, errs.ErrFailedPrecondition) {
 			return nil, nil, nil, "safe repairs not applied: the article changed during the inspection; the next inspection repairs it"

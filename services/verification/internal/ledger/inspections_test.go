@@ -186,7 +186,7 @@ func TestAutoRepairNotApplied(t *testing.T) {
 		note     string
 	}{
 		{"asked not to", true, true, nil, "asked not to"},
-		{"no repair write in the article service", false, false, nil, "takes no repair writes yet"},
+		{"repairs switched off", false, false, nil, "repairs are switched off here"},
 		{"the article moved on", true, false, func(e *env, a *articlev1.Article) {
 			e.articles.RefuseWrites(status.Error(codes.FailedPrecondition, "stale"))
 		}, "changed during the inspection"},

@@ -68,24 +68,12 @@ type Links interface {
 	CheckAll(ctx context.Context, urls []string) []linkcheck.Result
 }
 
-// Repair is an inspection's safe repairs with the trust summary, to be
-// written as one article revision with cause INSPECTION_REPAIR.
-type Repair struct {
-	// ExpectedRevision is the revision inspected; a newer one refuses it.
-	ExpectedRevision int32
-	// Article carries the repaired values of Fields (proto names: tags,
-	// keywords, references, code_blocks).
-	Article *articlev1.Article
-	Fields  []string
-	// Trust is the summary written with it.
-	Trust *articlev1.UpdateArticleTrustRequest
-}
-
-// Repairer writes repairs. The article service offers no such write yet
-// (UpdateArticleTrust carries trust fields only); until it does there is
-// none, and inspections report fixable findings without applying them.
+// Repairer writes an inspection's repairs and the trust that follows from
+// them as one article revision; the article service's generated client is
+// one. Nil switches repairs off (inspections then report fixable findings
+// with their patches).
 type Repairer interface {
-	Repair(ctx context.Context, r Repair) (*articlev1.Article, error)
+	RepairArticle(ctx context.Context, in *articlev1.RepairArticleRequest, opts ...grpc.CallOption) (*articlev1.Article, error)
 }
 
 // Deps are the ledger's collaborators; Related, Links and Repairer may be

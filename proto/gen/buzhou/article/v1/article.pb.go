@@ -1924,6 +1924,80 @@ func (x *UpdateArticleTrustRequest) GetCause() ChangeCause {
 	return ChangeCause_CHANGE_CAUSE_UNSPECIFIED
 }
 
+// RepairArticleRequest carries an inspection's repairs of one article.
+type RepairArticleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The article's id and the repaired values of the fields in update_mask.
+	Article *Article `protobuf:"bytes,1,opt,name=article,proto3" json:"article,omitempty"`
+	// Fields to replace, of tags, keywords, references and code_blocks.
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// The revision that was inspected; required.
+	ExpectedRevision int32 `protobuf:"varint,3,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
+	// The trust summary written with the repair; its article_id must match
+	// and its cause is INSPECTION_REPAIR (set or unset).
+	Trust         *UpdateArticleTrustRequest `protobuf:"bytes,4,opt,name=trust,proto3" json:"trust,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RepairArticleRequest) Reset() {
+	*x = RepairArticleRequest{}
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RepairArticleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RepairArticleRequest) ProtoMessage() {}
+
+func (x *RepairArticleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RepairArticleRequest.ProtoReflect.Descriptor instead.
+func (*RepairArticleRequest) Descriptor() ([]byte, []int) {
+	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RepairArticleRequest) GetArticle() *Article {
+	if x != nil {
+		return x.Article
+	}
+	return nil
+}
+
+func (x *RepairArticleRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+func (x *RepairArticleRequest) GetExpectedRevision() int32 {
+	if x != nil {
+		return x.ExpectedRevision
+	}
+	return 0
+}
+
+func (x *RepairArticleRequest) GetTrust() *UpdateArticleTrustRequest {
+	if x != nil {
+		return x.Trust
+	}
+	return nil
+}
+
 // VerificationSummary is what an article shows of its verification records.
 type VerificationSummary struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1937,7 +2011,7 @@ type VerificationSummary struct {
 
 func (x *VerificationSummary) Reset() {
 	*x = VerificationSummary{}
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[25]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1949,7 +2023,7 @@ func (x *VerificationSummary) String() string {
 func (*VerificationSummary) ProtoMessage() {}
 
 func (x *VerificationSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[25]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1962,7 +2036,7 @@ func (x *VerificationSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerificationSummary.ProtoReflect.Descriptor instead.
 func (*VerificationSummary) Descriptor() ([]byte, []int) {
-	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{25}
+	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *VerificationSummary) GetRecent() []*VerificationRecordSummary {
@@ -1988,7 +2062,7 @@ type GetArticleStatsRequest struct {
 
 func (x *GetArticleStatsRequest) Reset() {
 	*x = GetArticleStatsRequest{}
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[26]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2000,7 +2074,7 @@ func (x *GetArticleStatsRequest) String() string {
 func (*GetArticleStatsRequest) ProtoMessage() {}
 
 func (x *GetArticleStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[26]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2013,7 +2087,7 @@ func (x *GetArticleStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArticleStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetArticleStatsRequest) Descriptor() ([]byte, []int) {
-	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{26}
+	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{27}
 }
 
 // GetArticleStatsResponse counts articles.
@@ -2033,7 +2107,7 @@ type GetArticleStatsResponse struct {
 
 func (x *GetArticleStatsResponse) Reset() {
 	*x = GetArticleStatsResponse{}
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[27]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2045,7 +2119,7 @@ func (x *GetArticleStatsResponse) String() string {
 func (*GetArticleStatsResponse) ProtoMessage() {}
 
 func (x *GetArticleStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[27]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2058,7 +2132,7 @@ func (x *GetArticleStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArticleStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetArticleStatsResponse) Descriptor() ([]byte, []int) {
-	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{27}
+	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetArticleStatsResponse) GetTotal() int64 {
@@ -2237,7 +2311,13 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\x14_verification_statusB\x13\n" +
 	"\x11_confidence_scoreB\r\n" +
 	"\v_risk_levelJ\x04\b\x04\x10\x05J\x04\b\a\x10\bJ\x04\b\b\x10\tJ\x04\b\t\x10\n" +
-	"R\x14has_confidence_scoreR\x14recent_verificationsR\x15replace_verificationsR\x12verification_count\"q\n" +
+	"R\x14has_confidence_scoreR\x14recent_verificationsR\x15replace_verificationsR\x12verification_count\"\xfa\x01\n" +
+	"\x14RepairArticleRequest\x124\n" +
+	"\aarticle\x18\x01 \x01(\v2\x1a.buzhou.article.v1.ArticleR\aarticle\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\x12+\n" +
+	"\x11expected_revision\x18\x03 \x01(\x05R\x10expectedRevision\x12B\n" +
+	"\x05trust\x18\x04 \x01(\v2,.buzhou.article.v1.UpdateArticleTrustRequestR\x05trust\"q\n" +
 	"\x13VerificationSummary\x12D\n" +
 	"\x06recent\x18\x01 \x03(\v2,.buzhou.article.v1.VerificationRecordSummaryR\x06recent\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x05R\x05count\"\x18\n" +
@@ -2267,7 +2347,7 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\x18CHANGE_CAUSE_AUTHOR_EDIT\x10\x02\x12\x1e\n" +
 	"\x1aCHANGE_CAUSE_STATUS_CHANGE\x10\x03\x12 \n" +
 	"\x1cCHANGE_CAUSE_TRUST_WRITEBACK\x10\x04\x12\"\n" +
-	"\x1eCHANGE_CAUSE_INSPECTION_REPAIR\x10\x052\x85*\n" +
+	"\x1eCHANGE_CAUSE_INSPECTION_REPAIR\x10\x052\xf1*\n" +
 	"\x0eArticleService\x12\xe6\x04\n" +
 	"\rCreateArticle\x12'.buzhou.article.v1.CreateArticleRequest\x1a\x1a.buzhou.article.v1.Article\"\x8f\x04\x92A\xd6\x03J\x90\x01\n" +
 	"\x03201\x12\x88\x01\n" +
@@ -2395,6 +2475,8 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\rWatchArticles\x12'.buzhou.article.v1.WatchArticlesRequest\x1a .buzhou.article.v1.ArticleChange\"\x16\xaa\x9f\x19\x0f\n" +
 	"\rinternal:feed\x90\x02\x010\x01\x12t\n" +
 	"\x12UpdateArticleTrust\x12,.buzhou.article.v1.UpdateArticleTrustRequest\x1a\x1a.buzhou.article.v1.Article\"\x14\xaa\x9f\x19\x10\n" +
+	"\x0einternal:trust\x12j\n" +
+	"\rRepairArticle\x12'.buzhou.article.v1.RepairArticleRequest\x1a\x1a.buzhou.article.v1.Article\"\x14\xaa\x9f\x19\x10\n" +
 	"\x0einternal:trust\x12s\n" +
 	"\x0fGetArticleStats\x12).buzhou.article.v1.GetArticleStatsRequest\x1a*.buzhou.article.v1.GetArticleStatsResponse\"\t\xaa\x9f\x19\x02\x10\x01\x90\x02\x01B\xbd\x01\n" +
 	"\x15com.buzhou.article.v1B\fArticleProtoP\x01Z0buzhou.dev/proto/gen/buzhou/article/v1;articlev1\xa2\x02\x03BAX\xaa\x02\x11Buzhou.Article.V1\xca\x02\x11Buzhou\\Article\\V1\xe2\x02\x1dBuzhou\\Article\\V1\\GPBMetadata\xea\x02\x13Buzhou::Article::V1b\x06proto3"
@@ -2412,7 +2494,7 @@ func file_buzhou_article_v1_article_proto_rawDescGZIP() []byte {
 }
 
 var file_buzhou_article_v1_article_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_buzhou_article_v1_article_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_buzhou_article_v1_article_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_buzhou_article_v1_article_proto_goTypes = []any{
 	(ChangeKind)(0),                     // 0: buzhou.article.v1.ChangeKind
 	(ChangeCause)(0),                    // 1: buzhou.article.v1.ChangeCause
@@ -2441,22 +2523,23 @@ var file_buzhou_article_v1_article_proto_goTypes = []any{
 	(*WatchArticlesRequest)(nil),        // 24: buzhou.article.v1.WatchArticlesRequest
 	(*ArticleChange)(nil),               // 25: buzhou.article.v1.ArticleChange
 	(*UpdateArticleTrustRequest)(nil),   // 26: buzhou.article.v1.UpdateArticleTrustRequest
-	(*VerificationSummary)(nil),         // 27: buzhou.article.v1.VerificationSummary
-	(*GetArticleStatsRequest)(nil),      // 28: buzhou.article.v1.GetArticleStatsRequest
-	(*GetArticleStatsResponse)(nil),     // 29: buzhou.article.v1.GetArticleStatsResponse
-	nil,                                 // 30: buzhou.article.v1.GetArticleStatsResponse.ByStatusEntry
-	nil,                                 // 31: buzhou.article.v1.GetArticleStatsResponse.ByDomainEntry
-	nil,                                 // 32: buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntry
-	(*timestamppb.Timestamp)(nil),       // 33: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 34: google.protobuf.FieldMask
-	(*httpbody.HttpBody)(nil),           // 35: google.api.HttpBody
+	(*RepairArticleRequest)(nil),        // 27: buzhou.article.v1.RepairArticleRequest
+	(*VerificationSummary)(nil),         // 28: buzhou.article.v1.VerificationSummary
+	(*GetArticleStatsRequest)(nil),      // 29: buzhou.article.v1.GetArticleStatsRequest
+	(*GetArticleStatsResponse)(nil),     // 30: buzhou.article.v1.GetArticleStatsResponse
+	nil,                                 // 31: buzhou.article.v1.GetArticleStatsResponse.ByStatusEntry
+	nil,                                 // 32: buzhou.article.v1.GetArticleStatsResponse.ByDomainEntry
+	nil,                                 // 33: buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntry
+	(*timestamppb.Timestamp)(nil),       // 34: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 35: google.protobuf.FieldMask
+	(*httpbody.HttpBody)(nil),           // 36: google.api.HttpBody
 }
 var file_buzhou_article_v1_article_proto_depIdxs = []int32{
 	2,  // 0: buzhou.article.v1.QaPair.question:type_name -> buzhou.article.v1.LocalizedText
 	2,  // 1: buzhou.article.v1.QaPair.answer:type_name -> buzhou.article.v1.LocalizedText
 	7,  // 2: buzhou.article.v1.VerificationRecordSummary.verifier:type_name -> buzhou.article.v1.VerifierRef
 	8,  // 3: buzhou.article.v1.VerificationRecordSummary.environment:type_name -> buzhou.article.v1.VerificationEnvironment
-	33, // 4: buzhou.article.v1.VerificationRecordSummary.verified_at:type_name -> google.protobuf.Timestamp
+	34, // 4: buzhou.article.v1.VerificationRecordSummary.verified_at:type_name -> google.protobuf.Timestamp
 	2,  // 5: buzhou.article.v1.Article.title:type_name -> buzhou.article.v1.LocalizedText
 	2,  // 6: buzhou.article.v1.Article.summary:type_name -> buzhou.article.v1.LocalizedText
 	2,  // 7: buzhou.article.v1.Article.content:type_name -> buzhou.article.v1.LocalizedText
@@ -2464,10 +2547,10 @@ var file_buzhou_article_v1_article_proto_depIdxs = []int32{
 	4,  // 9: buzhou.article.v1.Article.qa_pairs:type_name -> buzhou.article.v1.QaPair
 	5,  // 10: buzhou.article.v1.Article.references:type_name -> buzhou.article.v1.Reference
 	6,  // 11: buzhou.article.v1.Article.runtime_env:type_name -> buzhou.article.v1.RuntimeEnv
-	33, // 12: buzhou.article.v1.Article.created_at:type_name -> google.protobuf.Timestamp
-	33, // 13: buzhou.article.v1.Article.updated_at:type_name -> google.protobuf.Timestamp
-	33, // 14: buzhou.article.v1.Article.published_at:type_name -> google.protobuf.Timestamp
-	33, // 15: buzhou.article.v1.Article.last_inspected_at:type_name -> google.protobuf.Timestamp
+	34, // 12: buzhou.article.v1.Article.created_at:type_name -> google.protobuf.Timestamp
+	34, // 13: buzhou.article.v1.Article.updated_at:type_name -> google.protobuf.Timestamp
+	34, // 14: buzhou.article.v1.Article.published_at:type_name -> google.protobuf.Timestamp
+	34, // 15: buzhou.article.v1.Article.last_inspected_at:type_name -> google.protobuf.Timestamp
 	9,  // 16: buzhou.article.v1.Article.recent_verifications:type_name -> buzhou.article.v1.VerificationRecordSummary
 	10, // 17: buzhou.article.v1.CreateArticleRequest.article:type_name -> buzhou.article.v1.Article
 	10, // 18: buzhou.article.v1.BatchCreateArticlesRequest.articles:type_name -> buzhou.article.v1.Article
@@ -2476,47 +2559,52 @@ var file_buzhou_article_v1_article_proto_depIdxs = []int32{
 	14, // 21: buzhou.article.v1.BatchCreateArticlesResponse.results:type_name -> buzhou.article.v1.BatchCreateResult
 	10, // 22: buzhou.article.v1.ListArticlesResponse.articles:type_name -> buzhou.article.v1.Article
 	10, // 23: buzhou.article.v1.UpdateArticleRequest.article:type_name -> buzhou.article.v1.Article
-	34, // 24: buzhou.article.v1.UpdateArticleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 24: buzhou.article.v1.UpdateArticleRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 25: buzhou.article.v1.ArticleChange.kind:type_name -> buzhou.article.v1.ChangeKind
 	10, // 26: buzhou.article.v1.ArticleChange.article:type_name -> buzhou.article.v1.Article
-	33, // 27: buzhou.article.v1.ArticleChange.change_time:type_name -> google.protobuf.Timestamp
+	34, // 27: buzhou.article.v1.ArticleChange.change_time:type_name -> google.protobuf.Timestamp
 	1,  // 28: buzhou.article.v1.ArticleChange.cause:type_name -> buzhou.article.v1.ChangeCause
-	33, // 29: buzhou.article.v1.UpdateArticleTrustRequest.last_inspected_at:type_name -> google.protobuf.Timestamp
-	27, // 30: buzhou.article.v1.UpdateArticleTrustRequest.verifications:type_name -> buzhou.article.v1.VerificationSummary
+	34, // 29: buzhou.article.v1.UpdateArticleTrustRequest.last_inspected_at:type_name -> google.protobuf.Timestamp
+	28, // 30: buzhou.article.v1.UpdateArticleTrustRequest.verifications:type_name -> buzhou.article.v1.VerificationSummary
 	1,  // 31: buzhou.article.v1.UpdateArticleTrustRequest.cause:type_name -> buzhou.article.v1.ChangeCause
-	9,  // 32: buzhou.article.v1.VerificationSummary.recent:type_name -> buzhou.article.v1.VerificationRecordSummary
-	30, // 33: buzhou.article.v1.GetArticleStatsResponse.by_status:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByStatusEntry
-	31, // 34: buzhou.article.v1.GetArticleStatsResponse.by_domain:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByDomainEntry
-	32, // 35: buzhou.article.v1.GetArticleStatsResponse.by_verification_status:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntry
-	11, // 36: buzhou.article.v1.ArticleService.CreateArticle:input_type -> buzhou.article.v1.CreateArticleRequest
-	12, // 37: buzhou.article.v1.ArticleService.BatchCreateArticles:input_type -> buzhou.article.v1.BatchCreateArticlesRequest
-	16, // 38: buzhou.article.v1.ArticleService.GetArticle:input_type -> buzhou.article.v1.GetArticleRequest
-	17, // 39: buzhou.article.v1.ArticleService.RenderArticle:input_type -> buzhou.article.v1.RenderArticleRequest
-	18, // 40: buzhou.article.v1.ArticleService.ListArticles:input_type -> buzhou.article.v1.ListArticlesRequest
-	20, // 41: buzhou.article.v1.ArticleService.UpdateArticle:input_type -> buzhou.article.v1.UpdateArticleRequest
-	21, // 42: buzhou.article.v1.ArticleService.PublishArticle:input_type -> buzhou.article.v1.PublishArticleRequest
-	22, // 43: buzhou.article.v1.ArticleService.DeprecateArticle:input_type -> buzhou.article.v1.DeprecateArticleRequest
-	23, // 44: buzhou.article.v1.ArticleService.ArchiveArticle:input_type -> buzhou.article.v1.ArchiveArticleRequest
-	24, // 45: buzhou.article.v1.ArticleService.WatchArticles:input_type -> buzhou.article.v1.WatchArticlesRequest
-	26, // 46: buzhou.article.v1.ArticleService.UpdateArticleTrust:input_type -> buzhou.article.v1.UpdateArticleTrustRequest
-	28, // 47: buzhou.article.v1.ArticleService.GetArticleStats:input_type -> buzhou.article.v1.GetArticleStatsRequest
-	10, // 48: buzhou.article.v1.ArticleService.CreateArticle:output_type -> buzhou.article.v1.Article
-	15, // 49: buzhou.article.v1.ArticleService.BatchCreateArticles:output_type -> buzhou.article.v1.BatchCreateArticlesResponse
-	10, // 50: buzhou.article.v1.ArticleService.GetArticle:output_type -> buzhou.article.v1.Article
-	35, // 51: buzhou.article.v1.ArticleService.RenderArticle:output_type -> google.api.HttpBody
-	19, // 52: buzhou.article.v1.ArticleService.ListArticles:output_type -> buzhou.article.v1.ListArticlesResponse
-	10, // 53: buzhou.article.v1.ArticleService.UpdateArticle:output_type -> buzhou.article.v1.Article
-	10, // 54: buzhou.article.v1.ArticleService.PublishArticle:output_type -> buzhou.article.v1.Article
-	10, // 55: buzhou.article.v1.ArticleService.DeprecateArticle:output_type -> buzhou.article.v1.Article
-	10, // 56: buzhou.article.v1.ArticleService.ArchiveArticle:output_type -> buzhou.article.v1.Article
-	25, // 57: buzhou.article.v1.ArticleService.WatchArticles:output_type -> buzhou.article.v1.ArticleChange
-	10, // 58: buzhou.article.v1.ArticleService.UpdateArticleTrust:output_type -> buzhou.article.v1.Article
-	29, // 59: buzhou.article.v1.ArticleService.GetArticleStats:output_type -> buzhou.article.v1.GetArticleStatsResponse
-	48, // [48:60] is the sub-list for method output_type
-	36, // [36:48] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	10, // 32: buzhou.article.v1.RepairArticleRequest.article:type_name -> buzhou.article.v1.Article
+	35, // 33: buzhou.article.v1.RepairArticleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	26, // 34: buzhou.article.v1.RepairArticleRequest.trust:type_name -> buzhou.article.v1.UpdateArticleTrustRequest
+	9,  // 35: buzhou.article.v1.VerificationSummary.recent:type_name -> buzhou.article.v1.VerificationRecordSummary
+	31, // 36: buzhou.article.v1.GetArticleStatsResponse.by_status:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByStatusEntry
+	32, // 37: buzhou.article.v1.GetArticleStatsResponse.by_domain:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByDomainEntry
+	33, // 38: buzhou.article.v1.GetArticleStatsResponse.by_verification_status:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntry
+	11, // 39: buzhou.article.v1.ArticleService.CreateArticle:input_type -> buzhou.article.v1.CreateArticleRequest
+	12, // 40: buzhou.article.v1.ArticleService.BatchCreateArticles:input_type -> buzhou.article.v1.BatchCreateArticlesRequest
+	16, // 41: buzhou.article.v1.ArticleService.GetArticle:input_type -> buzhou.article.v1.GetArticleRequest
+	17, // 42: buzhou.article.v1.ArticleService.RenderArticle:input_type -> buzhou.article.v1.RenderArticleRequest
+	18, // 43: buzhou.article.v1.ArticleService.ListArticles:input_type -> buzhou.article.v1.ListArticlesRequest
+	20, // 44: buzhou.article.v1.ArticleService.UpdateArticle:input_type -> buzhou.article.v1.UpdateArticleRequest
+	21, // 45: buzhou.article.v1.ArticleService.PublishArticle:input_type -> buzhou.article.v1.PublishArticleRequest
+	22, // 46: buzhou.article.v1.ArticleService.DeprecateArticle:input_type -> buzhou.article.v1.DeprecateArticleRequest
+	23, // 47: buzhou.article.v1.ArticleService.ArchiveArticle:input_type -> buzhou.article.v1.ArchiveArticleRequest
+	24, // 48: buzhou.article.v1.ArticleService.WatchArticles:input_type -> buzhou.article.v1.WatchArticlesRequest
+	26, // 49: buzhou.article.v1.ArticleService.UpdateArticleTrust:input_type -> buzhou.article.v1.UpdateArticleTrustRequest
+	27, // 50: buzhou.article.v1.ArticleService.RepairArticle:input_type -> buzhou.article.v1.RepairArticleRequest
+	29, // 51: buzhou.article.v1.ArticleService.GetArticleStats:input_type -> buzhou.article.v1.GetArticleStatsRequest
+	10, // 52: buzhou.article.v1.ArticleService.CreateArticle:output_type -> buzhou.article.v1.Article
+	15, // 53: buzhou.article.v1.ArticleService.BatchCreateArticles:output_type -> buzhou.article.v1.BatchCreateArticlesResponse
+	10, // 54: buzhou.article.v1.ArticleService.GetArticle:output_type -> buzhou.article.v1.Article
+	36, // 55: buzhou.article.v1.ArticleService.RenderArticle:output_type -> google.api.HttpBody
+	19, // 56: buzhou.article.v1.ArticleService.ListArticles:output_type -> buzhou.article.v1.ListArticlesResponse
+	10, // 57: buzhou.article.v1.ArticleService.UpdateArticle:output_type -> buzhou.article.v1.Article
+	10, // 58: buzhou.article.v1.ArticleService.PublishArticle:output_type -> buzhou.article.v1.Article
+	10, // 59: buzhou.article.v1.ArticleService.DeprecateArticle:output_type -> buzhou.article.v1.Article
+	10, // 60: buzhou.article.v1.ArticleService.ArchiveArticle:output_type -> buzhou.article.v1.Article
+	25, // 61: buzhou.article.v1.ArticleService.WatchArticles:output_type -> buzhou.article.v1.ArticleChange
+	10, // 62: buzhou.article.v1.ArticleService.UpdateArticleTrust:output_type -> buzhou.article.v1.Article
+	10, // 63: buzhou.article.v1.ArticleService.RepairArticle:output_type -> buzhou.article.v1.Article
+	30, // 64: buzhou.article.v1.ArticleService.GetArticleStats:output_type -> buzhou.article.v1.GetArticleStatsResponse
+	52, // [52:65] is the sub-list for method output_type
+	39, // [39:52] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_buzhou_article_v1_article_proto_init() }
@@ -2531,7 +2619,7 @@ func file_buzhou_article_v1_article_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buzhou_article_v1_article_proto_rawDesc), len(file_buzhou_article_v1_article_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,7 @@ const (
 	ArticleService_ArchiveArticle_FullMethodName      = "/buzhou.article.v1.ArticleService/ArchiveArticle"
 	ArticleService_WatchArticles_FullMethodName       = "/buzhou.article.v1.ArticleService/WatchArticles"
 	ArticleService_UpdateArticleTrust_FullMethodName  = "/buzhou.article.v1.ArticleService/UpdateArticleTrust"
+	ArticleService_RepairArticle_FullMethodName       = "/buzhou.article.v1.ArticleService/RepairArticle"
 	ArticleService_GetArticleStats_FullMethodName     = "/buzhou.article.v1.ArticleService/GetArticleStats"
 )
 
@@ -74,6 +75,12 @@ type ArticleServiceClient interface {
 	// article as a new revision. Internal: only the verification service holds
 	// its scope; outside verifiers add records, never scores.
 	UpdateArticleTrust(ctx context.Context, in *UpdateArticleTrustRequest, opts ...grpc.CallOption) (*Article, error)
+	// RepairArticle writes an inspection's safe repairs (tags, keywords,
+	// references, code blocks) and the trust summary that follows from them as
+	// one revision with cause INSPECTION_REPAIR. It fails with
+	// FAILED_PRECONDITION when the article moved on since the inspected
+	// revision. Internal: only the verification service holds its scope.
+	RepairArticle(ctx context.Context, in *RepairArticleRequest, opts ...grpc.CallOption) (*Article, error)
 	// GetArticleStats counts articles by status and domain. Internal: feeds
 	// GET /api/v1/stats.
 	GetArticleStats(ctx context.Context, in *GetArticleStatsRequest, opts ...grpc.CallOption) (*GetArticleStatsResponse, error)
@@ -206,6 +213,16 @@ func (c *articleServiceClient) UpdateArticleTrust(ctx context.Context, in *Updat
 	return out, nil
 }
 
+func (c *articleServiceClient) RepairArticle(ctx context.Context, in *RepairArticleRequest, opts ...grpc.CallOption) (*Article, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Article)
+	err := c.cc.Invoke(ctx, ArticleService_RepairArticle_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *articleServiceClient) GetArticleStats(ctx context.Context, in *GetArticleStatsRequest, opts ...grpc.CallOption) (*GetArticleStatsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetArticleStatsResponse)
@@ -256,6 +273,12 @@ type ArticleServiceServer interface {
 	// article as a new revision. Internal: only the verification service holds
 	// its scope; outside verifiers add records, never scores.
 	UpdateArticleTrust(context.Context, *UpdateArticleTrustRequest) (*Article, error)
+	// RepairArticle writes an inspection's safe repairs (tags, keywords,
+	// references, code blocks) and the trust summary that follows from them as
+	// one revision with cause INSPECTION_REPAIR. It fails with
+	// FAILED_PRECONDITION when the article moved on since the inspected
+	// revision. Internal: only the verification service holds its scope.
+	RepairArticle(context.Context, *RepairArticleRequest) (*Article, error)
 	// GetArticleStats counts articles by status and domain. Internal: feeds
 	// GET /api/v1/stats.
 	GetArticleStats(context.Context, *GetArticleStatsRequest) (*GetArticleStatsResponse, error)
@@ -301,6 +324,9 @@ func (UnimplementedArticleServiceServer) WatchArticles(*WatchArticlesRequest, gr
 }
 func (UnimplementedArticleServiceServer) UpdateArticleTrust(context.Context, *UpdateArticleTrustRequest) (*Article, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateArticleTrust not implemented")
+}
+func (UnimplementedArticleServiceServer) RepairArticle(context.Context, *RepairArticleRequest) (*Article, error) {
+	return nil, status.Error(codes.Unimplemented, "method RepairArticle not implemented")
 }
 func (UnimplementedArticleServiceServer) GetArticleStats(context.Context, *GetArticleStatsRequest) (*GetArticleStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetArticleStats not implemented")
@@ -517,6 +543,24 @@ func _ArticleService_UpdateArticleTrust_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ArticleService_RepairArticle_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RepairArticleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ArticleServiceServer).RepairArticle(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ArticleService_RepairArticle_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ArticleServiceServer).RepairArticle(ctx, req.(*RepairArticleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ArticleService_GetArticleStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetArticleStatsRequest)
 	if err := dec(in); err != nil {
@@ -581,6 +625,10 @@ var ArticleService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateArticleTrust",
 			Handler:    _ArticleService_UpdateArticleTrust_Handler,
+		},
+		{
+			MethodName: "RepairArticle",
+			Handler:    _ArticleService_RepairArticle_Handler,
 		},
 		{
 			MethodName: "GetArticleStats",

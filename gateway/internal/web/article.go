@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -59,6 +60,9 @@ type articleView struct {
 	Versions, Runtimes    []string
 	Endpoint, MarkdownURL string
 	HomeURL, DomainURL    string
+	// Doc, Facts and KeywordsHTML are the templates of the same names run
+	// on this view: the parts of the page that depend on nothing else.
+	Doc, Facts, KeywordsHTML template.HTML
 }
 
 type codeView struct {
@@ -163,7 +167,12 @@ func (s *Site) articlePage(w http.ResponseWriter, r *http.Request, lang, slug st
 	}
 	wg.Wait()
 
-	p := articlePage{A: s.articleView(lang, a)}
+	v, err := s.articleView(lang, a)
+	if err != nil {
+		s.serviceFailure(w, r, lang, err)
+		return
+	}
+	p := articlePage{A: v}
 	p.page = s.newPage(r, lang, p.A.Title.Text, "/articles/"+url.PathEscape(a.GetSlug()))
 	p.Description = p.A.Summary.Text
 	p.MarkdownURL = p.A.MarkdownURL
@@ -241,8 +250,34 @@ func (s *Site) agentView(w http.ResponseWriter, r *http.Request, lang, slug stri
 	s.send(w, r, contentType, body)
 }
 
-// articleView is the article as the page shows it in lang.
-func (s *Site) articleView(lang string, a *articlev1.Article) articleView {
+// articleView is the article as the page shows it in lang, rendered once
+// per revision.
+func (s *Site) articleView(lang string, a *articlev1.Article) (articleView, error) {
+	k := viewKey{id: a.GetId(), revision: a.GetRevision(), lang: lang}
+	if v, ok := s.views.get(k); ok {
+		return v, nil
+	}
+	v := s.renderArticle(lang, a)
+	data := articlePage{page: page{Lang: lang, T: s.texts[lang]}, A: v}
+	for _, f := range []struct {
+		name string
+		out  *template.HTML
+	}{{"doc", &v.Doc}, {"facts", &v.Facts}, {"keywords", &v.KeywordsHTML}} {
+		var b bytes.Buffer
+		if err := s.tmpl["article"].ExecuteTemplate(&b, f.name, data); err != nil {
+			return articleView{}, fmt.Errorf("web: article template %s: %w", f.name, err)
+		}
+		*f.out = template.HTML(b.String())
+	}
+	// What the fragments hold need not be kept twice.
+	v.Content, v.Code, v.FAQ, v.References = "", nil, nil, nil
+	s.views.put(k, v)
+	return v, nil
+}
+
+// renderArticle makes the view of a in lang: its markdown rendered and its
+// code highlighted.
+func (s *Site) renderArticle(lang string, a *articlev1.Article) articleView {
 	t, md := s.texts[lang], s.md[lang]
 	v := articleView{
 		ID: a.GetId(), Slug: a.GetSlug(), Author: a.GetAuthor(),

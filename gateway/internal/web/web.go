@@ -82,7 +82,11 @@ type Site struct {
 	csp       string
 	docs      []apiGroup
 	langs     language.Matcher
+	views     *viewCache
 }
+
+// viewCacheBytes bounds the rendered article views kept between requests.
+const viewCacheBytes = 32 << 20
 
 //go:embed templates/*.html assets/*
 var files embed.FS
@@ -94,7 +98,7 @@ func New(cfg Config) (*Site, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Site{
-		cfg: cfg, texts: allTexts(), md: map[string]*markdown{}, tmpl: map[string]*template.Template{},
+		cfg: cfg, texts: allTexts(), md: map[string]*markdown{}, tmpl: map[string]*template.Template{}, views: newViewCache(viewCacheBytes),
 		// The first language is the default for browsers that ask for neither.
 		langs: language.NewMatcher([]language.Tag{language.English, language.Chinese}),
 	}

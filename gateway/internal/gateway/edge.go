@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -80,7 +79,11 @@ func urlProblem(u *url.URL) string {
 		}
 		for _, v := range values {
 			if !utf8.ValidString(v) {
-				return fmt.Sprintf("query parameter %s is not UTF-8 once percent-decoded; percent-encode the UTF-8 bytes of the text (a page token is passed back exactly as received)", strings.ToValidUTF8(name, "\uFFFD"))
+				hint := ""
+				if name == "pageToken" {
+					hint = " (a page token is passed back exactly as received)"
+				}
+				return fmt.Sprintf("query parameter %s is not UTF-8 once percent-decoded; percent-encode the UTF-8 bytes of the text%s", name, hint)
 			}
 		}
 	}

@@ -345,6 +345,7 @@ func TestBadInputAtTheEdge(t *testing.T) {
 		{"path not UTF-8", anon, "GET", "/api/v1/articles/%ff", nil, "not UTF-8"},
 		{"related path not UTF-8", anon, "GET", "/api/v1/articles/a%C3/related", nil, "not UTF-8"},
 		{"query not UTF-8", anon, "GET", "/api/v1/articles?pageToken=%ff", nil, "pageToken"},
+		{"search query not UTF-8", anon, "GET", "/api/v1/search?q=%ff", nil, "query parameter q is not UTF-8 once percent-decoded; percent-encode the UTF-8 bytes of the text\""},
 		{"query name not UTF-8", anon, "GET", "/api/v1/articles?%fe=1", nil, "not UTF-8"},
 		{"markdown of a path not UTF-8", anon, "GET", "/api/v1/articles/%ff?format=markdown", nil, "not UTF-8"},
 		{"query escape broken", anon, "GET", "/api/v1/articles?pageToken=%zz", nil, "malformed"},

@@ -19,7 +19,7 @@ func searchItems(n int) []*searchv1.SearchItem {
 		items[i] = &searchv1.SearchItem{
 			Id: "art_" + string(rune('a'+i)), Slug: "result-" + string(rune('a'+i)),
 			Title: lt("Result "+string(rune('A'+i)), "结果 "+string(rune('A'+i))), Summary: lt("Summary", "摘要"),
-			Domain: "transport", VerificationStatus: "verified", ConfidenceScore: 90, Snippet: "the <b>matched</b> line",
+			Domain: "transport", VerificationStatus: "verified", ConfidenceScore: 90, Snippet: "4. **the** <b>matched</b> `line` of [a link](https://example.com)",
 		}
 	}
 	return items
@@ -140,8 +140,8 @@ func TestHomeSearch(t *testing.T) {
 				if meta != "Transport Verified Confidence Score 90%" {
 					t.Errorf("result meta %q", meta)
 				}
-				if got := results.texts("p.summary")[0]; got != "the <b>matched</b> line" {
-					t.Errorf("snippet %q: it must stay text", got)
+				if got := results.texts("p.summary")[0]; got != "the <b>matched</b> line of a link" {
+					t.Errorf("snippet %q: want its markdown read as text, and markup kept as text", got)
 				}
 				if l := tc.search.last; l.GetLang() != "en" || l.GetPageSize() != resultsPerPage {
 					t.Errorf("search request %v", l)

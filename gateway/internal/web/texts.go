@@ -6,8 +6,8 @@ import "buzhou.dev/platform/vocab"
 // phrase; those with verbs (%s, %d) are fmt formats. Labels of the API's
 // vocabulary (domains, statuses, …) are keyed by the vocab values.
 type texts struct {
-	LangName, SiteName, Tagline, SkipToContent, SiteNav, LanguageNav, Home, APIDocs string
-	ForAgents, Copyright                                                            string
+	LangName, SiteName, Tagline, SkipToContent, SiteNav, Home, APIDocs string
+	ForAgents, Copyright                                               string
 
 	// Home.
 	IntroTitle, Intro, IntroAgents                                                          string
@@ -20,7 +20,7 @@ type texts struct {
 	Breadcrumb, Author, Published, Updated, AgentView, Markdown, JSON                   string
 	Code, Runnable, ExpectedOutput, Copy, Copied, FAQ, References                       string
 	Records, RecordsShown, NoRecords, RecordsFallback, RecordID, VerifierID, RuntimeEnv string
-	Notes, Problems, NoProblems, ProblemsNotYet, ProblemsDown, Reports                  string
+	Notes, Problems, NoProblems, ProblemsNotYet, ProblemsDown                           string
 	Tags, ArticleInfo, ArticleID, ConfidenceScore, RiskLevel, LastInspected, NotYet     string
 	ApplicableVersions, Runtimes, Any, APIAccess, APIAccessHint, CopyEndpoint           string
 	FullAPIDocs, Related, Keywords, KeywordsHint, LocaleMissing, Deprecated, Details    string
@@ -46,7 +46,7 @@ func allTexts() map[string]*texts {
 func english() *texts {
 	return &texts{
 		LangName: "English", SiteName: "Buzhou", Tagline: "Executable Knowledge Hub for AI Agents",
-		SkipToContent: "Skip to content", SiteNav: "Site", LanguageNav: "Language", Home: "Home", APIDocs: "API Docs",
+		SkipToContent: "Skip to content", SiteNav: "Site", Home: "Home", APIDocs: "API Docs",
 		ForAgents: "For agents", Copyright: "© %d Buzhou. All rights reserved.",
 
 		IntroTitle: "What Buzhou is",
@@ -77,7 +77,6 @@ func english() *texts {
 		Problems: "Open Problem Reports", NoProblems: "No open problem reports.",
 		ProblemsNotYet: "Problem reports are not available on this server yet.",
 		ProblemsDown:   "Problem reports cannot be loaded right now.",
-		Reports:        "reports",
 		Tags:           "Tags", ArticleInfo: "Article Info", ArticleID: "Article ID", ConfidenceScore: "Confidence Score",
 		RiskLevel: "Risk Level", LastInspected: "Last Inspected", NotYet: "Not yet", ApplicableVersions: "Applicable Versions",
 		Runtimes: "Runtimes", Any: "Any",
@@ -139,7 +138,7 @@ func english() *texts {
 func chinese() *texts {
 	return &texts{
 		LangName: "中文", SiteName: "不周山", Tagline: "面向 AI 智能体的可执行知识库",
-		SkipToContent: "跳到正文", SiteNav: "站点", LanguageNav: "语言", Home: "首页", APIDocs: "API 文档",
+		SkipToContent: "跳到正文", SiteNav: "站点", Home: "首页", APIDocs: "API 文档",
 		ForAgents: "面向智能体", Copyright: "© %d 不周山 Buzhou。保留所有权利。",
 
 		IntroTitle:  "不周山是什么",
@@ -168,7 +167,6 @@ func chinese() *texts {
 		Problems: "未解决的问题报告", NoProblems: "没有未解决的问题报告。",
 		ProblemsNotYet: "本服务器暂未提供问题报告。",
 		ProblemsDown:   "问题报告暂时无法加载。",
-		Reports:        "次报告",
 		Tags:           "标签", ArticleInfo: "文章信息", ArticleID: "文章 ID", ConfidenceScore: "可信度",
 		RiskLevel: "风险等级", LastInspected: "最近巡检", NotYet: "尚未", ApplicableVersions: "适用版本",
 		Runtimes: "运行时", Any: "不限",

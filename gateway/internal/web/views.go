@@ -177,11 +177,24 @@ func (s *Site) searchItem(lang string, it *searchv1.SearchItem) item {
 		Domain: newBadge(t.Domains, it.GetDomain()), Status: newBadge(t.Statuses, it.GetVerificationStatus()),
 		Confidence: fmt.Sprintf("%s %d%%", t.ConfidenceScore, it.GetConfidenceScore()),
 	}
-	if sn := strings.TrimSpace(it.GetSnippet()); sn != "" {
+	if sn := plainSnippet(it.GetSnippet()); sn != "" {
 		// The snippet is in the requested language when it can be.
 		v.Summary = localized{Text: sn, Lang: lang}
 	}
 	return v
+}
+
+var (
+	snippetMarker = regexp.MustCompile(`^(?:#{1,6}\s+|[-*+>]\s+|\d{1,3}[.)]\s+)+`)
+	snippetLink   = regexp.MustCompile(`!?\[([^\]]*)\]\([^)]*\)`)
+)
+
+// plainSnippet reads a snippet, a line of an article's markdown, as text:
+// without list and heading markers, emphasis, backticks or link targets.
+func plainSnippet(s string) string {
+	s = snippetMarker.ReplaceAllString(strings.TrimSpace(s), "")
+	s = snippetLink.ReplaceAllString(s, "$1")
+	return strings.TrimSpace(strings.NewReplacer("**", "", "__", "", "`", "").Replace(s))
 }
 
 // articleURL is the page of an article; slugs are server-made, but escaped

@@ -166,7 +166,8 @@ func (s *Site) Mount(mux *http.ServeMux, wrap func(http.Handler) http.Handler, n
 			notFound.ServeHTTP(w, r)
 			return
 		}
-		s.notFound(w, r, s.langOf(r), s.texts[s.langOf(r)].NotFound)
+		lang := s.langOf(r)
+		s.notFound(w, r, lang, s.texts[lang].NotFound)
 	}))
 }
 

@@ -159,6 +159,11 @@ func TestHomeSearch(t *testing.T) {
 			if tc.pageText != "" && !strings.Contains(results.text("nav.pager"), tc.pageText) {
 				t.Errorf("pager %q", results.text("nav.pager"))
 			}
+			for _, nav := range results.all("nav") {
+				if attr(nav, "aria-label") == "" {
+					t.Error("a navigation landmark without a name")
+				}
+			}
 		})
 	}
 }
@@ -176,6 +181,9 @@ func TestHomeDomainPaging(t *testing.T) {
 	d := parseHTML(t, get(t, h, "/zh/?domain=transport").Body.String())
 	if n := len(d.all("#results a.title")); n != resultsPerPage {
 		t.Fatalf("%d on the first page", n)
+	}
+	if label := attr(d.one("#results nav.pager"), "aria-label"); label != "结果分页" {
+		t.Errorf("the pager is labelled %q", label)
 	}
 	next := attr(d.one(`#results a[rel=next]`), "href")
 	d = parseHTML(t, get(t, h, next).Body.String())

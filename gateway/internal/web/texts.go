@@ -10,11 +10,11 @@ type texts struct {
 	ForAgents, Copyright                                               string
 
 	// Home.
-	IntroTitle, Intro, IntroAgents                                                          string
-	SearchTitle, SearchLabel, SearchPlaceholder, DomainFilter, AnyDomain                    string
-	StatusFilter, AnyStatus, SearchButton, ResultsFor, ResultCount, NoResults               string
-	SearchNotYet, SearchDown, QueryTooLong, StatusNeedsQuery, Previous, Next, First, PageOf string
-	Recent, Featured, ByDomain, ArticlesIn, NoArticles, ListDown                            string
+	IntroTitle, Intro, IntroAgents                                                                 string
+	SearchTitle, SearchLabel, SearchPlaceholder, DomainFilter, AnyDomain                           string
+	StatusFilter, AnyStatus, SearchButton, ResultsFor, ResultCount, NoResults                      string
+	SearchNotYet, SearchDown, QueryTooLong, StatusNeedsQuery, Previous, Next, First, PageOf, Pages string
+	Recent, Featured, ByDomain, ArticlesIn, NoArticles, ListDown                                   string
 
 	// Article.
 	Breadcrumb, Author, Published, Updated, AgentView, Markdown, JSON                   string
@@ -61,7 +61,7 @@ func english() *texts {
 		SearchDown:       "Search cannot be reached right now; try again in a few seconds.",
 		QueryTooLong:     "The search is longer than %d bytes; the first lines of an error message are enough.",
 		StatusNeedsQuery: "Type what you are looking for to filter by verification status.",
-		Previous:         "Previous", Next: "Next", First: "First page", PageOf: "Page %d of %d",
+		Previous:         "Previous", Next: "Next", First: "First page", PageOf: "Page %d of %d", Pages: "Result pages",
 		Recent: "Recent articles", Featured: "Featured articles", ByDomain: "Articles by domain", ArticlesIn: "Articles in %s",
 		NoArticles: "No articles yet.", ListDown: "Articles cannot be loaded right now; try again in a few seconds.",
 
@@ -151,7 +151,7 @@ func chinese() *texts {
 		SearchDown:       "搜索服务暂时无法连接，请稍后重试。",
 		QueryTooLong:     "搜索内容超过 %d 字节；错误信息的前几行就足够了。",
 		StatusNeedsQuery: "按验证状态筛选前，请先输入要查找的内容。",
-		Previous:         "上一页", Next: "下一页", First: "第一页", PageOf: "第 %d 页，共 %d 页",
+		Previous:         "上一页", Next: "下一页", First: "第一页", PageOf: "第 %d 页，共 %d 页", Pages: "结果分页",
 		Recent: "最新文章", Featured: "精选文章", ByDomain: "按领域浏览", ArticlesIn: "%s 领域的文章",
 		NoArticles: "还没有文章。", ListDown: "文章暂时无法加载，请稍后重试。",
 

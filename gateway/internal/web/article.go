@@ -178,7 +178,7 @@ func (s *Site) articlePage(w http.ResponseWriter, r *http.Request, lang, slug st
 	p.MarkdownURL = p.A.MarkdownURL
 	p.APIEndpoint = p.A.Endpoint
 	p.AgentComment = agentComment("GET " + p.A.Endpoint + " (JSON) or GET " + p.A.MarkdownURL + " (markdown)")
-	p.Alternates = s.alternatesOf(r, a, p.Alternates)
+	p.Alternates = alternatesOf(a, p.Alternates)
 	w.Header().Set("X-Agent-API-Endpoint", p.A.Endpoint)
 
 	p.Records = s.records(ctx, w, lang, a, recs, recErr)
@@ -333,7 +333,7 @@ func (s *Site) renderArticle(lang string, a *articlev1.Article) articleView {
 // alternatesOf keeps the hreflang alternates of languages the article is
 // written in: a version that would only show the other language's text is
 // not an alternate.
-func (s *Site) alternatesOf(r *http.Request, a *articlev1.Article, all []link) []link {
+func alternatesOf(a *articlev1.Article, all []link) []link {
 	var out []link
 	for _, l := range all {
 		if l.Lang == "x-default" || textOf(a.GetContent(), l.Lang) != "" {

@@ -330,6 +330,11 @@ func TestArticleSections(t *testing.T) {
 			problems: []string{"Outdated · medium Reported as outdated openai 2.0 renamed it"}, related: []string{"An old fix"},
 		},
 		{
+			name: "search does not know the article yet", search: &fakeSearch{err: status.Error(codes.NotFound, "not indexed")}, verification: &fakeVerification{err: unimplemented},
+			records: []string{"Inspection Bot", "Claude Agent Verifier", "句芒(goumang)"}, recordsNote: "12 records in all; the newest 3 are shown.",
+			problemsNote: "Problem reports are not available on this server yet.", related: []string{"HTTP 429: back off with jitter"},
+		},
+		{
 			name: "nothing to show", search: &fakeSearch{}, verification: &fakeVerification{runs: []*verificationv1.InspectionRun{{}}},
 			recordsNote: "12 records in all; the newest 0 are shown.", problemsNote: "No open problem reports.",
 		},

@@ -153,6 +153,10 @@ func (s *Site) sectionOf(ctx context.Context, w http.ResponseWriter, what string
 		return sectionShown
 	case status.Code(err) == codes.Unimplemented:
 		return sectionNotYet
+	case status.Code(err) == codes.NotFound:
+		// The service does not know the article yet (search indexes it a
+		// moment after it is published): nothing to log.
+		return sectionDown
 	case !errors.Is(ctx.Err(), context.Canceled):
 		s.cfg.Log.WarnContext(ctx, "page section left out", "section", what, "err", err, "request_id", requestID(w))
 	}

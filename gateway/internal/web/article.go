@@ -148,9 +148,15 @@ func (s *Site) articlePage(w http.ResponseWriter, r *http.Request, lang, slug st
 	wg.Go(func() {
 		runs, runErr = s.cfg.Verification.ListInspectionRuns(sctx, &verificationv1.ListInspectionRunsRequest{IdOrSlug: slug, PageSize: 1})
 	})
-	wg.Go(func() {
-		related, relatErr = s.cfg.Search.ListRelatedArticles(sctx, &searchv1.ListRelatedArticlesRequest{IdOrSlug: slug, Limit: relatedShown})
-	})
+	relatedItems, relatedKept := s.related.get(slug)
+	if !relatedKept {
+		wg.Go(func() {
+			related, relatErr = s.cfg.Search.ListRelatedArticles(sctx, &searchv1.ListRelatedArticlesRequest{IdOrSlug: slug, Limit: relatedShown})
+			if relatErr == nil {
+				s.related.put(slug, related.GetItems())
+			}
+		})
+	}
 	a, err := s.cfg.Articles.GetArticle(ctx, &articlev1.GetArticleRequest{IdOrSlug: slug})
 	if err != nil {
 		scancel()
@@ -183,12 +189,15 @@ func (s *Site) articlePage(w http.ResponseWriter, r *http.Request, lang, slug st
 
 	p.Records = s.records(ctx, w, lang, a, recs, recErr)
 	p.Problems = s.problems(ctx, w, lang, runs, runErr)
-	if s.sectionOf(ctx, w, "related articles", relatErr) == sectionShown {
-		for _, it := range related.GetItems() {
-			p.Related = append(p.Related, s.searchItem(lang, it))
-		}
-	} else {
+	switch {
+	case relatedKept:
+	case s.sectionOf(ctx, w, "related articles", relatErr) == sectionShown:
+		relatedItems = related.GetItems()
+	default:
 		p.Related = s.relatedByID(ctx, lang, a.GetRelatedIds())
+	}
+	for _, it := range relatedItems {
+		p.Related = append(p.Related, s.searchItem(lang, it))
 	}
 	p.LD = s.jsonLD(r, lang, a, p.A)
 	s.render(w, r, "article", http.StatusOK, p)

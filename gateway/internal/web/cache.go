@@ -3,71 +3,92 @@ package web
 import (
 	"container/list"
 	"sync"
+	"time"
 )
 
-// viewCache keeps the rendered views of recently read articles, most
-// recently used first, within a budget of bytes. Highlighting an article's
-// code costs milliseconds; the view depends only on the article's revision
-// and the language, so a cached one is exactly what rendering would make.
-type viewCache struct {
+// lru keeps values by key, most recently used first, within a budget of
+// bytes (as size measures them); with a ttl, a value older than that is no
+// longer returned. It holds what costs the site most to make again: an
+// article's rendered view, the related list the search service computes.
+type lru[K comparable, V any] struct {
 	mu     sync.Mutex
 	budget int
 	used   int
-	order  *list.List // of *cached, most recent at the front
-	byKey  map[viewKey]*list.Element
+	ttl    time.Duration
+	size   func(V) int
+	now    func() time.Time
+	order  *list.List // of *entry[K, V], most recent at the front
+	byKey  map[K]*list.Element
 }
 
-// viewKey names a view: every write to an article, trust write-backs
-// included, makes a new revision.
+type entry[K comparable, V any] struct {
+	key  K
+	val  V
+	size int
+	at   time.Time
+}
+
+// newLRU returns an empty cache; ttl 0 keeps values until they are dropped
+// for room.
+func newLRU[K comparable, V any](budget int, ttl time.Duration, size func(V) int) *lru[K, V] {
+	return &lru[K, V]{budget: budget, ttl: ttl, size: size, now: time.Now, order: list.New(), byKey: map[K]*list.Element{}}
+}
+
+func (c *lru[K, V]) get(k K) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var zero V
+	e, ok := c.byKey[k]
+	if !ok {
+		return zero, false
+	}
+	en := e.Value.(*entry[K, V])
+	if c.ttl > 0 && c.now().Sub(en.at) >= c.ttl {
+		c.remove(e)
+		return zero, false
+	}
+	c.order.MoveToFront(e)
+	return en.val, true
+}
+
+// put keeps v under k, in place of what k held, dropping the least recently
+// used values to stay within the budget; a value larger than the whole
+// budget is not kept.
+func (c *lru[K, V]) put(k K, v V) {
+	size := c.size(v)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.byKey[k]; ok {
+		c.remove(e)
+	}
+	if size > c.budget {
+		return
+	}
+	c.byKey[k] = c.order.PushFront(&entry[K, V]{key: k, val: v, size: size, at: c.now()})
+	c.used += size
+	for c.used > c.budget {
+		c.remove(c.order.Back())
+	}
+}
+
+func (c *lru[K, V]) remove(e *list.Element) {
+	en := e.Value.(*entry[K, V])
+	c.order.Remove(e)
+	delete(c.byKey, en.key)
+	c.used -= en.size
+}
+
+// viewKey names an article's view: every write to an article, trust
+// write-backs included, makes a new revision, so a view kept under its
+// revision is exactly what rendering would make again.
 type viewKey struct {
 	id       string
 	revision int32
 	lang     string
 }
 
-type cached struct {
-	key  viewKey
-	view articleView
-	size int
-}
-
-func newViewCache(budget int) *viewCache {
-	return &viewCache{budget: budget, order: list.New(), byKey: map[viewKey]*list.Element{}}
-}
-
-func (c *viewCache) get(k viewKey) (articleView, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.byKey[k]
-	if !ok {
-		return articleView{}, false
-	}
-	c.order.MoveToFront(e)
-	return e.Value.(*cached).view, true
-}
-
-// put keeps v, dropping the least recently used views to stay within the
-// budget; a view larger than the whole budget is not kept.
-func (c *viewCache) put(k viewKey, v articleView) {
-	size := v.size()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.byKey[k]; ok || size > c.budget {
-		return
-	}
-	c.byKey[k] = c.order.PushFront(&cached{key: k, view: v, size: size})
-	c.used += size
-	for c.used > c.budget {
-		last := c.order.Back()
-		old := last.Value.(*cached)
-		c.order.Remove(last)
-		delete(c.byKey, old.key)
-		c.used -= old.size
-	}
-}
-
-// size approximates the bytes a cached view holds: its rendered fragments
+// viewSize approximates the bytes a kept view holds: its rendered fragments
 // and texts.
-func (v articleView) size() int {
+func viewSize(v articleView) int {
 	return 1024 + len(v.Title.Text) + len(v.Summary.Text) + len(v.Doc) + len(v.Facts) + len(v.KeywordsHTML)
 }

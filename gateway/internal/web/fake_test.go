@@ -112,6 +112,8 @@ type fakeSearch struct {
 	err     error
 	// last is the last search request.
 	last *searchv1.SearchRequest
+	// relatedCalls counts ListRelatedArticles calls.
+	relatedCalls int
 }
 
 func (f *fakeSearch) Search(_ context.Context, in *searchv1.SearchRequest, _ ...grpc.CallOption) (*searchv1.SearchResponse, error) {
@@ -134,6 +136,7 @@ func (f *fakeSearch) Search(_ context.Context, in *searchv1.SearchRequest, _ ...
 }
 
 func (f *fakeSearch) ListRelatedArticles(context.Context, *searchv1.ListRelatedArticlesRequest, ...grpc.CallOption) (*searchv1.ListRelatedArticlesResponse, error) {
+	f.relatedCalls++
 	if f.err != nil {
 		return nil, f.err
 	}

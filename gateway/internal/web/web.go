@@ -23,10 +23,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"golang.org/x/text/language"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	"buzhou.dev/platform/vocab"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
@@ -82,11 +84,19 @@ type Site struct {
 	csp       string
 	docs      []apiGroup
 	langs     language.Matcher
-	views     *viewCache
+	views     *lru[viewKey, articleView]
+	related   *lru[string, []*searchv1.SearchItem]
 }
 
-// viewCacheBytes bounds the rendered article views kept between requests.
-const viewCacheBytes = 32 << 20
+const (
+	// viewCacheBytes bounds the rendered article views kept between requests.
+	viewCacheBytes = 32 << 20
+	// relatedCacheBytes bounds the related lists kept, each for relatedTTL:
+	// computing one costs the search service about what reading the
+	// article costs, and the list only changes as other articles do.
+	relatedCacheBytes = 4 << 20
+	relatedTTL        = time.Minute
+)
 
 //go:embed templates/*.html assets/*
 var files embed.FS
@@ -98,7 +108,9 @@ func New(cfg Config) (*Site, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Site{
-		cfg: cfg, texts: allTexts(), md: map[string]*markdown{}, tmpl: map[string]*template.Template{}, views: newViewCache(viewCacheBytes),
+		cfg: cfg, texts: allTexts(), md: map[string]*markdown{}, tmpl: map[string]*template.Template{},
+		views:   newLRU[viewKey](viewCacheBytes, 0, viewSize),
+		related: newLRU[string](relatedCacheBytes, relatedTTL, relatedSize),
 		// The first language is the default for browsers that ask for neither.
 		langs: language.NewMatcher([]language.Tag{language.English, language.Chinese}),
 	}
@@ -211,4 +223,13 @@ func otherLang(lang string) string {
 		return vocab.LangEN
 	}
 	return vocab.LangZH
+}
+
+// relatedSize is the bytes a kept related list holds.
+func relatedSize(items []*searchv1.SearchItem) int {
+	n := 256
+	for _, it := range items {
+		n += proto.Size(it)
+	}
+	return n
 }

@@ -65,6 +65,10 @@ type Config struct {
 	ServiceKey string `env:"BUZHOU_GATEWAY_SERVICE_KEY"`
 	// UsageFlushEvery is how often agent call counts are sent to the identity service.
 	UsageFlushEvery time.Duration `env:"BUZHOU_USAGE_FLUSH_EVERY, default=10s"`
+	// PublicURL is the site's address for readers (e.g. https://buzhou.example),
+	// for the absolute links of the sitemap, llms.txt and the pages; empty,
+	// each request's own scheme and Host.
+	PublicURL string `env:"BUZHOU_PUBLIC_URL"`
 	// KeyCacheTTL is how long an accepted key is cached. Revocations are
 	// pushed at once; this bounds them only while that push is down.
 	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
@@ -154,8 +158,9 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 			Log:                 log,
 			Metrics:             m,
 		},
-		Agents:  tracker,
-		Metrics: m,
+		Agents:    tracker,
+		Metrics:   m,
+		PublicURL: cfg.PublicURL,
 	}, up, log)
 	if err != nil {
 		return err

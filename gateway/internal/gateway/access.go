@@ -61,7 +61,7 @@ func (a *Access) Middleware(next http.Handler) http.Handler {
 		ip := ratelimit.IPKey(a.ClientIP.Of(r))
 		secret, err := credentials(r)
 		if err == nil && secret == "" {
-			if a.allow(w, r, ip, a.AnonPerMinute, metrics.LimitIP, "this client address (send an API key for a higher limit)") {
+			if a.allow(w, r, ip, a.AnonPerMinute, metrics.LimitIP, "this client address (send an API key for a higher limit)", tooMany) {
 				next.ServeHTTP(w, r)
 			}
 			return
@@ -83,15 +83,37 @@ func (a *Access) Middleware(next http.Handler) http.Handler {
 			limit = a.KeyPerMinute
 		}
 		// The rate limit first: a call it refuses must not use up the quota.
-		if a.allow(w, r, "key:"+p.KeyID, limit, metrics.LimitKey, "API key "+p.KeyID) && a.useQuota(w, r, p) {
+		if a.allow(w, r, "key:"+p.KeyID, limit, metrics.LimitKey, "API key "+p.KeyID, tooMany) && a.useQuota(w, r, p) {
 			next.ServeHTTP(w, r)
 		}
 	})
 }
 
-// allow takes a token from bucket; it answers 429 and returns false when
-// there is none.
-func (a *Access) allow(w http.ResponseWriter, r *http.Request, bucket string, perMinute int, kind metrics.LimitKind, who string) bool {
+// Pages limits the web pages and discovery documents. They are anonymous
+// reads like the API's, so each takes a token from the client address's
+// anonymous bucket, the one its API reads draw on too; a key changes
+// nothing, since pages never use one (they show what a public read shows).
+// refused answers a refusal (the web's own 429 page). A nil Access limits
+// nothing.
+func (a *Access) Pages(next http.Handler, refused func(http.ResponseWriter, *http.Request, string)) http.Handler {
+	if a == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.allow(w, r, ratelimit.IPKey(a.ClientIP.Of(r)), a.AnonPerMinute, metrics.LimitIP, "this client address", refused) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// tooMany is the API's 429.
+func tooMany(w http.ResponseWriter, r *http.Request, msg string) {
+	writeError(w, r, http.StatusTooManyRequests, codes.ResourceExhausted, msg)
+}
+
+// allow takes a token from bucket; it answers 429 with refused and returns
+// false when there is none.
+func (a *Access) allow(w http.ResponseWriter, r *http.Request, bucket string, perMinute int, kind metrics.LimitKind, who string, refused func(http.ResponseWriter, *http.Request, string)) bool {
 	d, err := a.Limiter.Allow(r.Context(), bucket, ratelimit.Limit{PerMinute: perMinute})
 	if err != nil {
 		// A limiter outage must not take the API down with it.
@@ -101,8 +123,7 @@ func (a *Access) allow(w http.ResponseWriter, r *http.Request, bucket string, pe
 	ratelimit.WriteHeaders(w.Header(), d)
 	if !d.Allowed {
 		a.Metrics.RateLimited(kind)
-		writeError(w, r, http.StatusTooManyRequests, codes.ResourceExhausted,
-			fmt.Sprintf("rate limit of %d requests per minute exceeded for %s; retry after %d s", d.Limit, who, ceilSeconds(d.RetryAfter)))
+		refused(w, r, fmt.Sprintf("rate limit of %d requests per minute exceeded for %s; retry after %d s", d.Limit, who, ceilSeconds(d.RetryAfter)))
 	}
 	return d.Allowed
 }
@@ -158,7 +179,7 @@ func (a *Access) refuse(w http.ResponseWriter, r *http.Request, ip, secret strin
 	}
 	a.Metrics.RateLimited(kind)
 	ratelimit.WriteHeaders(w.Header(), *refused)
-	writeError(w, r, http.StatusTooManyRequests, codes.ResourceExhausted, fmt.Sprintf(refusal, refused.Limit, ceilSeconds(refused.RetryAfter)))
+	tooMany(w, r, fmt.Sprintf(refusal, refused.Limit, ceilSeconds(refused.RetryAfter)))
 }
 
 // useQuota counts the call against the key's quotas, if it has any; it
@@ -178,7 +199,7 @@ func (a *Access) useQuota(w http.ResponseWriter, r *http.Request, p *auth.Princi
 	}
 	a.Metrics.RateLimited(metrics.LimitQuota)
 	ratelimit.WriteQuotaHeaders(w.Header(), q, time.Now())
-	writeError(w, r, http.StatusTooManyRequests, codes.ResourceExhausted, q.Message())
+	tooMany(w, r, q.Message())
 	return false
 }
 

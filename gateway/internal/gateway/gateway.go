@@ -27,8 +27,12 @@ import (
 
 	"buzhou.dev/gateway/internal/agents"
 	"buzhou.dev/gateway/internal/openapi"
+	"buzhou.dev/gateway/internal/web"
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/metrics"
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
+	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
 )
 
 // Config configures the gateway's HTTP behaviour.
@@ -41,6 +45,9 @@ type Config struct {
 	Agents *agents.Tracker
 	// Metrics records requests by route and serves GET /metrics; nil does neither.
 	Metrics *metrics.Part
+	// PublicURL is the site's address for readers, for the web pages'
+	// absolute links; empty, each request's own.
+	PublicURL string
 }
 
 // Upstreams are the connections to the services, one per service.
@@ -98,9 +105,18 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
 	})
 	mux.Handle("GET /readyz", readiness(up))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, http.StatusNotFound, codes.NotFound, fmt.Sprintf("nothing at %s; the API is under /api/v1, see /openapi.json", r.URL.Path))
+	site, err := web.New(web.Config{
+		Articles: articlev1.NewArticleServiceClient(up.Article), Search: searchv1.NewSearchServiceClient(up.Search),
+		Verification: verificationv1.NewVerificationServiceClient(up.Verification),
+		PublicURL:    cfg.PublicURL, OpenAPI: openapi.Document(), Log: log,
 	})
+	if err != nil {
+		return nil, err
+	}
+	site.Mount(mux, func(h http.Handler) http.Handler { return agentHeaders(cfg.Access.Pages(h, site.TooManyRequests)) },
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, r, http.StatusNotFound, codes.NotFound, fmt.Sprintf("nothing at %s; the API is under /api/v1, see /openapi.json", r.URL.Path))
+		}))
 	return withRequestID(edgeHeaders(observeHTTP(cfg.Metrics, mux, limitBody(cfg.MaxBodyBytes, recoverPanics(log, mux))))), nil
 }
 

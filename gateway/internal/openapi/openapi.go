@@ -24,3 +24,6 @@ func Handler() http.Handler {
 		http.ServeContent(w, r, "openapi.json", time.Time{}, bytes.NewReader(spec))
 	})
 }
+
+// Document returns the document itself, for pages made from it.
+func Document() []byte { return bytes.Clone(spec) }

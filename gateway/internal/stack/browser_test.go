@@ -14,11 +14,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"buzhou.dev/platform/auth"
-	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
 // chromium finds Debian's chromium (or another Chrome) on PATH.
@@ -56,7 +52,7 @@ func TestBrowser(t *testing.T) {
 	first := must(t, api.do("GET", "/api/v1/articles?pageSize=1", nil), http.StatusOK).json(t)["articles"].([]any)[0].(map[string]any)
 	slug := first["slug"].(string)
 	title := first["title"].(map[string]any)
-	writeTrust(t, s, first["id"].(string))
+	verifyThrice(t, s, first["id"].(string))
 	shots := t.ArtifactDir()
 
 	// A hang ends the test; nothing here is timed.
@@ -187,32 +183,20 @@ func TestBrowser(t *testing.T) {
 	t.Logf("screenshots in %s", shots)
 }
 
-// writeTrust gives an article the trust summary the verification service
-// writes back (a record of each result, a risk level, an inspection time),
-// through the internal RPC with that service's own key, so that the page
-// shows its timeline.
-func writeTrust(t *testing.T, s *Stack, id string) {
+// verifyThrice files three records by three verifiers through the API, so the
+// page's timeline shows a pass, a failure and a partial result as the
+// verification service keeps them.
+func verifyThrice(t *testing.T, s *Stack, id string) {
 	t.Helper()
-	svc := articlev1.NewArticleServiceClient(grpcConn(t, s.ArticleAddr, s.ServiceKeys[auth.ServiceVerification]))
-	now := time.Now().UTC()
-	rec := func(id, name, typ, result, os, runtime, version, notes string, ago time.Duration) *articlev1.VerificationRecordSummary {
-		return &articlev1.VerificationRecordSummary{
-			Id: id, Verifier: &articlev1.VerifierRef{Id: "prn_" + id, Name: name, Type: typ}, Result: result,
-			Environment: &articlev1.VerificationEnvironment{Os: os, Runtime: runtime, RuntimeVersion: version},
-			Notes:       notes, VerifiedAt: timestamppb.New(now.Add(-ago)),
-		}
-	}
-	_, err := svc.UpdateArticleTrust(t.Context(), &articlev1.UpdateArticleTrustRequest{
-		ArticleId: id, VerificationStatus: proto.String("partial"), ConfidenceScore: proto.Int32(84), RiskLevel: proto.String("low"),
-		LastInspectedAt: timestamppb.New(now.Add(-time.Hour)),
-		Verifications: &articlev1.VerificationSummary{Count: 3, Recent: []*articlev1.VerificationRecordSummary{
-			rec("rec_demo3", "Inspection Bot", "official_bot", "partial", "server", "inspection-worker", "v1", "Auto-repair applied, but unresolved findings remain.", time.Hour),
-			rec("rec_demo2", "Sandbox Runner", "official_bot", "failed", "Linux", "Python", "3.12", "Code block 2 exited with status 1 on Python 3.12.", 26*time.Hour),
-			rec("rec_demo1", "Demo Agent", "third_party_agent", "passed", "macOS", "Python", "3.11", "The header checker printed OK for both header styles.", 50*time.Hour),
-		}},
-	})
-	if err != nil {
-		t.Fatalf("write the trust summary: %v", err)
+	admin := newClient(t, s, testAdminKey)
+	for _, r := range []struct{ name, result, os, notes string }{
+		{"Demo Agent", "passed", "macOS", "The header checker printed OK for both header styles."},
+		{"Demo Runner", "failed", "Linux", "Code block 2 exited with status 1 on Python 3.12."},
+		{"Demo Expert", "partial", "Windows", "The curl example needs quoting changes on PowerShell."},
+	} {
+		body := record(r.result, r.os)
+		body["notes"] = r.notes
+		must(t, verifierKey(t, s, admin, r.name).do("POST", path("/api/v1/articles/%s/verifications", id), body), http.StatusCreated)
 	}
 }
 

@@ -68,10 +68,11 @@ type Config struct {
 	// KeyCacheTTL is how long an accepted key is cached. Revocations are
 	// pushed at once; this bounds them only while that push is down.
 	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
+	// Shutdown is how the gateway leaves on SIGTERM: /readyz answers 503
+	// for the drain while everything else is served, then in-flight
+	// requests get the timeout.
+	Shutdown grpcx.Shutdown
 }
-
-// shutdownGrace is how long in-flight requests get after SIGTERM.
-const shutdownGrace = 10 * time.Second
 
 // Run serves HTTP on lis until ctx ends; its metrics go to the part
 // "gateway" of reg, and GET /metrics serves all of reg. Fields of cfg left
@@ -141,6 +142,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	go func() { defer close(trackerDone); tracker.Run(ctx) }()
 	defer func() { <-trackerDone }()
 
+	draining := make(chan struct{})
 	h, err := gateway.New(ctx, gateway.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Access: &gateway.Access{
@@ -154,8 +156,9 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 			Log:                 log,
 			Metrics:             m,
 		},
-		Agents:  tracker,
-		Metrics: m,
+		Agents:   tracker,
+		Metrics:  m,
+		Draining: draining,
 	}, up, log)
 	if err != nil {
 		return err
@@ -176,7 +179,9 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	close(draining)
+	cfg.Shutdown.WaitDrain(log)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.StopTimeout())
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -41,6 +41,9 @@ type Config struct {
 	Agents *agents.Tracker
 	// Metrics records requests by route and serves GET /metrics; nil does neither.
 	Metrics *metrics.Part
+	// Draining, once closed, turns /readyz to 503 while everything else is
+	// still served: the gateway is shutting down. nil never drains.
+	Draining <-chan struct{}
 }
 
 // Upstreams are the connections to the services, one per service.
@@ -96,7 +99,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
 	})
-	mux.Handle("GET /readyz", readiness(up))
+	mux.Handle("GET /readyz", readiness(up, cfg.Draining))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, codes.NotFound, fmt.Sprintf("nothing at %s; the API is under /api/v1, see /openapi.json", r.URL.Path))
 	})

@@ -40,6 +40,8 @@ type Config struct {
 	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
 	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
 	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
+	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
+	Shutdown grpcx.Shutdown
 }
 
 // Run serves the article service on lis until ctx ends; its metrics go to
@@ -78,7 +80,8 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	}
 	defer ids.Close()
 	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log),
-		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}))
+		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}),
+		grpcx.WithShutdown(cfg.Shutdown))
 	articlev1.RegisterArticleServiceServer(g.GRPC, srv)
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

@@ -33,6 +33,8 @@ type Config struct {
 	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
 	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
 	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
+	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
+	Shutdown grpcx.Shutdown
 }
 
 type server struct {
@@ -54,7 +56,8 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	defer ids.Close()
 	// No checks yet: the search service has no store and needs no upstream
 	// to answer (Unimplemented, for now).
-	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log), grpcx.WithMetrics(m, cfg.MetricsAddr))
+	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log), grpcx.WithMetrics(m, cfg.MetricsAddr),
+		grpcx.WithShutdown(cfg.Shutdown))
 	searchv1.RegisterSearchServiceServer(g.GRPC, server{})
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

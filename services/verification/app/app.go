@@ -42,6 +42,8 @@ type Config struct {
 	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
 	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
 	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
+	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
+	Shutdown grpcx.Shutdown
 }
 
 // ServiceKeys holds the secret of each service identity (see
@@ -92,7 +94,8 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 
 	// Keys are checked here against the store itself, with no cache.
 	g := grpcx.NewServer(log, auth.NewGuard(ids, cfg.FailedAuthPerMinute, log),
-		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}))
+		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}),
+		grpcx.WithShutdown(cfg.Shutdown))
 	identityv1.RegisterIdentityServiceServer(g.GRPC, ids)
 	verificationv1.RegisterVerificationServiceServer(g.GRPC, stats.New(articlev1.NewArticleServiceClient(articleConn), usage{ids}, nil))
 	log.Info("serving", "addr", lis.Addr().String())

@@ -20,6 +20,7 @@ import (
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
+	"buzhou.dev/platform/tracing"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
@@ -72,6 +73,8 @@ type Config struct {
 	// for the drain while everything else is served, then in-flight
 	// requests get the timeout.
 	Shutdown grpcx.Shutdown
+	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
+	Tracing tracing.Config
 }
 
 // Run serves HTTP on lis until ctx ends; its metrics go to the part
@@ -102,13 +105,18 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	if err != nil {
 		return err
 	}
+	tr, err := tracing.Start(ctx, "gateway", cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer tr.Stop(log)
 	var up gateway.Upstreams
 	for _, u := range []struct {
 		addr string
 		conn **grpc.ClientConn
 	}{{cfg.ArticleAddr, &up.Article}, {cfg.SearchAddr, &up.Search}, {cfg.VerificationAddr, &up.Verification}} {
 		// Forwarded calls carry the caller's key, never the gateway's own.
-		c, err := grpcx.Dial(u.addr, "")
+		c, err := grpcx.Dial(u.addr, "", tr.DialOption())
 		if err != nil {
 			return fmt.Errorf("dial %s: %w", u.addr, err)
 		}
@@ -126,7 +134,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	}
 	// The gateway's own calls (key checks, agent usage) go on a connection
 	// of their own that carries its service key.
-	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceGateway, cfg.ServiceKey, cfg.KeyCacheTTL, log)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceGateway, cfg.ServiceKey, cfg.KeyCacheTTL, log, tr.DialOption())
 	if err != nil {
 		return err
 	}
@@ -164,7 +172,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		return err
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           tr.Handler(h),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,

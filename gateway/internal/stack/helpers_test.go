@@ -22,6 +22,7 @@ import (
 	gatewayapp "buzhou.dev/gateway/app"
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/sqldb/sqldbtest"
+	"buzhou.dev/platform/tracing"
 	searchapp "buzhou.dev/search/app"
 	verificationapp "buzhou.dev/verification/app"
 )
@@ -80,6 +81,8 @@ type options struct {
 	readTimeout time.Duration
 	// log receives the stack's log lines (debug and up) when set.
 	log io.Writer
+	// tracingEndpoint, when set, is every part's OTEL_EXPORTER_OTLP_ENDPOINT.
+	tracingEndpoint string
 }
 
 // startStack runs a whole Buzhou for one test and stops it at cleanup.
@@ -118,6 +121,8 @@ func startStack(tb testing.TB, o options) *Stack {
 			UsageFlushEvery: o.usageFlushEvery, KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout,
 		},
 	}
+	tr := tracing.Config{Endpoint: o.tracingEndpoint}
+	cfg.Article.Tracing, cfg.Search.Tracing, cfg.Verification.Tracing, cfg.Gateway.Tracing = tr, tr, tr, tr
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	switch {
 	case o.log != nil:

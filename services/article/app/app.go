@@ -15,6 +15,7 @@ import (
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
+	"buzhou.dev/platform/tracing"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
 	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
 	Shutdown grpcx.Shutdown
+	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
+	Tracing tracing.Config
 }
 
 // Run serves the article service on lis until ctx ends; its metrics go to
@@ -74,14 +77,19 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		}
 	}
 
-	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceArticle, cfg.ServiceKey, cfg.KeyCacheTTL, log)
+	tr, err := tracing.Start(ctx, "article", cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer tr.Stop(log)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceArticle, cfg.ServiceKey, cfg.KeyCacheTTL, log, tr.DialOption())
 	if err != nil {
 		return err
 	}
 	defer ids.Close()
 	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log),
 		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}),
-		grpcx.WithShutdown(cfg.Shutdown))
+		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown))
 	articlev1.RegisterArticleServiceServer(g.GRPC, srv)
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

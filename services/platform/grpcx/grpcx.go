@@ -1,6 +1,6 @@
 // Package grpcx builds the gRPC servers and clients of every Buzhou service the
-// same way: panic recovery, request logging and metrics, the access check,
-// error mapping, the standard health service, which follows the checks
+// same way: panic recovery, request logging, metrics and traces, the access
+// check, error mapping, the standard health service, which follows the checks
 // of what the service cannot serve without (see WithChecks), and a shutdown
 // that drains before it stops (see Shutdown).
 package grpcx
@@ -26,6 +26,7 @@ import (
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
 	"buzhou.dev/platform/metrics"
+	"buzhou.dev/platform/tracing"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
@@ -51,6 +52,7 @@ type options struct {
 	metrics     *metrics.Part
 	metricsAddr string
 	checks      []Check
+	tracing     *tracing.Tracing
 	shutdown    Shutdown
 	// sleep waits out the drain; tests replace it.
 	sleep func(time.Duration)
@@ -68,6 +70,11 @@ func WithMetrics(m *metrics.Part, addr string) Option {
 // fails, SERVING again when all pass (see Check).
 func WithChecks(checks ...Check) Option {
 	return func(o *options) { o.checks = append(o.checks, checks...) }
+}
+
+// WithTracing traces every RPC the server serves (see tracing.Tracing).
+func WithTracing(t *tracing.Tracing) Option {
+	return func(o *options) { o.tracing = t }
 }
 
 // WithShutdown sets how the server leaves when its context ends.
@@ -118,8 +125,8 @@ const LivenessService = "liveness"
 // Streams open on an old connection run on to their end.
 const maxConnectionAge = 2 * time.Minute
 
-// NewServer returns a server whose every RPC passes through recovery, logging
-// and metrics, the access check of guard, and error mapping.
+// NewServer returns a server whose every RPC passes through recovery, logging,
+// metrics and traces, the access check of guard, and error mapping.
 func NewServer(log *slog.Logger, guard *auth.Guard, opts ...Option) *Server {
 	o := options{sleep: time.Sleep, maxConnectionAge: maxConnectionAge}
 	for _, opt := range opts {
@@ -133,6 +140,7 @@ func NewServer(log *slog.Logger, guard *auth.Guard, opts ...Option) *Server {
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: o.maxConnectionAge}),
+		o.tracing.ServerOption(),
 		grpc.ChainUnaryInterceptor(
 			obs.unary,
 			guard.UnaryInterceptor(),
@@ -247,7 +255,7 @@ const roundRobin = `{"loadBalancingConfig": [{"round_robin": {}}]}`
 
 // Dial connects to a Buzhou service at addr. key, when set, is sent with every
 // call so the callee's access check applies to internal traffic too. opts
-// add to the defaults.
+// add to the defaults, e.g. a tracing.Tracing's DialOption.
 func Dial(addr string, key string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	return grpc.NewClient(addr, append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

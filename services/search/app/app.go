@@ -11,6 +11,7 @@ import (
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
+	"buzhou.dev/platform/tracing"
 	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
 )
 
@@ -35,6 +36,8 @@ type Config struct {
 	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
 	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
 	Shutdown grpcx.Shutdown
+	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
+	Tracing tracing.Config
 }
 
 type server struct {
@@ -49,7 +52,12 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	if err != nil {
 		return err
 	}
-	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceSearch, cfg.ServiceKey, cfg.KeyCacheTTL, log)
+	tr, err := tracing.Start(ctx, "search", cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer tr.Stop(log)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceSearch, cfg.ServiceKey, cfg.KeyCacheTTL, log, tr.DialOption())
 	if err != nil {
 		return err
 	}
@@ -57,7 +65,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	// No checks yet: the search service has no store and needs no upstream
 	// to answer (Unimplemented, for now).
 	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log), grpcx.WithMetrics(m, cfg.MetricsAddr),
-		grpcx.WithShutdown(cfg.Shutdown))
+		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown))
 	searchv1.RegisterSearchServiceServer(g.GRPC, server{})
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

@@ -14,6 +14,7 @@ import (
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
+	"buzhou.dev/platform/tracing"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
@@ -44,6 +45,8 @@ type Config struct {
 	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
 	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
 	Shutdown grpcx.Shutdown
+	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
+	Tracing tracing.Config
 }
 
 // ServiceKeys holds the secret of each service identity (see
@@ -86,7 +89,12 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		return err
 	}
 
-	articleConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKeys.Verification)
+	tr, err := tracing.Start(ctx, "verification", cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer tr.Stop(log)
+	articleConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKeys.Verification, tr.DialOption())
 	if err != nil {
 		return fmt.Errorf("dial article service: %w", err)
 	}
@@ -95,7 +103,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	// Keys are checked here against the store itself, with no cache.
 	g := grpcx.NewServer(log, auth.NewGuard(ids, cfg.FailedAuthPerMinute, log),
 		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}),
-		grpcx.WithShutdown(cfg.Shutdown))
+		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown))
 	identityv1.RegisterIdentityServiceServer(g.GRPC, ids)
 	verificationv1.RegisterVerificationServiceServer(g.GRPC, stats.New(articlev1.NewArticleServiceClient(articleConn), usage{ids}, nil))
 	log.Info("serving", "addr", lis.Addr().String())

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -253,6 +255,15 @@ func (o observer) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerI
 // sending them all to the first.
 const roundRobin = `{"loadBalancingConfig": [{"round_robin": {}}]}`
 
+// Parts start in any order (Kubernetes starts them at once), and a client
+// that found its service down must find it again within seconds once it is
+// up, not after gRPC's default backoff of up to two minutes: Dial retries
+// every 2 s at most. connectWait bounds how long a call waits for a
+// connection that is coming up before it is tried (and fails at once if it
+// is still down): long enough to ride over a service that starts or
+// restarts, short enough that an outage answers promptly.
+const connectWait = 3 * time.Second
+
 // Dial connects to a Buzhou service at addr. key, when set, is sent with every
 // call so the callee's access check applies to internal traffic too. opts
 // add to the defaults, e.g. a tracing.Tracing's DialOption.
@@ -262,7 +273,38 @@ func Dial(addr string, key string, opts ...grpc.DialOption) (*grpc.ClientConn, e
 		grpc.WithPerRPCCredentials(auth.KeyCredentials(key)),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
 		grpc.WithDefaultServiceConfig(roundRobin),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}),
+		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			awaitConnection(ctx, cc)
+			return invoke(ctx, method, req, reply, cc, opts...)
+		}),
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, stream grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			awaitConnection(ctx, cc)
+			return stream(ctx, desc, cc, method, opts...)
+		}),
 	}, opts...)...)
+}
+
+// awaitConnection returns once cc is ready, ctx ends or connectWait has
+// passed, whichever comes first.
+func awaitConnection(ctx context.Context, cc *grpc.ClientConn) {
+	st := cc.GetState()
+	if st == connectivity.Ready {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, connectWait)
+	defer cancel()
+	for ; st != connectivity.Ready; st = cc.GetState() {
+		if st == connectivity.Idle {
+			cc.Connect()
+		}
+		if !cc.WaitForStateChange(ctx, st) {
+			return
+		}
+	}
 }
 
 // Identity is a service's connection to the identity service, made with the

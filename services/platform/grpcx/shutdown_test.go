@@ -203,3 +203,37 @@ func TestServerMakesClientsResolveAgain(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A client that found its service down reaches it as soon as it is up:
+// parts start in any order, and the first calls after a service comes up
+// must not fail while the client waits out a reconnect backoff.
+func TestDialRidesOverAServiceComingUp(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	c := healthClient(t, addr)
+	if _, err := c.Check(t.Context(), &healthpb.HealthCheckRequest{}); err == nil {
+		t.Fatal("a health check answered with nothing listening")
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	s := NewServer(discard, auth.NewGuard(noKeys{}, 0, nil))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, lis) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if st := statusOf(t, c, ""); st != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("status %v", st)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

@@ -334,30 +334,27 @@ func TestSeparateProcesses(t *testing.T) {
 	// SIGTERM, as Kubernetes sends it: the part says it is not ready at
 	// once, and serves on for the drain.
 	t.Run("a stopping service drains", func(t *testing.T) {
-		if err := c.procs["article"].cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		c.eventually(t, "/readyz names the stopping article service", func() (bool, string) {
-			a := c.readyz(t)
-			return a.status == http.StatusServiceUnavailable && bytes.Contains(a.body, []byte("the article service is shutting down")), fmt.Sprintf("%d %s", a.status, a.body)
-		})
-		if got := c.call(t, "GET", "/api/v1/articles/"+slug, "", nil); got.status != http.StatusOK {
-			t.Errorf("GET while the article service drains: %d %s", got.status, got.body)
-		}
+		c.drains(t, "article", "the article service is shutting down", "/api/v1/articles/"+slug)
 	})
 	t.Run("a stopping gateway drains", func(t *testing.T) {
-		if err := c.procs["gateway"].cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		c.eventually(t, "/readyz says the gateway is stopping", func() (bool, string) {
-			a := c.readyz(t)
-			return a.status == http.StatusServiceUnavailable && bytes.Contains(a.body, []byte("the gateway is shutting down")), fmt.Sprintf("%d %s", a.status, a.body)
-		})
-		if got := c.call(t, "GET", "/healthz", "", nil); got.status != http.StatusOK {
-			t.Errorf("/healthz while draining: %d %s", got.status, got.body)
-		}
-		if got := c.call(t, "GET", "/api/v1/articles/"+slug, "", nil); got.status != http.StatusOK {
-			t.Errorf("GET while the gateway drains: %d %s", got.status, got.body)
-		}
+		c.drains(t, "gateway", "the gateway is shutting down", "/healthz", "/api/v1/articles/"+slug)
 	})
+}
+
+// drains sends part SIGTERM and checks that /readyz says why it is not
+// ready while every path of served still answers 200.
+func (c *cluster) drains(t *testing.T, part, why string, served ...string) {
+	t.Helper()
+	if err := c.procs[part].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	c.eventually(t, "/readyz says "+why, func() (bool, string) {
+		a := c.readyz(t)
+		return a.status == http.StatusServiceUnavailable && bytes.Contains(a.body, []byte(why)), fmt.Sprintf("%d %s", a.status, a.body)
+	})
+	for _, path := range served {
+		if got := c.call(t, "GET", path, "", nil); got.status != http.StatusOK {
+			t.Errorf("GET %s while the %s drains: %d %s", path, part, got.status, got.body)
+		}
+	}
 }

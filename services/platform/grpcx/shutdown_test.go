@@ -209,7 +209,13 @@ func TestServerMakesClientsResolveAgain(t *testing.T) {
 // must not fail while the client waits out a reconnect backoff.
 func TestDialRidesOverAServiceComingUp(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
+	// An address nothing listens on, yet.
+	reserved, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := reserved.Addr().String()
+	reserved.Close()
 	c := healthClient(t, addr)
 	if _, err := c.Check(t.Context(), &healthpb.HealthCheckRequest{}); err == nil {
 		t.Fatal("a health check answered with nothing listening")
@@ -226,14 +232,4 @@ func TestDialRidesOverAServiceComingUp(t *testing.T) {
 	if st := statusOf(t, c, ""); st != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("status %v", st)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

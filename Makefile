@@ -41,7 +41,8 @@ run: build ## Build and start the whole stack on BUZHOU_HTTP_ADDR (default 127.0
 .PHONY: build
 build: ## Build all binaries into .bin/
 	go build -o $(BIN)/ buzhou.dev/gateway/cmd/buzhou buzhou.dev/gateway/cmd/gateway \
-		buzhou.dev/article/cmd/article buzhou.dev/search/cmd/search buzhou.dev/verification/cmd/verification
+		buzhou.dev/article/cmd/article buzhou.dev/search/cmd/search buzhou.dev/search/cmd/search-eval \
+		buzhou.dev/verification/cmd/verification
 
 .PHONY: test
 test: ## Run every test (PostgreSQL and Redis ones need BUZHOU_TEST_POSTGRES_URL, BUZHOU_TEST_REDIS_URL)
@@ -53,9 +54,32 @@ test: ## Run every test (PostgreSQL and Redis ones need BUZHOU_TEST_POSTGRES_URL
 		BUZHOU_TEST_STACK_ENGINE=postgres go test -race -shuffle=on -count=1 -timeout 15m buzhou.dev/gateway/internal/stack; \
 	fi
 
+# Synthetic corpus sizes of the search benchmarks (REST, and in process).
+BUZHOU_BENCH_SEARCH_SIZES ?= 1000,10000,100000
+BUZHOU_BENCH_SIZES ?= 1000,10000
+
 .PHONY: bench
-bench: ## Run the Go benchmarks (article create/get through the gateway on SQLite, and PostgreSQL when BUZHOU_TEST_POSTGRES_URL is set)
-	go test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS)
+bench: ## Run the Go benchmarks (article create/get through the gateway on SQLite, and PostgreSQL when BUZHOU_TEST_POSTGRES_URL is set; search over REST at BUZHOU_BENCH_SEARCH_SIZES synthetic articles)
+	BUZHOU_BENCH_SEARCH_SIZES=$(BUZHOU_BENCH_SEARCH_SIZES) BUZHOU_BENCH_SIZES=$(BUZHOU_BENCH_SIZES) \
+		go test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 60m $(PKGS)
+
+.PHONY: test-qdrant
+test-qdrant: ## Run the index contract suite against a real Qdrant at QDRANT_URL (its gRPC port, e.g. http://127.0.0.1:6334; QDRANT_API_KEY if it needs one)
+	@[ -n "$${QDRANT_URL:-}" ] || echo "note: QDRANT_URL is not set, so the suite is skipped; e.g. QDRANT_URL=http://127.0.0.1:6334 make test-qdrant"
+	go test -race -count=1 -v -run 'TestContractOnQdrant' buzhou.dev/search/internal/index/qdrant
+
+# Where make eval runs its throwaway stack.
+EVAL_ADDR ?= 127.0.0.1:18790
+
+.PHONY: eval
+eval: build ## Load the shared corpus into a fresh stack and print search quality per ranker (BUZHOU_CORPUS_DIR, default ../shared/corpus)
+	@corpus=$${BUZHOU_CORPUS_DIR:-$(CURDIR)/../shared/corpus}; \
+	[ -f "$$corpus/corpus.jsonl" ] || { echo "no corpus at $$corpus: set BUZHOU_CORPUS_DIR to the folder with corpus.jsonl"; exit 1; }; \
+	dir=$$(mktemp -d); key=bz_eval_$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n'); \
+	BUZHOU_DATA_DIR=$$dir BUZHOU_SEED_DEMO=false BUZHOU_ADMIN_KEY=$$key BUZHOU_HTTP_ADDR=$(EVAL_ADDR) BUZHOU_LOG_LEVEL=warn \
+		BUZHOU_RATE_ANON_PER_MINUTE=1000000 $(BIN)/buzhou serve 2>"$$dir/serve.log" & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
+	BUZHOU_API_KEY=$$key $(BIN)/search-eval --server http://$(EVAL_ADDR) --corpus "$$corpus" || { tail -20 "$$dir/serve.log"; exit 1; }
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz test for FUZZTIME (default 30s)

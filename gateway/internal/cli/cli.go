@@ -67,6 +67,9 @@ func commands() []command {
 		{name: "get", summary: "print one article as markdown or JSON", flags: getFlags, run: runGet},
 		{name: "import", summary: "create articles from a JSONL file (one article per line)", flags: importFlags, run: runImport},
 		{name: "export", summary: "write articles as JSONL that import can read back", flags: exportFlags, run: runExport},
+		{name: "search", summary: "search articles (a table, or --json)", flags: searchFlags, run: runSearch},
+		{name: "resolve", summary: "the one article that answers a question, with next steps", flags: resolveFlags, run: runResolve},
+		{name: "reindex", summary: "rebuild the search index, with progress (articles:write)", flags: reindexFlags, run: runReindex},
 		keysCommand(),
 	}
 }

@@ -26,14 +26,20 @@ type progress interface {
 // otherwise, since a bar's carriage returns make a mess of logs and pipes.
 // total is the number of articles expected, or -1 when unknown (stdin).
 func newProgress(w io.Writer, total int, env func(string) string) progress {
+	return newProgressFor(w, total, env, "importing", "articles")
+}
+
+// newProgressFor is newProgress for another task (verb, e.g. "reindexing")
+// counting other things (unit, e.g. "changes").
+func newProgressFor(w io.Writer, total int, env func(string) string, verb, unit string) progress {
 	// An empty file needs no bar, and the library cannot draw one of size 0.
 	if total == 0 || !isTerminal(w, env) {
-		return &lineProgress{w: w, total: total, last: time.Now()}
+		return &lineProgress{w: w, total: total, last: time.Now(), verb: verb, unit: unit}
 	}
 	bar := progressbar.NewOptions(total,
 		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription("importing"),
-		progressbar.OptionSetItsString("articles"),
+		progressbar.OptionSetDescription(verb),
+		progressbar.OptionSetItsString(unit),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
 		progressbar.OptionSetWidth(30),
@@ -72,6 +78,7 @@ type lineProgress struct {
 	total           int
 	handled, failed int
 	last            time.Time
+	verb, unit      string
 }
 
 func (p *lineProgress) add(n, failed int) {
@@ -82,9 +89,9 @@ func (p *lineProgress) add(n, failed int) {
 	}
 	p.last = time.Now()
 	if p.total >= 0 {
-		fmt.Fprintf(p.w, "importing: %d of %d articles handled, %d failed\n", p.handled, p.total, p.failed)
+		fmt.Fprintf(p.w, "%s: %d of %d %s handled, %d failed\n", p.verb, p.handled, p.total, p.unit, p.failed)
 	} else {
-		fmt.Fprintf(p.w, "importing: %d articles handled, %d failed\n", p.handled, p.failed)
+		fmt.Fprintf(p.w, "%s: %d %s handled, %d failed\n", p.verb, p.handled, p.unit, p.failed)
 	}
 }
 

@@ -73,6 +73,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 			return metadata.Pairs("x-request-id", RequestIDFrom(ctx))
 		}),
 		runtime.WithForwardResponseOption(setStatus),
+		runtime.WithForwardResponseRewriter(liftResolve),
 		// Without credentials the Guard only reads the access rules.
 		runtime.WithMiddlewares(apiRoute, refuseAnonymousEarly(rpcsByPattern(), auth.NewGuard(nil, 0, nil).CountRefusals(cfg.Metrics.AuthFailed))),
 	)

@@ -1,33 +1,22 @@
 package stack
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"buzhou.dev/gateway/internal/cli"
+	"buzhou.dev/gateway/internal/stack/stacktest"
 )
 
 // cliFor returns a runner of buzhou client commands against s with the admin
 // key; it answers stdout, stderr and the error.
 func cliFor(s *Stack) func(args ...string) (string, string, error) {
-	env := func(k string) string {
-		switch k {
-		case "BUZHOU_URL":
-			return "http://" + s.HTTPAddr
-		case "BUZHOU_API_KEY":
-			return testAdminKey
-		}
-		return ""
-	}
+	env := map[string]string{"BUZHOU_URL": "http://" + gatewayAddr(s), "BUZHOU_API_KEY": testAdminKey}
 	return func(args ...string) (string, string, error) {
-		var out, errb bytes.Buffer
-		err := cli.Run(context.Background(), args, env, strings.NewReader(""), &out, &errb)
-		return out.String(), errb.String(), err
+		r := stacktest.RunCLI(env, "", args...)
+		return r.Stdout, r.Stderr, r.Err
 	}
 }
 

@@ -2,64 +2,25 @@ package stack
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	articleapp "buzhou.dev/article/app"
-	gatewayapp "buzhou.dev/gateway/app"
+	"buzhou.dev/gateway/internal/stack/stacktest"
 	"buzhou.dev/platform/auth"
-	"buzhou.dev/platform/sqldb/sqldbtest"
-	"buzhou.dev/platform/tracing"
-	searchapp "buzhou.dev/search/app"
-	verificationapp "buzhou.dev/verification/app"
 )
 
-const testAdminKey = "bz_test_admin_key_0123456789abcdef"
+const testAdminKey = stacktest.AdminKey
 
-// engineEnv set to "postgres" runs every stack test on PostgreSQL (a fresh
-// schema per data directory) instead of SQLite; `make test` runs this
-// package a second time so when BUZHOU_TEST_POSTGRES_URL is set.
-const engineEnv = "BUZHOU_TEST_STACK_ENGINE"
-
-// schemas maps a data directory to its PostgreSQL schema URL, so a test that
-// restarts a stack on the same directory finds its data again.
-var schemas sync.Map
-
-// onEngine points o at PostgreSQL when engineEnv asks for it.
-func (o *options) onEngine(tb testing.TB) {
-	tb.Helper()
-	switch e := os.Getenv(engineEnv); e {
-	case "", "sqlite":
-		return
-	case "postgres":
-	default:
-		tb.Fatalf("%s=%q: use sqlite or postgres", engineEnv, e)
-	}
-	if o.databaseURL != "" {
-		return
-	}
-	if u, ok := schemas.Load(o.dataDir); ok {
-		o.databaseURL = u.(string)
-		return
-	}
-	o.databaseURL = sqldbtest.FreshSchema(tb)
-	schemas.Store(o.dataDir, o.databaseURL)
-}
-
-// options of a test stack.
+// options of a test stack (see stacktest.Options, which they become).
 type options struct {
 	dataDir     string
 	databaseURL string
@@ -81,82 +42,31 @@ type options struct {
 	readTimeout time.Duration
 	// log receives the stack's log lines (debug and up) when set.
 	log io.Writer
+	// qdrantURL puts the search index on Qdrant (the tests' fake).
+	qdrantURL string
 	// tracingEndpoint, when set, is every part's OTEL_EXPORTER_OTLP_ENDPOINT.
 	tracingEndpoint string
 }
 
-// startStack runs a whole Buzhou for one test and stops it at cleanup.
+// startStack runs a whole Buzhou for one test and stops it at cleanup; on
+// PostgreSQL when stacktest.EngineEnv says so.
 func startStack(tb testing.TB, o options) *Stack {
 	tb.Helper()
-	if o.dataDir == "" {
-		o.dataDir = tb.TempDir()
-	}
-	o.onEngine(tb)
-	if o.anonPerMinute == 0 {
-		o.anonPerMinute = 100000
-	}
-	if o.usageFlushEvery == 0 {
-		o.usageFlushEvery = time.Hour
-	}
-	if o.keyPerMinute == 0 {
-		o.keyPerMinute = 100000
-	}
-	if o.failedAuthPerMinute == 0 {
-		o.failedAuthPerMinute = 100000
-	}
-	if o.keyCacheTTL == 0 {
-		o.keyCacheTTL = time.Hour
-	}
-	cfg := Config{
-		Article: articleapp.Config{
-			DataDir: o.dataDir, DatabaseURL: o.databaseURL, SeedDemo: o.seed, FailedAuthPerMinute: o.failedAuthPerMinute, KeyCacheTTL: o.keyCacheTTL,
-		},
-		Search: searchapp.Config{FailedAuthPerMinute: o.failedAuthPerMinute, KeyCacheTTL: o.keyCacheTTL},
-		Verification: verificationapp.Config{
-			DataDir: o.dataDir, DatabaseURL: o.databaseURL, AdminKey: testAdminKey, FailedAuthPerMinute: o.failedAuthPerMinute,
-		},
-		Gateway: gatewayapp.Config{
-			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.maxBody, RedisURL: o.redisURL, RedisKeyPrefix: o.redisKeyPrefix, TrustedProxies: o.trustedProxies,
-			AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute, FailedAuthPerMinute: o.failedAuthPerMinute,
-			UsageFlushEvery: o.usageFlushEvery, KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout,
-		},
-	}
-	tr := tracing.Config{Endpoint: o.tracingEndpoint}
-	cfg.Article.Tracing, cfg.Search.Tracing, cfg.Verification.Tracing, cfg.Gateway.Tracing = tr, tr, tr, tr
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	switch {
-	case o.log != nil:
-		log = slog.New(slog.NewTextHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	case os.Getenv("BUZHOU_TEST_LOG") != "":
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	s, err := Start(context.Background(), cfg, log)
-	if err != nil {
-		tb.Fatalf("start stack: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Stop(); err != nil {
-			tb.Errorf("stop stack: %v", err)
-		}
-	})
-	waitReady(tb, s)
-	return s
+	return stacktest.Start(tb, stacktest.Options{
+		DataDir: o.dataDir, DatabaseURL: o.databaseURL, Seed: o.seed, MaxBody: o.maxBody,
+		AnonPerMinute: o.anonPerMinute, KeyPerMinute: o.keyPerMinute,
+		RedisURL: o.redisURL, RedisKeyPrefix: o.redisKeyPrefix, TrustedProxies: o.trustedProxies,
+		UsageFlushEvery: o.usageFlushEvery, FailedAuthPerMinute: o.failedAuthPerMinute,
+		KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout, Log: o.log, QdrantURL: o.qdrantURL,
+		TracingEndpoint: o.tracingEndpoint,
+	}, Start, gatewayAddr)
 }
+
+func gatewayAddr(s *Stack) string { return s.HTTPAddr }
 
 func waitReady(tb testing.TB, s *Stack) {
 	tb.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + s.HTTPAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	tb.Fatalf("stack at %s never became ready", s.HTTPAddr)
+	stacktest.WaitReady(tb, "http://"+gatewayAddr(s))
 }
 
 // client is a small REST client for tests.

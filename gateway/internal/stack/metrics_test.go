@@ -106,7 +106,7 @@ func TestServicesListenOnTheirMetricsAddr(t *testing.T) {
 			return articleapp.Run(ctx, cfg, lis, log, metrics.NewRegistry())
 		}},
 		{"search", func(ctx context.Context, lis net.Listener) error {
-			cfg := searchapp.Config{ArticleAddr: unused, VerificationAddr: unused, MetricsAddr: addr, ServiceKey: key}
+			cfg := searchapp.Config{DataDir: t.TempDir(), ArticleAddr: unused, VerificationAddr: unused, MetricsAddr: addr, ServiceKey: key}
 			return searchapp.Run(ctx, cfg, lis, log, metrics.NewRegistry())
 		}},
 		{"verification", func(ctx context.Context, lis net.Listener) error {

@@ -44,7 +44,7 @@ var contract = []contractRoute{
 	{method: "GET", path: "/api/v1/search", status: 200},
 	{method: "GET", path: "/api/v1/resolve", status: 200},
 	{method: "GET", path: "/api/v1/articles/{idOrSlug}/related", status: 200},
-	{method: "GET", path: "/api/v1/search/unanswered", status: 200, pending: "an RPC in search.proto (ListUnansweredQueries), with the search issue"},
+	{method: "GET", path: "/api/v1/search/unanswered", status: 200},
 	{method: "POST", path: "/api/v1/articles/{id}/verifications", status: 201},
 	{method: "GET", path: "/api/v1/articles/{idOrSlug}/verifications", status: 200},
 	{method: "GET", path: "/api/v1/verifiers", status: 200},

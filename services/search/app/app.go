@@ -1,18 +1,40 @@
-// Package app wires the search service. Search, resolve and related articles
-// arrive with the search issue; until then the API answers Unimplemented.
+// Package app wires the search service: its state store, the embedder, the
+// index (embedded, or Qdrant when QDRANT_URL is set), the feed follower that
+// keeps the index up to date, and the gRPC server. Its health follows the
+// state store, the index, and the first catch-up with the feed, so /readyz
+// waits for a usable index.
 package app
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/errs"
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
 	"buzhou.dev/platform/tracing"
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
+	"buzhou.dev/search/internal/document"
+	"buzhou.dev/search/internal/embed"
+	"buzhou.dev/search/internal/feed"
+	"buzhou.dev/search/internal/index"
+	"buzhou.dev/search/internal/index/embedded"
+	"buzhou.dev/search/internal/index/qdrant"
+	"buzhou.dev/search/internal/indexer"
+	"buzhou.dev/search/internal/ranking"
+	"buzhou.dev/search/internal/server"
+	"buzhou.dev/search/internal/spell"
+	"buzhou.dev/search/internal/state"
 )
 
 // Config configures the search service.
@@ -24,7 +46,7 @@ type Config struct {
 	// VerificationAddr is the verification service, which checks API keys.
 	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
 	// ServiceKey is the search service's own key, for its key checks and
-	// for following the change feed.
+	// for following the change feed (internal:feed).
 	ServiceKey string `env:"BUZHOU_SEARCH_SERVICE_KEY"`
 	// FailedAuthPerMinute is how many failed key checks a client address may
 	// make per minute on the gRPC port.
@@ -34,39 +56,252 @@ type Config struct {
 	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
 	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
 	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
+	// DataDir holds the state database (search.db) and the embedded index
+	// (search-index/).
+	DataDir string `env:"BUZHOU_DATA_DIR, default=./data"`
+	// DatabaseURL keeps the state in PostgreSQL instead of SQLite.
+	DatabaseURL string `env:"DATABASE_URL"`
+	// QdrantURL selects a Qdrant server (its gRPC port, 6334) instead of
+	// the embedded index; QdrantAPIKey authenticates to it.
+	QdrantURL    string `env:"QDRANT_URL"`
+	QdrantAPIKey string `env:"QDRANT_API_KEY"`
+	// QdrantCollection names the collection.
+	QdrantCollection string `env:"BUZHOU_QDRANT_COLLECTION, default=buzhou_articles"`
+	// EmbeddingsURL selects an OpenAI-compatible embeddings endpoint instead
+	// of the offline embedder; EmbeddingsModel names its model.
+	EmbeddingsURL    string `env:"EMBEDDINGS_URL"`
+	EmbeddingsModel  string `env:"EMBEDDINGS_MODEL"`
+	EmbeddingsAPIKey string `env:"EMBEDDINGS_API_KEY"`
+	// EmbeddingsDim asks the endpoint for this dimension and checks it.
+	EmbeddingsDim int `env:"EMBEDDINGS_DIMENSIONS"`
+	// Embedder is the offline embedder when EmbeddingsURL is unset:
+	// "learned" (latent semantic analysis of the hub's own articles, the
+	// default: it measured better) or "hashing".
+	Embedder string `env:"BUZHOU_EMBEDDER, default=learned"`
+	// Quiet is how long the feed must be silent for the first catch-up to
+	// count as done.
+	Quiet time.Duration `env:"BUZHOU_SEARCH_FEED_QUIET, default=300ms"`
 	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
 	Shutdown grpcx.Shutdown
 	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
 	Tracing tracing.Config
 }
 
-type server struct {
-	searchv1.UnimplementedSearchServiceServer
-}
+// learnedModelName is where the state store keeps the learned model.
+const learnedModelName = "learned"
+
+// minLearnArticles is how many articles make a first model worth
+// learning without being asked (a reindex learns from any number).
+const minLearnArticles = 20
 
 // Run serves the search service on lis until ctx ends; its metrics go to
 // the part "search" of reg.
-func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
+func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) (err error) {
 	log = log.With("service", "search")
 	m, err := reg.Part("search")
 	if err != nil {
 		return err
 	}
+	if cfg.Quiet <= 0 {
+		cfg.Quiet = 300 * time.Millisecond
+	}
+	st, err := state.Open(ctx, state.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}, nil)
+	if err != nil {
+		return fmt.Errorf("open search state: %w", err)
+	}
+	defer st.Close()
+
 	tr, err := tracing.Start(ctx, "search", cfg.Tracing)
 	if err != nil {
 		return err
 	}
 	defer tr.Stop(log)
+	articleConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKey, tr.DialOption())
+	if err != nil {
+		return fmt.Errorf("dial article service: %w", err)
+	}
+	defer articleConn.Close()
+	articles := articlev1.NewArticleServiceClient(articleConn)
+
+	emb, learned, err := openEmbedder(ctx, cfg, st, articles, log)
+	if err != nil {
+		return err
+	}
+	idx, err := openIndex(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, idx.Close()) }()
+	schema := index.Schema{Model: emb.Model(), Dim: emb.Dim()}
+	fresh, err := idx.Prepare(ctx, schema)
+	if err != nil {
+		return fmt.Errorf("prepare the %s index: %w", idx.Backend(), err)
+	}
+	if fresh {
+		log.Info("the index is new or was built for another model: rebuilding from the feed", "backend", idx.Backend(), "model", schema.Model, "dim", schema.Dim)
+		if err := st.SaveCursor(ctx, idx.CursorName(), 0); err != nil {
+			return err
+		}
+	}
+
 	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceSearch, cfg.ServiceKey, cfg.KeyCacheTTL, log, tr.DialOption())
 	if err != nil {
 		return err
 	}
 	defer ids.Close()
-	// No checks yet: the search service has no store and needs no upstream
-	// to answer (Unimplemented, for now).
+
+	params, tune := document.Default(), ranking.Default()
+	// Ready once the index has caught up with the feed the first time; a
+	// later reindex answers from the partial index and stays ready.
+	var caughtUp atomic.Bool
+	firstCatchUp := make(chan struct{})
+	follower := feed.New(feed.Config{
+		Client: articles, Cursors: st, Name: idx.CursorName(),
+		Apply: indexer.New(idx, emb, params, nil).Apply,
+		Quiet: cfg.Quiet, Log: log,
+		OnCaughtUp: func() {
+			if !caughtUp.Swap(true) {
+				close(firstCatchUp)
+			}
+		},
+	})
+	// The state database is not a check: searches are answered without it
+	// (the follower retries its cursor until it is back).
 	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log), grpcx.WithMetrics(m, cfg.MetricsAddr),
-		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown))
-	searchv1.RegisterSearchServiceServer(g.GRPC, server{})
-	log.Info("serving", "addr", lis.Addr().String())
+		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown),
+		grpcx.WithChecks(
+			grpcx.Check{Name: idx.Backend() + " index", Ping: func(ctx context.Context) error { _, _, err := idx.Count(ctx); return err }},
+			grpcx.Check{Name: "article feed (first catch-up not done yet)", Ping: func(context.Context) error {
+				if !caughtUp.Load() {
+					return errors.New("catching up with the article feed")
+				}
+				return nil
+			}},
+		))
+	unanswered := server.NewUnanswered(st, nil, log)
+	engine := ranking.New(idx, emb, params, tune)
+	reset := idx.Reset
+	if learned != nil {
+		engine.SetSpeller(spell.New(learned.Current().Vocabulary()))
+		reset = func(ctx context.Context) error {
+			// A reindex relearns the model from the articles as they are now.
+			m, err := learn(ctx, st, articles, cfg.Quiet)
+			if err != nil {
+				return err
+			}
+			learned.Swap(m)
+			engine.SetSpeller(spell.New(m.Vocabulary()))
+			log.InfoContext(ctx, "learned a new embedding model", "model", m.Name(), "terms", m.Terms())
+			if fresh, err := idx.Prepare(ctx, index.Schema{Model: emb.Model(), Dim: emb.Dim()}); err != nil || fresh {
+				return err // a new model empties the index; so does a failure
+			}
+			return idx.Reset(ctx)
+		}
+	}
+	srv := server.New(server.Deps{
+		Engine: engine, Index: idx, Articles: articles, Follower: follower,
+		Unanswered: unanswered, Model: func() string { return fmt.Sprintf("%s/%d", emb.Model(), emb.Dim()) }, Reset: reset, Log: log,
+	})
+	searchv1.RegisterSearchServiceServer(g.GRPC, srv)
+
+	bg, stopBG := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = follower.Run(bg) })
+	wg.Go(func() { unanswered.Run(bg, 5*time.Second) })
+	if learned != nil && learned.Current().Terms() == 0 {
+		// Built by surface features (nothing to learn from at start-up):
+		// once the index holds enough articles, learn and rebuild.
+		wg.Go(func() {
+			select {
+			case <-firstCatchUp:
+			case <-bg.Done():
+				return
+			}
+			if n, _, err := idx.Count(bg); err != nil || n < minLearnArticles {
+				return
+			}
+			log.Info("learning an embedding model from the indexed articles and rebuilding")
+			if _, err := follower.Rebuild(bg, reset); err != nil && bg.Err() == nil {
+				log.Warn("the first embedding model could not be learned; POST /api/v1/search:reindex tries again", "err", err)
+			}
+		})
+	}
+	defer func() { stopBG(); wg.Wait() }()
+
+	log.Info("serving", "addr", lis.Addr().String(), "index", idx.Backend(), "model", schema.Model, "dim", schema.Dim)
 	return g.Serve(ctx, lis)
+}
+
+// openEmbedder returns the embedder the configuration names, and the
+// learned one again when it is that (it is relearned on reindex).
+func openEmbedder(ctx context.Context, cfg Config, st state.Store, articles articlev1.ArticleServiceClient, log *slog.Logger) (embed.Embedder, *embed.Learned, error) {
+	switch {
+	case cfg.EmbeddingsURL != "":
+		e, err := embed.NewHTTP(ctx, embed.HTTPConfig{URL: cfg.EmbeddingsURL, Model: cfg.EmbeddingsModel, APIKey: cfg.EmbeddingsAPIKey, Dim: cfg.EmbeddingsDim})
+		return e, nil, err
+	case cfg.Embedder == "hashing":
+		return embed.NewHashing(0), nil, nil
+	case cfg.Embedder != "learned" && cfg.Embedder != "":
+		return nil, nil, fmt.Errorf("BUZHOU_EMBEDDER=%q: use learned (the default) or hashing, or set EMBEDDINGS_URL for an embeddings endpoint", cfg.Embedder)
+	}
+	data, err := st.Model(ctx, learnedModelName)
+	if err == nil {
+		m, err := embed.UnmarshalModel(data)
+		if err == nil {
+			return m2e(m)
+		}
+		log.Warn("the stored embedding model is damaged; learning a new one", "err", err)
+	} else if !errors.Is(err, errs.ErrNotFound) {
+		return nil, nil, fmt.Errorf("read the learned embedding model: %w", err)
+	}
+	// None yet: learn from the articles there are. On a new hub, or when the
+	// article service is not up yet, embed by surface features for now: the
+	// first catch-up then learns and rebuilds (see Run).
+	m, err := learn(ctx, st, articles, cfg.Quiet)
+	if err != nil {
+		log.Warn("no embedding model could be learned yet; embedding by surface features until the first catch-up", "err", err)
+		m, _ = embed.Learn(nil, embed.LearnConfig{})
+	}
+	log.Info("embedding model", "model", m.Name(), "terms", m.Terms())
+	return m2e(m)
+}
+
+func m2e(m *embed.Model) (embed.Embedder, *embed.Learned, error) {
+	l := embed.NewLearned(m)
+	return l, l, nil
+}
+
+// learn learns a model from every public article in the feed and stores it.
+func learn(ctx context.Context, st state.Store, articles articlev1.ArticleServiceClient, quiet time.Duration) (*embed.Model, error) {
+	all, err := feed.Snapshot(ctx, articles, quiet)
+	if err != nil {
+		return nil, fmt.Errorf("read the articles to learn the embedding model from: %w", err)
+	}
+	var units []string
+	for _, a := range all {
+		units = append(units, document.LearningUnits(a)...)
+	}
+	m, err := embed.Learn(units, embed.LearnConfig{})
+	if err != nil {
+		return nil, err
+	}
+	data, err := m.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if err := st.SaveModel(ctx, learnedModelName, data); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func openIndex(ctx context.Context, cfg Config) (index.Index, error) {
+	if cfg.QdrantURL != "" {
+		return qdrant.Open(ctx, qdrant.Config{URL: cfg.QdrantURL, APIKey: cfg.QdrantAPIKey, Collection: cmp.Or(cfg.QdrantCollection, "buzhou_articles")})
+	}
+	ix, err := embedded.Open(filepath.Join(cfg.DataDir, "search-index"))
+	if err != nil {
+		return nil, fmt.Errorf("open the embedded index: %w", err)
+	}
+	return ix, nil
 }

@@ -210,7 +210,7 @@ func (s *Server) load(ctx context.Context, idOrSlug string) (*articlev1.Article,
 		return nil, err
 	}
 	if !publicStatus(a.GetStatus()) && !canSeeHidden(ctx) {
-		return nil, fmt.Errorf("%w: article %q not found", errs.ErrNotFound, idOrSlug)
+		return nil, store.NotFound(idOrSlug)
 	}
 	return a, nil
 }

@@ -103,7 +103,10 @@ func alreadyExists(a *articlev1.Article, existingID string) error {
 		errs.ErrAlreadyExists, a.GetSlug(), existingID)
 }
 
-func notFound(idOrSlug string) error {
+// NotFound is the error for an article that does not exist, and for one the
+// caller may not see: a refusal that read otherwise would tell that a draft
+// is there.
+func NotFound(idOrSlug string) error {
 	return fmt.Errorf("%w: article %q not found; check the id or slug", errs.ErrNotFound, idOrSlug)
 }
 

@@ -108,7 +108,7 @@ func (s *sqlStore) Get(ctx context.Context, idOrSlug string) (*articlev1.Article
 	var data string
 	err := s.db.R.QueryRowContext(ctx, getArticle, idOrSlug).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound(idOrSlug)
+		return nil, NotFound(idOrSlug)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: read article %q: %w", idOrSlug, err)

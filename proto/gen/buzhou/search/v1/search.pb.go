@@ -13,6 +13,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -45,7 +46,10 @@ type SearchRequest struct {
 	// Page number, from 1.
 	Page int32 `protobuf:"varint,8,opt,name=page,proto3" json:"page,omitempty"`
 	// Items per page; default 20, max 100.
-	PageSize      int32 `protobuf:"varint,9,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize int32 `protobuf:"varint,9,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Which ranker answers: "hybrid" (default), or "lexical" or "dense" alone
+	// to compare them (make eval does).
+	Ranker        string `protobuf:"bytes,10,opt,name=ranker,proto3" json:"ranker,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -141,6 +145,13 @@ func (x *SearchRequest) GetPageSize() int32 {
 		return x.PageSize
 	}
 	return 0
+}
+
+func (x *SearchRequest) GetRanker() string {
+	if x != nil {
+		return x.Ranker
+	}
+	return ""
 }
 
 // SearchItem is one ranked article.
@@ -407,8 +418,11 @@ type ResolveRequest struct {
 	Query string `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
 	// Preferred language: "zh" or "en".
 	Lang string `protobuf:"bytes,3,opt,name=lang,proto3" json:"lang,omitempty"`
-	// Budget for the article text; content is cut to fit, 0 for no limit.
-	MaxTokens     int32 `protobuf:"varint,4,opt,name=max_tokens,json=maxTokens,proto3" json:"max_tokens,omitempty"`
+	// Budget for the article text; whole sections are cut, lowest value
+	// first, until it fits; 0 for no limit.
+	MaxTokens int32 `protobuf:"varint,4,opt,name=max_tokens,json=maxTokens,proto3" json:"max_tokens,omitempty"`
+	// Only articles applicable to this version (as in SearchRequest.version).
+	Version       string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -469,6 +483,13 @@ func (x *ResolveRequest) GetMaxTokens() int32 {
 		return x.MaxTokens
 	}
 	return 0
+}
+
+func (x *ResolveRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 // Alternative is a runner-up article.
@@ -544,8 +565,16 @@ type ResolveResponse struct {
 	Confidence float64 `protobuf:"fixed64,2,opt,name=confidence,proto3" json:"confidence,omitempty"`
 	// Runner-ups, best first.
 	Alternatives []*Alternative `protobuf:"bytes,3,rep,name=alternatives,proto3" json:"alternatives,omitempty"`
-	// Suggested next actions for an agent.
-	NextSteps     []string `protobuf:"bytes,4,rep,name=next_steps,json=nextSteps,proto3" json:"next_steps,omitempty"`
+	// Suggested next actions for an agent, drawn from the article.
+	NextSteps []string `protobuf:"bytes,4,rep,name=next_steps,json=nextSteps,proto3" json:"next_steps,omitempty"`
+	// "strong" when the article answers the query, "partial" when it is the
+	// closest one above the relevance floor.
+	Match string `protobuf:"bytes,5,opt,name=match,proto3" json:"match,omitempty"`
+	// What max_tokens cut, e.g. "content.en: ## Background"; empty when
+	// nothing was cut.
+	Trimmed []string `protobuf:"bytes,6,rep,name=trimmed,proto3" json:"trimmed,omitempty"`
+	// Estimated tokens of the article as returned.
+	Tokens        int32 `protobuf:"varint,7,opt,name=tokens,proto3" json:"tokens,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -606,6 +635,27 @@ func (x *ResolveResponse) GetNextSteps() []string {
 		return x.NextSteps
 	}
 	return nil
+}
+
+func (x *ResolveResponse) GetMatch() string {
+	if x != nil {
+		return x.Match
+	}
+	return ""
+}
+
+func (x *ResolveResponse) GetTrimmed() []string {
+	if x != nil {
+		return x.Trimmed
+	}
+	return nil
+}
+
+func (x *ResolveResponse) GetTokens() int32 {
+	if x != nil {
+		return x.Tokens
+	}
+	return 0
 }
 
 // ListRelatedArticlesRequest names an article.
@@ -749,7 +799,7 @@ func (*GetIndexStatusRequest) Descriptor() ([]byte, []int) {
 // GetIndexStatusResponse describes the index.
 type GetIndexStatusResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Feed revision applied last.
+	// Feed revision applied last (written to the index and saved).
 	AppliedRevision int64 `protobuf:"varint,1,opt,name=applied_revision,json=appliedRevision,proto3" json:"applied_revision,omitempty"`
 	// Articles indexed.
 	IndexedArticles int64 `protobuf:"varint,2,opt,name=indexed_articles,json=indexedArticles,proto3" json:"indexed_articles,omitempty"`
@@ -757,8 +807,24 @@ type GetIndexStatusResponse struct {
 	Backend string `protobuf:"bytes,3,opt,name=backend,proto3" json:"backend,omitempty"`
 	// Embedding model and dimension, e.g. "hash-v1/384".
 	EmbeddingModel string `protobuf:"bytes,4,opt,name=embedding_model,json=embeddingModel,proto3" json:"embedding_model,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Newest feed revision received from the article service.
+	ReceivedRevision int64 `protobuf:"varint,5,opt,name=received_revision,json=receivedRevision,proto3" json:"received_revision,omitempty"`
+	// Changes received but not yet applied.
+	Lag int64 `protobuf:"varint,6,opt,name=lag,proto3" json:"lag,omitempty"`
+	// True once the follower has applied the backlog it found at start-up (or
+	// at the last reindex); readiness waits for it.
+	CaughtUp bool `protobuf:"varint,7,opt,name=caught_up,json=caughtUp,proto3" json:"caught_up,omitempty"`
+	// True while a reindex rebuilds the index from revision 0.
+	Rebuilding bool `protobuf:"varint,8,opt,name=rebuilding,proto3" json:"rebuilding,omitempty"`
+	// During a reindex, the revision the rebuild must reach to be complete.
+	RebuildTargetRevision int64 `protobuf:"varint,9,opt,name=rebuild_target_revision,json=rebuildTargetRevision,proto3" json:"rebuild_target_revision,omitempty"`
+	// Index entries (article sections) in all.
+	IndexedChunks int64 `protobuf:"varint,10,opt,name=indexed_chunks,json=indexedChunks,proto3" json:"indexed_chunks,omitempty"`
+	// The last error applying the feed, while it is being retried; empty when
+	// all is well.
+	LastError     string `protobuf:"bytes,11,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetIndexStatusResponse) Reset() {
@@ -819,11 +885,300 @@ func (x *GetIndexStatusResponse) GetEmbeddingModel() string {
 	return ""
 }
 
+func (x *GetIndexStatusResponse) GetReceivedRevision() int64 {
+	if x != nil {
+		return x.ReceivedRevision
+	}
+	return 0
+}
+
+func (x *GetIndexStatusResponse) GetLag() int64 {
+	if x != nil {
+		return x.Lag
+	}
+	return 0
+}
+
+func (x *GetIndexStatusResponse) GetCaughtUp() bool {
+	if x != nil {
+		return x.CaughtUp
+	}
+	return false
+}
+
+func (x *GetIndexStatusResponse) GetRebuilding() bool {
+	if x != nil {
+		return x.Rebuilding
+	}
+	return false
+}
+
+func (x *GetIndexStatusResponse) GetRebuildTargetRevision() int64 {
+	if x != nil {
+		return x.RebuildTargetRevision
+	}
+	return 0
+}
+
+func (x *GetIndexStatusResponse) GetIndexedChunks() int64 {
+	if x != nil {
+		return x.IndexedChunks
+	}
+	return 0
+}
+
+func (x *GetIndexStatusResponse) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+// ListUnansweredQueriesRequest bounds the list.
+type ListUnansweredQueriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum queries; default 50, max 500.
+	Limit         int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUnansweredQueriesRequest) Reset() {
+	*x = ListUnansweredQueriesRequest{}
+	mi := &file_buzhou_search_v1_search_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUnansweredQueriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUnansweredQueriesRequest) ProtoMessage() {}
+
+func (x *ListUnansweredQueriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_search_v1_search_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUnansweredQueriesRequest.ProtoReflect.Descriptor instead.
+func (*ListUnansweredQueriesRequest) Descriptor() ([]byte, []int) {
+	return file_buzhou_search_v1_search_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListUnansweredQueriesRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// UnansweredQuery is one normalised query that found nothing good enough.
+type UnansweredQuery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The query, normalised (lower-case, spaces collapsed).
+	Query string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	// How often it was asked (a JSON number; capped at 2^31−1).
+	Count int32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// When it was last asked.
+	LastSeenAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnansweredQuery) Reset() {
+	*x = UnansweredQuery{}
+	mi := &file_buzhou_search_v1_search_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnansweredQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnansweredQuery) ProtoMessage() {}
+
+func (x *UnansweredQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_search_v1_search_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnansweredQuery.ProtoReflect.Descriptor instead.
+func (*UnansweredQuery) Descriptor() ([]byte, []int) {
+	return file_buzhou_search_v1_search_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UnansweredQuery) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *UnansweredQuery) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *UnansweredQuery) GetLastSeenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeenAt
+	}
+	return nil
+}
+
+// ListUnansweredQueriesResponse lists unanswered queries.
+type ListUnansweredQueriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most frequent first, then most recent.
+	Queries       []*UnansweredQuery `protobuf:"bytes,1,rep,name=queries,proto3" json:"queries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUnansweredQueriesResponse) Reset() {
+	*x = ListUnansweredQueriesResponse{}
+	mi := &file_buzhou_search_v1_search_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUnansweredQueriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUnansweredQueriesResponse) ProtoMessage() {}
+
+func (x *ListUnansweredQueriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_search_v1_search_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUnansweredQueriesResponse.ProtoReflect.Descriptor instead.
+func (*ListUnansweredQueriesResponse) Descriptor() ([]byte, []int) {
+	return file_buzhou_search_v1_search_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListUnansweredQueriesResponse) GetQueries() []*UnansweredQuery {
+	if x != nil {
+		return x.Queries
+	}
+	return nil
+}
+
+// ReindexArticlesRequest is empty.
+type ReindexArticlesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReindexArticlesRequest) Reset() {
+	*x = ReindexArticlesRequest{}
+	mi := &file_buzhou_search_v1_search_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReindexArticlesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReindexArticlesRequest) ProtoMessage() {}
+
+func (x *ReindexArticlesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_search_v1_search_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReindexArticlesRequest.ProtoReflect.Descriptor instead.
+func (*ReindexArticlesRequest) Descriptor() ([]byte, []int) {
+	return file_buzhou_search_v1_search_proto_rawDescGZIP(), []int{14}
+}
+
+// ReindexArticlesResponse says where the rebuild is headed.
+type ReindexArticlesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The feed revision the index had reached; the rebuild is complete when
+	// applied_revision is back there and caught_up is true.
+	TargetRevision int64 `protobuf:"varint,1,opt,name=target_revision,json=targetRevision,proto3" json:"target_revision,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ReindexArticlesResponse) Reset() {
+	*x = ReindexArticlesResponse{}
+	mi := &file_buzhou_search_v1_search_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReindexArticlesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReindexArticlesResponse) ProtoMessage() {}
+
+func (x *ReindexArticlesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_search_v1_search_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReindexArticlesResponse.ProtoReflect.Descriptor instead.
+func (*ReindexArticlesResponse) Descriptor() ([]byte, []int) {
+	return file_buzhou_search_v1_search_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ReindexArticlesResponse) GetTargetRevision() int64 {
+	if x != nil {
+		return x.TargetRevision
+	}
+	return 0
+}
+
 var File_buzhou_search_v1_search_proto protoreflect.FileDescriptor
 
 const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	"\n" +
-	"\x1dbuzhou/search/v1/search.proto\x12\x10buzhou.search.v1\x1a\x1fbuzhou/article/v1/article.proto\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe7\x01\n" +
+	"\x1dbuzhou/search/v1/search.proto\x12\x10buzhou.search.v1\x1a\x1fbuzhou/article/v1/article.proto\x1a\x1fbuzhou/identity/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xff\x01\n" +
 	"\rSearchRequest\x12\f\n" +
 	"\x01q\x18\x01 \x01(\tR\x01q\x12\x16\n" +
 	"\x06domain\x18\x02 \x01(\tR\x06domain\x12\x16\n" +
@@ -833,7 +1188,9 @@ const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	"\x0emin_confidence\x18\x06 \x01(\x05R\rminConfidence\x12\x18\n" +
 	"\aversion\x18\a \x01(\tR\aversion\x12\x12\n" +
 	"\x04page\x18\b \x01(\x05R\x04page\x12\x1b\n" +
-	"\tpage_size\x18\t \x01(\x05R\bpageSize\"\xdc\x02\n" +
+	"\tpage_size\x18\t \x01(\x05R\bpageSize\x12\x16\n" +
+	"\x06ranker\x18\n" +
+	" \x01(\tR\x06ranker\"\xdc\x02\n" +
 	"\n" +
 	"SearchItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -858,17 +1215,18 @@ const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	"\x05items\x18\x01 \x03(\v2\x1c.buzhou.search.v1.SearchItemR\x05items\x12<\n" +
 	"\n" +
 	"pagination\x18\x02 \x01(\v2\x1c.buzhou.search.v1.PaginationR\n" +
-	"pagination\"g\n" +
+	"pagination\"\x81\x01\n" +
 	"\x0eResolveRequest\x12\f\n" +
 	"\x01q\x18\x01 \x01(\tR\x01q\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x12\n" +
 	"\x04lang\x18\x03 \x01(\tR\x04lang\x12\x1d\n" +
 	"\n" +
-	"max_tokens\x18\x04 \x01(\x05R\tmaxTokens\"M\n" +
+	"max_tokens\x18\x04 \x01(\x05R\tmaxTokens\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\"M\n" +
 	"\vAlternative\x12\x12\n" +
 	"\x04slug\x18\x01 \x01(\tR\x04slug\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x14\n" +
-	"\x05score\x18\x03 \x01(\x01R\x05score\"\xc9\x01\n" +
+	"\x05score\x18\x03 \x01(\x01R\x05score\"\x91\x02\n" +
 	"\x0fResolveResponse\x124\n" +
 	"\aarticle\x18\x01 \x01(\v2\x1a.buzhou.article.v1.ArticleR\aarticle\x12\x1e\n" +
 	"\n" +
@@ -876,19 +1234,45 @@ const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	"confidence\x12A\n" +
 	"\falternatives\x18\x03 \x03(\v2\x1d.buzhou.search.v1.AlternativeR\falternatives\x12\x1d\n" +
 	"\n" +
-	"next_steps\x18\x04 \x03(\tR\tnextSteps\"P\n" +
+	"next_steps\x18\x04 \x03(\tR\tnextSteps\x12\x14\n" +
+	"\x05match\x18\x05 \x01(\tR\x05match\x12\x18\n" +
+	"\atrimmed\x18\x06 \x03(\tR\atrimmed\x12\x16\n" +
+	"\x06tokens\x18\a \x01(\x05R\x06tokens\"P\n" +
 	"\x1aListRelatedArticlesRequest\x12\x1c\n" +
 	"\n" +
 	"id_or_slug\x18\x01 \x01(\tR\bidOrSlug\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"Q\n" +
 	"\x1bListRelatedArticlesResponse\x122\n" +
 	"\x05items\x18\x01 \x03(\v2\x1c.buzhou.search.v1.SearchItemR\x05items\"\x17\n" +
-	"\x15GetIndexStatusRequest\"\xb1\x01\n" +
+	"\x15GetIndexStatusRequest\"\xab\x03\n" +
 	"\x16GetIndexStatusResponse\x12)\n" +
 	"\x10applied_revision\x18\x01 \x01(\x03R\x0fappliedRevision\x12)\n" +
 	"\x10indexed_articles\x18\x02 \x01(\x03R\x0findexedArticles\x12\x18\n" +
 	"\abackend\x18\x03 \x01(\tR\abackend\x12'\n" +
-	"\x0fembedding_model\x18\x04 \x01(\tR\x0eembeddingModel2\x82\b\n" +
+	"\x0fembedding_model\x18\x04 \x01(\tR\x0eembeddingModel\x12+\n" +
+	"\x11received_revision\x18\x05 \x01(\x03R\x10receivedRevision\x12\x10\n" +
+	"\x03lag\x18\x06 \x01(\x03R\x03lag\x12\x1b\n" +
+	"\tcaught_up\x18\a \x01(\bR\bcaughtUp\x12\x1e\n" +
+	"\n" +
+	"rebuilding\x18\b \x01(\bR\n" +
+	"rebuilding\x126\n" +
+	"\x17rebuild_target_revision\x18\t \x01(\x03R\x15rebuildTargetRevision\x12%\n" +
+	"\x0eindexed_chunks\x18\n" +
+	" \x01(\x03R\rindexedChunks\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\v \x01(\tR\tlastError\"4\n" +
+	"\x1cListUnansweredQueriesRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\"{\n" +
+	"\x0fUnansweredQuery\x12\x14\n" +
+	"\x05query\x18\x01 \x01(\tR\x05query\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\x12<\n" +
+	"\flast_seen_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastSeenAt\"\\\n" +
+	"\x1dListUnansweredQueriesResponse\x12;\n" +
+	"\aqueries\x18\x01 \x03(\v2!.buzhou.search.v1.UnansweredQueryR\aqueries\"\x18\n" +
+	"\x16ReindexArticlesRequest\"B\n" +
+	"\x17ReindexArticlesResponse\x12'\n" +
+	"\x0ftarget_revision\x18\x01 \x01(\x03R\x0etargetRevision2\xcf\x0f\n" +
 	"\rSearchService\x12\xc0\x01\n" +
 	"\x06Search\x12\x1f.buzhou.search.v1.SearchRequest\x1a .buzhou.search.v1.SearchResponse\"s\x92AQJO\n" +
 	"\x03200\x12H\n" +
@@ -907,8 +1291,27 @@ const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	"/\x1a-.buzhou.search.v1.ListRelatedArticlesResponseJ?\n" +
 	"\x03404\x128\n" +
 	"\x10No such article.\x12$\n" +
-	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02'\x12%/api/v1/articles/{id_or_slug}/related\x90\x02\x01\x12n\n" +
-	"\x0eGetIndexStatus\x12'.buzhou.search.v1.GetIndexStatusRequest\x1a(.buzhou.search.v1.GetIndexStatusResponse\"\t\xaa\x9f\x19\x02\x10\x01\x90\x02\x01B\xb5\x01\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02'\x12%/api/v1/articles/{id_or_slug}/related\x90\x02\x01\x12\xa5\x02\n" +
+	"\x0eGetIndexStatus\x12'.buzhou.search.v1.GetIndexStatusRequest\x1a(.buzhou.search.v1.GetIndexStatusResponse\"\xbf\x01\x92A\x95\x01J\x92\x01\n" +
+	"\x03200\x12\x8a\x01\n" +
+	"ZWhere the index is: the feed revision applied and received, size, model, rebuild progress.\x12,\n" +
+	"*\x1a(.buzhou.search.v1.GetIndexStatusResponse\xaa\x9f\x19\x02\x10\x01\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/search/status\x90\x02\x01\x12\x93\x03\n" +
+	"\x15ListUnansweredQueries\x12..buzhou.search.v1.ListUnansweredQueriesRequest\x1a/.buzhou.search.v1.ListUnansweredQueriesResponse\"\x98\x02\x92A\xdc\x01Jj\n" +
+	"\x03200\x12c\n" +
+	",The unanswered queries, most frequent first.\x123\n" +
+	"1\x1a/.buzhou.search.v1.ListUnansweredQueriesResponseJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x10\n" +
+	"\x0earticles:write\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/search/unanswered\x90\x02\x01\x12\xfc\x02\n" +
+	"\x0fReindexArticles\x12(.buzhou.search.v1.ReindexArticlesRequest\x1a).buzhou.search.v1.ReindexArticlesResponse\"\x93\x02\x92A\xda\x01Jh\n" +
+	"\x03200\x12a\n" +
+	"0The rebuild started; the revision it must reach.\x12-\n" +
+	"+\x1a).buzhou.search.v1.ReindexArticlesResponseJn\n" +
+	"\x03403\x12g\n" +
+	"?The key lacks the scope this route needs; the message names it.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x10\n" +
+	"\x0earticles:write\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/api/v1/search:reindexB\xb5\x01\n" +
 	"\x14com.buzhou.search.v1B\vSearchProtoP\x01Z.buzhou.dev/proto/gen/buzhou/search/v1;searchv1\xa2\x02\x03BSX\xaa\x02\x10Buzhou.Search.V1\xca\x02\x10Buzhou\\Search\\V1\xe2\x02\x1cBuzhou\\Search\\V1\\GPBMetadata\xea\x02\x12Buzhou::Search::V1b\x06proto3"
 
 var (
@@ -923,43 +1326,55 @@ func file_buzhou_search_v1_search_proto_rawDescGZIP() []byte {
 	return file_buzhou_search_v1_search_proto_rawDescData
 }
 
-var file_buzhou_search_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_buzhou_search_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_buzhou_search_v1_search_proto_goTypes = []any{
-	(*SearchRequest)(nil),               // 0: buzhou.search.v1.SearchRequest
-	(*SearchItem)(nil),                  // 1: buzhou.search.v1.SearchItem
-	(*Pagination)(nil),                  // 2: buzhou.search.v1.Pagination
-	(*SearchResponse)(nil),              // 3: buzhou.search.v1.SearchResponse
-	(*ResolveRequest)(nil),              // 4: buzhou.search.v1.ResolveRequest
-	(*Alternative)(nil),                 // 5: buzhou.search.v1.Alternative
-	(*ResolveResponse)(nil),             // 6: buzhou.search.v1.ResolveResponse
-	(*ListRelatedArticlesRequest)(nil),  // 7: buzhou.search.v1.ListRelatedArticlesRequest
-	(*ListRelatedArticlesResponse)(nil), // 8: buzhou.search.v1.ListRelatedArticlesResponse
-	(*GetIndexStatusRequest)(nil),       // 9: buzhou.search.v1.GetIndexStatusRequest
-	(*GetIndexStatusResponse)(nil),      // 10: buzhou.search.v1.GetIndexStatusResponse
-	(*v1.LocalizedText)(nil),            // 11: buzhou.article.v1.LocalizedText
-	(*v1.Article)(nil),                  // 12: buzhou.article.v1.Article
+	(*SearchRequest)(nil),                 // 0: buzhou.search.v1.SearchRequest
+	(*SearchItem)(nil),                    // 1: buzhou.search.v1.SearchItem
+	(*Pagination)(nil),                    // 2: buzhou.search.v1.Pagination
+	(*SearchResponse)(nil),                // 3: buzhou.search.v1.SearchResponse
+	(*ResolveRequest)(nil),                // 4: buzhou.search.v1.ResolveRequest
+	(*Alternative)(nil),                   // 5: buzhou.search.v1.Alternative
+	(*ResolveResponse)(nil),               // 6: buzhou.search.v1.ResolveResponse
+	(*ListRelatedArticlesRequest)(nil),    // 7: buzhou.search.v1.ListRelatedArticlesRequest
+	(*ListRelatedArticlesResponse)(nil),   // 8: buzhou.search.v1.ListRelatedArticlesResponse
+	(*GetIndexStatusRequest)(nil),         // 9: buzhou.search.v1.GetIndexStatusRequest
+	(*GetIndexStatusResponse)(nil),        // 10: buzhou.search.v1.GetIndexStatusResponse
+	(*ListUnansweredQueriesRequest)(nil),  // 11: buzhou.search.v1.ListUnansweredQueriesRequest
+	(*UnansweredQuery)(nil),               // 12: buzhou.search.v1.UnansweredQuery
+	(*ListUnansweredQueriesResponse)(nil), // 13: buzhou.search.v1.ListUnansweredQueriesResponse
+	(*ReindexArticlesRequest)(nil),        // 14: buzhou.search.v1.ReindexArticlesRequest
+	(*ReindexArticlesResponse)(nil),       // 15: buzhou.search.v1.ReindexArticlesResponse
+	(*v1.LocalizedText)(nil),              // 16: buzhou.article.v1.LocalizedText
+	(*v1.Article)(nil),                    // 17: buzhou.article.v1.Article
+	(*timestamppb.Timestamp)(nil),         // 18: google.protobuf.Timestamp
 }
 var file_buzhou_search_v1_search_proto_depIdxs = []int32{
-	11, // 0: buzhou.search.v1.SearchItem.title:type_name -> buzhou.article.v1.LocalizedText
-	11, // 1: buzhou.search.v1.SearchItem.summary:type_name -> buzhou.article.v1.LocalizedText
+	16, // 0: buzhou.search.v1.SearchItem.title:type_name -> buzhou.article.v1.LocalizedText
+	16, // 1: buzhou.search.v1.SearchItem.summary:type_name -> buzhou.article.v1.LocalizedText
 	1,  // 2: buzhou.search.v1.SearchResponse.items:type_name -> buzhou.search.v1.SearchItem
 	2,  // 3: buzhou.search.v1.SearchResponse.pagination:type_name -> buzhou.search.v1.Pagination
-	12, // 4: buzhou.search.v1.ResolveResponse.article:type_name -> buzhou.article.v1.Article
+	17, // 4: buzhou.search.v1.ResolveResponse.article:type_name -> buzhou.article.v1.Article
 	5,  // 5: buzhou.search.v1.ResolveResponse.alternatives:type_name -> buzhou.search.v1.Alternative
 	1,  // 6: buzhou.search.v1.ListRelatedArticlesResponse.items:type_name -> buzhou.search.v1.SearchItem
-	0,  // 7: buzhou.search.v1.SearchService.Search:input_type -> buzhou.search.v1.SearchRequest
-	4,  // 8: buzhou.search.v1.SearchService.Resolve:input_type -> buzhou.search.v1.ResolveRequest
-	7,  // 9: buzhou.search.v1.SearchService.ListRelatedArticles:input_type -> buzhou.search.v1.ListRelatedArticlesRequest
-	9,  // 10: buzhou.search.v1.SearchService.GetIndexStatus:input_type -> buzhou.search.v1.GetIndexStatusRequest
-	3,  // 11: buzhou.search.v1.SearchService.Search:output_type -> buzhou.search.v1.SearchResponse
-	6,  // 12: buzhou.search.v1.SearchService.Resolve:output_type -> buzhou.search.v1.ResolveResponse
-	8,  // 13: buzhou.search.v1.SearchService.ListRelatedArticles:output_type -> buzhou.search.v1.ListRelatedArticlesResponse
-	10, // 14: buzhou.search.v1.SearchService.GetIndexStatus:output_type -> buzhou.search.v1.GetIndexStatusResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	18, // 7: buzhou.search.v1.UnansweredQuery.last_seen_at:type_name -> google.protobuf.Timestamp
+	12, // 8: buzhou.search.v1.ListUnansweredQueriesResponse.queries:type_name -> buzhou.search.v1.UnansweredQuery
+	0,  // 9: buzhou.search.v1.SearchService.Search:input_type -> buzhou.search.v1.SearchRequest
+	4,  // 10: buzhou.search.v1.SearchService.Resolve:input_type -> buzhou.search.v1.ResolveRequest
+	7,  // 11: buzhou.search.v1.SearchService.ListRelatedArticles:input_type -> buzhou.search.v1.ListRelatedArticlesRequest
+	9,  // 12: buzhou.search.v1.SearchService.GetIndexStatus:input_type -> buzhou.search.v1.GetIndexStatusRequest
+	11, // 13: buzhou.search.v1.SearchService.ListUnansweredQueries:input_type -> buzhou.search.v1.ListUnansweredQueriesRequest
+	14, // 14: buzhou.search.v1.SearchService.ReindexArticles:input_type -> buzhou.search.v1.ReindexArticlesRequest
+	3,  // 15: buzhou.search.v1.SearchService.Search:output_type -> buzhou.search.v1.SearchResponse
+	6,  // 16: buzhou.search.v1.SearchService.Resolve:output_type -> buzhou.search.v1.ResolveResponse
+	8,  // 17: buzhou.search.v1.SearchService.ListRelatedArticles:output_type -> buzhou.search.v1.ListRelatedArticlesResponse
+	10, // 18: buzhou.search.v1.SearchService.GetIndexStatus:output_type -> buzhou.search.v1.GetIndexStatusResponse
+	13, // 19: buzhou.search.v1.SearchService.ListUnansweredQueries:output_type -> buzhou.search.v1.ListUnansweredQueriesResponse
+	15, // 20: buzhou.search.v1.SearchService.ReindexArticles:output_type -> buzhou.search.v1.ReindexArticlesResponse
+	15, // [15:21] is the sub-list for method output_type
+	9,  // [9:15] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_buzhou_search_v1_search_proto_init() }
@@ -973,7 +1388,7 @@ func file_buzhou_search_v1_search_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buzhou_search_v1_search_proto_rawDesc), len(file_buzhou_search_v1_search_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

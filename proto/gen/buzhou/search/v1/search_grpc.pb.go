@@ -19,10 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SearchService_Search_FullMethodName              = "/buzhou.search.v1.SearchService/Search"
-	SearchService_Resolve_FullMethodName             = "/buzhou.search.v1.SearchService/Resolve"
-	SearchService_ListRelatedArticles_FullMethodName = "/buzhou.search.v1.SearchService/ListRelatedArticles"
-	SearchService_GetIndexStatus_FullMethodName      = "/buzhou.search.v1.SearchService/GetIndexStatus"
+	SearchService_Search_FullMethodName                = "/buzhou.search.v1.SearchService/Search"
+	SearchService_Resolve_FullMethodName               = "/buzhou.search.v1.SearchService/Resolve"
+	SearchService_ListRelatedArticles_FullMethodName   = "/buzhou.search.v1.SearchService/ListRelatedArticles"
+	SearchService_GetIndexStatus_FullMethodName        = "/buzhou.search.v1.SearchService/GetIndexStatus"
+	SearchService_ListUnansweredQueries_FullMethodName = "/buzhou.search.v1.SearchService/ListUnansweredQueries"
+	SearchService_ReindexArticles_FullMethodName       = "/buzhou.search.v1.SearchService/ReindexArticles"
 )
 
 // SearchServiceClient is the client API for SearchService service.
@@ -42,8 +44,18 @@ type SearchServiceClient interface {
 	Resolve(ctx context.Context, in *ResolveRequest, opts ...grpc.CallOption) (*ResolveResponse, error)
 	// ListRelatedArticles returns the articles most similar to one, never itself.
 	ListRelatedArticles(ctx context.Context, in *ListRelatedArticlesRequest, opts ...grpc.CallOption) (*ListRelatedArticlesResponse, error)
-	// GetIndexStatus reports the feed cursor and index size. Internal: readiness.
+	// GetIndexStatus reports the feed cursor, lag and index size; `buzhou
+	// reindex` polls it for its progress bar. Nothing in it is secret.
 	GetIndexStatus(ctx context.Context, in *GetIndexStatusRequest, opts ...grpc.CallOption) (*GetIndexStatusResponse, error)
+	// ListUnansweredQueries lists the searches and resolves that found nothing
+	// good enough, by normalised query text, most frequent first: what authors
+	// should write next. No IPs or keys are kept.
+	ListUnansweredQueries(ctx context.Context, in *ListUnansweredQueriesRequest, opts ...grpc.CallOption) (*ListUnansweredQueriesResponse, error)
+	// ReindexArticles drops the index and rebuilds it from feed revision 0,
+	// relearning the learned embedder on the way. It answers once the rebuild
+	// has started; GetIndexStatus shows its progress. Meanwhile searches answer
+	// from what is already rebuilt.
+	ReindexArticles(ctx context.Context, in *ReindexArticlesRequest, opts ...grpc.CallOption) (*ReindexArticlesResponse, error)
 }
 
 type searchServiceClient struct {
@@ -94,6 +106,26 @@ func (c *searchServiceClient) GetIndexStatus(ctx context.Context, in *GetIndexSt
 	return out, nil
 }
 
+func (c *searchServiceClient) ListUnansweredQueries(ctx context.Context, in *ListUnansweredQueriesRequest, opts ...grpc.CallOption) (*ListUnansweredQueriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListUnansweredQueriesResponse)
+	err := c.cc.Invoke(ctx, SearchService_ListUnansweredQueries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *searchServiceClient) ReindexArticles(ctx context.Context, in *ReindexArticlesRequest, opts ...grpc.CallOption) (*ReindexArticlesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReindexArticlesResponse)
+	err := c.cc.Invoke(ctx, SearchService_ReindexArticles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SearchServiceServer is the server API for SearchService service.
 // All implementations must embed UnimplementedSearchServiceServer
 // for forward compatibility.
@@ -111,8 +143,18 @@ type SearchServiceServer interface {
 	Resolve(context.Context, *ResolveRequest) (*ResolveResponse, error)
 	// ListRelatedArticles returns the articles most similar to one, never itself.
 	ListRelatedArticles(context.Context, *ListRelatedArticlesRequest) (*ListRelatedArticlesResponse, error)
-	// GetIndexStatus reports the feed cursor and index size. Internal: readiness.
+	// GetIndexStatus reports the feed cursor, lag and index size; `buzhou
+	// reindex` polls it for its progress bar. Nothing in it is secret.
 	GetIndexStatus(context.Context, *GetIndexStatusRequest) (*GetIndexStatusResponse, error)
+	// ListUnansweredQueries lists the searches and resolves that found nothing
+	// good enough, by normalised query text, most frequent first: what authors
+	// should write next. No IPs or keys are kept.
+	ListUnansweredQueries(context.Context, *ListUnansweredQueriesRequest) (*ListUnansweredQueriesResponse, error)
+	// ReindexArticles drops the index and rebuilds it from feed revision 0,
+	// relearning the learned embedder on the way. It answers once the rebuild
+	// has started; GetIndexStatus shows its progress. Meanwhile searches answer
+	// from what is already rebuilt.
+	ReindexArticles(context.Context, *ReindexArticlesRequest) (*ReindexArticlesResponse, error)
 	mustEmbedUnimplementedSearchServiceServer()
 }
 
@@ -134,6 +176,12 @@ func (UnimplementedSearchServiceServer) ListRelatedArticles(context.Context, *Li
 }
 func (UnimplementedSearchServiceServer) GetIndexStatus(context.Context, *GetIndexStatusRequest) (*GetIndexStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetIndexStatus not implemented")
+}
+func (UnimplementedSearchServiceServer) ListUnansweredQueries(context.Context, *ListUnansweredQueriesRequest) (*ListUnansweredQueriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListUnansweredQueries not implemented")
+}
+func (UnimplementedSearchServiceServer) ReindexArticles(context.Context, *ReindexArticlesRequest) (*ReindexArticlesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReindexArticles not implemented")
 }
 func (UnimplementedSearchServiceServer) mustEmbedUnimplementedSearchServiceServer() {}
 func (UnimplementedSearchServiceServer) testEmbeddedByValue()                       {}
@@ -228,6 +276,42 @@ func _SearchService_GetIndexStatus_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SearchService_ListUnansweredQueries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListUnansweredQueriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchServiceServer).ListUnansweredQueries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchService_ListUnansweredQueries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchServiceServer).ListUnansweredQueries(ctx, req.(*ListUnansweredQueriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SearchService_ReindexArticles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReindexArticlesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchServiceServer).ReindexArticles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchService_ReindexArticles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchServiceServer).ReindexArticles(ctx, req.(*ReindexArticlesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SearchService_ServiceDesc is the grpc.ServiceDesc for SearchService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -250,6 +334,14 @@ var SearchService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetIndexStatus",
 			Handler:    _SearchService_GetIndexStatus_Handler,
+		},
+		{
+			MethodName: "ListUnansweredQueries",
+			Handler:    _SearchService_ListUnansweredQueries_Handler,
+		},
+		{
+			MethodName: "ReindexArticles",
+			Handler:    _SearchService_ReindexArticles_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -147,6 +147,10 @@ func TestPartsServeAndAreProbed(t *testing.T) {
 				}
 				if p == "gateway" {
 					checkHTTPProbe(t, p, c.ReadinessProbe, "/readyz")
+					// A service replica's 5 s drain alone never makes the gateway unready.
+					if rp := c.ReadinessProbe; rp.PeriodSeconds*(rp.FailureThreshold-1) <= 5 {
+						t.Errorf("gateway readiness gives up after %d × %d s, within a service's drain", rp.FailureThreshold, rp.PeriodSeconds)
+					}
 					checkHTTPProbe(t, p, c.LivenessProbe, "/healthz")
 					checkHTTPProbe(t, p, c.StartupProbe, "/healthz")
 					if svc.Spec.ClusterIP == corev1.ClusterIPNone {

@@ -13,6 +13,13 @@ BUF_VERSION := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 GRPC_GATEWAY_VERSION := v2.33.0
+HELM_VERSION := v3.22.0
+# The oldest Kubernetes the chart supports is older; helm's default (1.20) is too old.
+HELM_KUBE_VERSION := 1.30.0
+# Images: $(IMAGE_REPOSITORY)/<binary>:$(IMAGE_TAG).
+IMAGE_REPOSITORY ?= buzhou
+IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGES ?= gateway article search verification buzhou
 # The google/api protos come from this module in the Go module cache.
 GOOGLEAPIS_MODULE := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
 # The openapiv2 options protos come from the module of protoc-gen-openapiv2 itself.
@@ -20,8 +27,8 @@ OPENAPIV2_MODULE := github.com/grpc-ecosystem/grpc-gateway/v2@$(GRPC_GATEWAY_VER
 
 # Every Go module of the workspace, as package patterns.
 PKGS := buzhou.dev/proto/... buzhou.dev/platform/... buzhou.dev/article/... \
-	buzhou.dev/search/... buzhou.dev/verification/... buzhou.dev/gateway/...
-MODULES := proto services/platform services/article services/search services/verification gateway
+	buzhou.dev/search/... buzhou.dev/verification/... buzhou.dev/gateway/... buzhou.dev/deploy/...
+MODULES := proto services/platform services/article services/search services/verification gateway deploy
 
 .PHONY: help
 help: ## Describe the targets
@@ -95,6 +102,19 @@ checkgenerate: generate ## Fail when generated code differs from what is committ
 	@git add -N proto/gen gateway/internal/openapi/spec
 	@git diff --exit-code -- proto/gen gateway/internal/openapi/spec || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
 
+.PHONY: helm-lint
+helm-lint: $(BIN)/helm ## helm lint --strict the chart with its default, production and sandbox values
+	helm lint --strict --kube-version $(HELM_KUBE_VERSION) deploy/helm/buzhou
+	helm lint --strict --kube-version $(HELM_KUBE_VERSION) deploy/helm/buzhou -f deploy/helm/examples/production.yaml
+	helm lint --strict --kube-version $(HELM_KUBE_VERSION) deploy/helm/buzhou -f deploy/helm/examples/sandbox.yaml
+
+.PHONY: images
+images: ## Build the container images with docker (IMAGES, IMAGE_REPOSITORY, IMAGE_TAG); not exercised on the dev machines
+	@for t in $(IMAGES); do \
+		echo "docker build --target $$t -t $(IMAGE_REPOSITORY)/$$t:$(IMAGE_TAG)"; \
+		docker build -f deploy/docker/Dockerfile --target $$t -t $(IMAGE_REPOSITORY)/$$t:$(IMAGE_TAG) . ; \
+	done
+
 .PHONY: tidy
 tidy: ## go mod tidy in every module
 	@for m in $(MODULES); do (cd $$m && go mod tidy); done
@@ -118,6 +138,8 @@ tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-g
 
 $(BIN)/buf:
 	go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+$(BIN)/helm:
+	go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 $(BIN)/protoc-gen-go:
 	go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(BIN)/protoc-gen-go-grpc:

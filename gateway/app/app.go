@@ -20,6 +20,7 @@ import (
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
+	"buzhou.dev/platform/tracing"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
@@ -72,10 +73,13 @@ type Config struct {
 	// KeyCacheTTL is how long an accepted key is cached. Revocations are
 	// pushed at once; this bounds them only while that push is down.
 	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
+	// Shutdown is how the gateway leaves on SIGTERM: /readyz answers 503
+	// for the drain while everything else is served, then in-flight
+	// requests get the timeout.
+	Shutdown grpcx.Shutdown
+	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
+	Tracing tracing.Config
 }
-
-// shutdownGrace is how long in-flight requests get after SIGTERM.
-const shutdownGrace = 10 * time.Second
 
 // Run serves HTTP on lis until ctx ends; its metrics go to the part
 // "gateway" of reg, and GET /metrics serves all of reg. Fields of cfg left
@@ -105,13 +109,18 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	if err != nil {
 		return err
 	}
+	tr, err := tracing.Start(ctx, "gateway", cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer tr.Stop(log)
 	var up gateway.Upstreams
 	for _, u := range []struct {
 		addr string
 		conn **grpc.ClientConn
 	}{{cfg.ArticleAddr, &up.Article}, {cfg.SearchAddr, &up.Search}, {cfg.VerificationAddr, &up.Verification}} {
 		// Forwarded calls carry the caller's key, never the gateway's own.
-		c, err := grpcx.Dial(u.addr, "")
+		c, err := grpcx.Dial(u.addr, "", tr.DialOption())
 		if err != nil {
 			return fmt.Errorf("dial %s: %w", u.addr, err)
 		}
@@ -129,7 +138,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	}
 	// The gateway's own calls (key checks, agent usage) go on a connection
 	// of their own that carries its service key.
-	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceGateway, cfg.ServiceKey, cfg.KeyCacheTTL, log)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceGateway, cfg.ServiceKey, cfg.KeyCacheTTL, log, tr.DialOption())
 	if err != nil {
 		return err
 	}
@@ -145,6 +154,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	go func() { defer close(trackerDone); tracker.Run(ctx) }()
 	defer func() { <-trackerDone }()
 
+	draining := make(chan struct{})
 	h, err := gateway.New(ctx, gateway.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Access: &gateway.Access{
@@ -161,12 +171,13 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		Agents:    tracker,
 		Metrics:   m,
 		PublicURL: cfg.PublicURL,
+		Draining:  draining,
 	}, up, log)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           tr.Handler(h),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -181,7 +192,9 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	close(draining)
+	cfg.Shutdown.WaitDrain(log)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.StopTimeout())
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -48,6 +48,9 @@ type Config struct {
 	// PublicURL is the site's address for readers, for the web pages'
 	// absolute links; empty, each request's own.
 	PublicURL string
+	// Draining, once closed, turns /readyz to 503 while everything else is
+	// still served: the gateway is shutting down. nil never drains.
+	Draining <-chan struct{}
 }
 
 // Upstreams are the connections to the services, one per service.
@@ -104,7 +107,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
 	})
-	mux.Handle("GET /readyz", readiness(up))
+	mux.Handle("GET /readyz", readiness(up, cfg.Draining))
 	site, err := web.New(web.Config{
 		Articles: articlev1.NewArticleServiceClient(up.Article), Search: searchv1.NewSearchServiceClient(up.Search),
 		Verification: verificationv1.NewVerificationServiceClient(up.Verification),

@@ -21,13 +21,21 @@ const readyTimeout = 2 * time.Second
 
 // readiness answers 200 when every service reports SERVING, else 503
 // naming each one that does not and why. The services are asked at once,
-// so one that hangs costs readyTimeout, not a multiple of it.
-func readiness(up Upstreams) http.Handler {
+// so one that hangs costs readyTimeout, not a multiple of it. Once draining
+// is closed it answers 503 without asking: the gateway itself is leaving.
+func readiness(up Upstreams, draining <-chan struct{}) http.Handler {
 	checks := []struct {
 		name string
 		conn *grpc.ClientConn
 	}{{"article", up.Article}, {"search", up.Search}, {"verification", up.Verification}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-draining:
+			writeError(w, r, http.StatusServiceUnavailable, codes.Unavailable,
+				"not ready: the gateway is shutting down; retry in a few seconds")
+			return
+		default:
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		why := make([]string, len(checks))

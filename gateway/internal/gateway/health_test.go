@@ -145,3 +145,36 @@ func TestReadinessWhenAllServe(t *testing.T) {
 		t.Errorf("/readyz = %d %s, want 200 ready", code, body)
 	}
 }
+
+// A gateway that is shutting down says so on /readyz, so that Kubernetes
+// and load balancers stop sending to it, and serves everything else on.
+func TestReadinessWhileDraining(t *testing.T) {
+	t.Parallel()
+	a, s, v := startUpstream(t), startUpstream(t), startUpstream(t)
+	draining := make(chan struct{})
+	h, err := New(t.Context(), Config{Draining: draining}, Upstreams{Article: conn(t, a.addr), Search: conn(t, s.addr), Verification: conn(t, v.addr)}, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, h, "/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz = %d %s before draining", code, body)
+	}
+	close(draining)
+	cases := []struct {
+		path     string
+		wantCode int
+		wantBody string
+	}{
+		{"/readyz", http.StatusServiceUnavailable, "the gateway is shutting down"},
+		{"/healthz", http.StatusOK, `"ok"`},
+		{"/openapi.json", http.StatusOK, `"swagger"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			t.Parallel()
+			if code, body := get(t, h, tc.path); code != tc.wantCode || !strings.Contains(body, tc.wantBody) {
+				t.Errorf("%s while draining = %d %.200s, want %d with %q", tc.path, code, body, tc.wantCode, tc.wantBody)
+			}
+		})
+	}
+}

@@ -48,6 +48,8 @@ type options struct {
 	// verification, when set, changes the verification service's config
 	// (the trust tests switch on the feed follower, links, schedules).
 	verification func(*verificationapp.Config)
+	// tracingEndpoint, when set, is every part's OTEL_EXPORTER_OTLP_ENDPOINT.
+	tracingEndpoint string
 }
 
 // startStack runs a whole Buzhou for one test and stops it at cleanup; on
@@ -60,6 +62,7 @@ func startStack(tb testing.TB, o options) *Stack {
 		RedisURL: o.redisURL, RedisKeyPrefix: o.redisKeyPrefix, TrustedProxies: o.trustedProxies,
 		UsageFlushEvery: o.usageFlushEvery, FailedAuthPerMinute: o.failedAuthPerMinute,
 		KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout, Log: o.log, QdrantURL: o.qdrantURL, Verification: o.verification,
+		TracingEndpoint: o.tracingEndpoint,
 	}, Start, gatewayAddr)
 }
 

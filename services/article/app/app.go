@@ -15,6 +15,7 @@ import (
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
+	"buzhou.dev/platform/tracing"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -40,6 +41,10 @@ type Config struct {
 	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
 	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
 	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
+	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
+	Shutdown grpcx.Shutdown
+	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
+	Tracing tracing.Config
 }
 
 // Run serves the article service on lis until ctx ends; its metrics go to
@@ -72,13 +77,19 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		}
 	}
 
-	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceArticle, cfg.ServiceKey, cfg.KeyCacheTTL, log)
+	tr, err := tracing.Start(ctx, "article", cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer tr.Stop(log)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceArticle, cfg.ServiceKey, cfg.KeyCacheTTL, log, tr.DialOption())
 	if err != nil {
 		return err
 	}
 	defer ids.Close()
 	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log),
-		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}))
+		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}),
+		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown))
 	articlev1.RegisterArticleServiceServer(g.GRPC, srv)
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

@@ -79,12 +79,13 @@ func (h *healthServer) set(failed []string) {
 	h.SetServingStatus("", st)
 }
 
-// shutdown reports NOT_SERVING from now on, whatever the checks say.
+// shutdown reports NOT_SERVING from now on, whatever the checks say. The
+// liveness status stays SERVING: a draining service is not broken.
 func (h *healthServer) shutdown() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stopped, h.reason = true, "is shutting down"
-	h.Shutdown()
+	h.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 }
 
 // watcher runs the checks of a server and sets its health from them. Rounds

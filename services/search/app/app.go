@@ -21,6 +21,7 @@ import (
 	"buzhou.dev/platform/errs"
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
+	"buzhou.dev/platform/tracing"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
 	"buzhou.dev/search/internal/document"
@@ -80,6 +81,10 @@ type Config struct {
 	// Quiet is how long the feed must be silent for the first catch-up to
 	// count as done.
 	Quiet time.Duration `env:"BUZHOU_SEARCH_FEED_QUIET, default=300ms"`
+	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
+	Shutdown grpcx.Shutdown
+	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
+	Tracing tracing.Config
 }
 
 // learnedModelName is where the state store keeps the learned model.
@@ -106,7 +111,12 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	}
 	defer st.Close()
 
-	articleConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKey)
+	tr, err := tracing.Start(ctx, "search", cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer tr.Stop(log)
+	articleConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKey, tr.DialOption())
 	if err != nil {
 		return fmt.Errorf("dial article service: %w", err)
 	}
@@ -134,7 +144,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		}
 	}
 
-	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceSearch, cfg.ServiceKey, cfg.KeyCacheTTL, log)
+	ids, err := grpcx.DialIdentity(ctx, cfg.VerificationAddr, auth.ServiceSearch, cfg.ServiceKey, cfg.KeyCacheTTL, log, tr.DialOption())
 	if err != nil {
 		return err
 	}
@@ -158,6 +168,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	// The state database is not a check: searches are answered without it
 	// (the follower retries its cursor until it is back).
 	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log), grpcx.WithMetrics(m, cfg.MetricsAddr),
+		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown),
 		grpcx.WithChecks(
 			grpcx.Check{Name: idx.Backend() + " index", Ping: func(ctx context.Context) error { _, _, err := idx.Count(ctx); return err }},
 			grpcx.Check{Name: "article feed (first catch-up not done yet)", Ping: func(context.Context) error {

@@ -18,6 +18,7 @@ import (
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
+	"buzhou.dev/platform/tracing"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
@@ -76,6 +77,10 @@ type Config struct {
 	// InspectionInterval is how long after its last inspection an article
 	// is due again; 0 means a day.
 	InspectionInterval time.Duration `env:"BUZHOU_INSPECTION_INTERVAL, default=24h"`
+	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
+	Shutdown grpcx.Shutdown
+	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
+	Tracing tracing.Config
 }
 
 // ServiceKeys holds the secret of each service identity (see
@@ -121,7 +126,12 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		return err
 	}
 
-	articleConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKeys.Verification)
+	tr, err := tracing.Start(ctx, "verification", cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer tr.Stop(log)
+	articleConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKeys.Verification, tr.DialOption())
 	if err != nil {
 		return fmt.Errorf("dial article service: %w", err)
 	}
@@ -129,7 +139,8 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 
 	// Keys are checked here against the store itself, with no cache.
 	g := grpcx.NewServer(log, auth.NewGuard(ids, cfg.FailedAuthPerMinute, log),
-		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}))
+		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}),
+		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown))
 	articles := articlev1.NewArticleServiceClient(articleConn)
 	deps := ledger.Deps{Store: st, Articles: articles, Repairer: articles, Stats: stats.New(articles, usage{ids}, st), Log: log}
 	if cfg.SearchAddr != "" {

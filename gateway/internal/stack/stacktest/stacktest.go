@@ -22,6 +22,7 @@ import (
 	gatewayapp "buzhou.dev/gateway/app"
 	"buzhou.dev/gateway/internal/cli"
 	"buzhou.dev/platform/sqldb/sqldbtest"
+	"buzhou.dev/platform/tracing"
 	searchapp "buzhou.dev/search/app"
 	verificationapp "buzhou.dev/verification/app"
 )
@@ -70,6 +71,8 @@ type Options struct {
 	// Verification, when set, changes the verification service's config
 	// (the trust tests switch on the feed follower, link checks, schedules).
 	Verification func(*verificationapp.Config)
+	// TracingEndpoint, when set, is every part's OTEL_EXPORTER_OTLP_ENDPOINT.
+	TracingEndpoint string
 }
 
 // parts is the shape of stack.Config: Start builds one for its caller's
@@ -91,8 +94,10 @@ type parts interface {
 func Start[C parts, S interface{ Stop() error }](tb testing.TB, o Options, start func(context.Context, C, *slog.Logger) (S, error), addr func(S) string) S {
 	tb.Helper()
 	o = o.withDefaults(tb)
+	tr := tracing.Config{Endpoint: o.TracingEndpoint}
 	verification := verificationapp.Config{
 		DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, AdminKey: AdminKey, FailedAuthPerMinute: o.FailedAuthPerMinute,
+		Tracing: tr,
 	}
 	if o.Verification != nil {
 		o.Verification(&verification)
@@ -100,15 +105,18 @@ func Start[C parts, S interface{ Stop() error }](tb testing.TB, o Options, start
 	cfg := C{
 		Article: articleapp.Config{
 			DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, SeedDemo: o.Seed, FailedAuthPerMinute: o.FailedAuthPerMinute, KeyCacheTTL: o.KeyCacheTTL,
+			Tracing: tr,
 		},
 		Search: searchapp.Config{
 			DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, QdrantURL: o.QdrantURL, FailedAuthPerMinute: o.FailedAuthPerMinute, KeyCacheTTL: o.KeyCacheTTL,
+			Tracing: tr,
 		},
 		Verification: verification,
 		Gateway: gatewayapp.Config{
 			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.MaxBody, RedisURL: o.RedisURL, RedisKeyPrefix: o.RedisKeyPrefix, TrustedProxies: o.TrustedProxies,
 			AnonPerMinute: o.AnonPerMinute, KeyPerMinute: o.KeyPerMinute, FailedAuthPerMinute: o.FailedAuthPerMinute,
 			UsageFlushEvery: o.UsageFlushEvery, KeyCacheTTL: o.KeyCacheTTL, ReadTimeout: o.ReadTimeout,
+			Tracing: tr,
 		},
 	}
 	s, err := start(context.Background(), cfg, o.logger())

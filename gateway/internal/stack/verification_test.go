@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -70,6 +71,26 @@ func TestVerificationRecordsOverREST(t *testing.T) {
 		r := admin.do("POST", path("/api/v1/articles/%s/verifications", slug), record("passed", "Linux"))
 		if r.status != http.StatusForbidden || r.errorCode(t) != "PERMISSION_DENIED" || !strings.Contains(string(r.body), "wrote this article") {
 			t.Errorf("the author's record: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("the creator cannot verify under another author's name", func(t *testing.T) {
+		t.Parallel()
+		_, key := createKey(t, admin, map[string]any{"name": "ghostwriter", "scopes": []string{auth.ScopeArticlesWrite, auth.ScopeVerificationsWrite}})
+		ghost := newClient(t, s, key)
+		body := article("Ghost written")
+		body["status"], body["author"] = "published", "Somebody Else"
+		created := must(t, ghost.do("POST", "/api/v1/articles", body), http.StatusCreated).json(t)
+		if created["author"] != "Somebody Else" || !strings.HasPrefix(fmt.Sprint(created["authorId"]), "prn_") {
+			t.Errorf("author %v, authorId %v; want the given name and the creating principal", created["author"], created["authorId"])
+		}
+		r := ghost.do("POST", path("/api/v1/articles/%s/verifications", created["id"].(string)), record("passed", "Linux"))
+		if r.status != http.StatusForbidden || !strings.Contains(string(r.body), "wrote this article") {
+			t.Errorf("the creator's record: %d %s", r.status, r.body)
+		}
+		// The creator cannot be rewritten either.
+		patch := ghost.do("PATCH", path("/api/v1/articles/%s", created["id"].(string)), map[string]any{"authorId": "prn_other"})
+		if patch.status != http.StatusBadRequest {
+			t.Errorf("PATCH authorId: %d %s; want 400", patch.status, patch.body)
 		}
 	})
 	t.Run("no key, or a key without the scope", func(t *testing.T) {

@@ -102,8 +102,9 @@ func (s *Server) prepare(ctx context.Context, in *articlev1.Article) (*articlev1
 	if a.Status == vocab.StatusPublished {
 		a.PublishedAt = now
 	}
-	if a.Author == "" {
-		if p := auth.FromContext(ctx); p != nil {
+	if p := auth.FromContext(ctx); p != nil {
+		a.AuthorId = p.ID
+		if a.Author == "" {
 			a.Author = p.Name
 		}
 	}
@@ -121,7 +122,7 @@ func clearServerFields(a *articlev1.Article) {
 	a.RiskLevel, a.ConfidenceScore, a.VerificationStatus = "", 0, ""
 	a.RelatedIds, a.RecentVerifications, a.VerificationCount = nil, nil, 0
 	a.CreatedAt, a.UpdatedAt, a.PublishedAt, a.LastInspectedAt = nil, nil, nil, nil
-	a.DeprecationReason = ""
+	a.DeprecationReason, a.AuthorId = "", ""
 }
 
 func (s *Server) create(ctx context.Context, in *articlev1.Article) (*articlev1.Article, error) {

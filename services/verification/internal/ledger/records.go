@@ -65,12 +65,15 @@ func (s *Service) CreateVerificationRecord(ctx context.Context, req *verificatio
 	return recordProto(rec), nil
 }
 
-// authoredBy reports whether the caller is the article's author. Articles
-// keep their author as a name (the writing principal's, by default), so the
-// caller is the author when the name is the caller's principal name (in any
-// case) or id. Names are not unique: a principal sharing the author's name
-// is refused too, which errs on the safe side.
+// authoredBy reports whether the caller is the article's author: the
+// principal that created it (authorId), whatever author name it gave, or a
+// principal whose name or id is the author's name (an article imported
+// without a principal keeps only the name). Names are not unique: a principal
+// sharing the author's name is refused too, which errs on the safe side.
 func authoredBy(a *articlev1.Article, p *auth.Principal) bool {
+	if a.GetAuthorId() != "" && a.GetAuthorId() == p.ID {
+		return true
+	}
 	author := strings.TrimSpace(a.GetAuthor())
 	return author != "" && (strings.EqualFold(author, strings.TrimSpace(p.Name)) || author == p.ID)
 }

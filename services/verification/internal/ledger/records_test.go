@@ -94,8 +94,10 @@ func TestVerifierIsTheCaller(t *testing.T) {
 	bob := e.verifier("prn_bob", "Bob", "third_party_agent")
 	byName := e.publish(&articlev1.Article{Title: &articlev1.LocalizedText{En: "By Bob"}, Author: "bob"})
 	byID := e.publish(&articlev1.Article{Title: &articlev1.LocalizedText{En: "By prn_bob"}, Author: "prn_bob"})
-	other := e.publish(&articlev1.Article{Title: &articlev1.LocalizedText{En: "By Carol"}, Author: "Carol"})
-	for _, a := range []*articlev1.Article{byName, byID} {
+	// Bob created it but gave another author's name: he is still its author.
+	byCreator := e.publish(&articlev1.Article{Title: &articlev1.LocalizedText{En: "Written by Bob as Dave"}, Author: "Dave", AuthorId: "prn_bob"})
+	other := e.publish(&articlev1.Article{Title: &articlev1.LocalizedText{En: "By Carol"}, Author: "Carol", AuthorId: "prn_carol"})
+	for _, a := range []*articlev1.Article{byName, byID, byCreator} {
 		_, err := e.svc.CreateVerificationRecord(bob, &verificationv1.CreateVerificationRecordRequest{ArticleId: a.GetId(), Result: "passed"})
 		if errs.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "wrote this article") {
 			t.Errorf("author verifying %s: %v; want PermissionDenied saying why", a.GetAuthor(), err)

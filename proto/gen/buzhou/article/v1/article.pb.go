@@ -736,8 +736,11 @@ type Article struct {
 	RecentVerifications []*VerificationRecordSummary `protobuf:"bytes,26,rep,name=recent_verifications,json=recentVerifications,proto3" json:"recent_verifications,omitempty"`
 	// Number of verification records in all; server-made.
 	VerificationCount int32 `protobuf:"varint,27,opt,name=verification_count,json=verificationCount,proto3" json:"verification_count,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Principal id of whoever created it; server-made. That principal is the
+	// article's author when it comes to verifying, whatever name it gave.
+	AuthorId      string `protobuf:"bytes,28,opt,name=author_id,json=authorId,proto3" json:"author_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Article) Reset() {
@@ -957,6 +960,13 @@ func (x *Article) GetVerificationCount() int32 {
 		return x.VerificationCount
 	}
 	return 0
+}
+
+func (x *Article) GetAuthorId() string {
+	if x != nil {
+		return x.AuthorId
+	}
+	return ""
 }
 
 // CreateArticleRequest carries a new article.
@@ -2203,7 +2213,7 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\venvironment\x18\x04 \x01(\v2*.buzhou.article.v1.VerificationEnvironmentR\venvironment\x12\x14\n" +
 	"\x05notes\x18\x05 \x01(\tR\x05notes\x12;\n" +
 	"\vverified_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"verifiedAt\"\x80\n" +
+	"verifiedAt\"\x9d\n" +
 	"\n" +
 	"\aArticle\x12!\n" +
 	"\x02id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\x02id\x12\x12\n" +
@@ -2241,7 +2251,8 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\brevision\x18\x18 \x01(\x05R\brevision\x12-\n" +
 	"\x12deprecation_reason\x18\x19 \x01(\tR\x11deprecationReason\x12_\n" +
 	"\x14recent_verifications\x18\x1a \x03(\v2,.buzhou.article.v1.VerificationRecordSummaryR\x13recentVerifications\x12-\n" +
-	"\x12verification_count\x18\x1b \x01(\x05R\x11verificationCount\"L\n" +
+	"\x12verification_count\x18\x1b \x01(\x05R\x11verificationCount\x12\x1b\n" +
+	"\tauthor_id\x18\x1c \x01(\tR\bauthorId\"L\n" +
 	"\x14CreateArticleRequest\x124\n" +
 	"\aarticle\x18\x01 \x01(\v2\x1a.buzhou.article.v1.ArticleR\aarticle\"T\n" +
 	"\x1aBatchCreateArticlesRequest\x126\n" +

@@ -442,7 +442,7 @@ func (s *Server) UpdateArticleTrust(ctx context.Context, req *articlev1.UpdateAr
 	if err != nil {
 		return nil, err
 	}
-	return s.store.Update(ctx, req.GetArticleId(), 0, cause, func(a *articlev1.Article) error {
+	return s.store.Update(ctx, req.GetArticleId(), req.GetExpectedRevision(), cause, func(a *articlev1.Article) error {
 		applyTrust(a, req)
 		return nil
 	})

@@ -189,6 +189,9 @@ func (s *Server) UpdateArticleTrust(_ context.Context, req *articlev1.UpdateArti
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "article %q not found", req.GetArticleId())
 	}
+	if req.GetExpectedRevision() != 0 && cur.Revision != req.GetExpectedRevision() {
+		return nil, status.Errorf(codes.FailedPrecondition, "article %s is at revision %d, not %d", cur.Id, cur.Revision, req.GetExpectedRevision())
+	}
 	a := proto.Clone(cur).(*articlev1.Article)
 	applyTrust(a, req)
 	cause := req.GetCause()

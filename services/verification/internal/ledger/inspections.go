@@ -114,8 +114,7 @@ func (s *Service) Inspect(ctx context.Context, a *articlev1.Article, trigger str
 	run.Findings = found(findings, ev)
 	run.RiskLevel = riskOf(findings)
 	if repaired == nil {
-		sh := shownOf(a, records, findings, started)
-		if w, err := s.writeTrust(ctx, trustWrite(a, sh, started, articlev1.ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK)); err != nil {
+		if w, _, err := s.rescore(ctx, a, started); err != nil {
 			run.Status = runFailed
 			run.Notes = append(run.Notes, "the summary could not be written back to the article; the next inspection retries")
 		} else {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
@@ -153,7 +154,7 @@ func (s *Service) changeFindings(ctx context.Context, idOrSlug string, mutate fu
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := s.rescore(ctx, a); err != nil {
+	if _, _, err := s.rescore(ctx, a, time.Time{}); err != nil {
 		s.d.Log.WarnContext(ctx, "write-back after a change of findings failed; the next rescore retries", "article", a.GetId(), "err", err)
 	}
 	return findings, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
@@ -57,7 +58,7 @@ func (s *Service) CreateVerificationRecord(ctx context.Context, req *verificatio
 	// first one, and the write-back compares with what it shows now.
 	cur, err := s.article(ctx, a.GetId())
 	if err == nil {
-		_, _, err = s.rescore(ctx, cur)
+		_, _, err = s.rescore(ctx, cur, time.Time{})
 	}
 	if err != nil {
 		s.d.Log.WarnContext(ctx, "write-back after a record failed; the next rescore retries", "article", a.GetId(), "err", err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -105,36 +107,46 @@ func trustWrite(a *articlev1.Article, sh shown, inspected time.Time, cause artic
 }
 
 // rescore recomputes what article a shows from the records and findings,
-// re-evaluating the record rules, and writes it back when it changed. It
-// reports whether it wrote. The caller holds the article's lock.
-func (s *Service) rescore(ctx context.Context, a *articlev1.Article) (*articlev1.Article, bool, error) {
-	records, err := s.d.Store.ArticleRecords(ctx, a.GetId())
-	if err != nil {
-		return nil, false, err
+// re-evaluating the record rules, and writes it back when it changed, with
+// inspected as its lastInspectedAt when set. It reports whether it wrote.
+// The caller holds the article's lock, which keeps out this replica's other
+// writers; another replica's are kept out by the conditional write: the
+// summary is written only onto the revision it was computed from, and
+// computed again from a fresh read when another write came first.
+func (s *Service) rescore(ctx context.Context, a *articlev1.Article, inspected time.Time) (*articlev1.Article, bool, error) {
+	for attempt := 1; ; attempt++ {
+		records, err := s.d.Store.ArticleRecords(ctx, a.GetId())
+		if err != nil {
+			return nil, false, err
+		}
+		findings, err := s.applyEvaluation(ctx, a.GetId(), recordRules(records, s.d.Now()))
+		if err != nil {
+			return nil, false, err
+		}
+		if err := s.d.Store.ReplaceVerdicts(ctx, a.GetId(), verdicts(records)); err != nil {
+			return nil, false, err
+		}
+		req := trustWrite(a, shownOf(a, records, findings, s.d.Now()), inspected, articlev1.ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK)
+		if req == nil {
+			return a, false, nil
+		}
+		req.ExpectedRevision = a.GetRevision()
+		out, err := s.d.Articles.UpdateArticleTrust(ctx, req)
+		if err == nil {
+			return out, true, nil
+		}
+		if status.Code(err) != codes.FailedPrecondition || attempt == maxTrustAttempts {
+			return nil, false, s.upstream(ctx, err, "write trust back to "+a.GetId(), fmt.Sprintf("article %q is gone", a.GetId()))
+		}
+		if a, err = s.article(ctx, a.GetId()); err != nil {
+			return nil, false, err
+		}
 	}
-	findings, err := s.applyEvaluation(ctx, a.GetId(), recordRules(records, s.d.Now()))
-	if err != nil {
-		return nil, false, err
-	}
-	if err := s.d.Store.ReplaceVerdicts(ctx, a.GetId(), verdicts(records)); err != nil {
-		return nil, false, err
-	}
-	req := trustWrite(a, shownOf(a, records, findings, s.d.Now()), time.Time{}, articlev1.ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK)
-	if req == nil {
-		return a, false, nil
-	}
-	out, err := s.writeTrust(ctx, req)
-	return out, err == nil, err
 }
 
-// writeTrust sends a trust write-back.
-func (s *Service) writeTrust(ctx context.Context, req *articlev1.UpdateArticleTrustRequest) (*articlev1.Article, error) {
-	a, err := s.d.Articles.UpdateArticleTrust(ctx, req)
-	if err != nil {
-		return nil, s.upstream(ctx, err, "write trust back to "+req.GetArticleId(), fmt.Sprintf("article %q is gone", req.GetArticleId()))
-	}
-	return a, nil
-}
+// maxTrustAttempts bounds the recomputations when other writes keep coming
+// first; the next record, inspection or daily run retries after that.
+const maxTrustAttempts = 5
 
 // Rescore reloads the article and rescores it under its lock (see rescore);
 // the feed follower calls it when an article's status changes.
@@ -145,6 +157,6 @@ func (s *Service) Rescore(ctx context.Context, articleID string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	_, wrote, err := s.rescore(ctx, a)
+	_, wrote, err := s.rescore(ctx, a, time.Time{})
 	return wrote, err
 }

@@ -1850,9 +1850,13 @@ type UpdateArticleTrustRequest struct {
 	Verifications *VerificationSummary `protobuf:"bytes,10,opt,name=verifications,proto3" json:"verifications,omitempty"`
 	// Why the trust changed; TRUST_WRITEBACK when unset, INSPECTION_REPAIR for
 	// an inspection's write.
-	Cause         ChangeCause `protobuf:"varint,11,opt,name=cause,proto3,enum=buzhou.article.v1.ChangeCause" json:"cause,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Cause ChangeCause `protobuf:"varint,11,opt,name=cause,proto3,enum=buzhou.article.v1.ChangeCause" json:"cause,omitempty"`
+	// When set, the write fails with FAILED_PRECONDITION unless the article is
+	// at this revision: a summary computed from an older view (another
+	// verification replica wrote meanwhile) never overwrites a newer one.
+	ExpectedRevision int32 `protobuf:"varint,12,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *UpdateArticleTrustRequest) Reset() {
@@ -1932,6 +1936,13 @@ func (x *UpdateArticleTrustRequest) GetCause() ChangeCause {
 		return x.Cause
 	}
 	return ChangeCause_CHANGE_CAUSE_UNSPECIFIED
+}
+
+func (x *UpdateArticleTrustRequest) GetExpectedRevision() int32 {
+	if x != nil {
+		return x.ExpectedRevision
+	}
+	return 0
 }
 
 // RepairArticleRequest carries an inspection's repairs of one article.
@@ -2307,7 +2318,7 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\vchange_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"changeTime\x12#\n" +
 	"\rchanged_paths\x18\x06 \x03(\tR\fchangedPaths\x124\n" +
-	"\x05cause\x18\a \x01(\x0e2\x1e.buzhou.article.v1.ChangeCauseR\x05cause\"\xbb\x04\n" +
+	"\x05cause\x18\a \x01(\x0e2\x1e.buzhou.article.v1.ChangeCauseR\x05cause\"\xe8\x04\n" +
 	"\x19UpdateArticleTrustRequest\x12\x1d\n" +
 	"\n" +
 	"article_id\x18\x01 \x01(\tR\tarticleId\x124\n" +
@@ -2318,7 +2329,8 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\x11last_inspected_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastInspectedAt\x12L\n" +
 	"\rverifications\x18\n" +
 	" \x01(\v2&.buzhou.article.v1.VerificationSummaryR\rverifications\x124\n" +
-	"\x05cause\x18\v \x01(\x0e2\x1e.buzhou.article.v1.ChangeCauseR\x05causeB\x16\n" +
+	"\x05cause\x18\v \x01(\x0e2\x1e.buzhou.article.v1.ChangeCauseR\x05cause\x12+\n" +
+	"\x11expected_revision\x18\f \x01(\x05R\x10expectedRevisionB\x16\n" +
 	"\x14_verification_statusB\x13\n" +
 	"\x11_confidence_scoreB\r\n" +
 	"\v_risk_levelJ\x04\b\x04\x10\x05J\x04\b\a\x10\bJ\x04\b\b\x10\tJ\x04\b\t\x10\n" +

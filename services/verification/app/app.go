@@ -167,21 +167,29 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	defer wg.Wait()
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	if cfg.InspectOnChange {
-		wg.Go(func() { _ = triggers.NewFollower(articles, st, trust, log).Run(ctx) })
-	}
-	if cfg.DailyInspections {
-		every := cfg.InspectionInterval
-		if every <= 0 {
-			every = 24 * time.Hour
-		}
-		wg.Go(func() {
-			triggers.Daily(ctx, triggers.Schedule{First: time.Minute, Every: every, Retry: time.Minute}, func(ctx context.Context) error {
-				_, err := trust.RunDueInspections(ctx, &verificationv1.RunDueInspectionsRequest{})
-				return err
-			}, log)
+	// One replica follows the feed and keeps the schedule: the others would
+	// inspect every change again.
+	wg.Go(func() {
+		st.Lead(ctx, "inspections", log, func(ctx context.Context) {
+			var lead sync.WaitGroup
+			defer lead.Wait()
+			if cfg.InspectOnChange {
+				lead.Go(func() { _ = triggers.NewFollower(articles, st, trust, log).Run(ctx) })
+			}
+			if cfg.DailyInspections {
+				every := cfg.InspectionInterval
+				if every <= 0 {
+					every = 24 * time.Hour
+				}
+				lead.Go(func() {
+					triggers.Daily(ctx, triggers.Schedule{First: time.Minute, Every: every, Retry: time.Minute}, func(ctx context.Context) error {
+						_, err := trust.RunDueInspections(ctx, &verificationv1.RunDueInspectionsRequest{})
+						return err
+					}, log)
+				})
+			}
 		})
-	}
+	})
 	log.Info("serving", "addr", lis.Addr().String(), "inspect_on_change", cfg.InspectOnChange, "daily_inspections", cfg.DailyInspections, "check_links", cfg.CheckLinks)
 	return g.Serve(ctx, lis)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -329,6 +330,10 @@ func (s *sqlStore) AgentUsageTotals(ctx context.Context, limit int) ([]AgentTota
 }
 
 func (s *sqlStore) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+func (s *sqlStore) Lead(ctx context.Context, name string, log *slog.Logger, run func(context.Context)) {
+	s.db.Lead(ctx, name, log, run)
+}
 
 // Close closes the database; later calls return the first call's result.
 func (s *sqlStore) Close() error { return s.db.Close() }

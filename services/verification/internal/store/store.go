@@ -16,6 +16,7 @@ package store
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -107,6 +108,10 @@ type Store interface {
 	Cursor(ctx context.Context, name string) (int64, error)
 	// SaveCursor saves the feed revision the follower name applied last.
 	SaveCursor(ctx context.Context, name string, revision int64) error
+
+	// Lead runs run while this process leads name among the replicas
+	// sharing the database, until ctx ends (see sqldb.DB.Lead).
+	Lead(ctx context.Context, name string, log *slog.Logger, run func(context.Context))
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

@@ -81,7 +81,8 @@ type Config struct {
 	// default: it measured better) or "hashing".
 	Embedder string `env:"BUZHOU_EMBEDDER, default=learned"`
 	// Quiet is how long the feed must be silent for the first catch-up to
-	// count as done.
+	// count as done when the article service sends no feed head (one from
+	// before the header); with one, catching up is exact.
 	Quiet time.Duration `env:"BUZHOU_SEARCH_FEED_QUIET, default=300ms"`
 	// RelatedPerSecond paces the writing of articles' related ids (ranked
 	// after indexing, written when they change); 0 turns the writing off

@@ -67,13 +67,13 @@ type Follower struct {
 
 	applied, received atomic.Int64
 	// head is the newest feed head an article service reported.
-	head     atomic.Int64
-	caughtUp atomic.Bool
-	rebuilding        atomic.Bool
-	target            atomic.Int64
-	mu                sync.Mutex
-	lastErr           string
-	rebuild           chan rebuildReq
+	head       atomic.Int64
+	caughtUp   atomic.Bool
+	rebuilding atomic.Bool
+	target     atomic.Int64
+	mu         sync.Mutex
+	lastErr    string
+	rebuild    chan rebuildReq
 }
 
 type rebuildReq struct {

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/grpcx"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
 
@@ -163,6 +164,12 @@ func TestChangeFeedResumesAfterRestart(t *testing.T) {
 	stream, err := feed.WatchArticles(ctx, &articlev1.WatchArticlesRequest{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The stream opens with the head, so a follower knows when it is done.
+	if md, err := stream.Header(); err != nil {
+		t.Fatal(err)
+	} else if head, ok := grpcx.FeedHead(md); !ok || head != 2 {
+		t.Errorf("feed head header %v (%d, %v), want 2", md.Get(grpcx.FeedHeadHeader), head, ok)
 	}
 	got := readChanges(t, stream, 2)
 	if got[0].GetKind() != articlev1.ChangeKind_CHANGE_KIND_UPSERT || got[0].GetArticle().GetId() != a.GetId() {

@@ -16,6 +16,7 @@ import (
 
 	"buzhou.dev/gateway/internal/stack/stacktest"
 	"buzhou.dev/platform/auth"
+	searchapp "buzhou.dev/search/app"
 	verificationapp "buzhou.dev/verification/app"
 )
 
@@ -48,6 +49,9 @@ type options struct {
 	// verification, when set, changes the verification service's config
 	// (the trust tests switch on the feed follower, links, schedules).
 	verification func(*verificationapp.Config)
+	// search, when set, changes the search service's config (the related
+	// ids test switches on their writing).
+	search func(*searchapp.Config)
 	// tracingEndpoint, when set, is every part's OTEL_EXPORTER_OTLP_ENDPOINT.
 	tracingEndpoint string
 }
@@ -62,6 +66,7 @@ func startStack(tb testing.TB, o options) *Stack {
 		RedisURL: o.redisURL, RedisKeyPrefix: o.redisKeyPrefix, TrustedProxies: o.trustedProxies,
 		UsageFlushEvery: o.usageFlushEvery, FailedAuthPerMinute: o.failedAuthPerMinute,
 		KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout, Log: o.log, QdrantURL: o.qdrantURL, Verification: o.verification,
+		Search:          o.search,
 		TracingEndpoint: o.tracingEndpoint,
 	}, Start, gatewayAddr)
 }

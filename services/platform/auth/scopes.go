@@ -25,6 +25,9 @@ const (
 	ScopeInternalFeed      = "internal:feed"
 	ScopeInternalTrust     = "internal:trust"
 	ScopeInternalTelemetry = "internal:telemetry"
+	// ScopeInternalRelated writes an article's related ids (the search
+	// service, which ranks them).
+	ScopeInternalRelated = "internal:related"
 )
 
 // internalPrefix starts every internal scope.
@@ -38,7 +41,7 @@ func KeyScopes() []string {
 
 // InternalScopes returns the scopes only the services' own identities hold.
 func InternalScopes() []string {
-	return []string{ScopeInternalAuthn, ScopeInternalFeed, ScopeInternalTrust, ScopeInternalTelemetry}
+	return []string{ScopeInternalAuthn, ScopeInternalFeed, ScopeInternalTrust, ScopeInternalTelemetry, ScopeInternalRelated}
 }
 
 // IsInternal reports whether scope belongs to the services' identities.
@@ -95,8 +98,9 @@ func ServiceIdentities() []ServiceIdentity {
 		{ServiceGateway, "BUZHOU_GATEWAY_SERVICE_KEY", []string{ScopeInternalAuthn, ScopeInternalTelemetry}},
 		// The article service checks keys.
 		{ServiceArticle, "BUZHOU_ARTICLE_SERVICE_KEY", []string{ScopeInternalAuthn}},
-		// The search service checks keys and follows the change feed.
-		{ServiceSearch, "BUZHOU_SEARCH_SERVICE_KEY", []string{ScopeInternalAuthn, ScopeInternalFeed}},
+		// The search service checks keys, follows the change feed and writes
+		// the related ids it ranks back to the articles.
+		{ServiceSearch, "BUZHOU_SEARCH_SERVICE_KEY", []string{ScopeInternalAuthn, ScopeInternalFeed, ScopeInternalRelated}},
 		// The verification service checks keys locally (it hosts them); it
 		// follows the feed and writes trust back.
 		{ServiceVerification, "BUZHOU_VERIFICATION_SERVICE_KEY", []string{ScopeInternalFeed, ScopeInternalTrust}},

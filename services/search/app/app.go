@@ -32,6 +32,7 @@ import (
 	"buzhou.dev/search/internal/index/qdrant"
 	"buzhou.dev/search/internal/indexer"
 	"buzhou.dev/search/internal/ranking"
+	"buzhou.dev/search/internal/related"
 	"buzhou.dev/search/internal/server"
 	"buzhou.dev/search/internal/spell"
 	"buzhou.dev/search/internal/state"
@@ -45,8 +46,9 @@ type Config struct {
 	ArticleAddr string `env:"BUZHOU_ARTICLE_ADDR, default=127.0.0.1:9101"`
 	// VerificationAddr is the verification service, which checks API keys.
 	VerificationAddr string `env:"BUZHOU_VERIFICATION_ADDR, default=127.0.0.1:9103"`
-	// ServiceKey is the search service's own key, for its key checks and
-	// for following the change feed (internal:feed).
+	// ServiceKey is the search service's own key, for its key checks, for
+	// following the change feed (internal:feed) and for writing related ids
+	// (internal:related).
 	ServiceKey string `env:"BUZHOU_SEARCH_SERVICE_KEY"`
 	// FailedAuthPerMinute is how many failed key checks a client address may
 	// make per minute on the gRPC port.
@@ -79,8 +81,16 @@ type Config struct {
 	// default: it measured better) or "hashing".
 	Embedder string `env:"BUZHOU_EMBEDDER, default=learned"`
 	// Quiet is how long the feed must be silent for the first catch-up to
-	// count as done.
+	// count as done when the article service sends no feed head (one from
+	// before the header); with one, catching up is exact.
 	Quiet time.Duration `env:"BUZHOU_SEARCH_FEED_QUIET, default=300ms"`
+	// RelatedPerSecond paces the writing of articles' related ids (ranked
+	// after indexing, written when they change); 0 turns the writing off
+	// (a zero Config, as tests build, leaves articles alone).
+	RelatedPerSecond int `env:"BUZHOU_SEARCH_RELATED_PER_SECOND, default=50"`
+	// RelatedDebounce is how long the feed must pause before related ids
+	// are ranked again; 0 means 2 s.
+	RelatedDebounce time.Duration `env:"BUZHOU_SEARCH_RELATED_DEBOUNCE, default=2s"`
 	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
 	Shutdown grpcx.Shutdown
 	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
@@ -155,9 +165,32 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	// later reindex answers from the partial index and stays ready.
 	var caughtUp atomic.Bool
 	firstCatchUp := make(chan struct{})
-	follower := feed.New(feed.Config{
+	engine := ranking.New(idx, emb, params, tune)
+	var follower *feed.Follower
+	rel := related.New(related.Config{
+		Rank: func(ctx context.Context, id string, limit int) ([]string, error) {
+			rs, err := engine.Related(ctx, id, limit)
+			ids := make([]string, 0, len(rs))
+			for _, r := range rs {
+				ids = append(ids, r.Payload.ArticleID)
+			}
+			return ids, err
+		},
+		Articles: articles, Ready: func() bool { return follower.Status().CaughtUp },
+		Debounce: cfg.RelatedDebounce, PerSecond: cfg.RelatedPerSecond, Log: log,
+	})
+	apply := indexer.New(idx, emb, params, nil).Apply
+	follower = feed.New(feed.Config{
 		Client: articles, Cursors: st, Name: idx.CursorName(),
-		Apply: indexer.New(idx, emb, params, nil).Apply,
+		Apply: func(ctx context.Context, changes []*articlev1.ArticleChange) error {
+			if err := apply(ctx, changes); err != nil {
+				return err
+			}
+			if cfg.RelatedPerSecond > 0 {
+				rel.Observe(changes)
+			}
+			return nil
+		},
 		Quiet: cfg.Quiet, Log: log,
 		OnCaughtUp: func() {
 			if !caughtUp.Swap(true) {
@@ -179,7 +212,6 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 			}},
 		))
 	unanswered := server.NewUnanswered(st, nil, log)
-	engine := ranking.New(idx, emb, params, tune)
 	reset := idx.Reset
 	if learned != nil {
 		engine.SetSpeller(spell.New(learned.Current().Vocabulary()))
@@ -208,6 +240,9 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = follower.Run(bg) })
 	wg.Go(func() { unanswered.Run(bg, 5*time.Second) })
+	if cfg.RelatedPerSecond > 0 {
+		wg.Go(func() { rel.Run(bg) })
+	}
 	if learned != nil && learned.Current().Terms() == 0 {
 		// Built by surface features (nothing to learn from at start-up):
 		// once the index holds enough articles, learn and rebuild.

@@ -71,6 +71,9 @@ type Options struct {
 	// Verification, when set, changes the verification service's config
 	// (the trust tests switch on the feed follower, link checks, schedules).
 	Verification func(*verificationapp.Config)
+	// Search, when set, changes the search service's config (the related
+	// ids tests switch on their writing).
+	Search func(*searchapp.Config)
 	// TracingEndpoint, when set, is every part's OTEL_EXPORTER_OTLP_ENDPOINT.
 	TracingEndpoint string
 }
@@ -102,15 +105,19 @@ func Start[C parts, S interface{ Stop() error }](tb testing.TB, o Options, start
 	if o.Verification != nil {
 		o.Verification(&verification)
 	}
+	search := searchapp.Config{
+		DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, QdrantURL: o.QdrantURL, FailedAuthPerMinute: o.FailedAuthPerMinute, KeyCacheTTL: o.KeyCacheTTL,
+		Tracing: tr,
+	}
+	if o.Search != nil {
+		o.Search(&search)
+	}
 	cfg := C{
 		Article: articleapp.Config{
 			DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, SeedDemo: o.Seed, FailedAuthPerMinute: o.FailedAuthPerMinute, KeyCacheTTL: o.KeyCacheTTL,
 			Tracing: tr,
 		},
-		Search: searchapp.Config{
-			DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, QdrantURL: o.QdrantURL, FailedAuthPerMinute: o.FailedAuthPerMinute, KeyCacheTTL: o.KeyCacheTTL,
-			Tracing: tr,
-		},
+		Search:       search,
 		Verification: verification,
 		Gateway: gatewayapp.Config{
 			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.MaxBody, RedisURL: o.RedisURL, RedisKeyPrefix: o.RedisKeyPrefix, TrustedProxies: o.TrustedProxies,

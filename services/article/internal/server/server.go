@@ -400,6 +400,15 @@ func (s *Server) WatchArticles(req *articlev1.WatchArticlesRequest, stream grpc.
 	if after < 0 {
 		return fmt.Errorf("%w: after_revision must be 0 or a feed revision", errs.ErrInvalid)
 	}
+	// The head is read before the backlog, so this stream sends every
+	// change up to it: followers know exactly when they have caught up.
+	head, err := s.store.HeadRevision(ctx)
+	if err != nil {
+		return err
+	}
+	if err := stream.SendHeader(grpcx.FeedHeadMD(head)); err != nil {
+		return err
+	}
 	poll := time.NewTicker(feedPoll)
 	defer poll.Stop()
 	for {

@@ -119,7 +119,7 @@ func notFoundID(id string) error {
 // revision rev), freshly decoded so mutate may change it freely. It returns
 // the article to store, the kind of its feed entry and the fields mutate
 // changed.
-func prepareUpdate(a *articlev1.Article, rev, expected int32, mutate func(*articlev1.Article) error, now time.Time) (*articlev1.Article, articlev1.ChangeKind, []string, error) {
+func prepareUpdate(a *articlev1.Article, rev, expected int32, cause articlev1.ChangeCause, mutate func(*articlev1.Article) error, now time.Time) (*articlev1.Article, articlev1.ChangeKind, []string, error) {
 	id, slug := a.GetId(), a.GetSlug()
 	if expected != 0 && expected != rev {
 		return nil, 0, nil, fmt.Errorf("%w: article %s is at revision %d, you sent If-Match %d; fetch it again and reapply your change",
@@ -134,8 +134,18 @@ func prepareUpdate(a *articlev1.Article, rev, expected int32, mutate func(*artic
 			errs.ErrInvalid, id)
 	}
 	a.Revision = rev + 1
-	a.UpdatedAt = timestamppb.New(now)
+	if touches(cause) {
+		a.UpdatedAt = timestamppb.New(now)
+	}
 	return a, changeKind(a), changedPaths(before, a), nil
+}
+
+// touches reports whether a change of this cause moves updated_at. The
+// related ids the search service writes are not news about the article's
+// content: readers (and "updated" dates on pages) should not see them as
+// an edit.
+func touches(cause articlev1.ChangeCause) bool {
+	return cause != articlev1.ChangeCause_CHANGE_CAUSE_RELATED_UPDATE
 }
 
 // changedPaths lists the top-level fields whose value differs between before

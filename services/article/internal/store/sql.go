@@ -171,7 +171,7 @@ func (s *sqlStore) Update(ctx context.Context, id string, expectedRevision int32
 			return err
 		}
 		at := sqldb.Tick(s.now)
-		a, kind, paths, err := prepareUpdate(a, rev, expectedRevision, mutate, at)
+		a, kind, paths, err := prepareUpdate(a, rev, expectedRevision, cause, mutate, at)
 		if err != nil {
 			return err
 		}

@@ -206,6 +206,35 @@ func Score(queries []Query, rankings map[string][]string) Report {
 	return r
 }
 
+// Halves splits queries in two, alternating within each kind, so that
+// weights can be chosen on one half (A) and checked on the other (B), which
+// they were not chosen on: a gain that holds only on A is overfitting.
+func Halves(queries []Query) (a, b []Query) {
+	seen := map[string]int{}
+	for _, q := range queries {
+		if seen[q.Kind]%2 == 0 {
+			a = append(a, q)
+		} else {
+			b = append(b, q)
+		}
+		seen[q.Kind]++
+	}
+	return a, b
+}
+
+// WriteHalves prints a ranker's overall scores on each half (see Halves).
+func WriteHalves(w io.Writer, name string, queries []Query, rankings map[string][]string) {
+	a, b := Halves(queries)
+	for _, h := range []struct {
+		label string
+		qs    []Query
+	}{{"A (tuned on)", a}, {"B (held out)", b}} {
+		r := Score(h.qs, rankings)
+		fmt.Fprintf(w, "%-10s half %-13s %4d %8.3f %6.3f %9.3f  questions %.3f / %.3f\n", name, h.label, r.All.N, r.All.NDCG10, r.All.MRR, r.All.Recall5,
+			r.ByKind["question"].NDCG10, r.ByKind["question"].MRR)
+	}
+}
+
 // RelatedRecall is the mean share of each expert list found in the first
 // five related articles (corpus slugs per article slug).
 func RelatedRecall(expert []Related, got map[string][]string) float64 {

@@ -4,6 +4,11 @@
 // batch that fails is retried with backoff until it succeeds: a slow or
 // failing backend delays updates but never loses one. Restarted, the follower
 // resumes from its cursor; Rebuild starts over from revision 0.
+//
+// The article service opens each stream with the feed's head revision (the
+// buzhou-feed-head header): the follower has caught up once it has applied
+// every change up to it. An article service that sends no head (one from
+// before the header) is caught up with when its stream falls quiet.
 package feed
 
 import (
@@ -16,6 +21,7 @@ import (
 	"time"
 
 	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/vocab"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
@@ -42,9 +48,8 @@ type Config struct {
 	// Batch is the most changes per Apply; 0 means 256.
 	Batch int
 	// Quiet is how long the stream must stay silent, with everything
-	// received applied, for the follower to count as caught up; 0 means
-	// 300 ms. The feed sends its backlog at once, so silence means the end
-	// of it.
+	// received applied, for the follower to count as caught up when the
+	// article service sends no feed head; 0 means 300 ms.
 	Quiet time.Duration
 	// MinBackoff and MaxBackoff bound the waits between retries; 0 means
 	// 100 ms and 10 s.
@@ -61,12 +66,14 @@ type Follower struct {
 	cfg Config
 
 	applied, received atomic.Int64
-	caughtUp          atomic.Bool
-	rebuilding        atomic.Bool
-	target            atomic.Int64
-	mu                sync.Mutex
-	lastErr           string
-	rebuild           chan rebuildReq
+	// head is the newest feed head an article service reported.
+	head       atomic.Int64
+	caughtUp   atomic.Bool
+	rebuilding atomic.Bool
+	target     atomic.Int64
+	mu         sync.Mutex
+	lastErr    string
+	rebuild    chan rebuildReq
 }
 
 type rebuildReq struct {
@@ -100,6 +107,9 @@ type Status struct {
 	Applied int64
 	// Received is the newest revision received.
 	Received int64
+	// Head is the newest feed revision known: the head the article
+	// service reported, or a change received since. Lag is Head − Applied.
+	Head int64
 	// CaughtUp is true once the backlog found at start (or at the last
 	// rebuild) is applied.
 	CaughtUp   bool
@@ -116,8 +126,9 @@ func (f *Follower) Status() Status {
 	lastErr := f.lastErr
 	f.mu.Unlock()
 	applied := f.applied.Load()
+	received := max(f.received.Load(), applied)
 	return Status{
-		Applied: applied, Received: max(f.received.Load(), applied),
+		Applied: applied, Received: received, Head: max(f.head.Load(), received),
 		CaughtUp: f.caughtUp.Load(), Rebuilding: f.rebuilding.Load(), Target: f.target.Load(), LastErr: lastErr,
 	}
 }
@@ -197,18 +208,26 @@ func (f *Follower) follow(ctx context.Context, from int64, b *backoff) error {
 	if err != nil {
 		return fmt.Errorf("reach the article service: %w", err)
 	}
-	// Silence means the end of the backlog only once the stream has said
-	// something, or when there can be nothing to say: no article yet, or a
-	// resumed follower that may well be up to date. Before that a loaded
-	// machine may just be slow to send the first change.
+	// Without a feed head, silence means the end of the backlog only once
+	// the stream has said something, or when there can be nothing to say:
+	// no article yet, or a resumed follower that may well be up to date.
+	// Before that a loaded machine may just be slow to send the first change.
 	heard := from > 0 || stats.GetTotal() == 0
 	stream, err := f.cfg.Client.WatchArticles(sctx, &articlev1.WatchArticlesRequest{AfterRevision: from})
 	if err != nil {
 		return fmt.Errorf("open the article feed: %w", err)
 	}
+	heads := make(chan int64, 1)
 	msgs := make(chan *articlev1.ArticleChange, 2*f.cfg.Batch)
 	errc := make(chan error, 1)
 	go func() {
+		// The header comes before the first change; a failed stream
+		// reports its error to Recv as well.
+		if md, err := stream.Header(); err == nil {
+			if h, ok := grpcx.FeedHead(md); ok {
+				heads <- h
+			}
+		}
 		for {
 			c, err := stream.Recv()
 			if err != nil {
@@ -223,6 +242,8 @@ func (f *Follower) follow(ctx context.Context, from int64, b *backoff) error {
 			}
 		}
 	}()
+	// target is this stream's head, -1 until (and unless) it is known.
+	target := int64(-1)
 	quiet := time.NewTimer(f.cfg.Quiet)
 	defer quiet.Stop()
 	for {
@@ -231,24 +252,22 @@ func (f *Follower) follow(ctx context.Context, from int64, b *backoff) error {
 		case c := <-msgs:
 			batch = append(batch, c)
 			heard = true
+		case h := <-heads:
+			target = h
+			f.head.Store(max(f.head.Load(), h))
+			if f.applied.Load() >= target {
+				f.reached(ctx)
+			}
+			continue
 		case err := <-errc:
 			// What was received and not applied is read again from the
 			// cursor by the next stream.
 			return fmt.Errorf("the article feed broke off: %w", err)
 		case <-quiet.C:
-			if !heard {
+			if target < 0 && heard {
+				f.reached(ctx) // no head to go by: the quiet fallback
+			} else {
 				quiet.Reset(f.cfg.Quiet)
-				continue
-			}
-			if !f.caughtUp.Load() {
-				f.caughtUp.Store(true)
-				f.cfg.Log.InfoContext(ctx, "caught up with the article feed", "revision", f.applied.Load())
-				if f.cfg.OnCaughtUp != nil {
-					f.cfg.OnCaughtUp()
-				}
-			}
-			if f.rebuilding.Load() && f.applied.Load() >= f.target.Load() {
-				f.rebuilding.Store(false)
 			}
 			continue
 		case req := <-f.rebuild:
@@ -278,7 +297,29 @@ func (f *Follower) follow(ctx context.Context, from int64, b *backoff) error {
 			return err
 		}
 		f.applied.Store(last)
+		if f.rebuilding.Load() && last >= f.target.Load() {
+			f.rebuilding.Store(false)
+		}
+		if target >= 0 && last >= target {
+			f.reached(ctx)
+		}
 		quiet.Reset(f.cfg.Quiet)
+	}
+}
+
+// reached records that the follower has applied the backlog: the first
+// time after a start or a rebuild it counts as caught up, and a rebuild
+// that has reached its target is complete.
+func (f *Follower) reached(ctx context.Context) {
+	if !f.caughtUp.Load() {
+		f.caughtUp.Store(true)
+		f.cfg.Log.InfoContext(ctx, "caught up with the article feed", "revision", f.applied.Load())
+		if f.cfg.OnCaughtUp != nil {
+			f.cfg.OnCaughtUp()
+		}
+	}
+	if f.rebuilding.Load() && f.applied.Load() >= f.target.Load() {
+		f.rebuilding.Store(false)
 	}
 }
 
@@ -367,8 +408,9 @@ func (b *backoff) next() time.Duration {
 
 func (b *backoff) reset() { b.cur = 0 }
 
-// Snapshot reads the whole feed from revision 0 until it has been quiet for
-// quiet, and returns the last state of every article still public
+// Snapshot reads the whole feed from revision 0 up to its head (or, from
+// an article service that sends no head, until it has been quiet for
+// quiet), and returns the last state of every article still public
 // (published or deprecated), for learning from.
 func Snapshot(ctx context.Context, client articlev1.ArticleServiceClient, quiet time.Duration) ([]*articlev1.Article, error) {
 	sctx, cancel := context.WithCancel(ctx)
@@ -381,8 +423,14 @@ func Snapshot(ctx context.Context, client articlev1.ArticleServiceClient, quiet 
 		c   *articlev1.ArticleChange
 		err error
 	}
+	heads := make(chan int64, 1)
 	msgs := make(chan msg, 256)
 	go func() {
+		if md, err := stream.Header(); err == nil {
+			if h, ok := grpcx.FeedHead(md); ok {
+				heads <- h
+			}
+		}
 		for {
 			c, err := stream.Recv()
 			select {
@@ -397,10 +445,24 @@ func Snapshot(ctx context.Context, client articlev1.ArticleServiceClient, quiet 
 	}()
 	latest := map[string]*articlev1.Article{}
 	var order []string
+	result := func() []*articlev1.Article {
+		var out []*articlev1.Article
+		for _, id := range order {
+			if a := latest[id]; a != nil {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	head, last := int64(-1), int64(0)
 	timer := time.NewTimer(quiet)
 	defer timer.Stop()
 	for {
 		select {
+		case h := <-heads:
+			if head = h; last >= head {
+				return result(), nil
+			}
 		case m := <-msgs:
 			if m.err != nil {
 				return nil, fmt.Errorf("read the article feed: %w", m.err)
@@ -413,15 +475,15 @@ func Snapshot(ctx context.Context, client articlev1.ArticleServiceClient, quiet 
 			if a := m.c.GetArticle(); m.c.GetKind() == articlev1.ChangeKind_CHANGE_KIND_UPSERT && vocab.IsPublic(a.GetStatus()) {
 				latest[id] = a
 			}
+			if last = m.c.GetRevision(); head >= 0 && last >= head {
+				return result(), nil
+			}
 			timer.Reset(quiet)
 		case <-timer.C:
-			var out []*articlev1.Article
-			for _, id := range order {
-				if a := latest[id]; a != nil {
-					out = append(out, a)
-				}
+			if head < 0 {
+				return result(), nil
 			}
-			return out, nil
+			timer.Reset(quiet)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

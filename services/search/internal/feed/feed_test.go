@@ -16,13 +16,17 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"buzhou.dev/platform/grpcx"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	"buzhou.dev/search/internal/feed"
 )
 
 // feedServer is an article service that serves only the feed, from a list
 // that tests append to; breakAfter ends a stream with UNAVAILABLE after that
-// many sends, once.
+// many sends, once. With head it opens each stream with the feed head, as
+// the article service does (without, it is one from before the header);
+// with stall set, it stops after sending revision stallAt until stall is
+// closed.
 type feedServer struct {
 	articlev1.UnimplementedArticleServiceServer
 	mu         sync.Mutex
@@ -30,6 +34,9 @@ type feedServer struct {
 	wake       chan struct{}
 	opens      []int64 // after_revision of every stream opened
 	breakAfter int
+	head       bool
+	stallAt    int64
+	stall      chan struct{}
 }
 
 func newFeedServer(n int) *feedServer {
@@ -58,7 +65,13 @@ func (s *feedServer) GetArticleStats(context.Context, *articlev1.GetArticleStats
 func (s *feedServer) WatchArticles(req *articlev1.WatchArticlesRequest, stream grpc.ServerStreamingServer[articlev1.ArticleChange]) error {
 	s.mu.Lock()
 	s.opens = append(s.opens, req.GetAfterRevision())
+	head, sendHead, stallAt, stall := int64(len(s.changes)), s.head, s.stallAt, s.stall
 	s.mu.Unlock()
+	if sendHead {
+		if err := stream.SendHeader(grpcx.FeedHeadMD(head)); err != nil {
+			return err
+		}
+	}
 	after, sent := req.GetAfterRevision(), 0
 	for {
 		s.mu.Lock()
@@ -79,6 +92,13 @@ func (s *feedServer) WatchArticles(req *articlev1.WatchArticlesRequest, stream g
 				return err
 			}
 			after, sent = c.GetRevision(), sent+1
+			if stall != nil && after == stallAt {
+				select {
+				case <-stall:
+				case <-stream.Context().Done():
+					return nil
+				}
+			}
 		}
 		select {
 		case <-wake:
@@ -188,10 +208,16 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func start(t *testing.T, srv *feedServer, cur *cursors, s *sink) *feed.Follower {
 	t.Helper()
+	return startQuiet(t, srv, cur, s, 20*time.Millisecond)
+}
+
+// startQuiet starts a follower whose quiet fallback waits quiet.
+func startQuiet(t *testing.T, srv *feedServer, cur *cursors, s *sink, quiet time.Duration) *feed.Follower {
+	t.Helper()
 	s.cur = cur
 	f := feed.New(feed.Config{
 		Client: dial(t, srv), Cursors: cur, Name: "test", Apply: s.apply, Batch: 10,
-		Quiet: 20 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+		Quiet: quiet, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -326,5 +352,79 @@ func TestRebuild(t *testing.T) {
 	}
 	if st := f.Status(); st.Applied != 20 || st.Rebuilding {
 		t.Fatalf("after a failed reset: %+v", st)
+	}
+}
+
+// With a feed head the follower is caught up exactly when it has applied
+// everything up to it: not during a pause of the backlog, however long
+// (the quiet fallback would be fooled by one), and at once on a feed with
+// nothing to send. The lag it reports is head − applied.
+func TestCaughtUpExactlyAtTheHead(t *testing.T) {
+	t.Parallel()
+	srv, cur, s := newFeedServer(30), &cursors{}, &sink{}
+	srv.head, srv.stallAt, srv.stall = true, 10, make(chan struct{})
+	// An hour of quiet: only the head can make it catch up in this test.
+	f := startQuiet(t, srv, cur, s, time.Hour)
+	eventually(t, "the first ten applied", func() bool { return f.Status().Applied == 10 })
+	time.Sleep(100 * time.Millisecond) // many times a quiet period elsewhere
+	if st := f.Status(); st.CaughtUp || st.Head != 30 || st.Head-st.Applied != 20 {
+		t.Fatalf("during a pause of the backlog: %+v; want not caught up, head 30, lag 20", st)
+	}
+	close(srv.stall)
+	eventually(t, "catch-up at the head", func() bool { return f.Status().CaughtUp })
+	if st := f.Status(); st.Applied != 30 || st.Head != 30 {
+		t.Fatalf("caught up at %+v, want applied 30 = head", st)
+	}
+	// Live changes move the head with them.
+	srv.add(2)
+	eventually(t, "live changes", func() bool { st := f.Status(); return st.Applied == 32 && st.Head == 32 })
+
+	empty := newFeedServer(0)
+	empty.head = true
+	g := startQuiet(t, empty, &cursors{}, &sink{}, time.Hour)
+	eventually(t, "catch-up with an empty feed", func() bool { return g.Status().CaughtUp })
+
+	// Resumed at the head: nothing to apply, caught up at once.
+	up := newFeedServer(5)
+	up.head = true
+	h := startQuiet(t, up, &cursors{revs: map[string]int64{"test": 5}}, &sink{}, time.Hour)
+	eventually(t, "catch-up when resumed at the head", func() bool { return h.Status().CaughtUp })
+}
+
+// Without a feed head (an article service from before it), the follower
+// falls back to the stream's silence.
+func TestQuietFallbackWithoutHead(t *testing.T) {
+	t.Parallel()
+	srv, cur, s := newFeedServer(25), &cursors{}, &sink{}
+	f := start(t, srv, cur, s)
+	eventually(t, "catch-up by silence", func() bool { return f.Status().CaughtUp })
+	if st := f.Status(); st.Applied != 25 || st.Head != 25 {
+		t.Fatalf("caught up at %+v, want 25", st)
+	}
+}
+
+// Snapshot reads up to the head, and stops there without waiting for quiet.
+func TestSnapshotStopsAtTheHead(t *testing.T) {
+	t.Parallel()
+	srv := newFeedServer(0)
+	srv.head = true
+	srv.mu.Lock()
+	for i, st := range []string{"published", "draft", "published", "deprecated"} {
+		srv.changes = append(srv.changes, &articlev1.ArticleChange{Revision: int64(i + 1), Kind: articlev1.ChangeKind_CHANGE_KIND_UPSERT,
+			ArticleId: fmt.Sprint("art_", i%3), Article: &articlev1.Article{Id: fmt.Sprint("art_", i%3), Status: st}})
+	}
+	srv.mu.Unlock()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	got, err := feed.Snapshot(ctx, dial(t, srv), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range got {
+		ids = append(ids, a.GetId()+" "+a.GetStatus())
+	}
+	if want := []string{"art_0 deprecated", "art_2 published"}; !slices.Equal(ids, want) {
+		t.Fatalf("snapshot %q, want %q", ids, want)
 	}
 }

@@ -33,17 +33,22 @@ func New(idx index.Index, emb embed.Embedder, params document.Params, now func()
 
 // Apply writes a batch of changes in one index write. Only the last change
 // of each article counts; all of the batch's chunks are embedded in one
-// call, which the HTTP embedder splits into its own batches.
+// call, which the HTTP embedder splits into its own batches. A change of
+// the related ids alone (cause RELATED_UPDATE) is skipped: nothing indexed
+// depends on them, and re-embedding every article whose list moved would
+// double the indexing work.
 func (x *Indexer) Apply(ctx context.Context, changes []*articlev1.ArticleChange) error {
 	last := map[string]int{}
 	for i, c := range changes {
-		last[c.GetArticleId()] = i
+		if !RelatedOnly(c) {
+			last[c.GetArticleId()] = i
+		}
 	}
 	var out []index.Change
 	var texts []string
 	var at [][2]int // (change, chunk) of each text
 	for i, c := range changes {
-		if last[c.GetArticleId()] != i || c.GetArticleId() == "" {
+		if j, ok := last[c.GetArticleId()]; !ok || j != i || c.GetArticleId() == "" {
 			continue
 		}
 		ch := index.Change{ArticleID: c.GetArticleId()}
@@ -65,8 +70,25 @@ func (x *Indexer) Apply(ctx context.Context, changes []*articlev1.ArticleChange)
 			out[at[k][0]].Chunks[at[k][1]].Dense = v
 		}
 	}
+	if len(out) == 0 {
+		return nil
+	}
 	if err := x.idx.Write(ctx, out); err != nil {
 		return fmt.Errorf("write %d articles to the index: %w", len(out), err)
 	}
 	return nil
+}
+
+// RelatedOnly reports a change that wrote an article's related ids and
+// nothing else the index holds.
+func RelatedOnly(c *articlev1.ArticleChange) bool {
+	if c.GetCause() != articlev1.ChangeCause_CHANGE_CAUSE_RELATED_UPDATE || c.GetKind() != articlev1.ChangeKind_CHANGE_KIND_UPSERT {
+		return false
+	}
+	for _, p := range c.GetChangedPaths() {
+		if p != "related_ids" {
+			return false
+		}
+	}
+	return true
 }

@@ -286,7 +286,7 @@ func (s *Server) GetIndexStatus(ctx context.Context, _ *searchv1.GetIndexStatusR
 		return nil, fmt.Errorf("%w: count the index: %w", errs.ErrUnavailable, err)
 	}
 	return &searchv1.GetIndexStatusResponse{
-		AppliedRevision: st.Applied, ReceivedRevision: st.Received, Lag: st.Received - st.Applied,
+		AppliedRevision: st.Applied, ReceivedRevision: st.Received, HeadRevision: st.Head, Lag: st.Head - st.Applied,
 		IndexedArticles: articles, IndexedChunks: chunks, Backend: s.d.Index.Backend(), EmbeddingModel: s.d.Model(),
 		CaughtUp: st.CaughtUp, Rebuilding: st.Rebuilding, RebuildTargetRevision: st.Target, LastError: st.LastErr,
 	}, nil

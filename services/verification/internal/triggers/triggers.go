@@ -164,10 +164,12 @@ func (f *Follower) work(ctx context.Context, batch []*articlev1.ArticleChange) {
 }
 
 // relevant reports a change an inspection should follow: a writer's change
-// (not the verification service's own) of an article that is not archived.
+// (not the verification service's own, nor the related ids the search
+// service writes) of an article that is not archived.
 func relevant(c *articlev1.ArticleChange) bool {
 	switch c.GetCause() {
-	case articlev1.ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK, articlev1.ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR:
+	case articlev1.ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK, articlev1.ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR,
+		articlev1.ChangeCause_CHANGE_CAUSE_RELATED_UPDATE:
 		return false
 	}
 	return c.GetKind() == articlev1.ChangeKind_CHANGE_KIND_UPSERT && c.GetArticle() != nil

@@ -97,6 +97,8 @@ const (
 	ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK ChangeCause = 4
 	// An inspection applied a safe repair.
 	ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR ChangeCause = 5
+	// The search service wrote the article's related ids.
+	ChangeCause_CHANGE_CAUSE_RELATED_UPDATE ChangeCause = 6
 )
 
 // Enum value maps for ChangeCause.
@@ -108,6 +110,7 @@ var (
 		3: "CHANGE_CAUSE_STATUS_CHANGE",
 		4: "CHANGE_CAUSE_TRUST_WRITEBACK",
 		5: "CHANGE_CAUSE_INSPECTION_REPAIR",
+		6: "CHANGE_CAUSE_RELATED_UPDATE",
 	}
 	ChangeCause_value = map[string]int32{
 		"CHANGE_CAUSE_UNSPECIFIED":       0,
@@ -116,6 +119,7 @@ var (
 		"CHANGE_CAUSE_STATUS_CHANGE":     3,
 		"CHANGE_CAUSE_TRUST_WRITEBACK":   4,
 		"CHANGE_CAUSE_INSPECTION_REPAIR": 5,
+		"CHANGE_CAUSE_RELATED_UPDATE":    6,
 	}
 )
 
@@ -2019,6 +2023,71 @@ func (x *RepairArticleRequest) GetTrust() *UpdateArticleTrustRequest {
 	return nil
 }
 
+// SetRelatedArticlesRequest carries the related ids of one article.
+type SetRelatedArticlesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Article id.
+	ArticleId string `protobuf:"bytes,1,opt,name=article_id,json=articleId,proto3" json:"article_id,omitempty"`
+	// Ids of published articles, most similar first, at most 20, without
+	// repeats and never the article itself; empty clears the list.
+	RelatedIds []string `protobuf:"bytes,2,rep,name=related_ids,json=relatedIds,proto3" json:"related_ids,omitempty"`
+	// The revision the list was computed for; 0 writes whatever the revision.
+	ExpectedRevision int32 `protobuf:"varint,3,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SetRelatedArticlesRequest) Reset() {
+	*x = SetRelatedArticlesRequest{}
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRelatedArticlesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRelatedArticlesRequest) ProtoMessage() {}
+
+func (x *SetRelatedArticlesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRelatedArticlesRequest.ProtoReflect.Descriptor instead.
+func (*SetRelatedArticlesRequest) Descriptor() ([]byte, []int) {
+	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SetRelatedArticlesRequest) GetArticleId() string {
+	if x != nil {
+		return x.ArticleId
+	}
+	return ""
+}
+
+func (x *SetRelatedArticlesRequest) GetRelatedIds() []string {
+	if x != nil {
+		return x.RelatedIds
+	}
+	return nil
+}
+
+func (x *SetRelatedArticlesRequest) GetExpectedRevision() int32 {
+	if x != nil {
+		return x.ExpectedRevision
+	}
+	return 0
+}
+
 // VerificationSummary is what an article shows of its verification records.
 type VerificationSummary struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2032,7 +2101,7 @@ type VerificationSummary struct {
 
 func (x *VerificationSummary) Reset() {
 	*x = VerificationSummary{}
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[26]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2044,7 +2113,7 @@ func (x *VerificationSummary) String() string {
 func (*VerificationSummary) ProtoMessage() {}
 
 func (x *VerificationSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[26]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2057,7 +2126,7 @@ func (x *VerificationSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerificationSummary.ProtoReflect.Descriptor instead.
 func (*VerificationSummary) Descriptor() ([]byte, []int) {
-	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{26}
+	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *VerificationSummary) GetRecent() []*VerificationRecordSummary {
@@ -2083,7 +2152,7 @@ type GetArticleStatsRequest struct {
 
 func (x *GetArticleStatsRequest) Reset() {
 	*x = GetArticleStatsRequest{}
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[27]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2095,7 +2164,7 @@ func (x *GetArticleStatsRequest) String() string {
 func (*GetArticleStatsRequest) ProtoMessage() {}
 
 func (x *GetArticleStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[27]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2108,7 +2177,7 @@ func (x *GetArticleStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArticleStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetArticleStatsRequest) Descriptor() ([]byte, []int) {
-	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{27}
+	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{28}
 }
 
 // GetArticleStatsResponse counts articles.
@@ -2128,7 +2197,7 @@ type GetArticleStatsResponse struct {
 
 func (x *GetArticleStatsResponse) Reset() {
 	*x = GetArticleStatsResponse{}
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[28]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2140,7 +2209,7 @@ func (x *GetArticleStatsResponse) String() string {
 func (*GetArticleStatsResponse) ProtoMessage() {}
 
 func (x *GetArticleStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_buzhou_article_v1_article_proto_msgTypes[28]
+	mi := &file_buzhou_article_v1_article_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2153,7 +2222,7 @@ func (x *GetArticleStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetArticleStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetArticleStatsResponse) Descriptor() ([]byte, []int) {
-	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{28}
+	return file_buzhou_article_v1_article_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetArticleStatsResponse) GetTotal() int64 {
@@ -2340,7 +2409,13 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\x12+\n" +
 	"\x11expected_revision\x18\x03 \x01(\x05R\x10expectedRevision\x12B\n" +
-	"\x05trust\x18\x04 \x01(\v2,.buzhou.article.v1.UpdateArticleTrustRequestR\x05trust\"q\n" +
+	"\x05trust\x18\x04 \x01(\v2,.buzhou.article.v1.UpdateArticleTrustRequestR\x05trust\"\x88\x01\n" +
+	"\x19SetRelatedArticlesRequest\x12\x1d\n" +
+	"\n" +
+	"article_id\x18\x01 \x01(\tR\tarticleId\x12\x1f\n" +
+	"\vrelated_ids\x18\x02 \x03(\tR\n" +
+	"relatedIds\x12+\n" +
+	"\x11expected_revision\x18\x03 \x01(\x05R\x10expectedRevision\"q\n" +
 	"\x13VerificationSummary\x12D\n" +
 	"\x06recent\x18\x01 \x03(\v2,.buzhou.article.v1.VerificationRecordSummaryR\x06recent\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x05R\x05count\"\x18\n" +
@@ -2363,14 +2438,15 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"ChangeKind\x12\x1b\n" +
 	"\x17CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CHANGE_KIND_UPSERT\x10\x01\x12\x19\n" +
-	"\x15CHANGE_KIND_TOMBSTONE\x10\x02*\xc8\x01\n" +
+	"\x15CHANGE_KIND_TOMBSTONE\x10\x02*\xe9\x01\n" +
 	"\vChangeCause\x12\x1c\n" +
 	"\x18CHANGE_CAUSE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13CHANGE_CAUSE_CREATE\x10\x01\x12\x1c\n" +
 	"\x18CHANGE_CAUSE_AUTHOR_EDIT\x10\x02\x12\x1e\n" +
 	"\x1aCHANGE_CAUSE_STATUS_CHANGE\x10\x03\x12 \n" +
 	"\x1cCHANGE_CAUSE_TRUST_WRITEBACK\x10\x04\x12\"\n" +
-	"\x1eCHANGE_CAUSE_INSPECTION_REPAIR\x10\x052\xf1*\n" +
+	"\x1eCHANGE_CAUSE_INSPECTION_REPAIR\x10\x05\x12\x1f\n" +
+	"\x1bCHANGE_CAUSE_RELATED_UPDATE\x10\x062\xe9+\n" +
 	"\x0eArticleService\x12\xe6\x04\n" +
 	"\rCreateArticle\x12'.buzhou.article.v1.CreateArticleRequest\x1a\x1a.buzhou.article.v1.Article\"\x8f\x04\x92A\xd6\x03J\x90\x01\n" +
 	"\x03201\x12\x88\x01\n" +
@@ -2500,7 +2576,9 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\x12UpdateArticleTrust\x12,.buzhou.article.v1.UpdateArticleTrustRequest\x1a\x1a.buzhou.article.v1.Article\"\x14\xaa\x9f\x19\x10\n" +
 	"\x0einternal:trust\x12j\n" +
 	"\rRepairArticle\x12'.buzhou.article.v1.RepairArticleRequest\x1a\x1a.buzhou.article.v1.Article\"\x14\xaa\x9f\x19\x10\n" +
-	"\x0einternal:trust\x12s\n" +
+	"\x0einternal:trust\x12v\n" +
+	"\x12SetRelatedArticles\x12,.buzhou.article.v1.SetRelatedArticlesRequest\x1a\x1a.buzhou.article.v1.Article\"\x16\xaa\x9f\x19\x12\n" +
+	"\x10internal:related\x12s\n" +
 	"\x0fGetArticleStats\x12).buzhou.article.v1.GetArticleStatsRequest\x1a*.buzhou.article.v1.GetArticleStatsResponse\"\t\xaa\x9f\x19\x02\x10\x01\x90\x02\x01B\xbd\x01\n" +
 	"\x15com.buzhou.article.v1B\fArticleProtoP\x01Z0buzhou.dev/proto/gen/buzhou/article/v1;articlev1\xa2\x02\x03BAX\xaa\x02\x11Buzhou.Article.V1\xca\x02\x11Buzhou\\Article\\V1\xe2\x02\x1dBuzhou\\Article\\V1\\GPBMetadata\xea\x02\x13Buzhou::Article::V1b\x06proto3"
 
@@ -2517,7 +2595,7 @@ func file_buzhou_article_v1_article_proto_rawDescGZIP() []byte {
 }
 
 var file_buzhou_article_v1_article_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_buzhou_article_v1_article_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_buzhou_article_v1_article_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_buzhou_article_v1_article_proto_goTypes = []any{
 	(ChangeKind)(0),                     // 0: buzhou.article.v1.ChangeKind
 	(ChangeCause)(0),                    // 1: buzhou.article.v1.ChangeCause
@@ -2547,22 +2625,23 @@ var file_buzhou_article_v1_article_proto_goTypes = []any{
 	(*ArticleChange)(nil),               // 25: buzhou.article.v1.ArticleChange
 	(*UpdateArticleTrustRequest)(nil),   // 26: buzhou.article.v1.UpdateArticleTrustRequest
 	(*RepairArticleRequest)(nil),        // 27: buzhou.article.v1.RepairArticleRequest
-	(*VerificationSummary)(nil),         // 28: buzhou.article.v1.VerificationSummary
-	(*GetArticleStatsRequest)(nil),      // 29: buzhou.article.v1.GetArticleStatsRequest
-	(*GetArticleStatsResponse)(nil),     // 30: buzhou.article.v1.GetArticleStatsResponse
-	nil,                                 // 31: buzhou.article.v1.GetArticleStatsResponse.ByStatusEntry
-	nil,                                 // 32: buzhou.article.v1.GetArticleStatsResponse.ByDomainEntry
-	nil,                                 // 33: buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntry
-	(*timestamppb.Timestamp)(nil),       // 34: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 35: google.protobuf.FieldMask
-	(*httpbody.HttpBody)(nil),           // 36: google.api.HttpBody
+	(*SetRelatedArticlesRequest)(nil),   // 28: buzhou.article.v1.SetRelatedArticlesRequest
+	(*VerificationSummary)(nil),         // 29: buzhou.article.v1.VerificationSummary
+	(*GetArticleStatsRequest)(nil),      // 30: buzhou.article.v1.GetArticleStatsRequest
+	(*GetArticleStatsResponse)(nil),     // 31: buzhou.article.v1.GetArticleStatsResponse
+	nil,                                 // 32: buzhou.article.v1.GetArticleStatsResponse.ByStatusEntry
+	nil,                                 // 33: buzhou.article.v1.GetArticleStatsResponse.ByDomainEntry
+	nil,                                 // 34: buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntry
+	(*timestamppb.Timestamp)(nil),       // 35: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 36: google.protobuf.FieldMask
+	(*httpbody.HttpBody)(nil),           // 37: google.api.HttpBody
 }
 var file_buzhou_article_v1_article_proto_depIdxs = []int32{
 	2,  // 0: buzhou.article.v1.QaPair.question:type_name -> buzhou.article.v1.LocalizedText
 	2,  // 1: buzhou.article.v1.QaPair.answer:type_name -> buzhou.article.v1.LocalizedText
 	7,  // 2: buzhou.article.v1.VerificationRecordSummary.verifier:type_name -> buzhou.article.v1.VerifierRef
 	8,  // 3: buzhou.article.v1.VerificationRecordSummary.environment:type_name -> buzhou.article.v1.VerificationEnvironment
-	34, // 4: buzhou.article.v1.VerificationRecordSummary.verified_at:type_name -> google.protobuf.Timestamp
+	35, // 4: buzhou.article.v1.VerificationRecordSummary.verified_at:type_name -> google.protobuf.Timestamp
 	2,  // 5: buzhou.article.v1.Article.title:type_name -> buzhou.article.v1.LocalizedText
 	2,  // 6: buzhou.article.v1.Article.summary:type_name -> buzhou.article.v1.LocalizedText
 	2,  // 7: buzhou.article.v1.Article.content:type_name -> buzhou.article.v1.LocalizedText
@@ -2570,10 +2649,10 @@ var file_buzhou_article_v1_article_proto_depIdxs = []int32{
 	4,  // 9: buzhou.article.v1.Article.qa_pairs:type_name -> buzhou.article.v1.QaPair
 	5,  // 10: buzhou.article.v1.Article.references:type_name -> buzhou.article.v1.Reference
 	6,  // 11: buzhou.article.v1.Article.runtime_env:type_name -> buzhou.article.v1.RuntimeEnv
-	34, // 12: buzhou.article.v1.Article.created_at:type_name -> google.protobuf.Timestamp
-	34, // 13: buzhou.article.v1.Article.updated_at:type_name -> google.protobuf.Timestamp
-	34, // 14: buzhou.article.v1.Article.published_at:type_name -> google.protobuf.Timestamp
-	34, // 15: buzhou.article.v1.Article.last_inspected_at:type_name -> google.protobuf.Timestamp
+	35, // 12: buzhou.article.v1.Article.created_at:type_name -> google.protobuf.Timestamp
+	35, // 13: buzhou.article.v1.Article.updated_at:type_name -> google.protobuf.Timestamp
+	35, // 14: buzhou.article.v1.Article.published_at:type_name -> google.protobuf.Timestamp
+	35, // 15: buzhou.article.v1.Article.last_inspected_at:type_name -> google.protobuf.Timestamp
 	9,  // 16: buzhou.article.v1.Article.recent_verifications:type_name -> buzhou.article.v1.VerificationRecordSummary
 	10, // 17: buzhou.article.v1.CreateArticleRequest.article:type_name -> buzhou.article.v1.Article
 	10, // 18: buzhou.article.v1.BatchCreateArticlesRequest.articles:type_name -> buzhou.article.v1.Article
@@ -2582,21 +2661,21 @@ var file_buzhou_article_v1_article_proto_depIdxs = []int32{
 	14, // 21: buzhou.article.v1.BatchCreateArticlesResponse.results:type_name -> buzhou.article.v1.BatchCreateResult
 	10, // 22: buzhou.article.v1.ListArticlesResponse.articles:type_name -> buzhou.article.v1.Article
 	10, // 23: buzhou.article.v1.UpdateArticleRequest.article:type_name -> buzhou.article.v1.Article
-	35, // 24: buzhou.article.v1.UpdateArticleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	36, // 24: buzhou.article.v1.UpdateArticleRequest.update_mask:type_name -> google.protobuf.FieldMask
 	0,  // 25: buzhou.article.v1.ArticleChange.kind:type_name -> buzhou.article.v1.ChangeKind
 	10, // 26: buzhou.article.v1.ArticleChange.article:type_name -> buzhou.article.v1.Article
-	34, // 27: buzhou.article.v1.ArticleChange.change_time:type_name -> google.protobuf.Timestamp
+	35, // 27: buzhou.article.v1.ArticleChange.change_time:type_name -> google.protobuf.Timestamp
 	1,  // 28: buzhou.article.v1.ArticleChange.cause:type_name -> buzhou.article.v1.ChangeCause
-	34, // 29: buzhou.article.v1.UpdateArticleTrustRequest.last_inspected_at:type_name -> google.protobuf.Timestamp
-	28, // 30: buzhou.article.v1.UpdateArticleTrustRequest.verifications:type_name -> buzhou.article.v1.VerificationSummary
+	35, // 29: buzhou.article.v1.UpdateArticleTrustRequest.last_inspected_at:type_name -> google.protobuf.Timestamp
+	29, // 30: buzhou.article.v1.UpdateArticleTrustRequest.verifications:type_name -> buzhou.article.v1.VerificationSummary
 	1,  // 31: buzhou.article.v1.UpdateArticleTrustRequest.cause:type_name -> buzhou.article.v1.ChangeCause
 	10, // 32: buzhou.article.v1.RepairArticleRequest.article:type_name -> buzhou.article.v1.Article
-	35, // 33: buzhou.article.v1.RepairArticleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	36, // 33: buzhou.article.v1.RepairArticleRequest.update_mask:type_name -> google.protobuf.FieldMask
 	26, // 34: buzhou.article.v1.RepairArticleRequest.trust:type_name -> buzhou.article.v1.UpdateArticleTrustRequest
 	9,  // 35: buzhou.article.v1.VerificationSummary.recent:type_name -> buzhou.article.v1.VerificationRecordSummary
-	31, // 36: buzhou.article.v1.GetArticleStatsResponse.by_status:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByStatusEntry
-	32, // 37: buzhou.article.v1.GetArticleStatsResponse.by_domain:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByDomainEntry
-	33, // 38: buzhou.article.v1.GetArticleStatsResponse.by_verification_status:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntry
+	32, // 36: buzhou.article.v1.GetArticleStatsResponse.by_status:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByStatusEntry
+	33, // 37: buzhou.article.v1.GetArticleStatsResponse.by_domain:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByDomainEntry
+	34, // 38: buzhou.article.v1.GetArticleStatsResponse.by_verification_status:type_name -> buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntry
 	11, // 39: buzhou.article.v1.ArticleService.CreateArticle:input_type -> buzhou.article.v1.CreateArticleRequest
 	12, // 40: buzhou.article.v1.ArticleService.BatchCreateArticles:input_type -> buzhou.article.v1.BatchCreateArticlesRequest
 	16, // 41: buzhou.article.v1.ArticleService.GetArticle:input_type -> buzhou.article.v1.GetArticleRequest
@@ -2609,22 +2688,24 @@ var file_buzhou_article_v1_article_proto_depIdxs = []int32{
 	24, // 48: buzhou.article.v1.ArticleService.WatchArticles:input_type -> buzhou.article.v1.WatchArticlesRequest
 	26, // 49: buzhou.article.v1.ArticleService.UpdateArticleTrust:input_type -> buzhou.article.v1.UpdateArticleTrustRequest
 	27, // 50: buzhou.article.v1.ArticleService.RepairArticle:input_type -> buzhou.article.v1.RepairArticleRequest
-	29, // 51: buzhou.article.v1.ArticleService.GetArticleStats:input_type -> buzhou.article.v1.GetArticleStatsRequest
-	10, // 52: buzhou.article.v1.ArticleService.CreateArticle:output_type -> buzhou.article.v1.Article
-	15, // 53: buzhou.article.v1.ArticleService.BatchCreateArticles:output_type -> buzhou.article.v1.BatchCreateArticlesResponse
-	10, // 54: buzhou.article.v1.ArticleService.GetArticle:output_type -> buzhou.article.v1.Article
-	36, // 55: buzhou.article.v1.ArticleService.RenderArticle:output_type -> google.api.HttpBody
-	19, // 56: buzhou.article.v1.ArticleService.ListArticles:output_type -> buzhou.article.v1.ListArticlesResponse
-	10, // 57: buzhou.article.v1.ArticleService.UpdateArticle:output_type -> buzhou.article.v1.Article
-	10, // 58: buzhou.article.v1.ArticleService.PublishArticle:output_type -> buzhou.article.v1.Article
-	10, // 59: buzhou.article.v1.ArticleService.DeprecateArticle:output_type -> buzhou.article.v1.Article
-	10, // 60: buzhou.article.v1.ArticleService.ArchiveArticle:output_type -> buzhou.article.v1.Article
-	25, // 61: buzhou.article.v1.ArticleService.WatchArticles:output_type -> buzhou.article.v1.ArticleChange
-	10, // 62: buzhou.article.v1.ArticleService.UpdateArticleTrust:output_type -> buzhou.article.v1.Article
-	10, // 63: buzhou.article.v1.ArticleService.RepairArticle:output_type -> buzhou.article.v1.Article
-	30, // 64: buzhou.article.v1.ArticleService.GetArticleStats:output_type -> buzhou.article.v1.GetArticleStatsResponse
-	52, // [52:65] is the sub-list for method output_type
-	39, // [39:52] is the sub-list for method input_type
+	28, // 51: buzhou.article.v1.ArticleService.SetRelatedArticles:input_type -> buzhou.article.v1.SetRelatedArticlesRequest
+	30, // 52: buzhou.article.v1.ArticleService.GetArticleStats:input_type -> buzhou.article.v1.GetArticleStatsRequest
+	10, // 53: buzhou.article.v1.ArticleService.CreateArticle:output_type -> buzhou.article.v1.Article
+	15, // 54: buzhou.article.v1.ArticleService.BatchCreateArticles:output_type -> buzhou.article.v1.BatchCreateArticlesResponse
+	10, // 55: buzhou.article.v1.ArticleService.GetArticle:output_type -> buzhou.article.v1.Article
+	37, // 56: buzhou.article.v1.ArticleService.RenderArticle:output_type -> google.api.HttpBody
+	19, // 57: buzhou.article.v1.ArticleService.ListArticles:output_type -> buzhou.article.v1.ListArticlesResponse
+	10, // 58: buzhou.article.v1.ArticleService.UpdateArticle:output_type -> buzhou.article.v1.Article
+	10, // 59: buzhou.article.v1.ArticleService.PublishArticle:output_type -> buzhou.article.v1.Article
+	10, // 60: buzhou.article.v1.ArticleService.DeprecateArticle:output_type -> buzhou.article.v1.Article
+	10, // 61: buzhou.article.v1.ArticleService.ArchiveArticle:output_type -> buzhou.article.v1.Article
+	25, // 62: buzhou.article.v1.ArticleService.WatchArticles:output_type -> buzhou.article.v1.ArticleChange
+	10, // 63: buzhou.article.v1.ArticleService.UpdateArticleTrust:output_type -> buzhou.article.v1.Article
+	10, // 64: buzhou.article.v1.ArticleService.RepairArticle:output_type -> buzhou.article.v1.Article
+	10, // 65: buzhou.article.v1.ArticleService.SetRelatedArticles:output_type -> buzhou.article.v1.Article
+	31, // 66: buzhou.article.v1.ArticleService.GetArticleStats:output_type -> buzhou.article.v1.GetArticleStatsResponse
+	53, // [53:67] is the sub-list for method output_type
+	39, // [39:53] is the sub-list for method input_type
 	39, // [39:39] is the sub-list for extension type_name
 	39, // [39:39] is the sub-list for extension extendee
 	0,  // [0:39] is the sub-list for field type_name
@@ -2642,7 +2723,7 @@ func file_buzhou_article_v1_article_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_buzhou_article_v1_article_proto_rawDesc), len(file_buzhou_article_v1_article_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,6 +32,7 @@ const (
 	ArticleService_WatchArticles_FullMethodName       = "/buzhou.article.v1.ArticleService/WatchArticles"
 	ArticleService_UpdateArticleTrust_FullMethodName  = "/buzhou.article.v1.ArticleService/UpdateArticleTrust"
 	ArticleService_RepairArticle_FullMethodName       = "/buzhou.article.v1.ArticleService/RepairArticle"
+	ArticleService_SetRelatedArticles_FullMethodName  = "/buzhou.article.v1.ArticleService/SetRelatedArticles"
 	ArticleService_GetArticleStats_FullMethodName     = "/buzhou.article.v1.ArticleService/GetArticleStats"
 )
 
@@ -68,8 +69,11 @@ type ArticleServiceClient interface {
 	ArchiveArticle(ctx context.Context, in *ArchiveArticleRequest, opts ...grpc.CallOption) (*Article, error)
 	// WatchArticles streams every change after a feed revision, first the backlog,
 	// then live changes. Followers save the last revision they applied and resume
-	// from it; 0 replays everything. Internal: only services following the feed
-	// (search, verification) hold its scope, since it carries drafts.
+	// from it; 0 replays everything. The stream opens with the response header
+	// buzhou-feed-head, the feed's head revision at that moment: a follower has
+	// caught up once it has applied every change up to it. Internal: only
+	// services following the feed (search, verification) hold its scope, since
+	// it carries drafts.
 	WatchArticles(ctx context.Context, in *WatchArticlesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ArticleChange], error)
 	// UpdateArticleTrust writes the verification and inspection summary back to an
 	// article as a new revision. Internal: only the verification service holds
@@ -81,6 +85,14 @@ type ArticleServiceClient interface {
 	// FAILED_PRECONDITION when the article moved on since the inspected
 	// revision. Internal: only the verification service holds its scope.
 	RepairArticle(ctx context.Context, in *RepairArticleRequest, opts ...grpc.CallOption) (*Article, error)
+	// SetRelatedArticles writes the ids of an article's most similar published
+	// articles, as the search service ranks them, as a new revision with cause
+	// RELATED_UPDATE that keeps updated_at (it is not an edit). An unchanged
+	// list writes nothing and returns the article as it is, so a follower that
+	// computes lists from the feed cannot start a write loop. It fails with
+	// FAILED_PRECONDITION when expected_revision is set and the article moved
+	// on. Internal: only the search service holds its scope.
+	SetRelatedArticles(ctx context.Context, in *SetRelatedArticlesRequest, opts ...grpc.CallOption) (*Article, error)
 	// GetArticleStats counts articles by status and domain. Internal: feeds
 	// GET /api/v1/stats.
 	GetArticleStats(ctx context.Context, in *GetArticleStatsRequest, opts ...grpc.CallOption) (*GetArticleStatsResponse, error)
@@ -223,6 +235,16 @@ func (c *articleServiceClient) RepairArticle(ctx context.Context, in *RepairArti
 	return out, nil
 }
 
+func (c *articleServiceClient) SetRelatedArticles(ctx context.Context, in *SetRelatedArticlesRequest, opts ...grpc.CallOption) (*Article, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Article)
+	err := c.cc.Invoke(ctx, ArticleService_SetRelatedArticles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *articleServiceClient) GetArticleStats(ctx context.Context, in *GetArticleStatsRequest, opts ...grpc.CallOption) (*GetArticleStatsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetArticleStatsResponse)
@@ -266,8 +288,11 @@ type ArticleServiceServer interface {
 	ArchiveArticle(context.Context, *ArchiveArticleRequest) (*Article, error)
 	// WatchArticles streams every change after a feed revision, first the backlog,
 	// then live changes. Followers save the last revision they applied and resume
-	// from it; 0 replays everything. Internal: only services following the feed
-	// (search, verification) hold its scope, since it carries drafts.
+	// from it; 0 replays everything. The stream opens with the response header
+	// buzhou-feed-head, the feed's head revision at that moment: a follower has
+	// caught up once it has applied every change up to it. Internal: only
+	// services following the feed (search, verification) hold its scope, since
+	// it carries drafts.
 	WatchArticles(*WatchArticlesRequest, grpc.ServerStreamingServer[ArticleChange]) error
 	// UpdateArticleTrust writes the verification and inspection summary back to an
 	// article as a new revision. Internal: only the verification service holds
@@ -279,6 +304,14 @@ type ArticleServiceServer interface {
 	// FAILED_PRECONDITION when the article moved on since the inspected
 	// revision. Internal: only the verification service holds its scope.
 	RepairArticle(context.Context, *RepairArticleRequest) (*Article, error)
+	// SetRelatedArticles writes the ids of an article's most similar published
+	// articles, as the search service ranks them, as a new revision with cause
+	// RELATED_UPDATE that keeps updated_at (it is not an edit). An unchanged
+	// list writes nothing and returns the article as it is, so a follower that
+	// computes lists from the feed cannot start a write loop. It fails with
+	// FAILED_PRECONDITION when expected_revision is set and the article moved
+	// on. Internal: only the search service holds its scope.
+	SetRelatedArticles(context.Context, *SetRelatedArticlesRequest) (*Article, error)
 	// GetArticleStats counts articles by status and domain. Internal: feeds
 	// GET /api/v1/stats.
 	GetArticleStats(context.Context, *GetArticleStatsRequest) (*GetArticleStatsResponse, error)
@@ -327,6 +360,9 @@ func (UnimplementedArticleServiceServer) UpdateArticleTrust(context.Context, *Up
 }
 func (UnimplementedArticleServiceServer) RepairArticle(context.Context, *RepairArticleRequest) (*Article, error) {
 	return nil, status.Error(codes.Unimplemented, "method RepairArticle not implemented")
+}
+func (UnimplementedArticleServiceServer) SetRelatedArticles(context.Context, *SetRelatedArticlesRequest) (*Article, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetRelatedArticles not implemented")
 }
 func (UnimplementedArticleServiceServer) GetArticleStats(context.Context, *GetArticleStatsRequest) (*GetArticleStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetArticleStats not implemented")
@@ -561,6 +597,24 @@ func _ArticleService_RepairArticle_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ArticleService_SetRelatedArticles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetRelatedArticlesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ArticleServiceServer).SetRelatedArticles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ArticleService_SetRelatedArticles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ArticleServiceServer).SetRelatedArticles(ctx, req.(*SetRelatedArticlesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ArticleService_GetArticleStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetArticleStatsRequest)
 	if err := dec(in); err != nil {
@@ -629,6 +683,10 @@ var ArticleService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RepairArticle",
 			Handler:    _ArticleService_RepairArticle_Handler,
+		},
+		{
+			MethodName: "SetRelatedArticles",
+			Handler:    _ArticleService_SetRelatedArticles_Handler,
 		},
 		{
 			MethodName: "GetArticleStats",

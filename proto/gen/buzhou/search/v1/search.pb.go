@@ -809,10 +809,11 @@ type GetIndexStatusResponse struct {
 	EmbeddingModel string `protobuf:"bytes,4,opt,name=embedding_model,json=embeddingModel,proto3" json:"embedding_model,omitempty"`
 	// Newest feed revision received from the article service.
 	ReceivedRevision int64 `protobuf:"varint,5,opt,name=received_revision,json=receivedRevision,proto3" json:"received_revision,omitempty"`
-	// Changes received but not yet applied.
+	// Feed revisions not yet applied: head_revision − applied_revision.
 	Lag int64 `protobuf:"varint,6,opt,name=lag,proto3" json:"lag,omitempty"`
-	// True once the follower has applied the backlog it found at start-up (or
-	// at the last reindex); readiness waits for it.
+	// True once the follower has applied every change up to the feed head the
+	// article service reported when the feed was opened at start-up (or at
+	// the last reindex); readiness waits for it.
 	CaughtUp bool `protobuf:"varint,7,opt,name=caught_up,json=caughtUp,proto3" json:"caught_up,omitempty"`
 	// True while a reindex rebuilds the index from revision 0.
 	Rebuilding bool `protobuf:"varint,8,opt,name=rebuilding,proto3" json:"rebuilding,omitempty"`
@@ -822,7 +823,11 @@ type GetIndexStatusResponse struct {
 	IndexedChunks int64 `protobuf:"varint,10,opt,name=indexed_chunks,json=indexedChunks,proto3" json:"indexed_chunks,omitempty"`
 	// The last error applying the feed, while it is being retried; empty when
 	// all is well.
-	LastError     string `protobuf:"bytes,11,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastError string `protobuf:"bytes,11,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// The feed's newest revision as far as the follower knows: the head the
+	// article service reported when the feed was opened, or a newer change
+	// received since.
+	HeadRevision  int64 `protobuf:"varint,12,opt,name=head_revision,json=headRevision,proto3" json:"head_revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -932,6 +937,13 @@ func (x *GetIndexStatusResponse) GetLastError() string {
 		return x.LastError
 	}
 	return ""
+}
+
+func (x *GetIndexStatusResponse) GetHeadRevision() int64 {
+	if x != nil {
+		return x.HeadRevision
+	}
+	return 0
 }
 
 // ListUnansweredQueriesRequest bounds the list.
@@ -1244,7 +1256,7 @@ const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"Q\n" +
 	"\x1bListRelatedArticlesResponse\x122\n" +
 	"\x05items\x18\x01 \x03(\v2\x1c.buzhou.search.v1.SearchItemR\x05items\"\x17\n" +
-	"\x15GetIndexStatusRequest\"\xab\x03\n" +
+	"\x15GetIndexStatusRequest\"\xd0\x03\n" +
 	"\x16GetIndexStatusResponse\x12)\n" +
 	"\x10applied_revision\x18\x01 \x01(\x03R\x0fappliedRevision\x12)\n" +
 	"\x10indexed_articles\x18\x02 \x01(\x03R\x0findexedArticles\x12\x18\n" +
@@ -1260,7 +1272,8 @@ const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	"\x0eindexed_chunks\x18\n" +
 	" \x01(\x03R\rindexedChunks\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\v \x01(\tR\tlastError\"4\n" +
+	"last_error\x18\v \x01(\tR\tlastError\x12#\n" +
+	"\rhead_revision\x18\f \x01(\x03R\fheadRevision\"4\n" +
 	"\x1cListUnansweredQueriesRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\"{\n" +
 	"\x0fUnansweredQuery\x12\x14\n" +

@@ -964,6 +964,8 @@ func testChangeFeed(t *testing.T, s store.Store) {
 func testChangeCausesAndPaths(t *testing.T, s store.Store) {
 	mustCreate(t, s, newArticle("art_c", "causes", baseTime()))
 	trust, repair, status := articlev1.ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK, articlev1.ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR, articlev1.ChangeCause_CHANGE_CAUSE_STATUS_CHANGE
+	related := articlev1.ChangeCause_CHANGE_CAUSE_RELATED_UPDATE
+	var updated [2]*timestamppb.Timestamp // updated_at before and after the related write
 	steps := []struct {
 		name   string
 		cause  articlev1.ChangeCause
@@ -978,10 +980,21 @@ func testChangeCausesAndPaths(t *testing.T, s store.Store) {
 		}, nil},
 		{"nested", edit, func(a *articlev1.Article) { a.Title.Zh = "新标题"; a.CodeBlocks[0].Code = "echo bye" }, []string{"code_blocks", "title"}},
 		{"cleared", repair, func(a *articlev1.Article) { a.PublishedAt, a.References, a.RiskLevel = nil, nil, "" }, []string{"published_at", "references", "risk_level"}},
+		{"related", related, func(a *articlev1.Article) { a.RelatedIds = []string{"art_x"} }, []string{"related_ids"}},
 		{"archived", status, func(a *articlev1.Article) { a.Status = "archived" }, []string{"status"}},
 	}
 	for _, st := range steps {
-		mustUpdateAs(t, s, "art_c", 0, st.cause, func(a *articlev1.Article) error { st.mutate(a); return nil })
+		if st.cause == related {
+			updated[0] = mustGet(t, s, "art_c").GetUpdatedAt()
+		}
+		a := mustUpdateAs(t, s, "art_c", 0, st.cause, func(a *articlev1.Article) error { st.mutate(a); return nil })
+		if st.cause == related {
+			updated[1] = a.GetUpdatedAt()
+		}
+	}
+	// Related ids are not an edit: updated_at stays.
+	if !updated[0].AsTime().Equal(updated[1].AsTime()) {
+		t.Errorf("a related write moved updated_at from %v to %v", updated[0].AsTime(), updated[1].AsTime())
 	}
 	changes := allChanges(t, s)
 	if len(changes) != len(steps)+1 {

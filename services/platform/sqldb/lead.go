@@ -96,4 +96,3 @@ func (db *DB) whileHeld(ctx context.Context, conn *sql.Conn, run func(context.Co
 	}
 	_ = conn.Close()
 }
-

@@ -68,6 +68,7 @@ func (db *DB) lead(ctx context.Context, name string) (*sql.Conn, error) {
 // whileHeld runs run until ctx ends or conn fails, then gives the lock up.
 func (db *DB) whileHeld(ctx context.Context, conn *sql.Conn, run func(context.Context)) {
 	held, lost := context.WithCancel(ctx)
+	defer lost()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

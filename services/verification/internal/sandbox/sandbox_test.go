@@ -117,7 +117,6 @@ func TestNoNetwork(t *testing.T) {
 	}
 }
 
-
 func TestInfiniteLoopTimesOut(t *testing.T) {
 	t.Parallel()
 	r := runner(t)

@@ -25,6 +25,7 @@ const (
 	ScopeInternalFeed      = "internal:feed"
 	ScopeInternalTrust     = "internal:trust"
 	ScopeInternalTelemetry = "internal:telemetry"
+	ScopeInternalSandbox   = "internal:sandbox"
 )
 
 // internalPrefix starts every internal scope.
@@ -38,7 +39,7 @@ func KeyScopes() []string {
 
 // InternalScopes returns the scopes only the services' own identities hold.
 func InternalScopes() []string {
-	return []string{ScopeInternalAuthn, ScopeInternalFeed, ScopeInternalTrust, ScopeInternalTelemetry}
+	return []string{ScopeInternalAuthn, ScopeInternalFeed, ScopeInternalTrust, ScopeInternalTelemetry, ScopeInternalSandbox}
 }
 
 // IsInternal reports whether scope belongs to the services' identities.
@@ -98,8 +99,9 @@ func ServiceIdentities() []ServiceIdentity {
 		// The search service checks keys and follows the change feed.
 		{ServiceSearch, "BUZHOU_SEARCH_SERVICE_KEY", []string{ScopeInternalAuthn, ScopeInternalFeed}},
 		// The verification service checks keys locally (it hosts them); it
-		// follows the feed and writes trust back.
-		{ServiceVerification, "BUZHOU_VERIFICATION_SERVICE_KEY", []string{ScopeInternalFeed, ScopeInternalTrust}},
+		// follows the feed, writes trust back and has code blocks run by the
+		// sandbox runner when that is a process of its own.
+		{ServiceVerification, "BUZHOU_VERIFICATION_SERVICE_KEY", []string{ScopeInternalFeed, ScopeInternalTrust, ScopeInternalSandbox}},
 	}
 }
 

@@ -81,8 +81,8 @@ type SandboxConfig struct {
 	// present per minute.
 	FailedAuthPerMinute int `env:"BUZHOU_RATE_FAILED_AUTH_PER_MINUTE, default=10"`
 	Runner              RunnerConfig
-	Shutdown    grpcx.Shutdown
-	Tracing     tracing.Config
+	Shutdown            grpcx.Shutdown
+	Tracing             tracing.Config
 }
 
 // RunSandbox serves the SandboxRunnerService on lis until ctx ends. It

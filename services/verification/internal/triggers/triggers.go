@@ -12,8 +12,8 @@ package triggers
 
 import (
 	"context"
-	"slices"
 	"log/slog"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc"

@@ -31,7 +31,7 @@ const (
 // (BUZHOU_SANDBOX_ADDR); it has no REST route and no outside key reaches it.
 type SandboxRunnerServiceClient interface {
 	// RunBlocks runs each block in a fresh sandbox and says what happened.
-	// UNAVAILABLE when the runner cannot isolate code: nothing ran.
+	// FAILED_PRECONDITION when the runner cannot isolate code: nothing ran.
 	RunBlocks(ctx context.Context, in *RunBlocksRequest, opts ...grpc.CallOption) (*RunBlocksResponse, error)
 }
 
@@ -62,7 +62,7 @@ func (c *sandboxRunnerServiceClient) RunBlocks(ctx context.Context, in *RunBlock
 // (BUZHOU_SANDBOX_ADDR); it has no REST route and no outside key reaches it.
 type SandboxRunnerServiceServer interface {
 	// RunBlocks runs each block in a fresh sandbox and says what happened.
-	// UNAVAILABLE when the runner cannot isolate code: nothing ran.
+	// FAILED_PRECONDITION when the runner cannot isolate code: nothing ran.
 	RunBlocks(context.Context, *RunBlocksRequest) (*RunBlocksResponse, error)
 	mustEmbedUnimplementedSandboxRunnerServiceServer()
 }

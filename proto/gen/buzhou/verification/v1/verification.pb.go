@@ -2315,7 +2315,7 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aC\n" +
 	"\x15ArticlesByDomainEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x012\xf1*\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x012\xb5*\n" +
 	"\x13VerificationService\x12\xda\x04\n" +
 	"\x18CreateVerificationRecord\x127.buzhou.verification.v1.CreateVerificationRecordRequest\x1a*.buzhou.verification.v1.VerificationRecord\"\xd8\x03\x92A\x85\x03Ji\n" +
 	"\x03201\x12b\n" +
@@ -2390,8 +2390,8 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\x03413\x12]\n" +
 	"5The request body is larger than the configured limit.\x12$\n" +
 	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x11\n" +
-	"\x0finspections:run\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/inspections:runDue\x12\x9a\a\n" +
-	"\x10CreateSandboxRun\x12/.buzhou.verification.v1.CreateSandboxRunRequest\x1a\".buzhou.verification.v1.SandboxRun\"\xb0\x06\x92A\xe2\x05Js\n" +
+	"\x0finspections:run\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/inspections:runDue\x12\xde\x06\n" +
+	"\x10CreateSandboxRun\x12/.buzhou.verification.v1.CreateSandboxRunRequest\x1a\".buzhou.verification.v1.SandboxRun\"\xf4\x05\x92A\xa6\x05Js\n" +
 	"\x03201\x12l\n" +
 	"BThe sandbox run, its blocks and the verification record it became.\x12&\n" +
 	"$\x1a\".buzhou.verification.v1.SandboxRunJn\n" +
@@ -2400,18 +2400,15 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ?\n" +
 	"\x03404\x128\n" +
 	"\x10No such article.\x12$\n" +
-	"\"\x1a .buzhou.gateway.v1.ErrorResponseJy\n" +
-	"\x03409\x12r\n" +
-	"JThe article has no runnable code block (nothing ran, no record was filed).\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ\xac\x01\n" +
+	"\x03409\x12\xa4\x01\n" +
+	"|The article has no runnable code block, or the sandbox cannot isolate code on this runner: nothing ran, no record was filed.\x12$\n" +
 	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
 	"\x03413\x12]\n" +
 	"5The request body is larger than the configured limit.\x12$\n" +
 	"\"\x1a .buzhou.gateway.v1.ErrorResponseJi\n" +
 	"\x03429\x12b\n" +
 	":The run queue is full; Retry-After says when to try again.\x12$\n" +
-	"\"\x1a .buzhou.gateway.v1.ErrorResponseJn\n" +
-	"\x03503\x12g\n" +
-	"?The sandbox cannot isolate code on this runner, so nothing ran.\x12$\n" +
 	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x11\n" +
 	"\x0finspections:run\x82\xd3\xe4\x93\x02/:\x01*\"*/api/v1/articles/{article_id}/sandbox-runs\x12\xde\x02\n" +
 	"\x0fListSandboxRuns\x12..buzhou.verification.v1.ListSandboxRunsRequest\x1a/.buzhou.verification.v1.ListSandboxRunsResponse\"\xe9\x01\x92A\xaa\x01Jg\n" +

@@ -149,6 +149,7 @@ func (r *Runner) runBlock(ctx context.Context, b Block, lim Limits) (Outcome, er
 	o.Runtime, o.Version = rt.Name, rt.Version
 	lim.AddressSpace = max(lim.AddressSpace, rt.MinAddressSpace)
 	lim.Processes = max(lim.Processes, rt.MinProcesses)
+	lim.Wall, lim.CPU, lim.TmpSize = max(lim.Wall, rt.MinWall), max(lim.CPU, rt.MinWall), max(lim.TmpSize, rt.MinTmp)
 
 	sp := spec{
 		Links: r.links, Argv: rt.Argv, Hostname: "sandbox", Limits: lim,

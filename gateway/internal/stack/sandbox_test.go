@@ -194,10 +194,18 @@ func TestSandboxContainsHostileCode(t *testing.T) {
 		map[string]any{"language": "python", "code": "x = bytearray(3 << 30)\nprint('allocated')", "runnable": true},
 		map[string]any{"language": "python", "code": "import socket\nsocket.create_connection(('127.0.0.1', " + strconv.Itoa(port) + "), timeout=2)\nprint('connected')", "runnable": true},
 		map[string]any{"language": "bash", "code": "cat /etc/shadow", "runnable": true},
+		// Output no JSON or PostgreSQL text takes as it is: invalid UTF-8, NUL, escapes.
+		map[string]any{"language": "bash", "code": "printf 'a\\xff\\xfe\\x00b\\x1b[31m' | tee /dev/stderr; exit 3", "runnable": true},
 	)
 	run := must(t, postRun(t, admin, id, map[string]any{"timeoutSeconds": 3}), http.StatusCreated).json(t)
-	if run["result"] != "failed" {
+	if run["result"] != "failed" || len(run["blocks"].([]any)) != 5 {
 		t.Fatalf("run: %v", run)
+	}
+	if b := run["blocks"].([]any)[4].(map[string]any); b["exitCode"] != float64(3) || !strings.HasPrefix(fmt.Sprint(b["stdout"]), "a\uFFFD") {
+		t.Errorf("the block printing bytes: %v", b)
+	}
+	if recs := must(t, admin.do("GET", "/api/v1/articles/"+id+"/sandbox-runs", nil), http.StatusOK).json(t)["runs"].([]any); len(recs) != 1 {
+		t.Errorf("runs: %v", recs)
 	}
 	for i, b := range run["blocks"].([]any) {
 		b := b.(map[string]any)

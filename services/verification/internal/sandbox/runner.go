@@ -136,7 +136,7 @@ const (
 
 func (r *Runner) runBlock(ctx context.Context, b Block, lim Limits) (Outcome, error) {
 	o := Outcome{Index: b.Index, Language: b.Language}
-	key, known := languages[strings.ToLower(strings.TrimSpace(b.Language))]
+	key, known := languageKey(b.Language)
 	rt := r.rts[key]
 	switch {
 	case !known:

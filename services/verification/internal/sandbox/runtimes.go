@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 )
@@ -36,22 +35,22 @@ type toolchain struct {
 	MinTmp  uint64
 }
 
-// languages maps the names code blocks use to the runtime key.
-var languages = map[string]string{
-	"bash": "bash", "sh": "sh", "shell": "sh", "posix": "sh",
-	"python": "python", "python3": "python", "py": "python",
-	"node": "node", "nodejs": "node", "javascript": "node", "js": "node",
-	"go": "go", "golang": "go",
-}
-
-// Languages is the list of language names a runner may know.
-func Languages() []string {
-	out := make([]string, 0, len(languages))
-	for k := range languages {
-		out = append(out, k)
+// languageKey maps the name a code block gives its language to the runtime
+// that runs it ("bash", "sh", "python", "node", "go").
+func languageKey(name string) (string, bool) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "bash":
+		return "bash", true
+	case "sh", "shell", "posix":
+		return "sh", true
+	case "python", "python3", "py":
+		return "python", true
+	case "node", "nodejs", "javascript", "js":
+		return "node", true
+	case "go", "golang":
+		return "go", true
 	}
-	slices.Sort(out)
-	return out
+	return "", false
 }
 
 // detect finds the runtimes on this host and reads their exact versions from

@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 	"time"
 )
@@ -127,22 +128,15 @@ func judge(o *Outcome, expected string) {
 
 // capture keeps the first max bytes written and hashes all of them.
 type capture struct {
-	max   int
-	buf   bytes.Buffer
-	more  bool
-	total int64
-	sum   hashWriter
-}
-
-type hashWriter interface {
-	Write(p []byte) (int, error)
-	Sum(b []byte) []byte
+	max  int
+	buf  bytes.Buffer
+	more bool
+	sum  hash.Hash
 }
 
 func newCapture(max int) *capture { return &capture{max: max, sum: sha256.New()} }
 
 func (c *capture) Write(p []byte) (int, error) {
-	c.total += int64(len(p))
 	_, _ = c.sum.Write(p)
 	if room := c.max - c.buf.Len(); room > 0 {
 		if len(p) > room {

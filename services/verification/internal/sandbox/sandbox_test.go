@@ -56,7 +56,7 @@ func TestPassing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if key := languages[tc.lang]; r.rts[key] == nil {
+			if key, _ := languageKey(tc.lang); r.rts[key] == nil {
 				t.Skipf("no %s on this machine: %s", key, r.missing[key])
 			}
 			o := run1(t, r, Block{Language: tc.lang, Code: tc.code, Expected: tc.want + "\n"}, DefaultLimits())

@@ -297,6 +297,9 @@ func (r *Runner) sysProcAttr() *syscall.SysProcAttr {
 		// sandbox; it clears them before the code runs.
 		AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN},
 		Pdeathsig:   syscall.SIGKILL,
+		// A session of its own has no controlling terminal: the code cannot
+		// reach the terminal the service was started from.
+		Setsid: true,
 	}
 }
 
@@ -337,6 +340,11 @@ func initSandbox() error {
 	}
 	if err := unix.Chdir("/work"); err != nil {
 		return fmt.Errorf("chdir /work: %w", err)
+	}
+	// An anonymous session keyring of its own (a NULL name; a named one
+	// could be joined by another sandbox): the one inherited is the service's.
+	if _, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); errno != 0 && errno != unix.ENOSYS {
+		return fmt.Errorf("join a new session keyring: %w", errno)
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("set no_new_privs: %w", err)
@@ -387,7 +395,7 @@ func buildRoot(sp spec) error {
 		!errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EACCES) {
 		return fmt.Errorf("mount /proc: %w", err)
 	}
-	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+	for _, d := range []string{"null", "zero", "full", "random", "urandom"} {
 		dst := filepath.Join(root, "dev", d)
 		if err := os.WriteFile(dst, nil, 0o666); err != nil {
 			return err

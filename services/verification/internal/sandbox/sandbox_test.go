@@ -191,7 +191,7 @@ func TestHostFilesInvisible(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.Remove(marker)
-	for _, p := range []string{marker, "/etc/shadow", "/root/.bashrc", "/home", "/work/wt-sandbox/README.md"} {
+	for _, p := range []string{marker, "/etc/shadow", "/root/.bashrc", "/home", "/work/wt-sandbox/README.md", "/dev/tty", "/sys/kernel"} {
 		o := run1(t, r, Block{Language: "bash", Code: "cat " + p + " && echo READ"}, DefaultLimits())
 		if o.Outcome != OutcomeFailed || strings.Contains(o.Stdout, "READ") || strings.Contains(o.Stdout, "SECRET-MARKER") {
 			t.Fatalf("%s: outcome %s, stdout %q: a host path is visible", p, o.Outcome, o.Stdout)
@@ -213,8 +213,8 @@ func TestWritesOnlyInWorkAndTmp(t *testing.T) {
 		t.Fatalf("work dir: %s (%s)", o.Outcome, o.Reason)
 	}
 	// And no privileges: not root, no capabilities, no new privileges.
-	o = run1(t, r, Block{Language: "bash", Code: "id -u; grep -E '^(CapEff|CapPrm|NoNewPrivs)' /proc/self/status"}, DefaultLimits())
-	want := "1000 CapPrm: 0000000000000000 CapEff: 0000000000000000 NoNewPrivs: 1"
+	o = run1(t, r, Block{Language: "bash", Code: "id -u; id -G; grep -E '^(CapEff|CapPrm|CapAmb|NoNewPrivs)' /proc/self/status"}, DefaultLimits())
+	want := "1000 1000 CapPrm: 0000000000000000 CapEff: 0000000000000000 CapAmb: 0000000000000000 NoNewPrivs: 1"
 	if NormalizeOutput(o.Stdout) != want {
 		t.Fatalf("got %q, want %q", NormalizeOutput(o.Stdout), want)
 	}

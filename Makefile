@@ -19,7 +19,7 @@ HELM_KUBE_VERSION := 1.30.0
 # Images: $(IMAGE_REPOSITORY)/<binary>:$(IMAGE_TAG).
 IMAGE_REPOSITORY ?= buzhou
 IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-IMAGES ?= gateway article search verification buzhou
+IMAGES ?= gateway article search verification sandbox buzhou
 # The google/api protos come from this module in the Go module cache.
 GOOGLEAPIS_MODULE := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
 # The openapiv2 options protos come from the module of protoc-gen-openapiv2 itself.
@@ -42,7 +42,7 @@ run: build ## Build and start the whole stack on BUZHOU_HTTP_ADDR (default 127.0
 build: ## Build all binaries into .bin/
 	go build -o $(BIN)/ buzhou.dev/gateway/cmd/buzhou buzhou.dev/gateway/cmd/gateway \
 		buzhou.dev/article/cmd/article buzhou.dev/search/cmd/search buzhou.dev/search/cmd/search-eval \
-		buzhou.dev/verification/cmd/verification
+		buzhou.dev/verification/cmd/verification buzhou.dev/verification/cmd/sandbox
 
 .PHONY: test
 test: ## Run every test (PostgreSQL and Redis ones need BUZHOU_TEST_POSTGRES_URL, BUZHOU_TEST_REDIS_URL)

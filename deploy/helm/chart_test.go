@@ -184,6 +184,11 @@ func TestPartsServeAndAreProbed(t *testing.T) {
 			if _, ok := cm.Data["BUZHOU_SANDBOX_ADDR"]; ok != (name == "sandbox") {
 				t.Errorf("BUZHOU_SANDBOX_ADDR set: %v", ok)
 			}
+			// Without a runner of its own, sandbox runs are off, not
+			// attempted in the verification pods.
+			if off := cm.Data["BUZHOU_SANDBOX"] == "false"; off == (name == "sandbox") {
+				t.Errorf("BUZHOU_SANDBOX=%q", cm.Data["BUZHOU_SANDBOX"])
+			}
 		})
 	}
 }
@@ -261,7 +266,8 @@ func TestSecretsGoOnlyWhereNeeded(t *testing.T) {
 			"search":       own(p, "BUZHOU_SEARCH_SERVICE_KEY", "QDRANT_API_KEY", "EMBEDDINGS_API_KEY", "DATABASE_URL"),
 			"verification": own(p, append(keys, "DATABASE_URL")...),
 		}},
-		{"sandbox", sandbox, map[string][]string{"sandbox": nil}},
+		// The runner knows the one key it takes calls with.
+		{"sandbox", sandbox, map[string][]string{"sandbox": own(s, "BUZHOU_VERIFICATION_SERVICE_KEY")}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

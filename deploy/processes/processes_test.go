@@ -27,6 +27,7 @@ var binaries = map[string]string{
 	"article":      "buzhou.dev/article/cmd/article",
 	"search":       "buzhou.dev/search/cmd/search",
 	"verification": "buzhou.dev/verification/cmd/verification",
+	"sandbox":      "buzhou.dev/verification/cmd/sandbox",
 }
 
 // build compiles the binaries into a temporary directory, with the race
@@ -94,8 +95,8 @@ type process struct {
 	done chan struct{}
 }
 
-// cluster is Buzhou as the chart runs it: four processes that reach each
-// other only by address.
+// cluster is Buzhou as the chart runs it: five processes (the sandbox runner
+// included) that reach each other only by address.
 type cluster struct {
 	procs    map[string]*process
 	http     string            // the gateway
@@ -107,14 +108,14 @@ type cluster struct {
 func start(t *testing.T, bin, dbURL string) *cluster {
 	t.Helper()
 	c := &cluster{procs: map[string]*process{}, http: freeAddr(t), metrics: map[string]string{}, adminKey: newKey(t)}
-	addr := map[string]string{"article": freeAddr(t), "search": freeAddr(t), "verification": freeAddr(t)}
+	addr := map[string]string{"article": freeAddr(t), "search": freeAddr(t), "verification": freeAddr(t), "sandbox": freeAddr(t)}
 	keys := map[string]string{}
 	for part := range binaries {
 		keys[part] = newKey(t)
 	}
 	common := []string{
 		"BUZHOU_ARTICLE_ADDR=" + addr["article"], "BUZHOU_SEARCH_ADDR=" + addr["search"], "BUZHOU_VERIFICATION_ADDR=" + addr["verification"],
-		"DATABASE_URL=" + dbURL, "BUZHOU_LOG_JSON=true", "BUZHOU_SEED_DEMO=false",
+		"BUZHOU_SANDBOX_ADDR=" + addr["sandbox"], "DATABASE_URL=" + dbURL, "BUZHOU_LOG_JSON=true", "BUZHOU_SEED_DEMO=false",
 		// A long drain, so that the test can look at a stopping part; the
 		// test kills every process at its end.
 		"BUZHOU_SHUTDOWN_DRAIN=1h",
@@ -126,6 +127,8 @@ func start(t *testing.T, bin, dbURL string) *cluster {
 		"verification": {"BUZHOU_ADMIN_KEY=" + c.adminKey,
 			"BUZHOU_GATEWAY_SERVICE_KEY=" + keys["gateway"], "BUZHOU_ARTICLE_SERVICE_KEY=" + keys["article"],
 			"BUZHOU_SEARCH_SERVICE_KEY=" + keys["search"], "BUZHOU_VERIFICATION_SERVICE_KEY=" + keys["verification"]},
+		// The runner takes calls with the verification service's key only.
+		"sandbox": {"BUZHOU_VERIFICATION_SERVICE_KEY=" + keys["verification"]},
 	}
 	for part := range binaries {
 		env := append(append(append([]string(nil), common...), envs[part]...), "BUZHOU_DATA_DIR="+t.TempDir())
@@ -233,9 +236,10 @@ func (c *cluster) eventually(t *testing.T, what string, check func() (done bool,
 // readyz asks the gateway whether Buzhou is ready.
 func (c *cluster) readyz(t *testing.T) answer { return c.call(t, "GET", "/readyz", "", nil) }
 
-// TestSeparateProcesses runs the four binaries as the chart does — each its
+// TestSeparateProcesses runs the binaries as the chart does — each its
 // own process, on loopback, on PostgreSQL, finding the others by address —
-// and drives a write, a search and a verification through the gateway.
+// and drives a write, a search, a verification and a sandbox run through
+// the gateway.
 func TestSeparateProcesses(t *testing.T) {
 	dbURL := sqldbtest.FreshSchema(t)
 	c := start(t, build(t), dbURL)
@@ -288,6 +292,26 @@ func TestSeparateProcesses(t *testing.T) {
 		list := c.call(t, "GET", "/api/v1/articles/"+slug+"/verifications", "", nil)
 		if list.status != http.StatusOK || !bytes.Contains(list.body, []byte(`"passed"`)) {
 			t.Errorf("records: %d %s", list.status, list.body)
+		}
+	})
+
+	t.Run("sandbox run", func(t *testing.T) {
+		code := c.call(t, "POST", "/api/v1/articles", c.adminKey, map[string]any{
+			"title":   map[string]any{"en": "A runnable block in separate processes " + word},
+			"summary": map[string]any{"en": "The sandbox runner runs it."},
+			"content": map[string]any{"en": "## Fix\n\nRun the block."},
+			"domain":  "foundation", "status": "published",
+			"codeBlocks": []map[string]any{{"language": "python", "code": "print(6 * 7)", "runnable": true, "expectedOutput": "42"}},
+		})
+		if code.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", code.status, code.body)
+		}
+		run := c.call(t, "POST", "/api/v1/articles/"+code.json(t)["id"].(string)+"/sandbox-runs", c.adminKey, map[string]any{})
+		if run.status == http.StatusConflict && bytes.Contains(run.body, []byte("cannot isolate")) {
+			t.Skipf("no namespaces here, so the runner refuses (as it must): %s", run.body)
+		}
+		if run.status != http.StatusCreated || run.json(t)["result"] != "passed" {
+			t.Fatalf("sandbox run through the runner process: %d %s", run.status, run.body)
 		}
 	})
 

@@ -15,9 +15,13 @@ import (
 	"buzhou.dev/gateway/internal/cli"
 	"buzhou.dev/gateway/internal/stack"
 	"buzhou.dev/platform/logging"
+	verificationapp "buzhou.dev/verification/app"
 )
 
 func main() {
+	// This binary is also the sandbox's init helper (the in-process runner
+	// re-executes it inside each sandbox); as that it never returns here.
+	verificationapp.SandboxInit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := realMain(ctx, os.Args[1:]); err != nil {

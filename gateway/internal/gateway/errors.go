@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -173,6 +174,10 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 			// ref to the log line, never a 429 that invites retries.
 			rpc, _ := runtime.RPCMethod(ctx)
 			st = status.Convert(errs.ToStatus(ctx, log, rpc, errors.New(st.Message())))
+		}
+		if d := errs.RetryDelay(st); d > 0 && (st.Code() == codes.ResourceExhausted || st.Code() == codes.Unavailable) {
+			// A service's full queue says when to come back (RetryInfo).
+			w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(d), 10))
 		}
 		writeError(w, r, httpStatus(ctx, st.Code()), st.Code(), publicMessage(st))
 	}

@@ -242,3 +242,18 @@ func TestGuardThrottlesGuesses(t *testing.T) {
 		t.Errorf("the log should name the prefix only:\n%s", logs.String())
 	}
 }
+
+func TestFixedKey(t *testing.T) {
+	t.Parallel()
+	k := NewFixedKey("the-one-secret-0123456789abcdef-xyz", Principal{ID: "prn_service_verification", Scopes: []string{ScopeInternalSandbox}})
+	p, err := k.Authenticate(t.Context(), "the-one-secret-0123456789abcdef-xyz")
+	if err != nil || p.ID != "prn_service_verification" || !p.Has(ScopeInternalSandbox) {
+		t.Fatalf("Authenticate(the key) = %+v, %v", p, err)
+	}
+	if _, err := k.Authenticate(t.Context(), "another-secret-0123456789abcdef-xyz"); ReasonOf(err) != ReasonUnknown {
+		t.Fatalf("Authenticate(another) = %v; want refused as unknown", err)
+	}
+	if k.Vouch("the-one-secret-0123456789abcdef-xy") != nil {
+		t.Fatal("Vouch knows a prefix of the key")
+	}
+}

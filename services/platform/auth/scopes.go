@@ -28,6 +28,8 @@ const (
 	// ScopeInternalRelated writes an article's related ids (the search
 	// service, which ranks them).
 	ScopeInternalRelated = "internal:related"
+	// ScopeInternalSandbox has code blocks run by the sandbox runner.
+	ScopeInternalSandbox = "internal:sandbox"
 )
 
 // internalPrefix starts every internal scope.
@@ -41,7 +43,7 @@ func KeyScopes() []string {
 
 // InternalScopes returns the scopes only the services' own identities hold.
 func InternalScopes() []string {
-	return []string{ScopeInternalAuthn, ScopeInternalFeed, ScopeInternalTrust, ScopeInternalTelemetry, ScopeInternalRelated}
+	return []string{ScopeInternalAuthn, ScopeInternalFeed, ScopeInternalTrust, ScopeInternalTelemetry, ScopeInternalRelated, ScopeInternalSandbox}
 }
 
 // IsInternal reports whether scope belongs to the services' identities.
@@ -102,8 +104,9 @@ func ServiceIdentities() []ServiceIdentity {
 		// the related ids it ranks back to the articles.
 		{ServiceSearch, "BUZHOU_SEARCH_SERVICE_KEY", []string{ScopeInternalAuthn, ScopeInternalFeed, ScopeInternalRelated}},
 		// The verification service checks keys locally (it hosts them); it
-		// follows the feed and writes trust back.
-		{ServiceVerification, "BUZHOU_VERIFICATION_SERVICE_KEY", []string{ScopeInternalFeed, ScopeInternalTrust}},
+		// follows the feed, writes trust back and has code blocks run by the
+		// sandbox runner when that is a process of its own.
+		{ServiceVerification, "BUZHOU_VERIFICATION_SERVICE_KEY", []string{ScopeInternalFeed, ScopeInternalTrust, ScopeInternalSandbox}},
 	}
 }
 

@@ -14,9 +14,12 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // Sentinels, one per gRPC code the services use.
@@ -79,7 +82,14 @@ func ToStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		return err
 	}
 	if c := Code(err); c != codes.Unknown {
-		return status.Error(c, Message(err))
+		st := status.New(c, Message(err))
+		var ra *retryAfter
+		if errors.As(err, &ra) {
+			if withInfo, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(ra.after)}); derr == nil {
+				st = withInfo
+			}
+		}
+		return st.Err()
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -107,4 +117,31 @@ func CodeName(c codes.Code) string {
 		b.WriteRune(r)
 	}
 	return strings.ToUpper(b.String())
+}
+
+// retryAfter carries how long a refused caller should wait.
+type retryAfter struct {
+	err   error
+	after time.Duration
+}
+
+func (r *retryAfter) Error() string { return r.err.Error() }
+func (r *retryAfter) Unwrap() error { return r.err }
+
+// RetryAfter marks err (typically wrapping ErrResourceExhausted or
+// ErrUnavailable) with the wait a caller should make before retrying: its
+// status carries a google.rpc.RetryInfo detail, which the gateway answers
+// as a Retry-After header.
+func RetryAfter(err error, after time.Duration) error {
+	return &retryAfter{err: err, after: max(after, time.Second)}
+}
+
+// RetryDelay returns the RetryInfo delay of a status, 0 when it has none.
+func RetryDelay(st *status.Status) time.Duration {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			return ri.GetRetryDelay().AsDuration()
+		}
+	}
+	return 0
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -53,5 +54,20 @@ func TestCodeName(t *testing.T) {
 		if got := CodeName(c); got != want {
 			t.Errorf("CodeName(%v) = %q, want %q", c, got, want)
 		}
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	t.Parallel()
+	err := RetryAfter(fmt.Errorf("%w: the sandbox queue is full; retry in 5 s", ErrResourceExhausted), 5*time.Second)
+	st := status.Convert(ToStatus(context.Background(), slog.New(slog.DiscardHandler), "/x", err))
+	if st.Code() != codes.ResourceExhausted || st.Message() != "the sandbox queue is full; retry in 5 s" {
+		t.Fatalf("status %v", st)
+	}
+	if d := RetryDelay(st); d != 5*time.Second {
+		t.Fatalf("RetryDelay = %v, want 5s", d)
+	}
+	if d := RetryDelay(status.New(codes.ResourceExhausted, "x")); d != 0 {
+		t.Fatalf("RetryDelay without detail = %v", d)
 	}
 }

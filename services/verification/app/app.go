@@ -1,8 +1,8 @@
 // Package app wires the verification service: the trust API (verification
 // records, verifiers, inspections, problem reports, trust write-back), the
 // identity API it hosts (principals, API keys, agent usage) and the public
-// statistics. Sandbox runs arrive with their issue; until then those RPCs
-// answer Unimplemented.
+// statistics; and the sandbox runs, with their runner in process or as a
+// process of its own (RunSandbox, cmd/sandbox).
 package app
 
 import (
@@ -77,6 +77,23 @@ type Config struct {
 	// InspectionInterval is how long after its last inspection an article
 	// is due again; 0 means a day.
 	InspectionInterval time.Duration `env:"BUZHOU_INSPECTION_INTERVAL, default=24h"`
+	// Sandbox makes sandbox runs available; off, CreateSandboxRun says so.
+	Sandbox bool `env:"BUZHOU_SANDBOX, default=true"`
+	// SandboxAddr is the sandbox runner when it runs as its own process
+	// (cmd/sandbox); empty runs blocks in this process.
+	SandboxAddr string `env:"BUZHOU_SANDBOX_ADDR"`
+	// SandboxOnChange runs an article's runnable blocks when it is published
+	// and when an author edits its code blocks (needs InspectOnChange, whose
+	// feed follower it rides).
+	SandboxOnChange bool `env:"BUZHOU_SANDBOX_ON_CHANGE, default=true"`
+	// SandboxMaxTimeout is the most wall time a run may ask for a block.
+	SandboxMaxTimeout time.Duration `env:"BUZHOU_SANDBOX_MAX_TIMEOUT, default=60s"`
+	// SandboxQueue is how many runs may wait for a turn beyond those running
+	// (SandboxRunner.Concurrency); more are refused with 429 and Retry-After.
+	SandboxQueue int `env:"BUZHOU_SANDBOX_QUEUE, default=16"`
+	// SandboxRunner configures the runner in process (its limits also
+	// bound the runs a separate runner is asked for).
+	SandboxRunner RunnerConfig
 	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
 	Shutdown grpcx.Shutdown
 	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
@@ -159,6 +176,20 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		}
 		deps.Links = linkcheck.New(linkcheck.Config{Timeout: cfg.LinkCheckTimeout, Allow: allow})
 	}
+	sb, closeSandbox, err := sandboxDeps(ctx, cfg, log, func(addr string) (ledger.Sandbox, func(), error) {
+		conn, err := grpcx.Dial(addr, cfg.ServiceKeys.Verification, tr.DialOption())
+		if err != nil {
+			return nil, nil, fmt.Errorf("dial sandbox runner: %w", err)
+		}
+		return verificationv1.NewSandboxRunnerServiceClient(conn), func() { _ = conn.Close() }, nil
+	})
+	if err != nil {
+		return err
+	}
+	defer closeSandbox()
+	deps.Sandbox = sb
+	opts.Sandbox = ledger.SandboxOptions{Timeout: cfg.SandboxRunner.Timeout, MaxTimeout: cfg.SandboxMaxTimeout,
+		Concurrency: cfg.SandboxRunner.Concurrency, QueueLength: cfg.SandboxQueue}
 	trust := ledger.New(deps, opts)
 	identityv1.RegisterIdentityServiceServer(g.GRPC, ids)
 	verificationv1.RegisterVerificationServiceServer(g.GRPC, trust)
@@ -167,6 +198,11 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	defer wg.Wait()
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	// Sandbox runs started by changes end with the service.
+	wg.Go(func() {
+		<-ctx.Done()
+		trust.Wait()
+	})
 	// One replica follows the feed and keeps the schedule: the others would
 	// inspect every change again.
 	wg.Go(func() {
@@ -174,7 +210,11 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 			var lead sync.WaitGroup
 			defer lead.Wait()
 			if cfg.InspectOnChange {
-				lead.Go(func() { _ = triggers.NewFollower(articles, st, trust, log).Run(ctx) })
+				f := triggers.NewFollower(articles, st, trust, log)
+				if cfg.SandboxOnChange {
+					f.WithSandbox(trust.RunSandboxOnChange)
+				}
+				lead.Go(func() { _ = f.Run(ctx) })
 			}
 			if cfg.DailyInspections {
 				every := cfg.InspectionInterval
@@ -190,7 +230,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 			}
 		})
 	})
-	log.Info("serving", "addr", lis.Addr().String(), "inspect_on_change", cfg.InspectOnChange, "daily_inspections", cfg.DailyInspections, "check_links", cfg.CheckLinks)
+	log.Info("serving", "addr", lis.Addr().String(), "inspect_on_change", cfg.InspectOnChange, "sandbox", cfg.Sandbox, "sandbox_addr", cfg.SandboxAddr, "sandbox_on_change", cfg.SandboxOnChange, "daily_inspections", cfg.DailyInspections, "check_links", cfg.CheckLinks)
 	return g.Serve(ctx, lis)
 }
 

@@ -144,3 +144,13 @@ func (s timedStore) Ping(ctx context.Context) (err error) {
 	defer s.m.ObserveStore("Ping", time.Now(), &err)
 	return s.Store.Ping(ctx)
 }
+
+func (s timedStore) AddSandboxRun(ctx context.Context, run store.SandboxRun, record *store.Record) (_ store.SandboxRun, err error) {
+	defer s.m.ObserveStore("AddSandboxRun", time.Now(), &err)
+	return s.Store.AddSandboxRun(ctx, run, record)
+}
+
+func (s timedStore) ListSandboxRuns(ctx context.Context, articleID string, page store.Page) (_ []store.SandboxRun, _ string, err error) {
+	defer s.m.ObserveStore("ListSandboxRuns", time.Now(), &err)
+	return s.Store.ListSandboxRuns(ctx, articleID, page)
+}

@@ -211,6 +211,9 @@ it can scale out.
 {{ include "buzhou.secretEnv" (dict "root" $root "key" "QDRANT_API_KEY" "optional" true) }}
 {{- end }}
 {{ include "buzhou.secretEnv" (dict "root" $root "key" "EMBEDDINGS_API_KEY" "optional" true) }}
+{{- else if eq .name "sandbox" }}
+{{/* The runner takes calls with the verification service's key, the only one it knows. */}}
+{{ include "buzhou.secretEnv" (dict "root" $root "key" "BUZHOU_VERIFICATION_SERVICE_KEY") }}
 {{- else if eq .name "verification" }}
 {{- range $k := list "BUZHOU_ADMIN_KEY" "BUZHOU_GATEWAY_SERVICE_KEY" "BUZHOU_ARTICLE_SERVICE_KEY" "BUZHOU_SEARCH_SERVICE_KEY" "BUZHOU_VERIFICATION_SERVICE_KEY" }}
 {{ include "buzhou.secretEnv" (dict "root" $root "key" $k) }}

@@ -17,6 +17,9 @@ import (
 )
 
 func main() {
+	// This binary is also the sandbox's init helper when it runs blocks in
+	// process; as that it never returns from here.
+	app.SandboxInit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := realMain(ctx); err != nil {

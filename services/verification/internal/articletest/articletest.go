@@ -66,9 +66,10 @@ func Start(t testing.TB) *Server {
 }
 
 // Put stores a (a new article when its id is unknown) as a writer would,
-// with cause, and returns the stored copy. New articles get an id, slug
-// and the initial trust fields when they lack them.
-func (s *Server) Put(a *articlev1.Article, cause articlev1.ChangeCause) *articlev1.Article {
+// with cause, and returns the stored copy; its change names paths as the
+// fields it changed. New articles get an id, slug and the initial trust
+// fields when they lack them.
+func (s *Server) Put(a *articlev1.Article, cause articlev1.ChangeCause, paths ...string) *articlev1.Article {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a = proto.Clone(a).(*articlev1.Article)
@@ -83,16 +84,16 @@ func (s *Server) Put(a *articlev1.Article, cause articlev1.ChangeCause) *article
 	} else if a.VerificationStatus == "" {
 		a.VerificationStatus, a.ConfidenceScore, a.RiskLevel = "pending", 72, "low"
 	}
-	return s.write(a, cause)
+	return s.write(a, cause, paths...)
 }
 
 // write stores a with the next revision and appends its change; s.mu is held.
-func (s *Server) write(a *articlev1.Article, cause articlev1.ChangeCause) *articlev1.Article {
+func (s *Server) write(a *articlev1.Article, cause articlev1.ChangeCause, paths ...string) *articlev1.Article {
 	a.Revision++
 	s.articles[a.Id] = a
 	s.changes = append(s.changes, &articlev1.ArticleChange{
 		Revision: int64(len(s.changes) + 1), Kind: articlev1.ChangeKind_CHANGE_KIND_UPSERT, ArticleId: a.Id,
-		Article: proto.Clone(a).(*articlev1.Article), ChangeTime: timestamppb.Now(), Cause: cause,
+		Article: proto.Clone(a).(*articlev1.Article), ChangeTime: timestamppb.Now(), Cause: cause, ChangedPaths: paths,
 	})
 	close(s.changed)
 	s.changed = make(chan struct{})

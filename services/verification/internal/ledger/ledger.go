@@ -45,6 +45,8 @@ type Store interface {
 	ArticleFindings(ctx context.Context, articleID string) ([]store.Finding, error)
 	AddRun(ctx context.Context, run store.Run, record *store.Record) (store.Run, error)
 	ListRuns(ctx context.Context, articleID string, page store.Page) ([]store.Run, string, error)
+	AddSandboxRun(ctx context.Context, run store.SandboxRun, record *store.Record) (store.SandboxRun, error)
+	ListSandboxRuns(ctx context.Context, articleID string, page store.Page) ([]store.SandboxRun, string, error)
 }
 
 var _ Store = store.Store(nil)
@@ -76,14 +78,15 @@ type Repairer interface {
 	RepairArticle(ctx context.Context, in *articlev1.RepairArticleRequest, opts ...grpc.CallOption) (*articlev1.Article, error)
 }
 
-// Deps are the ledger's collaborators; Related, Links and Repairer may be
-// nil, which switches their part off (and runs say so).
+// Deps are the ledger's collaborators; Related, Links, Repairer and Sandbox
+// may be nil, which switches their part off (and runs say so).
 type Deps struct {
 	Store    Store
 	Articles Articles
 	Related  Related
 	Links    Links
 	Repairer Repairer
+	Sandbox  Sandbox
 	Stats    *stats.Server
 	Now      func() time.Time
 	Log      *slog.Logger
@@ -96,6 +99,8 @@ type Options struct {
 	DueAfter time.Duration
 	// LinksOff says why links are not checked when Links is nil.
 	LinksOff string
+	// Sandbox tunes sandbox runs.
+	Sandbox SandboxOptions
 }
 
 // Service implements the verification API (GetStats through Stats).
@@ -106,6 +111,10 @@ type Service struct {
 	locks locks
 	// due lets one RunDueInspections run at a time.
 	due sync.Mutex
+	// sandboxQueue bounds the sandbox runs executing and waiting.
+	sandboxQueue *runQueue
+	// bg holds the sandbox runs started by changes.
+	bg sync.WaitGroup
 }
 
 var _ verificationv1.VerificationServiceServer = (*Service)(nil)
@@ -124,7 +133,8 @@ func New(d Deps, o Options) *Service {
 	if o.LinksOff == "" {
 		o.LinksOff = "link checks are switched off"
 	}
-	return &Service{d: d, o: o, locks: locks{m: map[string]*lockEntry{}}}
+	o.Sandbox = o.Sandbox.withDefaults()
+	return &Service{d: d, o: o, locks: locks{m: map[string]*lockEntry{}}, sandboxQueue: newRunQueue(o.Sandbox)}
 }
 
 // GetStats implements VerificationServiceServer.

@@ -173,29 +173,12 @@ func (s *sqlStore) AddRun(ctx context.Context, run Run, record *Record) (Run, er
 	}
 	at := sqldb.Tick(s.now)
 	run.FinishedAt, run.StartedAt = at, exact(run.StartedAt)
-	err = s.db.Write(ctx, func(tx *sql.Tx) error {
-		if record != nil {
-			r := *record
-			r.CreatedAt = at
-			stored, err := insertRecord(ctx, tx, r)
-			if err != nil {
-				return err
-			}
-			*record = stored
-			run.RecordID = stored.ID
-		}
+	err = s.withRecord(ctx, record, at, func(tx *sql.Tx, recordID string) error {
+		run.RecordID = recordID
 		_, err := tx.ExecContext(ctx, `INSERT INTO inspection_runs (`+runColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			run.ID, run.ArticleID, run.ArticleRevision, run.Trigger, run.Status, run.RiskLevel, run.RepairedRevision,
 			nullString(run.RecordID), run.StartedAt, run.FinishedAt, string(data))
-		switch {
-		case sqldb.IsConflict(err):
-			return fmt.Errorf("%w: a run with id %q already exists; use a new id", errs.ErrAlreadyExists, run.ID)
-		case sqldb.IsMissingReference(err):
-			return fmt.Errorf("%w: run %q names record %q, which does not exist", errs.ErrNotFound, run.ID, run.RecordID)
-		case err != nil:
-			return fmt.Errorf("store: insert run %q: %w", run.ID, err)
-		}
-		return nil
+		return runInsertError(err, run.ID, run.RecordID)
 	})
 	if err != nil {
 		return Run{}, err
@@ -205,6 +188,39 @@ func (s *sqlStore) AddRun(ctx context.Context, run Run, record *Record) (Run, er
 		run.Findings[i].CreatedAt, run.Findings[i].UpdatedAt = exact(run.Findings[i].CreatedAt), exact(run.Findings[i].UpdatedAt)
 	}
 	return run, nil
+}
+
+// withRecord stores record (when not nil) created at at, then calls insert
+// with its id ("" without one), in one transaction: a run and the record it
+// filed are stored together or not at all.
+func (s *sqlStore) withRecord(ctx context.Context, record *Record, at time.Time, insert func(tx *sql.Tx, recordID string) error) error {
+	return s.db.Write(ctx, func(tx *sql.Tx) error {
+		id := ""
+		if record != nil {
+			r := *record
+			r.CreatedAt = at
+			stored, err := insertRecord(ctx, tx, r)
+			if err != nil {
+				return err
+			}
+			*record = stored
+			id = stored.ID
+		}
+		return insert(tx, id)
+	})
+}
+
+// runInsertError words the failure of inserting run id naming recordID.
+func runInsertError(err error, id, recordID string) error {
+	switch {
+	case err == nil:
+		return nil
+	case sqldb.IsConflict(err):
+		return fmt.Errorf("%w: a run with id %q already exists; use a new id", errs.ErrAlreadyExists, id)
+	case sqldb.IsMissingReference(err):
+		return fmt.Errorf("%w: run %q names record %q, which does not exist", errs.ErrNotFound, id, recordID)
+	}
+	return fmt.Errorf("store: insert run %q: %w", id, err)
 }
 
 func nullString(s string) any {

@@ -104,6 +104,14 @@ type Store interface {
 	// token of the next page.
 	ListRuns(ctx context.Context, articleID string, page Page) ([]Run, string, error)
 
+	// AddSandboxRun stores a finished sandbox run with created_at = now, and
+	// with it record, when not nil, as AddRecord would (run.RecordID is set
+	// to the record's id); both or neither are stored.
+	AddSandboxRun(ctx context.Context, run SandboxRun, record *Record) (SandboxRun, error)
+	// ListSandboxRuns returns a page of an article's sandbox runs, newest
+	// first, and the token of the next page.
+	ListSandboxRuns(ctx context.Context, articleID string, page Page) ([]SandboxRun, string, error)
+
 	// Cursor returns the feed revision the follower name saved, 0 if none.
 	Cursor(ctx context.Context, name string) (int64, error)
 	// SaveCursor saves the feed revision the follower name applied last.
@@ -243,6 +251,36 @@ type Run struct {
 	Findings []Finding
 	Notes    []string
 	Repairs  []Repair
+}
+
+// SandboxRun is one finished sandbox run of an article's code blocks.
+type SandboxRun struct {
+	ID, ArticleID   string
+	ArticleRevision int32
+	Trigger         string
+	// Result is "passed", "partial" or "failed".
+	Result string
+	// RecordID names the Sandbox Runner's record, "" when nothing ran.
+	RecordID string
+	// CreatedAt is set by the store.
+	CreatedAt time.Time
+	Blocks    []SandboxBlock
+	// OS, Kernel and Isolation say where the blocks ran.
+	OS, Kernel, Isolation string
+}
+
+// SandboxBlock is the outcome of one block of a sandbox run.
+type SandboxBlock struct {
+	Index                   int32  `json:"index"`
+	Language                string `json:"language"`
+	Outcome                 string `json:"outcome"`
+	ExitCode                int32  `json:"exitCode"`
+	DurationMs              int64  `json:"durationMs"`
+	Stdout                  string `json:"stdout,omitempty"`
+	Stderr                  string `json:"stderr,omitempty"`
+	OutputSHA256            string `json:"outputSha256,omitempty"`
+	Reason                  string `json:"reason,omitempty"`
+	Runtime, RuntimeVersion string `json:",omitempty"`
 }
 
 // Repair is one change an auto-repair made.

@@ -13,6 +13,7 @@ package triggers
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc"
@@ -56,6 +57,17 @@ type Follower struct {
 	log     *slog.Logger
 	// backoff bounds the wait before reconnecting.
 	minBackoff, maxBackoff time.Duration
+	// sandbox, when set, is handed articles whose code should run again.
+	sandbox func(ctx context.Context, a *articlev1.Article, trigger string)
+}
+
+// WithSandbox makes the follower hand run every article that is published,
+// and every author's edit of an article's code blocks, after its
+// inspection; *ledger.Service's RunSandboxOnChange is one (it returns at
+// once). Without it nothing runs on change.
+func (f *Follower) WithSandbox(run func(ctx context.Context, a *articlev1.Article, trigger string)) *Follower {
+	f.sandbox = run
+	return f
 }
 
 // NewFollower returns a follower.
@@ -198,6 +210,9 @@ func (f *Follower) act(ctx context.Context, c *articlev1.ArticleChange) error {
 		trigger = ledger.TriggerPublish
 	}
 	_, err = f.insp.Inspect(ctx, a, trigger, false)
+	if f.sandbox != nil && (trigger == ledger.TriggerPublish || slices.Contains(c.GetChangedPaths(), "code_blocks")) {
+		f.sandbox(ctx, a, trigger)
+	}
 	return err
 }
 

@@ -226,3 +226,42 @@ func TestDailyRetries(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestFollowerHandsCodeToTheSandbox: a publish and an author's edit of the
+// code blocks are handed to the sandbox after their inspection; other edits
+// and the service's own writes are not.
+func TestFollowerHandsCodeToTheSandbox(t *testing.T) {
+	t.Parallel()
+	feed := articletest.Start(t)
+	st, _ := openStore(t)
+	insp := newInspector()
+	var (
+		mu   sync.Mutex
+		runs []string
+	)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	f := triggers.NewFollower(feed.Client, st, insp, nil).WithSandbox(func(_ context.Context, a *articlev1.Article, trigger string) {
+		mu.Lock()
+		runs = append(runs, fmt.Sprintf("%s@%d %s", a.GetId(), a.GetRevision(), trigger))
+		mu.Unlock()
+	})
+	go func() { _ = f.Run(ctx) }()
+
+	title := &articlev1.LocalizedText{En: "x"}
+	a := feed.Put(&articlev1.Article{Title: title, Status: "published"}, articlev1.ChangeCause_CHANGE_CAUSE_CREATE)
+	insp.waitCalls(t, 1)
+	a.Summary = &articlev1.LocalizedText{En: "edited"}
+	a = feed.Put(a, articlev1.ChangeCause_CHANGE_CAUSE_AUTHOR_EDIT, "summary")
+	insp.waitCalls(t, 2)
+	a.CodeBlocks = []*articlev1.CodeBlock{{Language: "bash", Code: "echo hi", Runnable: true}}
+	a = feed.Put(a, articlev1.ChangeCause_CHANGE_CAUSE_AUTHOR_EDIT, "code_blocks")
+	insp.waitCalls(t, 3)
+	feed.Put(a, articlev1.ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK, "code_blocks")
+	waitCursor(t, st, 4)
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"art_1@1 publish", "art_1@3 edit"}; !slices.Equal(runs, want) {
+		t.Errorf("sandbox runs %q; want %q", runs, want)
+	}
+}

@@ -1493,9 +1493,15 @@ type SandboxBlock struct {
 	// Standard error, capped.
 	Stderr string `protobuf:"bytes,7,opt,name=stderr,proto3" json:"stderr,omitempty"`
 	// Why it was skipped or failed, in words.
-	Reason        string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Reason string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Hex SHA-256 of the whole standard output, uncapped.
+	OutputSha256 string `protobuf:"bytes,9,opt,name=output_sha256,json=outputSha256,proto3" json:"output_sha256,omitempty"`
+	// The runtime that ran it, e.g. "Python"; empty when skipped.
+	Runtime string `protobuf:"bytes,10,opt,name=runtime,proto3" json:"runtime,omitempty"`
+	// Its exact version as the interpreter reports it, e.g. "3.11.2".
+	RuntimeVersion string `protobuf:"bytes,11,opt,name=runtime_version,json=runtimeVersion,proto3" json:"runtime_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SandboxBlock) Reset() {
@@ -1584,6 +1590,27 @@ func (x *SandboxBlock) GetReason() string {
 	return ""
 }
 
+func (x *SandboxBlock) GetOutputSha256() string {
+	if x != nil {
+		return x.OutputSha256
+	}
+	return ""
+}
+
+func (x *SandboxBlock) GetRuntime() string {
+	if x != nil {
+		return x.Runtime
+	}
+	return ""
+}
+
+func (x *SandboxBlock) GetRuntimeVersion() string {
+	if x != nil {
+		return x.RuntimeVersion
+	}
+	return ""
+}
+
 // SandboxRun is one sandbox execution of an article's runnable blocks.
 type SandboxRun struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1595,8 +1622,17 @@ type SandboxRun struct {
 	Result string `protobuf:"bytes,3,opt,name=result,proto3" json:"result,omitempty"`
 	// Per-block outcomes.
 	Blocks []*SandboxBlock `protobuf:"bytes,4,rep,name=blocks,proto3" json:"blocks,omitempty"`
-	// The verification record it produced.
-	Record        *VerificationRecord `protobuf:"bytes,5,opt,name=record,proto3" json:"record,omitempty"`
+	// The verification record it produced; absent when nothing ran (every
+	// block skipped).
+	Record *VerificationRecord `protobuf:"bytes,5,opt,name=record,proto3" json:"record,omitempty"`
+	// Article revision that ran.
+	ArticleRevision int32 `protobuf:"varint,6,opt,name=article_revision,json=articleRevision,proto3" json:"article_revision,omitempty"`
+	// What started it: "manual", "publish" or "edit".
+	Trigger string `protobuf:"bytes,7,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	// Where it ran: OS, kernel, isolation.
+	Environment *Environment `protobuf:"bytes,8,opt,name=environment,proto3" json:"environment,omitempty"`
+	// When it finished.
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1666,13 +1702,47 @@ func (x *SandboxRun) GetRecord() *VerificationRecord {
 	return nil
 }
 
+func (x *SandboxRun) GetArticleRevision() int32 {
+	if x != nil {
+		return x.ArticleRevision
+	}
+	return 0
+}
+
+func (x *SandboxRun) GetTrigger() string {
+	if x != nil {
+		return x.Trigger
+	}
+	return ""
+}
+
+func (x *SandboxRun) GetEnvironment() *Environment {
+	if x != nil {
+		return x.Environment
+	}
+	return nil
+}
+
+func (x *SandboxRun) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
 // CreateSandboxRunRequest names the article to run.
 type CreateSandboxRunRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Article id or slug.
-	ArticleId     string `protobuf:"bytes,1,opt,name=article_id,json=articleId,proto3" json:"article_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ArticleId string `protobuf:"bytes,1,opt,name=article_id,json=articleId,proto3" json:"article_id,omitempty"`
+	// Indexes of the code blocks to run (each must be runnable); empty runs
+	// every runnable block.
+	Blocks []int32 `protobuf:"varint,2,rep,packed,name=blocks,proto3" json:"blocks,omitempty"`
+	// Wall time each block may take, in seconds: 0 means 10, at most the
+	// service's maximum (BUZHOU_SANDBOX_MAX_TIMEOUT, 60 s by default).
+	TimeoutSeconds int32 `protobuf:"varint,3,opt,name=timeout_seconds,json=timeoutSeconds,proto3" json:"timeout_seconds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateSandboxRunRequest) Reset() {
@@ -1710,6 +1780,20 @@ func (x *CreateSandboxRunRequest) GetArticleId() string {
 		return x.ArticleId
 	}
 	return ""
+}
+
+func (x *CreateSandboxRunRequest) GetBlocks() []int32 {
+	if x != nil {
+		return x.Blocks
+	}
+	return nil
+}
+
+func (x *CreateSandboxRunRequest) GetTimeoutSeconds() int32 {
+	if x != nil {
+		return x.TimeoutSeconds
+	}
+	return 0
 }
 
 // ListSandboxRunsRequest names an article.
@@ -2170,7 +2254,7 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"article_id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\tarticleId\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
 	"\adetails\x18\x03 \x01(\tR\adetails\x12E\n" +
-	"\venvironment\x18\x04 \x01(\v2#.buzhou.verification.v1.EnvironmentR\venvironment\"\xe0\x01\n" +
+	"\venvironment\x18\x04 \x01(\v2#.buzhou.verification.v1.EnvironmentR\venvironment\"\xc8\x02\n" +
 	"\fSandboxBlock\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x1a\n" +
 	"\blanguage\x18\x02 \x01(\tR\blanguage\x12\x18\n" +
@@ -2180,7 +2264,11 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"durationMs\x12\x16\n" +
 	"\x06stdout\x18\x06 \x01(\tR\x06stdout\x12\x16\n" +
 	"\x06stderr\x18\a \x01(\tR\x06stderr\x12\x16\n" +
-	"\x06reason\x18\b \x01(\tR\x06reason\"\xd5\x01\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\x12#\n" +
+	"\routput_sha256\x18\t \x01(\tR\foutputSha256\x12\x18\n" +
+	"\aruntime\x18\n" +
+	" \x01(\tR\aruntime\x12'\n" +
+	"\x0fruntime_version\x18\v \x01(\tR\x0eruntimeVersion\"\x9c\x03\n" +
 	"\n" +
 	"SandboxRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
@@ -2188,10 +2276,17 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"article_id\x18\x02 \x01(\tR\tarticleId\x12\x16\n" +
 	"\x06result\x18\x03 \x01(\tR\x06result\x12<\n" +
 	"\x06blocks\x18\x04 \x03(\v2$.buzhou.verification.v1.SandboxBlockR\x06blocks\x12B\n" +
-	"\x06record\x18\x05 \x01(\v2*.buzhou.verification.v1.VerificationRecordR\x06record\"K\n" +
+	"\x06record\x18\x05 \x01(\v2*.buzhou.verification.v1.VerificationRecordR\x06record\x12)\n" +
+	"\x10article_revision\x18\x06 \x01(\x05R\x0farticleRevision\x12\x18\n" +
+	"\atrigger\x18\a \x01(\tR\atrigger\x12E\n" +
+	"\venvironment\x18\b \x01(\v2#.buzhou.verification.v1.EnvironmentR\venvironment\x129\n" +
+	"\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8c\x01\n" +
 	"\x17CreateSandboxRunRequest\x120\n" +
 	"\n" +
-	"article_id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\tarticleId\"r\n" +
+	"article_id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\tarticleId\x12\x16\n" +
+	"\x06blocks\x18\x02 \x03(\x05R\x06blocks\x12'\n" +
+	"\x0ftimeout_seconds\x18\x03 \x01(\x05R\x0etimeoutSeconds\"r\n" +
 	"\x16ListSandboxRunsRequest\x12\x1c\n" +
 	"\n" +
 	"id_or_slug\x18\x01 \x01(\tR\bidOrSlug\x12\x1b\n" +
@@ -2220,7 +2315,7 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aC\n" +
 	"\x15ArticlesByDomainEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x012\x9b(\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x012\xb5*\n" +
 	"\x13VerificationService\x12\xda\x04\n" +
 	"\x18CreateVerificationRecord\x127.buzhou.verification.v1.CreateVerificationRecordRequest\x1a*.buzhou.verification.v1.VerificationRecord\"\xd8\x03\x92A\x85\x03Ji\n" +
 	"\x03201\x12b\n" +
@@ -2295,8 +2390,8 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\x03413\x12]\n" +
 	"5The request body is larger than the configured limit.\x12$\n" +
 	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x11\n" +
-	"\x0finspections:run\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/inspections:runDue\x12\xc4\x04\n" +
-	"\x10CreateSandboxRun\x12/.buzhou.verification.v1.CreateSandboxRunRequest\x1a\".buzhou.verification.v1.SandboxRun\"\xda\x03\x92A\x8c\x03Js\n" +
+	"\x0finspections:run\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/inspections:runDue\x12\xde\x06\n" +
+	"\x10CreateSandboxRun\x12/.buzhou.verification.v1.CreateSandboxRunRequest\x1a\".buzhou.verification.v1.SandboxRun\"\xf4\x05\x92A\xa6\x05Js\n" +
 	"\x03201\x12l\n" +
 	"BThe sandbox run, its blocks and the verification record it became.\x12&\n" +
 	"$\x1a\".buzhou.verification.v1.SandboxRunJn\n" +
@@ -2305,9 +2400,15 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ?\n" +
 	"\x03404\x128\n" +
 	"\x10No such article.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJ\xac\x01\n" +
+	"\x03409\x12\xa4\x01\n" +
+	"|The article has no runnable code block, or the sandbox cannot isolate code on this runner: nothing ran, no record was filed.\x12$\n" +
 	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
 	"\x03413\x12]\n" +
 	"5The request body is larger than the configured limit.\x12$\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponseJi\n" +
+	"\x03429\x12b\n" +
+	":The run queue is full; Retry-After says when to try again.\x12$\n" +
 	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x11\n" +
 	"\x0finspections:run\x82\xd3\xe4\x93\x02/:\x01*\"*/api/v1/articles/{article_id}/sandbox-runs\x12\xde\x02\n" +
 	"\x0fListSandboxRuns\x12..buzhou.verification.v1.ListSandboxRunsRequest\x1a/.buzhou.verification.v1.ListSandboxRunsResponse\"\xe9\x01\x92A\xaa\x01Jg\n" +
@@ -2404,37 +2505,39 @@ var file_buzhou_verification_v1_verification_proto_depIdxs = []int32{
 	0,  // 17: buzhou.verification.v1.ReportProblemRequest.environment:type_name -> buzhou.verification.v1.Environment
 	18, // 18: buzhou.verification.v1.SandboxRun.blocks:type_name -> buzhou.verification.v1.SandboxBlock
 	1,  // 19: buzhou.verification.v1.SandboxRun.record:type_name -> buzhou.verification.v1.VerificationRecord
-	19, // 20: buzhou.verification.v1.ListSandboxRunsResponse.runs:type_name -> buzhou.verification.v1.SandboxRun
-	27, // 21: buzhou.verification.v1.GetStatsResponse.articles_by_status:type_name -> buzhou.verification.v1.GetStatsResponse.ArticlesByStatusEntry
-	28, // 22: buzhou.verification.v1.GetStatsResponse.articles_by_domain:type_name -> buzhou.verification.v1.GetStatsResponse.ArticlesByDomainEntry
-	23, // 23: buzhou.verification.v1.GetStatsResponse.api_calls_by_agent:type_name -> buzhou.verification.v1.AgentCalls
-	2,  // 24: buzhou.verification.v1.VerificationService.CreateVerificationRecord:input_type -> buzhou.verification.v1.CreateVerificationRecordRequest
-	3,  // 25: buzhou.verification.v1.VerificationService.ListVerificationRecords:input_type -> buzhou.verification.v1.ListVerificationRecordsRequest
-	6,  // 26: buzhou.verification.v1.VerificationService.ListVerifiers:input_type -> buzhou.verification.v1.ListVerifiersRequest
-	11, // 27: buzhou.verification.v1.VerificationService.RunInspection:input_type -> buzhou.verification.v1.RunInspectionRequest
-	12, // 28: buzhou.verification.v1.VerificationService.ListInspectionRuns:input_type -> buzhou.verification.v1.ListInspectionRunsRequest
-	14, // 29: buzhou.verification.v1.VerificationService.ResolveFinding:input_type -> buzhou.verification.v1.ResolveFindingRequest
-	15, // 30: buzhou.verification.v1.VerificationService.RunDueInspections:input_type -> buzhou.verification.v1.RunDueInspectionsRequest
-	20, // 31: buzhou.verification.v1.VerificationService.CreateSandboxRun:input_type -> buzhou.verification.v1.CreateSandboxRunRequest
-	21, // 32: buzhou.verification.v1.VerificationService.ListSandboxRuns:input_type -> buzhou.verification.v1.ListSandboxRunsRequest
-	17, // 33: buzhou.verification.v1.VerificationService.ReportProblem:input_type -> buzhou.verification.v1.ReportProblemRequest
-	24, // 34: buzhou.verification.v1.VerificationService.GetStats:input_type -> buzhou.verification.v1.GetStatsRequest
-	1,  // 35: buzhou.verification.v1.VerificationService.CreateVerificationRecord:output_type -> buzhou.verification.v1.VerificationRecord
-	4,  // 36: buzhou.verification.v1.VerificationService.ListVerificationRecords:output_type -> buzhou.verification.v1.ListVerificationRecordsResponse
-	7,  // 37: buzhou.verification.v1.VerificationService.ListVerifiers:output_type -> buzhou.verification.v1.ListVerifiersResponse
-	10, // 38: buzhou.verification.v1.VerificationService.RunInspection:output_type -> buzhou.verification.v1.InspectionRun
-	13, // 39: buzhou.verification.v1.VerificationService.ListInspectionRuns:output_type -> buzhou.verification.v1.ListInspectionRunsResponse
-	8,  // 40: buzhou.verification.v1.VerificationService.ResolveFinding:output_type -> buzhou.verification.v1.Finding
-	16, // 41: buzhou.verification.v1.VerificationService.RunDueInspections:output_type -> buzhou.verification.v1.RunDueInspectionsResponse
-	19, // 42: buzhou.verification.v1.VerificationService.CreateSandboxRun:output_type -> buzhou.verification.v1.SandboxRun
-	22, // 43: buzhou.verification.v1.VerificationService.ListSandboxRuns:output_type -> buzhou.verification.v1.ListSandboxRunsResponse
-	8,  // 44: buzhou.verification.v1.VerificationService.ReportProblem:output_type -> buzhou.verification.v1.Finding
-	25, // 45: buzhou.verification.v1.VerificationService.GetStats:output_type -> buzhou.verification.v1.GetStatsResponse
-	35, // [35:46] is the sub-list for method output_type
-	24, // [24:35] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	0,  // 20: buzhou.verification.v1.SandboxRun.environment:type_name -> buzhou.verification.v1.Environment
+	30, // 21: buzhou.verification.v1.SandboxRun.created_at:type_name -> google.protobuf.Timestamp
+	19, // 22: buzhou.verification.v1.ListSandboxRunsResponse.runs:type_name -> buzhou.verification.v1.SandboxRun
+	27, // 23: buzhou.verification.v1.GetStatsResponse.articles_by_status:type_name -> buzhou.verification.v1.GetStatsResponse.ArticlesByStatusEntry
+	28, // 24: buzhou.verification.v1.GetStatsResponse.articles_by_domain:type_name -> buzhou.verification.v1.GetStatsResponse.ArticlesByDomainEntry
+	23, // 25: buzhou.verification.v1.GetStatsResponse.api_calls_by_agent:type_name -> buzhou.verification.v1.AgentCalls
+	2,  // 26: buzhou.verification.v1.VerificationService.CreateVerificationRecord:input_type -> buzhou.verification.v1.CreateVerificationRecordRequest
+	3,  // 27: buzhou.verification.v1.VerificationService.ListVerificationRecords:input_type -> buzhou.verification.v1.ListVerificationRecordsRequest
+	6,  // 28: buzhou.verification.v1.VerificationService.ListVerifiers:input_type -> buzhou.verification.v1.ListVerifiersRequest
+	11, // 29: buzhou.verification.v1.VerificationService.RunInspection:input_type -> buzhou.verification.v1.RunInspectionRequest
+	12, // 30: buzhou.verification.v1.VerificationService.ListInspectionRuns:input_type -> buzhou.verification.v1.ListInspectionRunsRequest
+	14, // 31: buzhou.verification.v1.VerificationService.ResolveFinding:input_type -> buzhou.verification.v1.ResolveFindingRequest
+	15, // 32: buzhou.verification.v1.VerificationService.RunDueInspections:input_type -> buzhou.verification.v1.RunDueInspectionsRequest
+	20, // 33: buzhou.verification.v1.VerificationService.CreateSandboxRun:input_type -> buzhou.verification.v1.CreateSandboxRunRequest
+	21, // 34: buzhou.verification.v1.VerificationService.ListSandboxRuns:input_type -> buzhou.verification.v1.ListSandboxRunsRequest
+	17, // 35: buzhou.verification.v1.VerificationService.ReportProblem:input_type -> buzhou.verification.v1.ReportProblemRequest
+	24, // 36: buzhou.verification.v1.VerificationService.GetStats:input_type -> buzhou.verification.v1.GetStatsRequest
+	1,  // 37: buzhou.verification.v1.VerificationService.CreateVerificationRecord:output_type -> buzhou.verification.v1.VerificationRecord
+	4,  // 38: buzhou.verification.v1.VerificationService.ListVerificationRecords:output_type -> buzhou.verification.v1.ListVerificationRecordsResponse
+	7,  // 39: buzhou.verification.v1.VerificationService.ListVerifiers:output_type -> buzhou.verification.v1.ListVerifiersResponse
+	10, // 40: buzhou.verification.v1.VerificationService.RunInspection:output_type -> buzhou.verification.v1.InspectionRun
+	13, // 41: buzhou.verification.v1.VerificationService.ListInspectionRuns:output_type -> buzhou.verification.v1.ListInspectionRunsResponse
+	8,  // 42: buzhou.verification.v1.VerificationService.ResolveFinding:output_type -> buzhou.verification.v1.Finding
+	16, // 43: buzhou.verification.v1.VerificationService.RunDueInspections:output_type -> buzhou.verification.v1.RunDueInspectionsResponse
+	19, // 44: buzhou.verification.v1.VerificationService.CreateSandboxRun:output_type -> buzhou.verification.v1.SandboxRun
+	22, // 45: buzhou.verification.v1.VerificationService.ListSandboxRuns:output_type -> buzhou.verification.v1.ListSandboxRunsResponse
+	8,  // 46: buzhou.verification.v1.VerificationService.ReportProblem:output_type -> buzhou.verification.v1.Finding
+	25, // 47: buzhou.verification.v1.VerificationService.GetStats:output_type -> buzhou.verification.v1.GetStatsResponse
+	37, // [37:48] is the sub-list for method output_type
+	26, // [26:37] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_buzhou_verification_v1_verification_proto_init() }

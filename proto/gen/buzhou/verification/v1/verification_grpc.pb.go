@@ -64,8 +64,7 @@ type VerificationServiceClient interface {
 	// CreateSandboxRun executes the article's runnable code blocks in isolation
 	// and records the outcome as a verification by the sandbox verifier. Answers 201.
 	CreateSandboxRun(ctx context.Context, in *CreateSandboxRunRequest, opts ...grpc.CallOption) (*SandboxRun, error)
-	// ListSandboxRuns lists an article's sandbox runs, newest first (issue 9;
-	// answers Unimplemented until then).
+	// ListSandboxRuns lists an article's sandbox runs, newest first.
 	ListSandboxRuns(ctx context.Context, in *ListSandboxRunsRequest, opts ...grpc.CallOption) (*ListSandboxRunsResponse, error)
 	// ReportProblem records an agent's problem report as an open finding
 	// "reported.<kind>" on the article (severity medium, unsafe high); repeated
@@ -226,8 +225,7 @@ type VerificationServiceServer interface {
 	// CreateSandboxRun executes the article's runnable code blocks in isolation
 	// and records the outcome as a verification by the sandbox verifier. Answers 201.
 	CreateSandboxRun(context.Context, *CreateSandboxRunRequest) (*SandboxRun, error)
-	// ListSandboxRuns lists an article's sandbox runs, newest first (issue 9;
-	// answers Unimplemented until then).
+	// ListSandboxRuns lists an article's sandbox runs, newest first.
 	ListSandboxRuns(context.Context, *ListSandboxRunsRequest) (*ListSandboxRunsResponse, error)
 	// ReportProblem records an agent's problem report as an open finding
 	// "reported.<kind>" on the article (severity medium, unsafe high); repeated

@@ -23,6 +23,7 @@ func trustTests() []namedTest {
 		{"FindingsUpdate", testFindingsUpdate},
 		{"FindingsConcurrent", testFindingsConcurrent},
 		{"Runs", testRuns},
+		{"SandboxRuns", testSandboxRuns},
 		{"Cursor", testCursor},
 	}
 }

@@ -42,8 +42,9 @@ const (
 // text as unsafe for agents to follow.
 const UnsafeRule = "content.unsafe_for_agents"
 
-// ArticleURI is the resource URI template of an article.
-const ArticleURI = "buzhou://articles/{slug}"
+// ArticleURI is the resource URI template of an article; lang (en, zh)
+// picks the language, as ?lang does over REST.
+const ArticleURI = "buzhou://articles/{slug}{?lang}"
 
 const articleURIPrefix = "buzhou://articles/"
 

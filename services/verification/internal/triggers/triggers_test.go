@@ -114,19 +114,21 @@ func TestFollowerInspectsPublishedAndEdited(t *testing.T) {
 	a := feed.Put(&articlev1.Article{Title: title, Status: "published"}, articlev1.ChangeCause_CHANGE_CAUSE_CREATE)
 	insp.waitCalls(t, 1)
 	b := feed.Put(&articlev1.Article{Title: title, Status: "draft"}, articlev1.ChangeCause_CHANGE_CAUSE_CREATE)
+	// A draft is inspected as a draft, then again once published.
+	insp.waitCalls(t, 2)
 	b.Status = "published"
 	feed.Put(b, articlev1.ChangeCause_CHANGE_CAUSE_STATUS_CHANGE)
-	insp.waitCalls(t, 2)
+	insp.waitCalls(t, 3)
 	// Its own writes are not followed.
 	feed.Put(a, articlev1.ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK)
 	feed.Put(a, articlev1.ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR)
 	a.Summary = &articlev1.LocalizedText{En: "edited"}
 	feed.Put(a, articlev1.ChangeCause_CHANGE_CAUSE_AUTHOR_EDIT)
-	insp.waitCalls(t, 3)
+	insp.waitCalls(t, 4)
 	a.Status = "deprecated"
 	feed.Put(a, articlev1.ChangeCause_CHANGE_CAUSE_STATUS_CHANGE)
-	got := insp.waitCalls(t, 4)
-	want := []string{"inspect art_1@1 publish", "inspect art_2@2 publish", "inspect art_1@4 edit", "rescore art_1"}
+	got := insp.waitCalls(t, 5)
+	want := []string{"inspect art_1@1 publish", "inspect art_2@1 draft", "inspect art_2@2 publish", "inspect art_1@4 edit", "rescore art_1"}
 	if !slices.Equal(got, want) {
 		t.Errorf("calls %q; want %q", got, want)
 	}

@@ -139,7 +139,9 @@ func mcpHandler(cfg Config, api http.Handler, log *slog.Logger) http.Handler {
 		KeyHowTo: mcpserver.KeyHowToHTTP,
 		Log:      log,
 	})
-	h := mcpserver.HTTPHandler(srv, cfg.MaxBodyBytes, log)
+	// With a public URL the gateway is reached by that name, typically
+	// through a proxy, so the loopback Host guard would refuse everyone.
+	h := mcpserver.HTTPHandler(srv, mcpserver.HTTPOptions{MaxBody: cfg.MaxBodyBytes, BehindProxy: cfg.PublicURL != "", Log: log})
 	if cfg.Access != nil {
 		h = cfg.Access.Middleware(h)
 	}

@@ -7,9 +7,12 @@
 package mcpserver
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -93,15 +96,62 @@ func New(cfg Config) *mcp.Server {
 	return s
 }
 
+// HTTPOptions tune HTTPHandler.
+type HTTPOptions struct {
+	// MaxBody bounds request bodies; larger ones get 413.
+	MaxBody int64
+	// BehindProxy turns off the SDK's DNS rebinding guard, which refuses
+	// requests that arrive on a loopback address with another Host: a
+	// reverse proxy on the same machine sends exactly those.
+	BehindProxy bool
+	Log         *slog.Logger
+}
+
 // HTTPHandler serves s over Streamable HTTP. Sessions idle for a while are
 // closed so that abandoned ones do not pile up; a client whose session is
-// gone gets 404 and starts a new one, as the protocol says. Request bodies
-// above maxBody get 413.
-func HTTPHandler(s *mcp.Server, maxBody int64, log *slog.Logger) http.Handler {
-	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{
-		SessionTimeout:      30 * time.Minute,
-		MaxRequestBodyBytes: maxBody,
-		Logger:              log,
+// gone gets 404 and starts a new one, as the protocol says. JSON-RPC batches
+// (allowed before protocol 2025-06-18) are refused: one HTTP request is one
+// message, so the rate limit per HTTP request is a limit per call.
+func HTTPHandler(s *mcp.Server, o HTTPOptions) http.Handler {
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{
+		SessionTimeout:             30 * time.Minute,
+		MaxRequestBodyBytes:        o.MaxBody,
+		DisableLocalhostProtection: o.BehindProxy,
+		Logger:                     o.Log,
+	})
+	return refuseBatches(h)
+}
+
+// refuseBatches answers 400 to a POST whose body is a JSON array.
+func refuseBatches(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Body == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		br := bufio.NewReader(r.Body)
+		var lead []byte
+		for {
+			b, err := br.ReadByte()
+			if err != nil {
+				break
+			}
+			lead = append(lead, b)
+			if b == '[' {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"JSON-RPC batches are not accepted; send one message per HTTP request"}}`+"\n")
+				return
+			}
+			if b != ' ' && b != '\t' && b != '\r' && b != '\n' {
+				break
+			}
+		}
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(lead), br), r.Body}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -503,3 +503,62 @@ func TestMCPOverStdio(t *testing.T) {
 		return calls["cursor"] >= 3 && calls["codex-cli"] >= 1
 	})
 }
+
+// TestMCPEdge attacks /mcp with raw HTTP: batches, malformed and oversized
+// bodies, wrong methods and media types answer 4xx, never 5xx; the
+// anonymous rate limit applies per MCP request, as per REST request.
+func TestMCPEdge(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{anonPerMinute: 8, maxBody: 1 << 16})
+	endpoint := "http://" + gatewayAddr(s) + "/mcp"
+	post := func(body string, headers ...string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, endpoint, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`
+	for _, tc := range []struct {
+		name string
+		body string
+		hdr  []string
+		want int
+	}{
+		{"batch", "  [" + initialize + "]", nil, http.StatusBadRequest},
+		{"not JSON", "{nope", nil, http.StatusBadRequest},
+		{"wrong media type", initialize, []string{"Content-Type", "text/plain"}, http.StatusUnsupportedMediaType},
+		{"too large", `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"` + strings.Repeat("a", 1<<17) + `"}}`, nil, http.StatusRequestEntityTooLarge},
+		{"unknown session", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, []string{"Mcp-Session-Id", "nope"}, http.StatusNotFound},
+	} {
+		if resp := post(tc.body, tc.hdr...); resp.StatusCode != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+	}
+	resp, err := http.Get(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		t.Errorf("GET without a session: %d", resp.StatusCode)
+	}
+	// 5 requests so far reached the limiter (the oversized one is refused
+	// before it); the limit is 8 a minute, so the fourth from here is refused.
+	var last *http.Response
+	for range 4 {
+		last = post(initialize)
+	}
+	if last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+		t.Errorf("past the anonymous limit: %d (Retry-After %q)", last.StatusCode, last.Header.Get("Retry-After"))
+	}
+}

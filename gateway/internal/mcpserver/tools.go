@@ -40,7 +40,7 @@ type articleArgs struct {
 	Article   string `json:"article" jsonschema:"the article's id (art_...) or slug, as search and resolve return them"`
 	Lang      string `json:"lang,omitempty" jsonschema:"language: en or zh (default en)"`
 	Format    string `json:"format,omitempty" jsonschema:"markdown (default): the whole article as one document; json: every field, as the REST API returns it"`
-	MaxTokens int    `json:"maxTokens,omitempty" jsonschema:"cut the answer after about this many tokens (0: whole)"`
+	MaxTokens int    `json:"maxTokens,omitempty" jsonschema:"markdown only: cut the article after about this many tokens (0: whole)"`
 }
 
 type relatedArgs struct {
@@ -378,8 +378,9 @@ func (h *hub) getArticle(ctx context.Context, c caller, in articleArgs) (*mcp.Ca
 		if err != nil {
 			return nil, err
 		}
-		text := string(jsonResult(a.body).Content[0].(*mcp.TextContent).Text)
-		return textResult(h.marked(ctx, c, a.header.Get("X-Article-Id"), cut(text, in.MaxTokens))), nil
+		// Never cut: half a JSON document is no document.
+		text := jsonResult(a.body).Content[0].(*mcp.TextContent).Text
+		return textResult(h.marked(ctx, c, a.header.Get("X-Article-Id"), text)), nil
 	}
 	md, id, err := h.markdown(ctx, c, in.Article, in.Lang)
 	if err != nil {

@@ -226,7 +226,7 @@ func (h *hub) readArticle(ctx context.Context, req *mcp.ReadResourceRequest) (*m
 		return nil, mcp.ResourceNotFoundError(req.Params.URI)
 	}
 	slug := strings.TrimPrefix(u.Path, "/")
-	if u.Host != "articles" || slug == "" || strings.Contains(slug, "/") {
+	if u.Host != "articles" || !isRef(slug) {
 		return nil, mcp.ResourceNotFoundError(req.Params.URI)
 	}
 	md, id, err := h.markdown(ctx, req, slug, u.Query().Get("lang"))

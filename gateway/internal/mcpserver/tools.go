@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -158,6 +159,26 @@ func bounds(s *jsonschema.Schema, lo, hi float64) {
 
 func minLength(s *jsonschema.Schema, n int) { s.MinLength = &n }
 
+// articleRef constrains an article id or slug to the characters both are
+// made of (ids are art_ and base64url, slugs lower-case words and dashes),
+// so that no path (../keys) reaches the REST call.
+func articleRef(s *jsonschema.Schema) {
+	minLength(s, 1)
+	n := maxRefLen
+	s.MaxLength = &n
+	s.Pattern = refPattern
+}
+
+const (
+	refPattern = "^[A-Za-z0-9_-]+$"
+	maxRefLen  = 200
+)
+
+var validRef = regexp.MustCompile(refPattern)
+
+// isRef reports whether s can be an article id or slug (see articleRef).
+func isRef(s string) bool { return len(s) <= maxRefLen && validRef.MatchString(s) }
+
 // addTools registers every tool on s.
 func (h *hub) addTools(s *mcp.Server) {
 	langs := vocab.Langs()
@@ -198,7 +219,7 @@ func (h *hub) addTools(s *mcp.Server) {
 			"or json with every field. Call it after search, or to reread an article resolve returned trimmed.",
 		Annotations: readAnnotations("Read an article"),
 		InputSchema: schemaFor[articleArgs](func(p map[string]*jsonschema.Schema) {
-			minLength(p["article"], 1)
+			articleRef(p["article"])
 			enum(p["lang"], langs...)
 			enum(p["format"], "markdown", "json")
 			bounds(p["maxTokens"], 0, 1_000_000)
@@ -211,7 +232,7 @@ func (h *hub) addTools(s *mcp.Server) {
 			"Call it when an article was close but not quite your problem.",
 		Annotations: readAnnotations("Related articles"),
 		InputSchema: schemaFor[relatedArgs](func(p map[string]*jsonschema.Schema) {
-			minLength(p["article"], 1)
+			articleRef(p["article"])
 			bounds(p["limit"], 1, 50)
 		}),
 	}}, h.related)
@@ -221,7 +242,7 @@ func (h *hub) addTools(s *mcp.Server) {
 		Description: "List who ran an article's steps, where (OS, runtime, version) and with what result (passed, partial, failed), newest first, as JSON. " +
 			"Call it to judge whether an article works in your environment before running it.",
 		Annotations: readAnnotations("Verification records"),
-		InputSchema: schemaFor[verificationsArgs](func(p map[string]*jsonschema.Schema) { minLength(p["article"], 1) }),
+		InputSchema: schemaFor[verificationsArgs](func(p map[string]*jsonschema.Schema) { articleRef(p["article"]) }),
 	}}, h.listVerifications)
 
 	addTool(h, s, tool{scope: auth.ScopeVerificationsWrite, def: &mcp.Tool{
@@ -231,7 +252,7 @@ func (h *hub) addTools(s *mcp.Server) {
 			"they tell the next agent where a fix does not work. Needs an API key with scope verifications:write. Returns the stored record as JSON.",
 		Annotations: writeAnnotations("Record a verification"),
 		InputSchema: schemaFor[verifyArgs](func(p map[string]*jsonschema.Schema) {
-			minLength(p["article"], 1)
+			articleRef(p["article"])
 			enum(p["result"], vocab.Results()...)
 		}),
 	}}, h.submitVerification)
@@ -242,7 +263,7 @@ func (h *hub) addTools(s *mcp.Server) {
 			"repeated reports of one kind are counted. Needs an API key with scope verifications:write. Returns the finding as JSON.",
 		Annotations: writeAnnotations("Report a problem"),
 		InputSchema: schemaFor[problemArgs](func(p map[string]*jsonschema.Schema) {
-			minLength(p["article"], 1)
+			articleRef(p["article"])
 			enum(p["kind"], vocab.ProblemKinds()...)
 			minLength(p["details"], 1)
 		}),

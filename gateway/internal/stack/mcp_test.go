@@ -214,6 +214,9 @@ func TestMCPOverStreamableHTTP(t *testing.T) {
 		wantToolError(t, anon, "get_article", map[string]any{"article": "no-such-article"}, "404", "NOT_FOUND", "the search tool finds")
 		wantToolError(t, anon, "get_article", map[string]any{"article": "draft-about-zanzibarite-crystals"}, "404")
 		wantToolError(t, anon, "get_article", map[string]any{"article": "x", "format": "html"}, "format")
+		for _, ref := range []string{"../keys", "..", "a/b", "art_1?format=json", ""} {
+			wantToolError(t, anon, "get_article", map[string]any{"article": ref}, "invalid arguments for get_article", "article")
+		}
 		wantToolError(t, anon, "submit_verification", map[string]any{"article": "x", "result": "worked"}, "result")
 	})
 
@@ -222,8 +225,10 @@ func TestMCPOverStreamableHTTP(t *testing.T) {
 		if err != nil || len(r.Contents) != 1 || r.Contents[0].MIMEType != "text/markdown" || !strings.Contains(r.Contents[0].Text, "lsof -i :3000") {
 			t.Fatalf("read resource: %v %+v", err, r)
 		}
-		if _, err := anon.ReadResource(ctx, &mcp.ReadResourceParams{URI: "buzhou://articles/no-such-article"}); err == nil {
-			t.Errorf("a missing article should be a resource-not-found error")
+		for _, uri := range []string{"buzhou://articles/no-such-article", "buzhou://articles/..", "buzhou://articles/%2e%2e/keys", "buzhou://keys/x", "buzhou://articles/"} {
+			if _, err := anon.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri}); err == nil || !strings.Contains(err.Error(), "not found") {
+				t.Errorf("%s should be a resource-not-found error, got %v", uri, err)
+			}
 		}
 		if _, err := anon.ReadResource(ctx, &mcp.ReadResourceParams{URI: "buzhou://articles/draft-about-zanzibarite-crystals"}); err == nil {
 			t.Errorf("a draft must not be readable anonymously")

@@ -132,7 +132,12 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 // edge apply once per MCP HTTP request, by Access around the whole
 // endpoint, as they do once per REST request.
 func mcpHandler(cfg Config, api http.Handler, log *slog.Logger) http.Handler {
-	inProcess := withRequestID(limitBody(cfg.MaxBodyBytes, recoverPanics(log, api)))
+	// A tool call's context may descend from an /mcp request's; a route
+	// record of its own keeps apiRoute from relabelling that request.
+	ownRoute := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		api.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), routeKey{}, &route{})))
+	})
+	inProcess := withRequestID(limitBody(cfg.MaxBodyBytes, recoverPanics(log, ownRoute)))
 	srv := mcpserver.New(mcpserver.Config{
 		API:      &mcpserver.API{Base: "http://buzhou.internal", Client: mcpserver.InProcess(inProcess)},
 		Version:  "1",

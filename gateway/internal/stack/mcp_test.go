@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -204,6 +205,28 @@ func TestMCPOverStreamableHTTP(t *testing.T) {
 		}
 		wantTool(t, anon, "related", map[string]any{"article": "port-already-in-use-eaddrinuse-on-listen", "limit": 2}, `"items"`)
 		wantTool(t, anon, "list_verifications", map[string]any{"article": "port-already-in-use-eaddrinuse-on-listen"}, `"records"`)
+	})
+
+	t.Run("concurrent calls in one session", func(t *testing.T) {
+		var wg sync.WaitGroup
+		errs := make(chan string, 16)
+		for i := range 16 {
+			wg.Go(func() {
+				name, args := "search", map[string]any{"query": "postgres"}
+				if i%2 == 1 {
+					name, args = "get_article", map[string]any{"article": "port-already-in-use-eaddrinuse-on-listen"}
+				}
+				res, err := anon.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+				if err != nil || res.IsError {
+					errs <- fmt.Sprintf("%s: %v %+v", name, err, res)
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Error(e)
+		}
 	})
 
 	t.Run("bad arguments", func(t *testing.T) {

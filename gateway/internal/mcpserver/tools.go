@@ -122,14 +122,14 @@ func boolPtr(b bool) *bool { return &b }
 // open web, so openWorldHint is false throughout. Writes only add (a
 // record, a report, a draft): not destructive, and not idempotent, since
 // each call adds one more.
-var (
-	readAnnotations = func(title string) *mcp.ToolAnnotations {
-		return &mcp.ToolAnnotations{Title: title, ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: boolPtr(false)}
-	}
-	writeAnnotations = func(title string) *mcp.ToolAnnotations {
-		return &mcp.ToolAnnotations{Title: title, DestructiveHint: boolPtr(false), OpenWorldHint: boolPtr(false)}
-	}
-)
+
+func readAnnotations(title string) *mcp.ToolAnnotations {
+	return &mcp.ToolAnnotations{Title: title, ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: boolPtr(false)}
+}
+
+func writeAnnotations(title string) *mcp.ToolAnnotations {
+	return &mcp.ToolAnnotations{Title: title, DestructiveHint: boolPtr(false), OpenWorldHint: boolPtr(false)}
+}
 
 // schemaFor infers T's input schema and applies tweak to its properties
 // (enums, bounds), then forbids unknown arguments, so a misspelt one is an

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"buzhou.dev/platform/vocab"
 )
 
 // Config configures a server.
@@ -164,7 +166,9 @@ func (h *hub) listArticles(next mcp.MethodHandler) mcp.MethodHandler {
 		if method != "resources/list" || !ok {
 			return next(ctx, method, req)
 		}
-		q := url.Values{"pageSize": {"100"}}
+		// Published only, whatever the key may see: a list of what to read,
+		// not a review queue (drafts stay readable by URI for reviewers).
+		q := url.Values{"pageSize": {"100"}, "status": {vocab.StatusPublished}}
 		if lr.Params != nil {
 			setIf(q, "pageToken", lr.Params.Cursor)
 		}

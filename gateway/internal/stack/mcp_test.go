@@ -367,6 +367,21 @@ func TestMCPProposalsUnsafeAndAgents(t *testing.T) {
 		t.Errorf("a draft must not be readable with a proposing key")
 	}
 
+	// Resources list published articles only, even for a key that sees drafts.
+	adminMCP := mcpSession(t, s, "reviewer", map[string]string{"Authorization": "Bearer " + testAdminKey})
+	res0, err := adminMCP.ListResources(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res0.Resources {
+		if strings.Contains(r.URI, "proposed-over") {
+			t.Errorf("a draft is listed as a resource: %s", r.URI)
+		}
+	}
+	if r, err := adminMCP.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: "buzhou://articles/" + created.Slug}); err != nil || !strings.Contains(r.Contents[0].Text, "ENOSPC") {
+		t.Errorf("a reviewer reads the draft by URI: %v", err)
+	}
+
 	// Reviewers list the drafts; the proposer and the public cannot.
 	drafts := must(t, admin.do("GET", "/api/v1/articles?status=draft", nil), http.StatusOK)
 	for _, slug := range []string{"proposed-over-rest", created.Slug} {

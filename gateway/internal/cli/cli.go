@@ -1,5 +1,6 @@
 // Package cli implements the client commands of the buzhou binary: get, import,
-// export and keys (create, list, revoke). They talk to a running Buzhou server
+// export, search, resolve, reindex, mcp (the MCP server on stdio) and keys
+// (create, list, revoke). They talk to a running Buzhou server
 // over its public REST API (the contract in API.md), so they work the same
 // against a local `buzhou serve` and a remote deployment. The server command
 // (serve) lives elsewhere.
@@ -69,6 +70,7 @@ func commands() []command {
 		{name: "export", summary: "write articles as JSONL that import can read back", flags: exportFlags, run: runExport},
 		{name: "search", summary: "search articles (a table, or --json)", flags: searchFlags, run: runSearch},
 		{name: "resolve", summary: "the one article that answers a question, with next steps", flags: resolveFlags, run: runResolve},
+		{name: "mcp", summary: "serve the MCP tools over stdio for a local agent (Claude Code, Cursor, Codex)", flags: mcpFlags, run: runMCP},
 		{name: "reindex", summary: "rebuild the search index, with progress (articles:write)", flags: reindexFlags, run: runReindex},
 		keysCommand(),
 	}

@@ -153,7 +153,7 @@ func TestKeysCreateJSON(t *testing.T) {
 func TestKeysCreateUsageErrors(t *testing.T) {
 	t.Parallel()
 	server := startStack(t, stacktest.Options{})
-	valid := "valid scopes: articles:write, verifications:write, inspections:run, keys:admin"
+	valid := "valid scopes: articles:write, articles:propose, verifications:write, inspections:run, keys:admin"
 	tests := []struct {
 		name    string
 		args    []string

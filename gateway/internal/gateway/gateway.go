@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"buzhou.dev/gateway/internal/agents"
+	"buzhou.dev/gateway/internal/mcpserver"
 	"buzhou.dev/gateway/internal/openapi"
 	"buzhou.dev/gateway/internal/web"
 	"buzhou.dev/platform/auth"
@@ -95,6 +96,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	if cfg.Agents != nil {
 		apiHandler = agents.Middleware(cfg.Agents, apiHandler)
 	}
+	mux.Handle("/mcp", mcpHandler(cfg, apiHandler, log))
 	if cfg.Access != nil {
 		// Outside the agent counter: calls refused at the edge (failed
 		// authentications above all, which anyone can send with any agent
@@ -121,6 +123,34 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 			writeError(w, r, http.StatusNotFound, codes.NotFound, fmt.Sprintf("nothing at %s; the API is under /api/v1, see /openapi.json", r.URL.Path))
 		}))
 	return withRequestID(edgeHeaders(observeHTTP(cfg.Metrics, mux, limitBody(cfg.MaxBodyBytes, recoverPanics(log, mux))))), nil
+}
+
+// mcpHandler serves MCP at /mcp. Its tools call the REST API in process
+// (mcpserver.API): api is the API handler inside Access, so a tool call is
+// authenticated, scope-checked and counted per agent exactly like a REST
+// call with the same key, while the rate limit and the key check at the
+// edge apply once per MCP HTTP request, by Access around the whole
+// endpoint, as they do once per REST request.
+func mcpHandler(cfg Config, api http.Handler, log *slog.Logger) http.Handler {
+	// A tool call's context may descend from an /mcp request's; a route
+	// record of its own keeps apiRoute from relabelling that request.
+	ownRoute := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		api.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), routeKey{}, &route{})))
+	})
+	inProcess := withRequestID(limitBody(cfg.MaxBodyBytes, recoverPanics(log, ownRoute)))
+	srv := mcpserver.New(mcpserver.Config{
+		API:      &mcpserver.API{Base: "http://buzhou.internal", Client: mcpserver.InProcess(inProcess)},
+		Version:  "1",
+		KeyHowTo: mcpserver.KeyHowToHTTP,
+		Log:      log,
+	})
+	// With a public URL the gateway is reached by that name, typically
+	// through a proxy, so the loopback Host guard would refuse everyone.
+	h := mcpserver.HTTPHandler(srv, mcpserver.HTTPOptions{MaxBody: cfg.MaxBodyBytes, BehindProxy: cfg.PublicURL != "", Log: log})
+	if cfg.Access != nil {
+		h = cfg.Access.Middleware(h)
+	}
+	return h
 }
 
 func writeJSON(w http.ResponseWriter, code int, body string) {

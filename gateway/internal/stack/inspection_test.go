@@ -55,9 +55,18 @@ func TestInspectionsFollowTheFeed(t *testing.T) {
 	a["content"] = map[string]any{"en": "## Fix\n\nRestart it."} // no Chinese content
 	draft := must(t, admin.do("POST", "/api/v1/articles", a), http.StatusCreated).json(t)
 	id := draft["id"].(string)
+	// The draft is inspected for its reviewers (findings, no repairs), and
+	// its inspections are as hidden as the draft.
+	drafted := runs(t, admin, id, 1)["runs"].([]any)[0].(map[string]any)
+	if drafted["trigger"] != "draft" || drafted["repairedRevision"] != float64(0) || len(findingKeys(drafted["findings"])) == 0 {
+		t.Errorf("the draft's run %v; want findings from a draft trigger and no repairs", drafted)
+	}
+	if r := anon.do("GET", path("/api/v1/articles/%s/inspections", id), nil); r.status != http.StatusNotFound {
+		t.Errorf("a draft's inspections without a key: %d %s", r.status, r.body)
+	}
 	must(t, admin.do("POST", path("/api/v1/articles/%s:publish", id), map[string]any{}), http.StatusOK)
 
-	first := runs(t, anon, id, 1)
+	first := runs(t, anon, id, 2)
 	run := first["runs"].([]any)[0].(map[string]any)
 	want := []string{"bilingual.missing_locale@content.zh", "keywords.missing@keywords", "qa.too_few@qaPairs", "verification.missing_record@verifications"}
 	if got := findingKeys(run["findings"]); !slices.Equal(got, want) || run["trigger"] != "publish" || run["riskLevel"] != "high" {
@@ -70,11 +79,12 @@ func TestInspectionsFollowTheFeed(t *testing.T) {
 	// The safe repair (keywords from the tags) went in as one revision
 	// through the article service, with the trust summary and the bot's record.
 	repairs, _ := run["repairs"].([]any)
-	if len(repairs) != 1 || repairs[0].(map[string]any)["ruleKey"] != "keywords.missing" || run["repairedRevision"] != float64(3) {
-		t.Errorf("repairs %v at revision %v; want the keywords repair as revision 3", run["repairs"], run["repairedRevision"])
+	// Revisions: 1 create, 2 the draft's trust write-back, 3 publish, 4 the repair.
+	if len(repairs) != 1 || repairs[0].(map[string]any)["ruleKey"] != "keywords.missing" || run["repairedRevision"] != float64(4) {
+		t.Errorf("repairs %v at revision %v; want the keywords repair as revision 4", run["repairs"], run["repairedRevision"])
 	}
 	got := must(t, anon.do("GET", path("/api/v1/articles/%s", id), nil), http.StatusOK).json(t)
-	if got["riskLevel"] != "high" || got["lastInspectedAt"] == nil || got["revision"] != float64(3) || !slices.Equal(toStrings(got["keywords"]), []string{"api key", "401 error"}) {
+	if got["riskLevel"] != "high" || got["lastInspectedAt"] == nil || got["revision"] != float64(4) || !slices.Equal(toStrings(got["keywords"]), []string{"api key", "401 error"}) {
 		t.Errorf("article shows risk %v, inspected %v, revision %v, keywords %v", got["riskLevel"], got["lastInspectedAt"], got["revision"], got["keywords"])
 	}
 	recs := must(t, anon.do("GET", path("/api/v1/articles/%s/verifications", id), nil), http.StatusOK).json(t)["records"].([]any)
@@ -86,10 +96,10 @@ func TestInspectionsFollowTheFeed(t *testing.T) {
 	// follower works the feed in order, so a run for it would come first).
 	patch := map[string]any{"content": map[string]any{"en": "## Fix\n\nRestart it.", "zh": "## 解决\n\n重启。"}}
 	must(t, admin.do("PATCH", path("/api/v1/articles/%s", id), patch), http.StatusOK)
-	second := runs(t, anon, id, 2)
+	second := runs(t, anon, id, 3)
 	list := second["runs"].([]any)
-	if len(list) != 2 || list[0].(map[string]any)["trigger"] != "edit" {
-		t.Fatalf("runs after the edit: %v; want exactly publish and edit", list)
+	if len(list) != 3 || list[0].(map[string]any)["trigger"] != "edit" {
+		t.Fatalf("runs after the edit: %v; want exactly draft, publish and edit", list)
 	}
 	if got := findingKeys(second["openFindings"]); !slices.Equal(got, []string{"qa.too_few@qaPairs", "verification.missing_record@verifications"}) {
 		t.Errorf("open findings after the edit (the keywords were repaired): %v", got)

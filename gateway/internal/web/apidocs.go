@@ -127,6 +127,7 @@ type siteRoute struct {
 func siteRoutes() []siteRoute {
 	return []siteRoute{
 		{"/openapi.json", "The OpenAPI document of the API; what this page is made from."},
+		{"/mcp", "The MCP server (Streamable HTTP) with the API's reads and write-backs as tools and the articles as resources; see the README for client set-up."},
 		{"/llms.txt", "What Buzhou is, how to use the API, and the top articles by domain, for language models."},
 		{"/sitemap.xml", "Every published article in both languages, with lastmod and hreflang alternates."},
 		{"/robots.txt", "Crawling rules and the sitemap's address."},

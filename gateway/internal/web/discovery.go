@@ -33,7 +33,7 @@ const (
 // the metrics.
 func (s *Site) robots(w http.ResponseWriter, r *http.Request) {
 	body := "# Buzhou: pages for people at /en/ and /zh/; agents, see /llms.txt and /openapi.json.\n" +
-		"User-agent: *\nAllow: /\nAllow: /api/v1/articles/\nDisallow: /api/\nDisallow: /metrics\n\n" +
+		"User-agent: *\nAllow: /\nAllow: /api/v1/articles/\nDisallow: /api/\nDisallow: /mcp\nDisallow: /metrics\n\n" +
 		"Sitemap: " + s.baseURL(r) + "/sitemap.xml\n"
 	s.send(w, r, "text/plain; charset=utf-8", []byte(body))
 }
@@ -71,6 +71,7 @@ func (s *Site) llms(w http.ResponseWriter, r *http.Request) {
 		{"List articles", "/api/v1/articles?domain=error_codes&pageSize=20", "newest first; follow nextPageToken"},
 		{"Verification records", "/api/v1/articles/{slug}/verifications", "who ran it where, newest first; POST one with a verifications:write key"},
 		{"Related articles", "/api/v1/articles/{slug}/related", "the most similar articles"},
+		{"MCP server", "/mcp", "the same as tools for MCP clients (Streamable HTTP): search, resolve, get_article, related, list_verifications; with a key submit_verification, report_problem, propose_article; articles as buzhou://articles/{slug}"},
 	} {
 		fmt.Fprintf(&b, "- [%s](%s%s): %s\n", l.name, base, l.path, l.what)
 	}

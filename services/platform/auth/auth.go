@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -148,12 +150,22 @@ func (g *Guard) Check(ctx context.Context, fullMethod string) (context.Context, 
 	p := FromContext(ctx)
 	if p == nil {
 		g.counted(ReasonMissing)
-		return ctx, Refuse(ReasonMissing, "this call needs an API key with scope %q; %s", rule.GetScope(), howToSend)
+		return ctx, Refuse(ReasonMissing, "this call needs an API key with scope %s; %s", scopeList(rule), howToSend)
 	}
-	if !p.Has(rule.GetScope()) {
-		return ctx, fmt.Errorf("%w: the key lacks scope %q (it has: %s); create a key with that scope", errs.ErrPermissionDenied, rule.GetScope(), strings.Join(p.Scopes, ", "))
+	if !p.Has(rule.GetScope()) && !slices.ContainsFunc(rule.GetOrScopes(), p.Has) {
+		return ctx, fmt.Errorf("%w: the key lacks scope %s (it has: %s); create a key with that scope", errs.ErrPermissionDenied, scopeList(rule), strings.Join(p.Scopes, ", "))
 	}
 	return ctx, nil
+}
+
+// scopeList names the scopes that admit a caller to an RPC: "articles:write"
+// or, with alternatives, "articles:write" or "articles:propose".
+func scopeList(rule *identityv1.Access) string {
+	names := []string{strconv.Quote(rule.GetScope())}
+	for _, s := range rule.GetOrScopes() {
+		names = append(names, strconv.Quote(s))
+	}
+	return strings.Join(names, " or ")
 }
 
 // authenticate puts the caller's principal in ctx when it presents a key.

@@ -47,6 +47,13 @@ func TestEveryRPCDeclaresAccess(t *testing.T) {
 					t.Errorf("%s must be either public or scoped: %v", full, rule)
 				case rule.GetScope() != "" && !slices.Contains(known, rule.GetScope()):
 					t.Errorf("%s names unknown scope %q", full, rule.GetScope())
+				case len(rule.GetOrScopes()) > 0 && rule.GetScope() == "":
+					t.Errorf("%s has alternative scopes but no scope: %v", full, rule)
+				}
+				for _, s := range AccessOf(full).GetOrScopes() {
+					if !slices.Contains(known, s) {
+						t.Errorf("%s names unknown alternative scope %q", full, s)
+					}
 				}
 			}
 		}
@@ -92,7 +99,7 @@ func TestCheckScopes(t *testing.T) {
 	}{
 		{"one", []string{ScopeArticlesWrite}, []string{ScopeArticlesWrite}, ""},
 		{"repeats dropped, order kept", []string{ScopeKeysAdmin, ScopeArticlesWrite, ScopeKeysAdmin}, []string{ScopeKeysAdmin, ScopeArticlesWrite}, ""},
-		{"none", nil, nil, "give at least one scope; valid scopes: articles:write, verifications:write, inspections:run, keys:admin"},
+		{"none", nil, nil, "give at least one scope; valid scopes: articles:write, articles:propose, verifications:write, inspections:run, keys:admin"},
 		{"unknown", []string{"articles:delete"}, nil, `unknown scope "articles:delete"; valid scopes: articles:write`},
 		{"another case", []string{"Keys:Admin"}, nil, `unknown scope "Keys:Admin"`},
 		{"internal", []string{ScopeArticlesWrite, ScopeInternalTrust}, nil, `scope "internal:trust" is internal`},
@@ -137,14 +144,16 @@ func (k keys) Vouch(secret string) *Principal {
 }
 
 const (
-	writerKey  = "writer-secret-0123456789abcdef0123"
-	serviceKey = "service-secret-0123456789abcdef012"
+	writerKey   = "writer-secret-0123456789abcdef0123"
+	serviceKey  = "service-secret-0123456789abcdef012"
+	proposerKey = "proposer-secret-0123456789abcdef01"
 )
 
 func testKeys() keys {
 	return keys{
-		writerKey:  {ID: "prn_w", KeyID: "key_w", Scopes: []string{ScopeArticlesWrite}},
-		serviceKey: {ID: "prn_s", KeyID: "key_s", Scopes: []string{ScopeInternalAuthn}},
+		writerKey:   {ID: "prn_w", KeyID: "key_w", Scopes: []string{ScopeArticlesWrite}},
+		serviceKey:  {ID: "prn_s", KeyID: "key_s", Scopes: []string{ScopeInternalAuthn}},
+		proposerKey: {ID: "prn_p", KeyID: "key_p", Scopes: []string{ScopeArticlesPropose}},
 	}
 }
 
@@ -173,6 +182,8 @@ func TestGuardCheck(t *testing.T) {
 		{"scoped with wrong key", create, metadata.Pairs("authorization", "Bearer nope"), errs.ErrUnauthenticated, ReasonUnknown},
 		{"key with a non-breaking space", create, metadata.Pairs("authorization", "Bearer "+writerKey+"\u00a0"), errs.ErrUnauthenticated, ReasonMalformed},
 		{"key not UTF-8", create, metadata.Pairs("x-api-key", writerKey+"\xff"), errs.ErrUnauthenticated, ReasonMalformed},
+		{"alternative scope admits", create, metadata.Pairs("x-api-key", proposerKey), nil, ""},
+		{"alternative scope is not the scope", "/buzhou.article.v1.ArticleService/PublishArticle", metadata.Pairs("x-api-key", proposerKey), errs.ErrPermissionDenied, ""},
 		{"internal RPC with an outside key", trust, metadata.Pairs("x-api-key", writerKey), errs.ErrPermissionDenied, ""},
 		{"health is public", "/grpc.health.v1.Health/Check", metadata.MD{}, nil, ""},
 		{"unknown buzhou method", "/buzhou.article.v1.ArticleService/Nope", metadata.MD{}, errs.ErrPermissionDenied, ""},

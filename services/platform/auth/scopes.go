@@ -12,7 +12,10 @@ import (
 // them: the identity service, the CLI and the tests read it from here, and
 // every RPC's access rule must name one of these or an internal scope.
 const (
-	ScopeArticlesWrite      = "articles:write"
+	ScopeArticlesWrite = "articles:write"
+	// ScopeArticlesPropose creates articles as drafts only: proposals
+	// from agents, published by someone with articles:write after review.
+	ScopeArticlesPropose    = "articles:propose"
 	ScopeVerificationsWrite = "verifications:write"
 	ScopeInspectionsRun     = "inspections:run"
 	ScopeKeysAdmin          = "keys:admin"
@@ -38,7 +41,7 @@ const internalPrefix = "internal:"
 // KeyScopes returns the scopes a key can be given, in the order API.md lists
 // them; the bootstrap key holds all of them.
 func KeyScopes() []string {
-	return []string{ScopeArticlesWrite, ScopeVerificationsWrite, ScopeInspectionsRun, ScopeKeysAdmin}
+	return []string{ScopeArticlesWrite, ScopeArticlesPropose, ScopeVerificationsWrite, ScopeInspectionsRun, ScopeKeysAdmin}
 }
 
 // InternalScopes returns the scopes only the services' own identities hold.

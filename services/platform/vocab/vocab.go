@@ -132,3 +132,20 @@ const (
 	ResultPartial = "partial"
 	ResultFailed  = "failed"
 )
+
+// Results lists the verification record results.
+func Results() []string { return []string{ResultPassed, ResultPartial, ResultFailed} }
+
+// Kinds of problem an agent reports on an article (each becomes the finding
+// reported.<kind>).
+const (
+	ProblemOutdated  = "outdated"
+	ProblemIncorrect = "incorrect"
+	ProblemUnclear   = "unclear"
+	ProblemUnsafe    = "unsafe"
+)
+
+// ProblemKinds lists the problem kinds.
+func ProblemKinds() []string {
+	return []string{ProblemOutdated, ProblemIncorrect, ProblemUnclear, ProblemUnsafe}
+}

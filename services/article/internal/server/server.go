@@ -133,8 +133,14 @@ func (s *Server) create(ctx context.Context, in *articlev1.Article) (*articlev1.
 	return s.store.Create(ctx, a)
 }
 
-// CreateArticle implements ArticleServiceServer.
+// CreateArticle implements ArticleServiceServer. A key with articles:propose
+// but not articles:write (its access rule admits both) creates drafts only:
+// proposals wait for a reviewer to publish them.
 func (s *Server) CreateArticle(ctx context.Context, req *articlev1.CreateArticleRequest) (*articlev1.Article, error) {
+	if p := auth.FromContext(ctx); p != nil && !p.Has(auth.ScopeArticlesWrite) && req.GetArticle().GetStatus() == vocab.StatusPublished {
+		return nil, fmt.Errorf("%w: publishing at once needs scope %q, which the key lacks (it has: %s); with %q leave status out (or send %q) and the article is stored as a draft for review",
+			errs.ErrPermissionDenied, auth.ScopeArticlesWrite, strings.Join(p.Scopes, ", "), auth.ScopeArticlesPropose, vocab.StatusDraft)
+	}
 	a, err := s.create(ctx, req.GetArticle())
 	if err != nil {
 		return nil, err

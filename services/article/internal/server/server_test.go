@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"buzhou.dev/article/internal/store"
+	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 )
@@ -63,5 +64,34 @@ func TestBatchTooLargeToAnswerWritesNothing(t *testing.T) {
 	}
 	if head, _ := st.HeadRevision(t.Context()); head != 4 {
 		t.Errorf("head revision %d, want 4", head)
+	}
+}
+
+// TestProposingKeyCreatesDrafts: a caller with articles:propose alone gets
+// drafts, and asking to publish is refused naming articles:write; a writer
+// publishes at once.
+func TestProposingKeyCreatesDrafts(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t, Options{})
+	proposer := auth.WithPrincipal(t.Context(), &auth.Principal{ID: "prn_p", Name: "agent", Scopes: []string{auth.ScopeArticlesPropose}})
+	writer := auth.WithPrincipal(t.Context(), &auth.Principal{ID: "prn_w", Name: "writer", Scopes: []string{auth.ScopeArticlesWrite, auth.ScopeArticlesPropose}})
+
+	a := bigArticle("Proposed", 10)
+	a.Status = "published"
+	if _, err := s.CreateArticle(proposer, &articlev1.CreateArticleRequest{Article: a}); !errors.Is(err, errs.ErrPermissionDenied) || !strings.Contains(err.Error(), `"articles:write"`) {
+		t.Errorf("a proposer publishing: %v, want PermissionDenied naming articles:write", err)
+	}
+	for _, status := range []string{"", "draft"} {
+		a := bigArticle("Proposed as "+status+"x", 10)
+		a.Status = status
+		got, err := s.CreateArticle(proposer, &articlev1.CreateArticleRequest{Article: a})
+		if err != nil || got.GetStatus() != "draft" || got.GetAuthor() != "agent" {
+			t.Errorf("a proposal with status %q: %v %v", status, err, got)
+		}
+	}
+	a = bigArticle("Written", 10)
+	a.Status = "published"
+	if got, err := s.CreateArticle(writer, &articlev1.CreateArticleRequest{Article: a}); err != nil || got.GetStatus() != "published" {
+		t.Errorf("a writer publishing: %v %v", err, got)
 	}
 }

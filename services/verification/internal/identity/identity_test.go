@@ -320,9 +320,9 @@ func TestCreateApiKeyValidation(t *testing.T) {
 		{"name of 100 runes", valid(func(r *identityv1.CreateApiKeyRequest) { r.Name = strings.Repeat("键", 100) }), nil, ""},
 		{"name with a line break", valid(func(r *identityv1.CreateApiKeyRequest) { r.Name = "a\nb" }), errs.ErrInvalid, "control characters"},
 		{"no scopes", valid(func(r *identityv1.CreateApiKeyRequest) { r.Scopes = nil }), errs.ErrInvalid,
-			"scopes: give at least one scope; valid scopes: articles:write, verifications:write, inspections:run, keys:admin"},
+			"scopes: give at least one scope; valid scopes: articles:write, articles:propose, verifications:write, inspections:run, keys:admin"},
 		{"unknown scope", valid(func(r *identityv1.CreateApiKeyRequest) { r.Scopes = []string{"articles:write", "articles:delete"} }), errs.ErrInvalid,
-			`scopes: unknown scope "articles:delete"; valid scopes: articles:write, verifications:write, inspections:run, keys:admin`},
+			`scopes: unknown scope "articles:delete"; valid scopes: articles:write, articles:propose, verifications:write, inspections:run, keys:admin`},
 		{"internal scope", valid(func(r *identityv1.CreateApiKeyRequest) {
 			r.Scopes = []string{"articles:write", auth.ScopeInternalTrust}
 		}), errs.ErrInvalid,

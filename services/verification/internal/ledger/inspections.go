@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
 	"buzhou.dev/platform/vocab"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
@@ -24,8 +26,10 @@ import (
 const (
 	TriggerPublish = "publish"
 	TriggerEdit    = "edit"
-	TriggerDaily   = "daily"
-	TriggerManual  = "manual"
+	// TriggerDraft: a draft (a proposal, say) was created or edited.
+	TriggerDraft  = "draft"
+	TriggerDaily  = "daily"
+	TriggerManual = "manual"
 )
 
 // Run statuses.
@@ -134,6 +138,13 @@ func (s *Service) Inspect(ctx context.Context, a *articlev1.Article, trigger str
 	s.d.Log.InfoContext(ctx, "article inspected", "article", a.GetId(), "revision", out.GetRevision(), "trigger", trigger,
 		"risk", run.RiskLevel, "findings", len(run.Findings), "repaired", run.RepairedRevision)
 	return runProto(stored, bot), nil
+}
+
+// canReview reports whether the caller may see the inspections of an article
+// that is not public: the scopes that see or inspect drafts.
+func canReview(ctx context.Context) bool {
+	p := auth.FromContext(ctx)
+	return p != nil && (p.Has(auth.ScopeArticlesWrite) || p.Has(auth.ScopeInspectionsRun))
 }
 
 // found returns the findings an evaluation found, with their statuses now.
@@ -272,6 +283,11 @@ func (s *Service) ListInspectionRuns(ctx context.Context, req *verificationv1.Li
 	a, err := s.article(ctx, req.GetIdOrSlug())
 	if err != nil {
 		return nil, err
+	}
+	if !vocab.IsPublic(a.GetStatus()) && !canReview(ctx) {
+		// Drafts are inspected too (proposals), and their findings quote
+		// them: only those who may see the draft see its inspections.
+		return nil, fmt.Errorf("%w: article %q not found among published articles; check the id or slug", errs.ErrNotFound, req.GetIdOrSlug())
 	}
 	runs, next, err := s.d.Store.ListRuns(ctx, a.GetId(), store.Page{Size: pageSize(req.GetPageSize(), runsPage, maxRunsPage), Token: req.GetPageToken()})
 	if err != nil {

@@ -18,9 +18,9 @@ import (
 // Kinds of problem report and the severity of their finding.
 func problemSeverity(kind string) (string, bool) {
 	switch kind {
-	case "outdated", "incorrect", "unclear":
+	case vocab.ProblemOutdated, vocab.ProblemIncorrect, vocab.ProblemUnclear:
 		return vocab.RiskMedium, true
-	case "unsafe":
+	case vocab.ProblemUnsafe:
 		return vocab.RiskHigh, true
 	}
 	return "", false

@@ -1,10 +1,10 @@
 // Package triggers starts inspections: the follower inspects articles when
-// they are published or edited, following the article service's change feed
+// they are published or edited (drafts too, so that reviewers of a proposal
+// see its findings), following the article service's change feed
 // from a saved cursor, and Daily runs the due inspections on a schedule.
 //
 // The follower skips the feed's trust write-backs and inspection repairs
-// (its own writes: following them would inspect forever), drafts and
-// archives, and articles already inspected at that revision (a replay after a
+// (its own writes: following them would inspect forever), archives, and articles already inspected at that revision (a replay after a
 // lost cursor). Changes arrive in bursts (a backlog, a batch import); a burst
 // is worked as one batch in which each article is inspected once, at its
 // newest change. The cursor is saved after the batch.
@@ -18,6 +18,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"buzhou.dev/platform/vocab"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
 	"buzhou.dev/verification/internal/ledger"
@@ -190,13 +191,13 @@ func relevant(c *articlev1.ArticleChange) bool {
 func (f *Follower) act(ctx context.Context, c *articlev1.ArticleChange) error {
 	a := c.GetArticle()
 	switch a.GetStatus() {
-	case "published":
-	case "deprecated":
+	case vocab.StatusPublished, vocab.StatusDraft:
+	case vocab.StatusDeprecated:
 		// Deprecation changes the prior the confidence starts from.
 		_, err := f.insp.Rescore(ctx, a.GetId())
 		return err
 	default:
-		return nil // drafts are inspected once published
+		return nil
 	}
 	done, err := f.insp.LastInspectedRevision(ctx, a.GetId())
 	if err != nil {
@@ -206,7 +207,13 @@ func (f *Follower) act(ctx context.Context, c *articlev1.ArticleChange) error {
 		return nil // inspected at this revision already (a replay)
 	}
 	trigger := ledger.TriggerEdit
-	if c.GetCause() == articlev1.ChangeCause_CHANGE_CAUSE_CREATE || c.GetCause() == articlev1.ChangeCause_CHANGE_CAUSE_STATUS_CHANGE {
+	switch {
+	case a.GetStatus() == vocab.StatusDraft:
+		// Findings and risk for the reviewer; no repairs (and so no
+		// Inspection Bot record) before anyone decided to publish it.
+		_, err = f.insp.Inspect(ctx, a, ledger.TriggerDraft, true)
+		return err
+	case c.GetCause() == articlev1.ChangeCause_CHANGE_CAUSE_CREATE || c.GetCause() == articlev1.ChangeCause_CHANGE_CAUSE_STATUS_CHANGE:
 		trigger = ledger.TriggerPublish
 	}
 	_, err = f.insp.Inspect(ctx, a, trigger, false)

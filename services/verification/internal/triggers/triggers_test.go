@@ -114,9 +114,11 @@ func TestFollowerInspectsPublishedAndEdited(t *testing.T) {
 	a := feed.Put(&articlev1.Article{Title: title, Status: "published"}, articlev1.ChangeCause_CHANGE_CAUSE_CREATE)
 	insp.waitCalls(t, 1)
 	b := feed.Put(&articlev1.Article{Title: title, Status: "draft"}, articlev1.ChangeCause_CHANGE_CAUSE_CREATE)
+	// A draft is inspected as a draft, then again once published.
+	insp.waitCalls(t, 2)
 	b.Status = "published"
 	feed.Put(b, articlev1.ChangeCause_CHANGE_CAUSE_STATUS_CHANGE)
-	insp.waitCalls(t, 2)
+	insp.waitCalls(t, 3)
 	// Its own writes are not followed, nor the search service's related ids.
 	feed.Put(a, articlev1.ChangeCause_CHANGE_CAUSE_TRUST_WRITEBACK)
 	feed.Put(a, articlev1.ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR)
@@ -124,14 +126,14 @@ func TestFollowerInspectsPublishedAndEdited(t *testing.T) {
 	feed.Put(a, articlev1.ChangeCause_CHANGE_CAUSE_RELATED_UPDATE)
 	// A later article's inspection comes third: none of them was acted on.
 	feed.Put(&articlev1.Article{Title: title, Status: "published"}, articlev1.ChangeCause_CHANGE_CAUSE_CREATE)
-	insp.waitCalls(t, 3)
+	insp.waitCalls(t, 4)
 	a.Summary = &articlev1.LocalizedText{En: "edited"}
 	feed.Put(a, articlev1.ChangeCause_CHANGE_CAUSE_AUTHOR_EDIT)
-	insp.waitCalls(t, 4)
+	insp.waitCalls(t, 5)
 	a.Status = "deprecated"
 	feed.Put(a, articlev1.ChangeCause_CHANGE_CAUSE_STATUS_CHANGE)
-	got := insp.waitCalls(t, 5)
-	want := []string{"inspect art_1@1 publish", "inspect art_2@2 publish", "inspect art_3@1 publish", "inspect art_1@5 edit", "rescore art_1"}
+	got := insp.waitCalls(t, 6)
+	want := []string{"inspect art_1@1 publish", "inspect art_2@1 draft", "inspect art_2@2 publish", "inspect art_3@1 publish", "inspect art_1@5 edit", "rescore art_1"}
 	if !slices.Equal(got, want) {
 		t.Errorf("calls %q; want %q", got, want)
 	}

@@ -2446,9 +2446,9 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\x1aCHANGE_CAUSE_STATUS_CHANGE\x10\x03\x12 \n" +
 	"\x1cCHANGE_CAUSE_TRUST_WRITEBACK\x10\x04\x12\"\n" +
 	"\x1eCHANGE_CAUSE_INSPECTION_REPAIR\x10\x05\x12\x1f\n" +
-	"\x1bCHANGE_CAUSE_RELATED_UPDATE\x10\x062\xe9+\n" +
-	"\x0eArticleService\x12\xe6\x04\n" +
-	"\rCreateArticle\x12'.buzhou.article.v1.CreateArticleRequest\x1a\x1a.buzhou.article.v1.Article\"\x8f\x04\x92A\xd6\x03J\x90\x01\n" +
+	"\x1bCHANGE_CAUSE_RELATED_UPDATE\x10\x062\xfb+\n" +
+	"\x0eArticleService\x12\xf8\x04\n" +
+	"\rCreateArticle\x12'.buzhou.article.v1.CreateArticleRequest\x1a\x1a.buzhou.article.v1.Article\"\xa1\x04\x92A\xd6\x03J\x90\x01\n" +
 	"\x03201\x12\x88\x01\n" +
 	"fThe new article: a draft, or published when the body says \"status\": \"published\" (articles:write only).\x12\x1e\n" +
 	"\x1c\x1a\x1a.buzhou.article.v1.ArticleJ\x88\x01\n" +
@@ -2460,8 +2460,8 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\"\x1a .buzhou.gateway.v1.ErrorResponseJd\n" +
 	"\x03413\x12]\n" +
 	"5The request body is larger than the configured limit.\x12$\n" +
-	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\x10\n" +
-	"\x0earticles:write\x82\xd3\xe4\x93\x02\x1b:\aarticle\"\x10/api/v1/articles\x12\x98\x04\n" +
+	"\"\x1a .buzhou.gateway.v1.ErrorResponse\xaa\x9f\x19\"\n" +
+	"\x0earticles:write\x1a\x10articles:propose\x82\xd3\xe4\x93\x02\x1b:\aarticle\"\x10/api/v1/articles\x12\x98\x04\n" +
 	"\x13BatchCreateArticles\x12-.buzhou.article.v1.BatchCreateArticlesRequest\x1a..buzhou.article.v1.BatchCreateArticlesResponse\"\xa1\x03\x92A\xe2\x02J\x89\x01\n" +
 	"\x03200\x12\x81\x01\n" +
 	"KOne result per article, in order: the article or the error that refused it.\x122\n" +

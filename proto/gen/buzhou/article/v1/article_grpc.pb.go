@@ -44,7 +44,8 @@ const (
 // search and verification services follow.
 type ArticleServiceClient interface {
 	// CreateArticle stores a new article as a draft, or published when status is
-	// "published". Answers 201.
+	// "published" (articles:write only: a key with articles:propose creates
+	// drafts, and asking it to publish is PERMISSION_DENIED). Answers 201.
 	CreateArticle(ctx context.Context, in *CreateArticleRequest, opts ...grpc.CallOption) (*Article, error)
 	// BatchCreateArticles creates many articles; each item succeeds or fails alone.
 	BatchCreateArticles(ctx context.Context, in *BatchCreateArticlesRequest, opts ...grpc.CallOption) (*BatchCreateArticlesResponse, error)
@@ -263,7 +264,8 @@ func (c *articleServiceClient) GetArticleStats(ctx context.Context, in *GetArtic
 // search and verification services follow.
 type ArticleServiceServer interface {
 	// CreateArticle stores a new article as a draft, or published when status is
-	// "published". Answers 201.
+	// "published" (articles:write only: a key with articles:propose creates
+	// drafts, and asking it to publish is PERMISSION_DENIED). Answers 201.
 	CreateArticle(context.Context, *CreateArticleRequest) (*Article, error)
 	// BatchCreateArticles creates many articles; each item succeeds or fails alone.
 	BatchCreateArticles(context.Context, *BatchCreateArticlesRequest) (*BatchCreateArticlesResponse, error)

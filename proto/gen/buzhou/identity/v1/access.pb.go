@@ -32,7 +32,11 @@ type Access struct {
 	// internal RPC. The vocabulary is defined once, in buzhou.dev/platform/auth.
 	Scope string `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
 	// True when anonymous callers may use the method (reads).
-	Public        bool `protobuf:"varint,2,opt,name=public,proto3" json:"public,omitempty"`
+	Public bool `protobuf:"varint,2,opt,name=public,proto3" json:"public,omitempty"`
+	// Further scopes any one of which admits the caller as well as scope, for
+	// RPCs whose handler grades what each may do: CreateArticle admits
+	// "articles:propose", which creates drafts only. Empty for most RPCs.
+	OrScopes      []string `protobuf:"bytes,3,rep,name=or_scopes,json=orScopes,proto3" json:"or_scopes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -81,6 +85,13 @@ func (x *Access) GetPublic() bool {
 	return false
 }
 
+func (x *Access) GetOrScopes() []string {
+	if x != nil {
+		return x.OrScopes
+	}
+	return nil
+}
+
 var file_buzhou_identity_v1_access_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
@@ -104,10 +115,11 @@ var File_buzhou_identity_v1_access_proto protoreflect.FileDescriptor
 
 const file_buzhou_identity_v1_access_proto_rawDesc = "" +
 	"\n" +
-	"\x1fbuzhou/identity/v1/access.proto\x12\x12buzhou.identity.v1\x1a google/protobuf/descriptor.proto\"6\n" +
+	"\x1fbuzhou/identity/v1/access.proto\x12\x12buzhou.identity.v1\x1a google/protobuf/descriptor.proto\"S\n" +
 	"\x06Access\x12\x14\n" +
 	"\x05scope\x18\x01 \x01(\tR\x05scope\x12\x16\n" +
-	"\x06public\x18\x02 \x01(\bR\x06public:T\n" +
+	"\x06public\x18\x02 \x01(\bR\x06public\x12\x1b\n" +
+	"\tor_scopes\x18\x03 \x03(\tR\borScopes:T\n" +
 	"\x06access\x12\x1e.google.protobuf.MethodOptions\x18\xf5\x93\x03 \x01(\v2\x1a.buzhou.identity.v1.AccessR\x06accessB\xc3\x01\n" +
 	"\x16com.buzhou.identity.v1B\vAccessProtoP\x01Z2buzhou.dev/proto/gen/buzhou/identity/v1;identityv1\xa2\x02\x03BIX\xaa\x02\x12Buzhou.Identity.V1\xca\x02\x12Buzhou\\Identity\\V1\xe2\x02\x1eBuzhou\\Identity\\V1\\GPBMetadata\xea\x02\x14Buzhou::Identity::V1b\x06proto3"
 

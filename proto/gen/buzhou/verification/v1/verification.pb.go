@@ -908,7 +908,8 @@ type InspectionRun struct {
 	FinishedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
 	// Article revision written by auto-repair, 0 when none.
 	RepairedRevision int32 `protobuf:"varint,8,opt,name=repaired_revision,json=repairedRevision,proto3" json:"repaired_revision,omitempty"`
-	// What started it: "publish", "edit", "daily" or "manual".
+	// What started it: "publish", "edit", "draft" (a draft was created or
+	// edited; findings only, repairs wait for the publish), "daily" or "manual".
 	Trigger string `protobuf:"bytes,9,opt,name=trigger,proto3" json:"trigger,omitempty"`
 	// Article revision inspected.
 	ArticleRevision int32 `protobuf:"varint,10,opt,name=article_revision,json=articleRevision,proto3" json:"article_revision,omitempty"`

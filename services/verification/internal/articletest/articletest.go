@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"buzhou.dev/platform/grpcx"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	"buzhou.dev/verification/internal/ledger"
 )
@@ -258,6 +259,12 @@ func (s *Server) RepairArticle(_ context.Context, r *articlev1.RepairArticleRequ
 // WatchArticles streams the changes after a revision, then live ones.
 func (s *Server) WatchArticles(req *articlev1.WatchArticlesRequest, stream grpc.ServerStreamingServer[articlev1.ArticleChange]) error {
 	after := req.GetAfterRevision()
+	s.mu.Lock()
+	head := int64(len(s.changes))
+	s.mu.Unlock()
+	if err := stream.SendHeader(grpcx.FeedHeadMD(head)); err != nil {
+		return err
+	}
 	for {
 		s.mu.Lock()
 		pending := slices.Clone(s.changes[min(int(after), len(s.changes)):])

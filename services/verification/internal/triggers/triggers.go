@@ -18,6 +18,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/vocab"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	verificationv1 "buzhou.dev/proto/gen/buzhou/verification/v1"
@@ -113,6 +114,14 @@ func (f *Follower) follow(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// The backlog up to the head the stream opened with is worked as whole
+	// batches, however it trickles in; an article service without the
+	// header gives 0, and batches are then what has arrived.
+	md, err := stream.Header()
+	if err != nil {
+		return false, err
+	}
+	head, _ := grpcx.FeedHead(md)
 	changes := make(chan *articlev1.ArticleChange, maxBatch)
 	recvErr := make(chan error, 1)
 	go func() {
@@ -135,6 +144,14 @@ func (f *Follower) follow(ctx context.Context) (bool, error) {
 		batch := []*articlev1.ArticleChange{first}
 	drain:
 		for len(batch) < maxBatch {
+			if batch[len(batch)-1].GetRevision() < head {
+				c, ok := <-changes
+				if !ok {
+					break drain
+				}
+				batch = append(batch, c)
+				continue
+			}
 			select {
 			case c, ok := <-changes:
 				if !ok {

@@ -144,6 +144,9 @@ func TestTune(t *testing.T) {
 		for _, x := range res {
 			related[r.Slug] = append(related[r.Slug], x.Payload.ArticleID)
 		}
+		if os.Getenv("BUZHOU_TUNE_MISSES") != "" {
+			fmt.Printf("related %s: expert %v got %v\n", r.Slug, r.Related, related[r.Slug])
+		}
 	}
 	var b strings.Builder
 	evaluation.Write(&b, reports, []string{"lexical", "dense", "hybrid"})

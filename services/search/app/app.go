@@ -163,7 +163,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	params, tune := document.Default(), ranking.Default()
 	// Ready once the index has caught up with the feed the first time; a
 	// later reindex answers from the partial index and stays ready.
-	var caughtUp atomic.Bool
+	var caughtUp, rebuilt atomic.Bool
 	firstCatchUp := make(chan struct{})
 	engine := ranking.New(idx, emb, params, tune)
 	var follower *feed.Follower
@@ -195,6 +195,9 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		OnCaughtUp: func() {
 			if !caughtUp.Swap(true) {
 				close(firstCatchUp)
+			}
+			if rebuilt.Swap(false) {
+				rel.RankAll() // a new model may see other neighbours
 			}
 		},
 	})
@@ -229,6 +232,14 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 			}
 			return idx.Reset(ctx)
 		}
+	}
+	emptied := reset
+	reset = func(ctx context.Context) error {
+		if err := emptied(ctx); err != nil {
+			return err
+		}
+		rebuilt.Store(true) // the catch-up that follows ranks every related list again
+		return nil
 	}
 	srv := server.New(server.Deps{
 		Engine: engine, Index: idx, Articles: articles, Follower: follower,

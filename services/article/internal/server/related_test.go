@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"buzhou.dev/platform/errs"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
@@ -37,6 +38,12 @@ func TestSetRelatedArticles(t *testing.T) {
 		return s.SetRelatedArticles(t.Context(), &articlev1.SetRelatedArticlesRequest{ArticleId: id, RelatedIds: ids, ExpectedRevision: rev})
 	}
 
+	// c is edited, so its first revision is stale.
+	if _, err := s.UpdateArticle(t.Context(), &articlev1.UpdateArticleRequest{
+		Article: &articlev1.Article{Id: c.GetId(), Summary: &articlev1.LocalizedText{En: "edited"}}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"summary"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
 	got, err := set(a.GetId(), a.GetRevision(), c.GetId(), b.GetId())
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +94,7 @@ func TestSetRelatedArticles(t *testing.T) {
 		{"a slug, not an id", a.GetId(), 0, []string{b.GetSlug()}, errs.ErrFailedPrecondition, "not the id of a published article"},
 		{"an unknown id", a.GetId(), 0, []string{"art_nope"}, errs.ErrFailedPrecondition, "not the id of a published article"},
 		{"a draft's list", draft.GetId(), 0, []string{b.GetId()}, errs.ErrFailedPrecondition, "published articles only"},
-		{"a stale revision", a.GetId(), a.GetRevision(), []string{b.GetId()}, errs.ErrFailedPrecondition, "revision"},
+		{"a stale revision", c.GetId(), c.GetRevision(), []string{b.GetId()}, errs.ErrFailedPrecondition, "revision"},
 		{"a negative revision", a.GetId(), -1, []string{b.GetId()}, errs.ErrInvalid, "expected_revision"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -170,6 +170,13 @@ func (s *sqlStore) Update(ctx context.Context, id string, expectedRevision int32
 		if err != nil {
 			return err
 		}
+		if expectedRevision > 0 && expectedRevision < rev {
+			if ok, err := s.relatedOnlySince(ctx, tx, id, int(rev-expectedRevision)); err != nil {
+				return err
+			} else if ok {
+				expectedRevision = rev
+			}
+		}
 		at := sqldb.Tick(s.now)
 		a, kind, paths, err := prepareUpdate(a, rev, expectedRevision, cause, mutate, at)
 		if err != nil {
@@ -194,6 +201,36 @@ func (s *sqlStore) Update(ctx context.Context, id string, expectedRevision int32
 	}
 	return out, nil
 }
+
+// relatedOnlySince reports whether the article's last n revisions were all
+// related-id updates: those never conflict with a writer's If-Match, since
+// no writer sets related ids, and the search service may write them at any
+// moment. Bounded: a writer further behind than that gets the conflict.
+func (s *sqlStore) relatedOnlySince(ctx context.Context, tx *sql.Tx, id string, n int) (bool, error) {
+	if n > maxRelatedOnly {
+		return false, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT cause FROM changes WHERE article_id = $1 ORDER BY revision DESC LIMIT $2`, id, n)
+	if err != nil {
+		return false, fmt.Errorf("store: read the changes of article %q: %w", id, err)
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() {
+		var cause int32
+		if err := rows.Scan(&cause); err != nil {
+			return false, fmt.Errorf("store: read the changes of article %q: %w", id, err)
+		}
+		if articlev1.ChangeCause(cause) != articlev1.ChangeCause_CHANGE_CAUSE_RELATED_UPDATE {
+			return false, nil
+		}
+		seen++
+	}
+	return seen == n, rows.Err()
+}
+
+// maxRelatedOnly bounds the revisions relatedOnlySince looks back over.
+const maxRelatedOnly = 20
 
 func (s *sqlStore) Changes(ctx context.Context, after int64, limit int) ([]*articlev1.ArticleChange, error) {
 	rows, err := s.db.R.QueryContext(ctx, `SELECT revision, kind, article_id, change_time, data, cause, changed_paths FROM changes

@@ -32,8 +32,10 @@ type Store interface {
 	List(ctx context.Context, q ListQuery) ([]*articlev1.Article, string, error)
 	// Update loads the article by id inside a transaction, fails with
 	// ErrFailedPrecondition when expectedRevision is not 0 and differs from its
-	// revision, calls mutate, then stores the result with revision+1 and
-	// updated_at = now, and appends a change: TOMBSTONE when the new status is
+	// revision (unless every revision after it, up to 20, was a RELATED_UPDATE,
+	// which no writer conflicts with), calls mutate, then stores the result with
+	// revision+1 and updated_at = now (kept for RELATED_UPDATE), and appends a
+	// change: TOMBSTONE when the new status is
 	// "archived", UPSERT otherwise, with cause and the top-level fields whose
 	// value mutate changed (proto names, sorted; never revision or
 	// updated_at). mutate must not change id or slug.

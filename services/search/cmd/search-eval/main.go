@@ -152,6 +152,7 @@ func realMain(ctx context.Context) error {
 	fmt.Printf("embedding model %s\n\n", st.Model)
 
 	reports := map[string]evaluation.Report{}
+	all := map[string]map[string][]string{}
 	for _, ranker := range []string{"lexical", "dense", "hybrid"} {
 		rankings := map[string][]string{}
 		for _, q := range corp.Queries {
@@ -168,6 +169,7 @@ func realMain(ctx context.Context) error {
 			}
 		}
 		reports[ranker] = evaluation.Score(corp.Queries, rankings)
+		all[ranker] = rankings
 	}
 	related := map[string][]string{}
 	for _, r := range corp.Related {
@@ -218,6 +220,10 @@ func realMain(ctx context.Context) error {
 		points = append(points, evaluation.Point{Confidence: conf})
 	}
 	evaluation.Write(os.Stdout, reports, []string{"lexical", "dense", "hybrid"})
+	for _, ranker := range []string{"lexical", "dense", "hybrid"} {
+		evaluation.WriteHalves(os.Stdout, ranker, corp.Queries, all[ranker])
+	}
+	fmt.Println()
 	fmt.Printf("related recall@5 %.3f\n\n", evaluation.RelatedRecall(corp.Related, related))
 	fmt.Printf("resolve: %d of %d development queries resolve to the article that answers them; %d of %d off-topic queries get 404\n\n",
 		resolved, len(corp.Queries), refused, len(evaluation.OffTopic()))

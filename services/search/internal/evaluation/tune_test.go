@@ -95,7 +95,7 @@ func TestTune(t *testing.T) {
 		eng.SetSpeller(speller)
 	}
 	reports := map[string]evaluation.Report{}
-	var hybrid map[string][]string
+	all := map[string]map[string][]string{}
 	var points []evaluation.Point
 	for _, mode := range []ranking.Mode{ranking.Lexical, ranking.Dense, ranking.Hybrid} {
 		rankings := map[string][]string{}
@@ -120,9 +120,7 @@ func TestTune(t *testing.T) {
 			}
 		}
 		reports[string(mode)] = evaluation.Score(c.Queries, rankings)
-		if mode == ranking.Hybrid {
-			hybrid = rankings
-		}
+		all[string(mode)] = rankings
 	}
 	for _, q := range evaluation.OffTopic() {
 		ans, err := eng.Search(ctx, ranking.Request{Text: q, Mode: ranking.Hybrid, Limit: 10})
@@ -144,10 +142,15 @@ func TestTune(t *testing.T) {
 		for _, x := range res {
 			related[r.Slug] = append(related[r.Slug], x.Payload.ArticleID)
 		}
+		if os.Getenv("BUZHOU_TUNE_MISSES") != "" {
+			fmt.Printf("related %s: expert %v got %v\n", r.Slug, r.Related, related[r.Slug])
+		}
 	}
 	var b strings.Builder
 	evaluation.Write(&b, reports, []string{"lexical", "dense", "hybrid"})
-	evaluation.WriteHalves(&b, "hybrid", c.Queries, hybrid)
+	for _, mode := range []string{"lexical", "dense", "hybrid"} {
+		evaluation.WriteHalves(&b, mode, c.Queries, all[mode])
+	}
 	fmt.Fprintf(&b, "related recall@5 %.3f\n\n", evaluation.RelatedRecall(c.Related, related))
 	evaluation.Calibrate(points).Write(&b)
 	if os.Getenv("BUZHOU_TUNE_MISSES") != "" {

@@ -74,6 +74,8 @@ type Writer struct {
 	tries map[string]int
 	// first is when the oldest dirty entry came, last the latest change.
 	first, last time.Time
+	// all asks for every list to be ranked again once caught up.
+	all bool
 }
 
 // New returns a writer.
@@ -179,6 +181,15 @@ func (w *Writer) mark(id string, spread bool) {
 	w.dirty[id] = w.dirty[id] || spread
 }
 
+// RankAll asks for every indexed article's list to be ranked again once the
+// index has caught up: after a reindex, whose new embedding model may see
+// other neighbours.
+func (w *Writer) RankAll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.all = true
+}
+
 // Pending returns how many lists wait to be ranked.
 func (w *Writer) Pending() int {
 	w.mu.Lock()
@@ -208,8 +219,18 @@ func (w *Writer) Run(ctx context.Context) {
 func (w *Writer) due() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if !w.cfg.Ready() {
+		return false
+	}
+	if w.all {
+		w.all = false
+		for id := range w.stored {
+			w.mark(id, false)
+		}
+		return len(w.dirty) > 0
+	}
 	now := time.Now()
-	return len(w.dirty) > 0 && w.cfg.Ready() &&
+	return len(w.dirty) > 0 &&
 		(now.Sub(w.last) >= w.cfg.Debounce || now.Sub(w.first) >= w.cfg.MaxDelay)
 }
 

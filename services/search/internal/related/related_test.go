@@ -197,6 +197,14 @@ func TestWriterWritesChangedListsOnlyAndSettles(t *testing.T) {
 			t.Errorf("%s still lists the archived article: %v", id, l)
 		}
 	}
+	// After a reindex (a new model) every list is ranked again, with no
+	// change in the feed to say so.
+	x.set("a", "d", "c")
+	w.RankAll()
+	settle("ranking all again")
+	if got := lists()["a"]; !slices.Equal(got, []string{"d", "c"}) {
+		t.Errorf("after RankAll a lists %v, want [d c]", got)
+	}
 	// Its own writes coming back change nothing: no write, no rank.
 	before, ranksBefore = h.writes.Load(), x.ranks.Load()
 	time.Sleep(100 * time.Millisecond)

@@ -59,7 +59,8 @@ type ArticleServiceClient interface {
 	ListArticles(ctx context.Context, in *ListArticlesRequest, opts ...grpc.CallOption) (*ListArticlesResponse, error)
 	// UpdateArticle changes the fields named in update_mask (all given fields when
 	// the mask is empty). With expected_revision (REST: If-Match) it fails with
-	// FAILED_PRECONDITION (412) when the article has moved on.
+	// FAILED_PRECONDITION (412) when the article has moved on; revisions that
+	// only wrote related ids (RELATED_UPDATE, up to 20) do not count.
 	UpdateArticle(ctx context.Context, in *UpdateArticleRequest, opts ...grpc.CallOption) (*Article, error)
 	// PublishArticle makes a draft (or deprecated) article public.
 	PublishArticle(ctx context.Context, in *PublishArticleRequest, opts ...grpc.CallOption) (*Article, error)
@@ -279,7 +280,8 @@ type ArticleServiceServer interface {
 	ListArticles(context.Context, *ListArticlesRequest) (*ListArticlesResponse, error)
 	// UpdateArticle changes the fields named in update_mask (all given fields when
 	// the mask is empty). With expected_revision (REST: If-Match) it fails with
-	// FAILED_PRECONDITION (412) when the article has moved on.
+	// FAILED_PRECONDITION (412) when the article has moved on; revisions that
+	// only wrote related ids (RELATED_UPDATE, up to 20) do not count.
 	UpdateArticle(context.Context, *UpdateArticleRequest) (*Article, error)
 	// PublishArticle makes a draft (or deprecated) article public.
 	PublishArticle(context.Context, *PublishArticleRequest) (*Article, error)

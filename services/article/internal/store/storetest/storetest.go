@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen func(t *testi
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"ChangeFeed", testChangeFeed},
 		{"ChangeCausesAndPaths", testChangeCausesAndPaths},
+		{"RelatedUpdatesDoNotConflict", testRelatedUpdatesDoNotConflict},
 		{"Notify", testNotify},
 		{"Stats", testStats},
 		{"Ping", testPing},
@@ -1011,6 +1012,33 @@ func testChangeCausesAndPaths(t *testing.T, s store.Store) {
 		if d := cmp.Diff(st.paths, c.GetChangedPaths(), cmpopts.EquateEmpty()); d != "" {
 			t.Errorf("%s: changed paths (-want +got):\n%s", st.name, d)
 		}
+	}
+}
+
+// A writer's expected revision still holds when only related-id updates
+// came after it (the search service writes them whenever it likes); any
+// other change after it is a conflict.
+func testRelatedUpdatesDoNotConflict(t *testing.T, s store.Store) {
+	related := articlev1.ChangeCause_CHANGE_CAUSE_RELATED_UPDATE
+	a := mustCreate(t, s, newArticle("art_r", "related-conflicts", baseTime()))
+	relate := func(ids ...string) *articlev1.Article {
+		return mustUpdateAs(t, s, "art_r", 0, related, func(a *articlev1.Article) error { a.RelatedIds = ids; return nil })
+	}
+	relate("art_x")
+	relate("art_y")
+	got := mustUpdateAs(t, s, "art_r", a.GetRevision(), edit, func(a *articlev1.Article) error { a.Title.En = "edited"; return nil })
+	if got.GetRevision() != a.GetRevision()+3 || got.GetTitle().GetEn() != "edited" || !cmp.Equal(got.GetRelatedIds(), []string{"art_y"}) {
+		t.Fatalf("edit over two related updates: revision %d, title %q, related %v", got.GetRevision(), got.GetTitle().GetEn(), got.GetRelatedIds())
+	}
+	relate("art_z")
+	// Revision got.Revision-1 was followed by the edit: a conflict.
+	_, err := s.Update(t.Context(), "art_r", got.GetRevision()-1, edit, func(*articlev1.Article) error { return nil })
+	if !errors.Is(err, errs.ErrFailedPrecondition) {
+		t.Fatalf("an edit over another edit: %v, want ErrFailedPrecondition", err)
+	}
+	// A revision from the future is never right.
+	if _, err := s.Update(t.Context(), "art_r", got.GetRevision()+5, edit, func(*articlev1.Article) error { return nil }); !errors.Is(err, errs.ErrFailedPrecondition) {
+		t.Fatalf("a revision ahead of the article: %v, want ErrFailedPrecondition", err)
 	}
 }
 

@@ -2,6 +2,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -138,7 +139,7 @@ func (s *Server) CreateArticle(ctx context.Context, req *articlev1.CreateArticle
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a)
+	setHeaders(ctx, a, "")
 	return a, nil
 }
 
@@ -227,7 +228,7 @@ func (s *Server) GetArticle(ctx context.Context, req *articlev1.GetArticleReques
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a)
+	setHeaders(ctx, a, "")
 	return a, nil
 }
 
@@ -256,7 +257,7 @@ func (s *Server) RenderArticle(ctx context.Context, req *articlev1.RenderArticle
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a)
+	setHeaders(ctx, a, "markdown-"+cmp.Or(req.GetLang(), "en"))
 	return &httpbody.HttpBody{ContentType: "text/markdown; charset=utf-8", Data: render.Markdown(a, req.GetLang())}, nil
 }
 
@@ -327,7 +328,7 @@ func (s *Server) UpdateArticle(ctx context.Context, req *articlev1.UpdateArticle
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a)
+	setHeaders(ctx, a, "")
 	return a, nil
 }
 
@@ -373,7 +374,7 @@ func (s *Server) transition(ctx context.Context, id, to string, change func(*art
 		return nil, err
 	}
 	if cur.GetStatus() == to && to != vocab.StatusDeprecated {
-		setHeaders(ctx, cur)
+		setHeaders(ctx, cur, "")
 		return cur, nil
 	}
 	// Checked inside the write, against the status it replaces.
@@ -388,7 +389,7 @@ func (s *Server) transition(ctx context.Context, id, to string, change func(*art
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a)
+	setHeaders(ctx, a, "")
 	return a, nil
 }
 
@@ -398,6 +399,18 @@ func (s *Server) WatchArticles(req *articlev1.WatchArticlesRequest, stream grpc.
 	after := req.GetAfterRevision()
 	if after < 0 {
 		return fmt.Errorf("%w: after_revision must be 0 or a feed revision", errs.ErrInvalid)
+	}
+	if req.GetFromHead() {
+		head, err := s.store.HeadRevision(ctx)
+		if err != nil {
+			return err
+		}
+		after = head
+	}
+	// The header tells the follower the feed is open and from where: every
+	// change after it will be sent.
+	if err := stream.SendHeader(metadata.Pairs("x-feed-head", strconv.FormatInt(after, 10))); err != nil {
+		return err
 	}
 	poll := time.NewTicker(feedPoll)
 	defer poll.Stop()
@@ -532,7 +545,7 @@ func (s *Server) RepairArticle(ctx context.Context, req *articlev1.RepairArticle
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a)
+	setHeaders(ctx, a, "")
 	return a, nil
 }
 
@@ -572,12 +585,19 @@ func (s *Server) Seed(ctx context.Context, articles []*articlev1.Article) (int, 
 }
 
 // setHeaders sends the article's id, slug and revision as response metadata;
-// the gateway turns them into X-Article-Id, X-Article-Slug and ETag.
-func setHeaders(ctx context.Context, a *articlev1.Article) {
+// the gateway turns them into X-Article-Id, X-Article-Slug and ETag. The
+// ETag is the revision ("3": what If-Match takes), followed by the variant
+// for other representations of it ("3-markdown-en"): a strong validator
+// names one body. The gateway's read cache reads the revision back from it.
+func setHeaders(ctx context.Context, a *articlev1.Article, variant string) {
+	etag := strconv.Itoa(int(a.GetRevision()))
+	if variant != "" {
+		etag += "-" + variant
+	}
 	md := metadata.Pairs(
 		"x-article-id", a.GetId(),
 		"x-article-slug", a.GetSlug(),
-		"etag", strconv.Quote(strconv.Itoa(int(a.GetRevision()))),
+		"etag", strconv.Quote(etag),
 	)
 	// SetHeader fails only outside an RPC (direct calls, seeding); nothing to send then.
 	_ = grpc.SetHeader(ctx, md)

@@ -69,7 +69,7 @@ type ArticleServiceClient interface {
 	// WatchArticles streams every change after a feed revision, first the backlog,
 	// then live changes. Followers save the last revision they applied and resume
 	// from it; 0 replays everything. Internal: only services following the feed
-	// (search, verification) hold its scope, since it carries drafts.
+	// (search, verification, the gateway's read cache) hold its scope, since it carries drafts.
 	WatchArticles(ctx context.Context, in *WatchArticlesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ArticleChange], error)
 	// UpdateArticleTrust writes the verification and inspection summary back to an
 	// article as a new revision. Internal: only the verification service holds
@@ -267,7 +267,7 @@ type ArticleServiceServer interface {
 	// WatchArticles streams every change after a feed revision, first the backlog,
 	// then live changes. Followers save the last revision they applied and resume
 	// from it; 0 replays everything. Internal: only services following the feed
-	// (search, verification) hold its scope, since it carries drafts.
+	// (search, verification, the gateway's read cache) hold its scope, since it carries drafts.
 	WatchArticles(*WatchArticlesRequest, grpc.ServerStreamingServer[ArticleChange]) error
 	// UpdateArticleTrust writes the verification and inspection summary back to an
 	// article as a new revision. Internal: only the verification service holds

@@ -21,6 +21,7 @@ import (
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
 	"buzhou.dev/platform/tracing"
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
@@ -73,6 +74,9 @@ type Config struct {
 	// KeyCacheTTL is how long an accepted key is cached. Revocations are
 	// pushed at once; this bounds them only while that push is down.
 	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
+	// ReadCacheBytes bounds the answers of public article reads kept in
+	// memory (see gateway.ReadCache); 0 turns the cache off.
+	ReadCacheBytes int `env:"BUZHOU_READ_CACHE_BYTES, default=67108864"`
 	// Shutdown is how the gateway leaves on SIGTERM: /readyz answers 503
 	// for the drain while everything else is served, then in-flight
 	// requests get the timeout.
@@ -154,6 +158,21 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	go func() { defer close(trackerDone); tracker.Run(ctx) }()
 	defer func() { <-trackerDone }()
 
+	var reads *gateway.ReadCache
+	if cfg.ReadCacheBytes > 0 {
+		// The feed is internal: it is followed with the gateway's own key.
+		feedConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKey, tr.DialOption())
+		if err != nil {
+			return fmt.Errorf("dial %s: %w", cfg.ArticleAddr, err)
+		}
+		defer feedConn.Close()
+		reads = gateway.NewReadCache(cfg.ReadCacheBytes, m)
+		feedCtx, stopFeed := context.WithCancel(ctx)
+		feedDone := make(chan struct{})
+		go func() { defer close(feedDone); reads.Follow(feedCtx, articlev1.NewArticleServiceClient(feedConn), log) }()
+		defer func() { stopFeed(); <-feedDone }()
+	}
+
 	draining := make(chan struct{})
 	h, err := gateway.New(ctx, gateway.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes,
@@ -172,6 +191,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		Metrics:   m,
 		PublicURL: cfg.PublicURL,
 		Draining:  draining,
+		ReadCache: reads,
 	}, up, log)
 	if err != nil {
 		return err

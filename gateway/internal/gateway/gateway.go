@@ -51,6 +51,8 @@ type Config struct {
 	// Draining, once closed, turns /readyz to 503 while everything else is
 	// still served: the gateway is shutting down. nil never drains.
 	Draining <-chan struct{}
+	// ReadCache serves public article reads; nil asks the service each time.
+	ReadCache *ReadCache
 }
 
 // Upstreams are the connections to the services, one per service.
@@ -91,7 +93,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	}
 
 	mux := http.NewServeMux()
-	apiHandler := validURL(log, articleRoutes(api))
+	apiHandler := validURL(log, cfg.ReadCache.Middleware(articleRoutes(api)))
 	if cfg.Agents != nil {
 		apiHandler = agents.Middleware(cfg.Agents, apiHandler)
 	}

@@ -77,6 +77,15 @@ type Config struct {
 	// ReadCacheBytes bounds the answers of public article reads kept in
 	// memory (see gateway.ReadCache); 0 turns the cache off.
 	ReadCacheBytes int `env:"BUZHOU_READ_CACHE_BYTES, default=67108864"`
+	// ShedRead, ShedSearch and ShedWrite bound the API requests served at
+	// once per route class and the ones waiting for a slot, as
+	// CONCURRENT/QUEUE ("0" for no limit); past them the answer is 503 with
+	// Retry-After. Reads answered from the read cache are not counted.
+	ShedRead   string `env:"BUZHOU_SHED_READ, default=64/256"`
+	ShedSearch string `env:"BUZHOU_SHED_SEARCH, default=8/64"`
+	ShedWrite  string `env:"BUZHOU_SHED_WRITE, default=16/64"`
+	// ShedQueueWait bounds how long a request waits for a slot.
+	ShedQueueWait time.Duration `env:"BUZHOU_SHED_QUEUE_WAIT, default=100ms"`
 	// Shutdown is how the gateway leaves on SIGTERM: /readyz answers 503
 	// for the drain while everything else is served, then in-flight
 	// requests get the timeout.
@@ -104,6 +113,24 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		if l.value < 1 || l.value > ratelimit.MaxPerMinute {
 			return fmt.Errorf("%s is %d; give 1 to %d requests a minute", l.name, l.value, ratelimit.MaxPerMinute)
 		}
+	}
+	shed := gateway.ShedConfig{QueueWait: cfg.ShedQueueWait}
+	for _, l := range []struct {
+		name, value string
+		class       gateway.RouteClass
+	}{
+		{"BUZHOU_SHED_READ", cfg.ShedRead, gateway.ClassRead},
+		{"BUZHOU_SHED_SEARCH", cfg.ShedSearch, gateway.ClassSearch},
+		{"BUZHOU_SHED_WRITE", cfg.ShedWrite, gateway.ClassWrite},
+	} {
+		limit, err := gateway.ParseLimit(l.value)
+		if err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
+		}
+		shed.Limits[l.class] = limit
+	}
+	if cfg.ShedQueueWait < 0 {
+		return fmt.Errorf("BUZHOU_SHED_QUEUE_WAIT is %v; give a duration of 0 or more, e.g. 100ms", cfg.ShedQueueWait)
 	}
 	if cfg.MaxBodyBytes > grpcx.MaxMessageBytes {
 		// A body the services cannot receive would fail as a transport error.
@@ -192,6 +219,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		PublicURL: cfg.PublicURL,
 		Draining:  draining,
 		ReadCache: reads,
+		Shed:      gateway.NewShedder(shed, m),
 	}, up, log)
 	if err != nil {
 		return err

@@ -388,10 +388,14 @@ type writeWatcher struct {
 	http.ResponseWriter
 	cache  *ReadCache
 	header bool
+	// unseen: the gateway refused the write before a service saw it.
+	unseen bool
 }
 
+func (ww *writeWatcher) refusedUnseen() { ww.unseen = true }
+
 func (ww *writeWatcher) WriteHeader(code int) {
-	if !ww.header {
+	if !ww.header && !ww.unseen {
 		ww.header = true
 		switch {
 		case code >= 200 && code < 300:

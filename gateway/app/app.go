@@ -77,6 +77,9 @@ type Config struct {
 	// ReadCacheBytes bounds the answers of public article reads kept in
 	// memory (see gateway.ReadCache); 0 turns the cache off.
 	ReadCacheBytes int `env:"BUZHOU_READ_CACHE_BYTES, default=67108864"`
+	// SearchCacheTTL is how long an anonymous search or resolve answer is
+	// reused for the same query (see gateway.NewReadCache); 0 turns it off.
+	SearchCacheTTL time.Duration `env:"BUZHOU_SEARCH_CACHE_TTL, default=1s"`
 	// ShedRead, ShedSearch and ShedWrite bound the API requests served at
 	// once per route class and the ones waiting for a slot, as
 	// CONCURRENT/QUEUE ("0" for no limit); past them the answer is 503 with
@@ -193,7 +196,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 			return fmt.Errorf("dial %s: %w", cfg.ArticleAddr, err)
 		}
 		defer feedConn.Close()
-		reads = gateway.NewReadCache(cfg.ReadCacheBytes, m)
+		reads = gateway.NewReadCache(cfg.ReadCacheBytes, cfg.SearchCacheTTL, m)
 		feedCtx, stopFeed := context.WithCancel(ctx)
 		feedDone := make(chan struct{})
 		go func() { defer close(feedDone); reads.Follow(feedCtx, articlev1.NewArticleServiceClient(feedConn), log) }()

@@ -45,13 +45,16 @@ import (
 // service's feed poll (1 s) across processes sharing a database.
 type ReadCache struct {
 	entries *lru.Cache[string, *cachedRead]
-	metrics *metrics.Part
+	// searches keeps anonymous search and resolve answers for a short ttl
+	// (see NewReadCache).
+	searches *lru.Cache[string, *cachedRead]
+	metrics  *metrics.Part
 
 	mu   sync.Mutex
 	live bool
-	// gen changes whenever everything is dropped; a fill started under an
-	// older gen is not kept.
-	gen uint64
+	// gen changes whenever everything is dropped, searchGen whenever the
+	// search answers are; a fill started under an older one is not kept.
+	gen, searchGen uint64
 	// newest is, by article id, the newest revision reported since the feed
 	// opened: by the feed or by a write through this gateway. gone marks an
 	// archived article.
@@ -67,6 +70,7 @@ const maxCacheKey = 512
 
 // cachedRead is one kept answer.
 type cachedRead struct {
+	code      int
 	articleID string
 	revision  int32
 	etag      string
@@ -79,10 +83,20 @@ type cachedRead struct {
 
 func (e *cachedRead) size() int { return 512 + len(e.body) }
 
-// NewReadCache returns a cache of at most budget bytes of answers; it keeps
-// nothing until Follow has opened the feed.
-func NewReadCache(budget int, m *metrics.Part) *ReadCache {
-	return &ReadCache{entries: lru.New[string](budget, 0, (*cachedRead).size), metrics: m, newest: map[string]int32{}}
+// NewReadCache returns a cache of at most budget bytes of article answers;
+// it keeps nothing until Follow has opened the feed. With searchTTL above 0
+// it also keeps anonymous search and resolve answers (within a tenth of the
+// budget) for that long: the search index follows the article store a few
+// milliseconds behind, so a result list is already a recent view, and
+// searchTTL bounds how much older than the index's it may be. Archives and
+// writes through this gateway drop them at once, so an archived article is
+// never found through the cache.
+func NewReadCache(budget int, searchTTL time.Duration, m *metrics.Part) *ReadCache {
+	c := &ReadCache{entries: lru.New[string](budget, 0, (*cachedRead).size), metrics: m, newest: map[string]int32{}}
+	if searchTTL > 0 {
+		c.searches = lru.New[string](budget/10, searchTTL, (*cachedRead).size)
+	}
+	return c
 }
 
 // Follow follows the article feed on client (which must carry a key with
@@ -158,6 +172,16 @@ func (c *ReadCache) dropAll() {
 	c.gen++
 	c.entries.Clear()
 	clear(c.newest)
+	c.dropSearches()
+}
+
+// dropSearches forgets the search answers; c.mu is held. They are not kept
+// by article, so any change that must show at once drops them all.
+func (c *ReadCache) dropSearches() {
+	c.searchGen++
+	if c.searches != nil {
+		c.searches.Clear()
+	}
 }
 
 // changed records that article id is now at revision rev (gone when archived).
@@ -169,6 +193,9 @@ func (c *ReadCache) changed(id string, rev int32) {
 	defer c.mu.Unlock()
 	if rev > c.newest[id] {
 		c.newest[id] = rev
+	}
+	if rev == gone {
+		c.dropSearches()
 	}
 }
 
@@ -210,14 +237,37 @@ func (c *ReadCache) keep(key string, gen uint64, e *cachedRead) {
 	c.entries.Put(key, e)
 }
 
-// Middleware serves article reads from the cache and tells it of writes. A
-// nil cache only answers conditional reads (If-None-Match).
+// lookupSearch is lookup for search answers.
+func (c *ReadCache) lookupSearch(key string) (e *cachedRead, gen uint64, open bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.live {
+		return nil, 0, false
+	}
+	e, _ = c.searches.Get(key)
+	return e, c.searchGen, true
+}
+
+// keepSearch is keep for search answers.
+func (c *ReadCache) keepSearch(key string, gen uint64, e *cachedRead) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.live && c.searchGen == gen {
+		c.searches.Put(key, e)
+	}
+}
+
+// Middleware serves article reads (and, with a search ttl, searches and
+// resolves) from the cache and tells it of writes. A nil cache only answers
+// conditional article reads (If-None-Match).
 func (c *ReadCache) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m := articlePath.FindStringSubmatch(r.URL.Path)
 		switch {
 		case r.Method == http.MethodGet && m != nil:
 			c.serveRead(w, r, m[1], next)
+		case r.Method == http.MethodGet && c != nil && c.searches != nil && (r.URL.Path == "/api/v1/search" || r.URL.Path == "/api/v1/resolve"):
+			c.serveSearch(w, r, next)
 		case c != nil && isWrite(r.Method):
 			next.ServeHTTP(&writeWatcher{ResponseWriter: w, cache: c}, r)
 		default:
@@ -274,6 +324,47 @@ func (c *ReadCache) serveRead(w http.ResponseWriter, r *http.Request, idOrSlug s
 	e.serve(w, r)
 }
 
+// serveSearch answers GET /api/v1/search and /api/v1/resolve: from the
+// cache for anonymous callers when the same query was answered within the
+// ttl, else from the service. Answers kept are 200s, and a resolve's 404
+// (nothing good enough: an answer too).
+func (c *ReadCache) serveSearch(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if hasCredentials(r) || len(r.URL.Path)+len(r.URL.RawQuery) > maxCacheKey {
+		next.ServeHTTP(w, r)
+		return
+	}
+	q, _ := url.ParseQuery(r.URL.RawQuery)
+	key := r.URL.Path + "?" + q.Encode()
+	e, gen, open := c.lookupSearch(key)
+	switch {
+	case e != nil:
+		c.metrics.ReadCache(metrics.CacheHit)
+		e.send(w)
+		return
+	case !open:
+		c.metrics.ReadCache(metrics.CacheClosed)
+		next.ServeHTTP(w, r)
+		return
+	}
+	c.metrics.ReadCache(metrics.CacheMiss)
+	rec := &heldAnswer{header: w.Header(), code: http.StatusOK}
+	next.ServeHTTP(rec, r)
+	if rec.code == http.StatusOK || (rec.code == http.StatusNotFound && r.URL.Path == "/api/v1/resolve") {
+		c.keepSearch(key, gen, rec.kept())
+	}
+	rec.send(w)
+}
+
+// send writes a kept search answer as it was made.
+func (e *cachedRead) send(w http.ResponseWriter) {
+	h := w.Header()
+	for k, v := range e.header {
+		h[k] = v
+	}
+	w.WriteHeader(e.code)
+	_, _ = w.Write(e.body)
+}
+
 // serve writes the kept answer, or 304 when the request's If-None-Match
 // names it.
 func (e *cachedRead) serve(w http.ResponseWriter, r *http.Request) {
@@ -328,7 +419,14 @@ func (h *heldAnswer) entry() *cachedRead {
 	if id == "" || !ok {
 		return nil
 	}
-	e := &cachedRead{articleID: id, revision: rev, etag: etag, header: http.Header{}, body: bytes.Clone(h.body.Bytes())}
+	e := h.kept()
+	e.articleID, e.revision, e.etag = id, rev, etag
+	return e
+}
+
+// kept copies the answer's own headers and body.
+func (h *heldAnswer) kept() *cachedRead {
+	e := &cachedRead{code: h.code, header: http.Header{}, body: bytes.Clone(h.body.Bytes())}
 	for _, k := range cachedHeaders {
 		if v := h.header.Values(k); len(v) > 0 {
 			e.header[k] = v[:len(v):len(v)]

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func TestETagRevision(t *testing.T) {
@@ -67,7 +68,7 @@ func entryAt(rev int32) *cachedRead {
 // land while it is on its way.
 func TestReadCacheRevisions(t *testing.T) {
 	t.Parallel()
-	c := NewReadCache(1<<20, nil)
+	c := NewReadCache(1<<20, 0, nil)
 	if e, _, open := c.lookup("k"); e != nil || open {
 		t.Fatal("the cache is open before the feed")
 	}
@@ -140,7 +141,7 @@ func TestReadCacheMiddleware(t *testing.T) {
 		h.Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"revision":` + strconv.Itoa(rev) + `}`))
 	})
-	c := NewReadCache(1<<20, nil)
+	c := NewReadCache(1<<20, 0, nil)
 	c.setLive(true)
 	h := c.Middleware(next)
 	do := func(method string, header ...string) *httptest.ResponseRecorder {
@@ -171,5 +172,48 @@ func TestReadCacheMiddleware(t *testing.T) {
 	do("PATCH")
 	if w := do("GET"); w.Body.String() != `{"revision":2}` {
 		t.Errorf("after the write: %q", w.Body)
+	}
+}
+
+// TestSearchAnswersDropped: kept search answers go with any archive and any
+// write whose answer names no article, and with the feed.
+func TestSearchAnswersDropped(t *testing.T) {
+	t.Parallel()
+	c := NewReadCache(1<<20, time.Hour, nil)
+	keep := func() {
+		t.Helper()
+		_, gen, open := c.lookupSearch("q")
+		if !open {
+			t.Fatal("closed")
+		}
+		c.keepSearch("q", gen, &cachedRead{code: 200, body: []byte("x")})
+		if e, _, _ := c.lookupSearch("q"); e == nil {
+			t.Fatal("not kept")
+		}
+	}
+	c.setLive(true)
+	keep()
+	c.changed("art_1", 3) // an edit: the ttl bounds it
+	if e, _, _ := c.lookupSearch("q"); e == nil {
+		t.Error("an edit dropped the search answers")
+	}
+	c.changed("art_1", gone)
+	if e, _, _ := c.lookupSearch("q"); e != nil {
+		t.Error("an archive left a search answer")
+	}
+	keep()
+	_, gen, _ := c.lookupSearch("r")
+	c.Reset()
+	c.keepSearch("r", gen, &cachedRead{code: 200})
+	if e, _, _ := c.lookupSearch("q"); e != nil {
+		t.Error("a reset left a search answer")
+	}
+	if e, _, _ := c.lookupSearch("r"); e != nil {
+		t.Error("kept a search answer started before a reset")
+	}
+	keep()
+	c.setLive(false)
+	if e, _, open := c.lookupSearch("q"); e != nil || open {
+		t.Error("a search answer outlived the feed")
 	}
 }

@@ -224,3 +224,27 @@ func TestReadCacheFollowsFeed(t *testing.T) {
 		return anon.do("GET", "/api/v1/articles/"+slug, nil).status == http.StatusNotFound
 	})
 }
+
+// TestSearchCache: the same anonymous search within the ttl is answered
+// from the cache; an archive through the gateway drops it.
+func TestSearchCache(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{})
+	admin, anon := newClient(t, s, testAdminKey), newClient(t, s, "")
+	id, slug := publishedArticle(t, admin, "Zebra crossing quokka")
+	waitCacheOpen(t, s, anon, slug)
+	q := "/api/v1/search?q=zebra+quokka"
+	eventually(t, "the article to be indexed", func() bool {
+		return strings.Contains(string(anon.do("GET", q, nil).body), slug)
+	})
+	before := cacheCount(t, s, "hit")
+	first := must(t, anon.do("GET", q, nil), http.StatusOK)
+	again := must(t, anon.do("GET", "/api/v1/search?q=zebra%20quokka", nil), http.StatusOK)
+	if string(first.body) != string(again.body) || cacheCount(t, s, "hit") < before+1 {
+		t.Errorf("the second search was not answered from the cache (hits %v → %v)", before, cacheCount(t, s, "hit"))
+	}
+	must(t, admin.do("DELETE", "/api/v1/articles/"+id, nil), http.StatusOK)
+	eventually(t, "the archived article to leave search", func() bool {
+		return !strings.Contains(string(must(t, anon.do("GET", q, nil), http.StatusOK).body), slug)
+	})
+}

@@ -38,6 +38,7 @@ func realMain(ctx context.Context, args []string) error {
 	inflight := fs.Int("max-inflight", 2048, "requests in flight at most; past it the generator falls behind (and counts the delay)")
 	timeout := fs.Duration("timeout", 10*time.Second, "one request's time limit")
 	p99 := fs.Duration("p99", 50*time.Millisecond, "the p99 the sustained rate must keep on every endpoint")
+	warm := fs.Bool("warm", true, "read every seeded article once before the steps (steady state, not first reads)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,6 +65,11 @@ func realMain(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("seeded and indexed %d articles in %v\n", len(target.IDs), time.Since(started).Round(time.Millisecond))
+	if *warm {
+		if err := load.Warm(ctx, client, *server, target, 8); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("mix %s, %v a step, at most %d in flight; latency from each request's due time\n", *mix, *stepFor, *inflight)
 	results, err := load.Run(ctx, load.Config{
 		Server: *server, Key: key, Rates: steps, Step: *stepFor, Mix: m, MaxInFlight: *inflight, Timeout: *timeout, Client: client,

@@ -140,6 +140,9 @@ type StepResult struct {
 	// RSSBytes and HeapBytes are the server's resident memory and Go heap
 	// in use after the step, from its /metrics; 0 when unknown.
 	RSSBytes, HeapBytes float64
+	// CacheHits and CacheMisses are the gateway's read cache counters
+	// (buzhou_read_cache_total) during the step.
+	CacheHits, CacheMisses float64
 }
 
 // Total adds up the endpoints.
@@ -175,8 +178,11 @@ func Run(ctx context.Context, cfg Config, target Target) ([]StepResult, error) {
 		if rate <= 0 {
 			return out, fmt.Errorf("load: rate %d; give requests per second above 0", rate)
 		}
+		before := scrape(ctx, cfg.Client, cfg.Server)
 		res := step(ctx, cfg, target, rate)
-		res.RSSBytes, res.HeapBytes = serverMemory(ctx, cfg.Client, cfg.Server)
+		after := scrape(ctx, cfg.Client, cfg.Server)
+		res.RSSBytes, res.HeapBytes = after.rss, after.heap
+		res.CacheHits, res.CacheMisses = after.hits-before.hits, after.misses-before.misses
 		out = append(out, res)
 		if ctx.Err() != nil {
 			return out, ctx.Err()
@@ -288,21 +294,26 @@ func send(c *http.Client, req *http.Request, ep Endpoint) string {
 	return strconv.Itoa(resp.StatusCode)
 }
 
-// serverMemory reads process_resident_memory_bytes and
-// go_memstats_heap_inuse_bytes of the gateway's part from its /metrics.
-func serverMemory(ctx context.Context, c *http.Client, server string) (rss, heap float64) {
+// serverStats is what the load reads from the server's /metrics.
+type serverStats struct{ rss, heap, hits, misses float64 }
+
+// scrape reads process_resident_memory_bytes, go_memstats_heap_inuse_bytes
+// and the read cache's hits and misses from the server's /metrics; what it
+// cannot read stays 0.
+func scrape(ctx context.Context, c *http.Client, server string) serverStats {
+	var st serverStats
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+"/metrics", nil)
 	if err != nil {
-		return 0, 0
+		return st
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, 0
+		return st
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return 0, 0
+		return st
 	}
 	for _, line := range bytes.Split(body, []byte("\n")) {
 		name, value, ok := strings.Cut(string(line), " ")
@@ -313,14 +324,59 @@ func serverMemory(ctx context.Context, c *http.Client, server string) (rss, heap
 		if err != nil {
 			continue
 		}
-		switch name {
-		case "process_resident_memory_bytes":
-			rss = v
-		case "go_memstats_heap_inuse_bytes":
-			heap = v
+		switch {
+		case name == "process_resident_memory_bytes":
+			st.rss = v
+		case name == "go_memstats_heap_inuse_bytes":
+			st.heap = v
+		case strings.HasPrefix(name, "buzhou_read_cache_total{") && strings.Contains(name, `outcome="hit"`):
+			st.hits += v
+		case strings.HasPrefix(name, "buzhou_read_cache_total{") && strings.Contains(name, `outcome="miss"`):
+			st.misses += v
 		}
 	}
-	return rss, heap
+	return st
+}
+
+// Warm reads every article of t once, from conc clients at a time, the
+// way a hub in service has its articles read already: the steps then
+// measure the steady state rather than the first read of each.
+func Warm(ctx context.Context, c *http.Client, server string, t Target, conc int) error {
+	work := make(chan string)
+	errc := make(chan error, conc)
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for slug := range work {
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+"/api/v1/articles/"+url.PathEscape(slug), nil)
+				if err != nil {
+					errc <- err
+					return
+				}
+				if out := send(c, req, Get); out != "" {
+					errc <- fmt.Errorf("warm-up read of %s: %s", slug, out)
+					return
+				}
+			}
+		}()
+	}
+	var err error
+feed:
+	for _, slug := range t.Slugs {
+		select {
+		case work <- slug:
+		case err = <-errc:
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err == nil && len(errc) > 0 {
+		err = <-errc
+	}
+	return err
 }
 
 // Report writes a table of every step and endpoint.
@@ -339,8 +395,12 @@ func Report(w io.Writer, results []StepResult) {
 			row(Endpoint(i).String(), e)
 		}
 		row("all", s.Total())
-		fmt.Fprintf(w, "%8s server memory after the step: RSS %.0f MiB, Go heap %.0f MiB; generator behind by %v\n", "",
-			s.RSSBytes/(1<<20), s.HeapBytes/(1<<20), s.Behind.Round(time.Millisecond))
+		hitRatio := "-"
+		if n := s.CacheHits + s.CacheMisses; n > 0 {
+			hitRatio = fmt.Sprintf("%.0f%%", 100*s.CacheHits/n)
+		}
+		fmt.Fprintf(w, "%8s server memory after the step: RSS %.0f MiB, Go heap %.0f MiB; read cache hits %s; generator behind by %v\n", "",
+			s.RSSBytes/(1<<20), s.HeapBytes/(1<<20), hitRatio, s.Behind.Round(time.Millisecond))
 	}
 }
 

@@ -77,9 +77,11 @@ type Config struct {
 	// ReadCacheBytes bounds the answers of public article reads kept in
 	// memory (see gateway.ReadCache); 0 turns the cache off.
 	ReadCacheBytes int `env:"BUZHOU_READ_CACHE_BYTES, default=67108864"`
-	// SearchCacheTTL is how long an anonymous search or resolve answer is
-	// reused for the same query (see gateway.NewReadCache); 0 turns it off.
-	SearchCacheTTL time.Duration `env:"BUZHOU_SEARCH_CACHE_TTL, default=1s"`
+	// SearchCacheTTL is how long an anonymous search or resolve answer may
+	// be reused for the same query while no article changes (see
+	// gateway.NewReadCache); 0, the default, turns it off: a search right
+	// after the index applied a change then always shows it.
+	SearchCacheTTL time.Duration `env:"BUZHOU_SEARCH_CACHE_TTL, default=0s"`
 	// ShedRead, ShedSearch and ShedWrite bound the API requests served at
 	// once per route class and the ones waiting for a slot, as
 	// CONCURRENT/QUEUE ("0" for no limit); past them the answer is 503 with

@@ -86,11 +86,11 @@ func (e *cachedRead) size() int { return 512 + len(e.body) }
 // NewReadCache returns a cache of at most budget bytes of article answers;
 // it keeps nothing until Follow has opened the feed. With searchTTL above 0
 // it also keeps anonymous search and resolve answers (within a tenth of the
-// budget) for that long: the search index follows the article store a few
-// milliseconds behind, so a result list is already a recent view, and
-// searchTTL bounds how much older than the index's it may be. Archives and
-// writes through this gateway drop them at once, so an archived article is
-// never found through the cache.
+// budget) for that long, or until any article changes (the feed or a write
+// through this gateway): an answer kept is one the index gave since the last
+// change the gateway knows of. The search index applies a change on its own
+// stream, a few milliseconds after the gateway hears of it, so an answer made
+// in between may show the index's previous state for up to searchTTL.
 func NewReadCache(budget int, searchTTL time.Duration, m *metrics.Part) *ReadCache {
 	c := &ReadCache{entries: lru.New[string](budget, 0, (*cachedRead).size), metrics: m, newest: map[string]int32{}}
 	if searchTTL > 0 {
@@ -194,9 +194,8 @@ func (c *ReadCache) changed(id string, rev int32) {
 	if rev > c.newest[id] {
 		c.newest[id] = rev
 	}
-	if rev == gone {
-		c.dropSearches()
-	}
+	// Any change may move any result list.
+	c.dropSearches()
 }
 
 // Reset drops every entry, for writes whose answer does not say which

@@ -50,6 +50,8 @@ type options struct {
 	verification func(*verificationapp.Config)
 	// tracingEndpoint, when set, is every part's OTEL_EXPORTER_OTLP_ENDPOINT.
 	tracingEndpoint string
+	// searchCacheTTL turns on the gateway's search answer cache.
+	searchCacheTTL time.Duration
 }
 
 // startStack runs a whole Buzhou for one test and stops it at cleanup; on
@@ -62,7 +64,7 @@ func startStack(tb testing.TB, o options) *Stack {
 		RedisURL: o.redisURL, RedisKeyPrefix: o.redisKeyPrefix, TrustedProxies: o.trustedProxies,
 		UsageFlushEvery: o.usageFlushEvery, FailedAuthPerMinute: o.failedAuthPerMinute,
 		KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout, Log: o.log, QdrantURL: o.qdrantURL, Verification: o.verification,
-		TracingEndpoint: o.tracingEndpoint,
+		TracingEndpoint: o.tracingEndpoint, SearchCacheTTL: o.searchCacheTTL,
 	}, Start, gatewayAddr)
 }
 

@@ -225,11 +225,12 @@ func TestReadCacheFollowsFeed(t *testing.T) {
 	})
 }
 
-// TestSearchCache: the same anonymous search within the ttl is answered
-// from the cache; an archive through the gateway drops it.
+// TestSearchCache: with BUZHOU_SEARCH_CACHE_TTL, the same anonymous search
+// within the ttl is answered from the cache; an archive through the gateway
+// drops it.
 func TestSearchCache(t *testing.T) {
 	t.Parallel()
-	s := startStack(t, options{})
+	s := startStack(t, options{searchCacheTTL: time.Minute})
 	admin, anon := newClient(t, s, testAdminKey), newClient(t, s, "")
 	id, slug := publishedArticle(t, admin, "Zebra crossing quokka")
 	waitCacheOpen(t, s, anon, slug)

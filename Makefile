@@ -42,7 +42,7 @@ run: build ## Build and start the whole stack on BUZHOU_HTTP_ADDR (default 127.0
 build: ## Build all binaries into .bin/
 	go build -o $(BIN)/ buzhou.dev/gateway/cmd/buzhou buzhou.dev/gateway/cmd/gateway \
 		buzhou.dev/article/cmd/article buzhou.dev/search/cmd/search buzhou.dev/search/cmd/search-eval \
-		buzhou.dev/verification/cmd/verification buzhou.dev/verification/cmd/sandbox
+		buzhou.dev/verification/cmd/verification buzhou.dev/verification/cmd/sandbox buzhou.dev/gateway/cmd/buzhou-load
 
 .PHONY: test
 test: ## Run every test (PostgreSQL and Redis ones need BUZHOU_TEST_POSTGRES_URL, BUZHOU_TEST_REDIS_URL)
@@ -80,6 +80,28 @@ eval: build ## Load the shared corpus into a fresh stack and print search qualit
 		BUZHOU_RATE_ANON_PER_MINUTE=1000000 $(BIN)/buzhou serve 2>"$$dir/serve.log" & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
 	BUZHOU_API_KEY=$$key $(BIN)/search-eval --server http://$(EVAL_ADDR) --corpus "$$corpus" || { tail -20 "$$dir/serve.log"; exit 1; }
+
+# make load: a throwaway stack at LOAD_ADDR with LOAD_ARTICLES synthetic
+# articles, driven at each of LOAD_RATES (requests/s) for LOAD_STEP with the
+# LOAD_MIX of endpoints. Extra flags of buzhou-load go in LOAD_FLAGS.
+# Inspections are off: inspecting the whole seed at once is a one-off that
+# would run through the measured steps.
+LOAD_ADDR ?= 127.0.0.1:18791
+LOAD_ARTICLES ?= 10000
+LOAD_RATES ?= 250,500,1000,2000,4000
+LOAD_STEP ?= 10s
+LOAD_MIX ?= get=70,search=15,resolve=10,write=5
+LOAD_FLAGS ?=
+
+.PHONY: load
+load: build ## Start a fresh stack, seed LOAD_ARTICLES synthetic articles, drive it at LOAD_RATES (open loop) and print latency per endpoint and the rate that keeps p99 under 50 ms
+	@dir=$$(mktemp -d); key=bz_load_$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n'); \
+	BUZHOU_DATA_DIR=$$dir BUZHOU_SEED_DEMO=false BUZHOU_ADMIN_KEY=$$key BUZHOU_HTTP_ADDR=$(LOAD_ADDR) BUZHOU_LOG_LEVEL=warn \
+		BUZHOU_RATE_ANON_PER_MINUTE=1000000000 BUZHOU_INSPECT_ON_CHANGE=false BUZHOU_DAILY_INSPECTIONS=false \
+		$(BIN)/buzhou serve 2>"$$dir/serve.log" & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
+	BUZHOU_API_KEY=$$key $(BIN)/buzhou-load --server http://$(LOAD_ADDR) --articles $(LOAD_ARTICLES) \
+		--rates $(LOAD_RATES) --step $(LOAD_STEP) --mix $(LOAD_MIX) $(LOAD_FLAGS) || { tail -20 "$$dir/serve.log"; exit 1; }
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz test for FUZZTIME (default 30s)

@@ -45,6 +45,7 @@ func stages(t *testing.T) map[string]stage {
 // not in it, and have no image.
 var devTools = map[string]string{
 	"search-eval": "measures search quality against a running Buzhou (make eval)",
+	"buzhou-load": "drives a running Buzhou at fixed arrival rates (make load)",
 }
 
 // binaries are the repository's commands that run as Buzhou: every

@@ -21,6 +21,7 @@ import (
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
 	"buzhou.dev/platform/tracing"
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
 
@@ -73,6 +74,23 @@ type Config struct {
 	// KeyCacheTTL is how long an accepted key is cached. Revocations are
 	// pushed at once; this bounds them only while that push is down.
 	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
+	// ReadCacheBytes bounds the answers of public article reads kept in
+	// memory (see gateway.ReadCache); 0 turns the cache off.
+	ReadCacheBytes int `env:"BUZHOU_READ_CACHE_BYTES, default=67108864"`
+	// SearchCacheTTL is how long an anonymous search or resolve answer may
+	// be reused for the same query while no article changes (see
+	// gateway.NewReadCache); 0, the default, turns it off: a search right
+	// after the index applied a change then always shows it.
+	SearchCacheTTL time.Duration `env:"BUZHOU_SEARCH_CACHE_TTL, default=0s"`
+	// ShedRead, ShedSearch and ShedWrite bound the API requests served at
+	// once per route class and the ones waiting for a slot, as
+	// CONCURRENT/QUEUE ("0" for no limit); past them the answer is 503 with
+	// Retry-After. Reads answered from the read cache are not counted.
+	ShedRead   string `env:"BUZHOU_SHED_READ, default=64/256"`
+	ShedSearch string `env:"BUZHOU_SHED_SEARCH, default=8/64"`
+	ShedWrite  string `env:"BUZHOU_SHED_WRITE, default=16/64"`
+	// ShedQueueWait bounds how long a request waits for a slot.
+	ShedQueueWait time.Duration `env:"BUZHOU_SHED_QUEUE_WAIT, default=100ms"`
 	// Shutdown is how the gateway leaves on SIGTERM: /readyz answers 503
 	// for the drain while everything else is served, then in-flight
 	// requests get the timeout.
@@ -100,6 +118,24 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		if l.value < 1 || l.value > ratelimit.MaxPerMinute {
 			return fmt.Errorf("%s is %d; give 1 to %d requests a minute", l.name, l.value, ratelimit.MaxPerMinute)
 		}
+	}
+	shed := gateway.ShedConfig{QueueWait: cfg.ShedQueueWait}
+	for _, l := range []struct {
+		name, value string
+		class       gateway.RouteClass
+	}{
+		{"BUZHOU_SHED_READ", cfg.ShedRead, gateway.ClassRead},
+		{"BUZHOU_SHED_SEARCH", cfg.ShedSearch, gateway.ClassSearch},
+		{"BUZHOU_SHED_WRITE", cfg.ShedWrite, gateway.ClassWrite},
+	} {
+		limit, err := gateway.ParseLimit(l.value)
+		if err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
+		}
+		shed.Limits[l.class] = limit
+	}
+	if cfg.ShedQueueWait < 0 {
+		return fmt.Errorf("BUZHOU_SHED_QUEUE_WAIT is %v; give a duration of 0 or more, e.g. 100ms", cfg.ShedQueueWait)
 	}
 	if cfg.MaxBodyBytes > grpcx.MaxMessageBytes {
 		// A body the services cannot receive would fail as a transport error.
@@ -154,6 +190,21 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	go func() { defer close(trackerDone); tracker.Run(ctx) }()
 	defer func() { <-trackerDone }()
 
+	var reads *gateway.ReadCache
+	if cfg.ReadCacheBytes > 0 {
+		// The feed is internal: it is followed with the gateway's own key.
+		feedConn, err := grpcx.Dial(cfg.ArticleAddr, cfg.ServiceKey, tr.DialOption())
+		if err != nil {
+			return fmt.Errorf("dial %s: %w", cfg.ArticleAddr, err)
+		}
+		defer feedConn.Close()
+		reads = gateway.NewReadCache(cfg.ReadCacheBytes, cfg.SearchCacheTTL, m)
+		feedCtx, stopFeed := context.WithCancel(ctx)
+		feedDone := make(chan struct{})
+		go func() { defer close(feedDone); reads.Follow(feedCtx, articlev1.NewArticleServiceClient(feedConn), log) }()
+		defer func() { stopFeed(); <-feedDone }()
+	}
+
 	draining := make(chan struct{})
 	h, err := gateway.New(ctx, gateway.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes,
@@ -172,6 +223,8 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		Metrics:   m,
 		PublicURL: cfg.PublicURL,
 		Draining:  draining,
+		ReadCache: reads,
+		Shed:      gateway.NewShedder(shed, m),
 	}, up, log)
 	if err != nil {
 		return err

@@ -52,6 +52,11 @@ type Config struct {
 	// Draining, once closed, turns /readyz to 503 while everything else is
 	// still served: the gateway is shutting down. nil never drains.
 	Draining <-chan struct{}
+	// ReadCache serves public article reads; nil asks the service each time.
+	ReadCache *ReadCache
+	// Shed bounds the API requests in flight per route class (reads served
+	// from the read cache are not counted); nil bounds nothing.
+	Shed *Shedder
 }
 
 // Upstreams are the connections to the services, one per service.
@@ -92,7 +97,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	}
 
 	mux := http.NewServeMux()
-	apiHandler := validURL(log, articleRoutes(api))
+	apiHandler := validURL(log, cfg.ReadCache.Middleware(cfg.Shed.Middleware(articleRoutes(api))))
 	if cfg.Agents != nil {
 		apiHandler = agents.Middleware(cfg.Agents, apiHandler)
 	}

@@ -6,10 +6,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"buzhou.dev/gateway/internal/load"
 )
 
 // engines returns the article stores to benchmark: SQLite always, PostgreSQL
@@ -75,16 +79,24 @@ func BenchmarkArticleGet(b *testing.B) {
 			a["status"] = "published"
 			slug := must(b, c.do("POST", "/api/v1/articles", a), http.StatusCreated).json(b)["slug"].(string)
 			anon := newClient(b, s, "")
+			var mu sync.Mutex
+			var all load.Histogram
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
+				var h load.Histogram
+				defer func() { mu.Lock(); all.Merge(&h); mu.Unlock() }()
 				for pb.Next() {
+					start := time.Now()
 					if r := anon.do("GET", "/api/v1/articles/"+slug, nil); r.status != http.StatusOK {
 						b.Errorf("get: %d %s", r.status, r.body)
 						return
 					}
+					h.Record(time.Since(start))
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "gets/s")
+			b.ReportMetric(ms(all.Percentile(50)), "ms-p50")
+			b.ReportMetric(ms(all.Percentile(99)), "ms-p99")
 		})
 	}
 }

@@ -199,4 +199,26 @@ func TestChangeFeedResumesAfterRestart(t *testing.T) {
 	if next.GetRevision() != cursor+1 || next.GetArticleId() != b.GetId() {
 		t.Errorf("resumed feed gave %v, want revision %d for %s", next, cursor+1, b.GetId())
 	}
+
+	// From the head (the gateway's read cache): no backlog, the head in the
+	// header first, then what is written next.
+	fromHead, err := articlev1.NewArticleServiceClient(grpcConn(t, second.ArticleAddr, second.ServiceKeys[auth.ServiceGateway])).
+		WatchArticles(ctx, &articlev1.WatchArticlesRequest{FromHead: true, AfterRevision: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := fromHead.Header()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := grpcx.FeedHead(md); !ok || got != cursor+1 {
+		t.Errorf("feed head %v (%v), want %d", got, md, cursor+1)
+	}
+	c, err := admin.CreateArticle(ctx, &articlev1.CreateArticleRequest{Article: newArticle("Feed three")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next := readChanges(t, fromHead, 1)[0]; next.GetRevision() != cursor+2 || next.GetArticleId() != c.GetId() {
+		t.Errorf("the feed from its head gave %v, want revision %d for %s", next, cursor+2, c.GetId())
+	}
 }

@@ -54,6 +54,8 @@ type options struct {
 	search func(*searchapp.Config)
 	// tracingEndpoint, when set, is every part's OTEL_EXPORTER_OTLP_ENDPOINT.
 	tracingEndpoint string
+	// searchCacheTTL turns on the gateway's search answer cache.
+	searchCacheTTL time.Duration
 }
 
 // startStack runs a whole Buzhou for one test and stops it at cleanup; on
@@ -67,7 +69,7 @@ func startStack(tb testing.TB, o options) *Stack {
 		UsageFlushEvery: o.usageFlushEvery, FailedAuthPerMinute: o.failedAuthPerMinute,
 		KeyCacheTTL: o.keyCacheTTL, ReadTimeout: o.readTimeout, Log: o.log, QdrantURL: o.qdrantURL, Verification: o.verification,
 		Search:          o.search,
-		TracingEndpoint: o.tracingEndpoint,
+		TracingEndpoint: o.tracingEndpoint, SearchCacheTTL: o.searchCacheTTL,
 	}, Start, gatewayAddr)
 }
 

@@ -148,12 +148,12 @@ func (s *Site) articlePage(w http.ResponseWriter, r *http.Request, lang, slug st
 	wg.Go(func() {
 		runs, runErr = s.cfg.Verification.ListInspectionRuns(sctx, &verificationv1.ListInspectionRunsRequest{IdOrSlug: slug, PageSize: 1})
 	})
-	relatedItems, relatedKept := s.related.get(slug)
+	relatedItems, relatedKept := s.related.Get(slug)
 	if !relatedKept {
 		wg.Go(func() {
 			related, relatErr = s.cfg.Search.ListRelatedArticles(sctx, &searchv1.ListRelatedArticlesRequest{IdOrSlug: slug, Limit: relatedShown})
 			if relatErr == nil {
-				s.related.put(slug, related.GetItems())
+				s.related.Put(slug, related.GetItems())
 			}
 		})
 	}
@@ -263,7 +263,7 @@ func (s *Site) agentView(w http.ResponseWriter, r *http.Request, lang, slug stri
 // per revision.
 func (s *Site) articleView(lang string, a *articlev1.Article) (articleView, error) {
 	k := viewKey{id: a.GetId(), revision: a.GetRevision(), lang: lang}
-	if v, ok := s.views.get(k); ok {
+	if v, ok := s.views.Get(k); ok {
 		return v, nil
 	}
 	v := s.renderArticle(lang, a)
@@ -280,7 +280,7 @@ func (s *Site) articleView(lang string, a *articlev1.Article) (articleView, erro
 	}
 	// What the fragments hold need not be kept twice.
 	v.Content, v.Code, v.FAQ, v.References = "", nil, nil, nil
-	s.views.put(k, v)
+	s.views.Put(k, v)
 	return v, nil
 }
 

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"buzhou.dev/gateway/internal/lru"
 	"buzhou.dev/platform/vocab"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
@@ -84,8 +85,8 @@ type Site struct {
 	csp       string
 	docs      []apiGroup
 	langs     language.Matcher
-	views     *lru[viewKey, articleView]
-	related   *lru[string, []*searchv1.SearchItem]
+	views     *lru.Cache[viewKey, articleView]
+	related   *lru.Cache[string, []*searchv1.SearchItem]
 }
 
 const (
@@ -109,8 +110,8 @@ func New(cfg Config) (*Site, error) {
 	}
 	s := &Site{
 		cfg: cfg, texts: allTexts(), md: map[string]*markdown{}, tmpl: map[string]*template.Template{},
-		views:   newLRU[viewKey](viewCacheBytes, 0, viewSize),
-		related: newLRU[string](relatedCacheBytes, relatedTTL, relatedSize),
+		views:   lru.New[viewKey](viewCacheBytes, 0, viewSize),
+		related: lru.New[string](relatedCacheBytes, relatedTTL, relatedSize),
 		// The first language is the default for browsers that ask for neither.
 		langs: language.NewMatcher([]language.Tag{language.English, language.Chinese}),
 	}

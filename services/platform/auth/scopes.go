@@ -99,8 +99,9 @@ type ServiceIdentity struct {
 // ServiceIdentities returns every service's identity.
 func ServiceIdentities() []ServiceIdentity {
 	return []ServiceIdentity{
-		// The gateway checks keys and reports agent usage.
-		{ServiceGateway, "BUZHOU_GATEWAY_SERVICE_KEY", []string{ScopeInternalAuthn, ScopeInternalTelemetry}},
+		// The gateway checks keys, reports agent usage and follows the change
+		// feed to drop the answers of its read cache that a change makes stale.
+		{ServiceGateway, "BUZHOU_GATEWAY_SERVICE_KEY", []string{ScopeInternalAuthn, ScopeInternalTelemetry, ScopeInternalFeed}},
 		// The article service checks keys.
 		{ServiceArticle, "BUZHOU_ARTICLE_SERVICE_KEY", []string{ScopeInternalAuthn}},
 		// The search service checks keys, follows the change feed and writes

@@ -17,6 +17,8 @@
 //	buzhou_rate_limited_total{kind}                                  429s: kind ip, key, quota or failed_auth
 //	buzhou_auth_failures_total{reason}                               refused keys: missing, unknown, malformed, expired, revoked, throttled
 //	buzhou_agent_usage_dropped_total{reason}                         agent calls not counted: too_many_agents or flush_failed
+//	buzhou_read_cache_total{outcome}                                 public article reads: hit, miss, or closed (the feed is not open)
+//	buzhou_shed_total{class}                                         requests refused with 503 by the concurrency limit of their route class
 //
 // plus the Go runtime's and the process's own (go_*, process_*), once per
 // process. A series appears with its first event.
@@ -74,6 +76,8 @@ type Part struct {
 	rateLimited   *prometheus.CounterVec
 	authFailures  *prometheus.CounterVec
 	usageDropped  *prometheus.CounterVec
+	readCache     *prometheus.CounterVec
+	shed          *prometheus.CounterVec
 }
 
 // Part registers the metrics of the part called service ("gateway",
@@ -121,9 +125,17 @@ func (r *Registry) Part(service string) (*Part, error) {
 			Name: "buzhou_agent_usage_dropped_total",
 			Help: "Agent calls left out of the usage counts, by reason: too_many_agents (the table was full), flush_failed (kept after a failed flush, then no room).",
 		}, []string{"reason"}),
+		readCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "buzhou_read_cache_total",
+			Help: "Anonymous article reads by what the gateway's read cache did: hit, miss (asked the service and kept the answer), closed (the change feed is not open, so nothing is served from or kept in the cache).",
+		}, []string{"outcome"}),
+		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "buzhou_shed_total",
+			Help: "Requests the gateway refused with 503 and Retry-After because their route class had no free slot or queue place, by class: read, search, write.",
+		}, []string{"class"}),
 	}
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": service}, r.reg)
-	for _, c := range []prometheus.Collector{p.httpRequests, p.httpDuration, p.rpcHandled, p.rpcDuration, p.storeDuration, p.rateLimited, p.authFailures, p.usageDropped} {
+	for _, c := range []prometheus.Collector{p.httpRequests, p.httpDuration, p.rpcHandled, p.rpcDuration, p.storeDuration, p.rateLimited, p.authFailures, p.usageDropped, p.readCache, p.shed} {
 		if err := reg.Register(c); err != nil {
 			if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
 				return nil, fmt.Errorf("%w: metrics: the part %q is registered twice; give each part of the process its own name", errs.ErrAlreadyExists, service)
@@ -231,6 +243,21 @@ const (
 
 func (r DropReason) String() string { return nth(uint8(r), "too_many_agents", "flush_failed") }
 
+// CacheOutcome is what the read cache did with a read.
+type CacheOutcome uint8
+
+// The outcomes; other values are not recorded.
+const (
+	// CacheHit: answered from the cache.
+	CacheHit CacheOutcome = iota + 1
+	// CacheMiss: asked the service (and kept the answer when it may be).
+	CacheMiss
+	// CacheClosed: the feed is not open, so the cache was not used.
+	CacheClosed
+)
+
+func (o CacheOutcome) String() string { return nth(uint8(o), "hit", "miss", "closed") }
+
 // nth is the label of the i-th constant (from 1) of a kind, "" out of range.
 func nth(i uint8, labels ...string) string {
 	if i == 0 || int(i) > len(labels) {
@@ -258,6 +285,21 @@ func (p *Part) AuthFailed(reason string) {
 func (p *Part) UsageDropped(reason DropReason, calls int64) {
 	if p != nil {
 		add(p.usageDropped, reason.String(), calls)
+	}
+}
+
+// ReadCache counts one anonymous article read by what the read cache did.
+func (p *Part) ReadCache(o CacheOutcome) {
+	if p != nil {
+		add(p.readCache, o.String(), 1)
+	}
+}
+
+// Shed counts one request refused by its route class's concurrency limit;
+// class is a fixed name (read, search, write), never from the request.
+func (p *Part) Shed(class string) {
+	if p != nil {
+		add(p.shed, class, 1)
 	}
 }
 

@@ -76,6 +76,8 @@ type Options struct {
 	Search func(*searchapp.Config)
 	// TracingEndpoint, when set, is every part's OTEL_EXPORTER_OTLP_ENDPOINT.
 	TracingEndpoint string
+	// SearchCacheTTL is the gateway's BUZHOU_SEARCH_CACHE_TTL (off by default).
+	SearchCacheTTL time.Duration
 }
 
 // parts is the shape of stack.Config: Start builds one for its caller's
@@ -123,7 +125,7 @@ func Start[C parts, S interface{ Stop() error }](tb testing.TB, o Options, start
 			HTTPAddr: "127.0.0.1:0", MaxBodyBytes: o.MaxBody, RedisURL: o.RedisURL, RedisKeyPrefix: o.RedisKeyPrefix, TrustedProxies: o.TrustedProxies,
 			AnonPerMinute: o.AnonPerMinute, KeyPerMinute: o.KeyPerMinute, FailedAuthPerMinute: o.FailedAuthPerMinute,
 			UsageFlushEvery: o.UsageFlushEvery, KeyCacheTTL: o.KeyCacheTTL, ReadTimeout: o.ReadTimeout,
-			Tracing: tr,
+			SearchCacheTTL: o.SearchCacheTTL, Tracing: tr,
 		},
 	}
 	s, err := start(context.Background(), cfg, o.logger())

@@ -66,6 +66,6 @@ func (s *Server) SetRelatedArticles(ctx context.Context, req *articlev1.SetRelat
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a)
+	setHeaders(ctx, a, "")
 	return a, nil
 }

@@ -2,6 +2,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -145,7 +146,7 @@ func (s *Server) CreateArticle(ctx context.Context, req *articlev1.CreateArticle
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a)
+	setHeaders(ctx, a, "")
 	return a, nil
 }
 
@@ -234,7 +235,7 @@ func (s *Server) GetArticle(ctx context.Context, req *articlev1.GetArticleReques
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a)
+	setHeaders(ctx, a, "")
 	return a, nil
 }
 
@@ -263,7 +264,7 @@ func (s *Server) RenderArticle(ctx context.Context, req *articlev1.RenderArticle
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a)
+	setHeaders(ctx, a, "markdown-"+cmp.Or(req.GetLang(), "en"))
 	return &httpbody.HttpBody{ContentType: "text/markdown; charset=utf-8", Data: render.Markdown(a, req.GetLang())}, nil
 }
 
@@ -334,7 +335,7 @@ func (s *Server) UpdateArticle(ctx context.Context, req *articlev1.UpdateArticle
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a)
+	setHeaders(ctx, a, "")
 	return a, nil
 }
 
@@ -380,7 +381,7 @@ func (s *Server) transition(ctx context.Context, id, to string, change func(*art
 		return nil, err
 	}
 	if cur.GetStatus() == to && to != vocab.StatusDeprecated {
-		setHeaders(ctx, cur)
+		setHeaders(ctx, cur, "")
 		return cur, nil
 	}
 	// Checked inside the write, against the status it replaces.
@@ -395,7 +396,7 @@ func (s *Server) transition(ctx context.Context, id, to string, change func(*art
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a)
+	setHeaders(ctx, a, "")
 	return a, nil
 }
 
@@ -407,10 +408,14 @@ func (s *Server) WatchArticles(req *articlev1.WatchArticlesRequest, stream grpc.
 		return fmt.Errorf("%w: after_revision must be 0 or a feed revision", errs.ErrInvalid)
 	}
 	// The head is read before the backlog, so this stream sends every
-	// change up to it: followers know exactly when they have caught up.
+	// change up to it: followers know exactly when they have caught up. A
+	// follower from the head (the gateway's read cache) gets no backlog.
 	head, err := s.store.HeadRevision(ctx)
 	if err != nil {
 		return err
+	}
+	if req.GetFromHead() {
+		after = head
 	}
 	if err := stream.SendHeader(grpcx.FeedHeadMD(head)); err != nil {
 		return err
@@ -548,7 +553,7 @@ func (s *Server) RepairArticle(ctx context.Context, req *articlev1.RepairArticle
 	if err != nil {
 		return nil, err
 	}
-	setHeaders(ctx, a)
+	setHeaders(ctx, a, "")
 	return a, nil
 }
 
@@ -588,12 +593,19 @@ func (s *Server) Seed(ctx context.Context, articles []*articlev1.Article) (int, 
 }
 
 // setHeaders sends the article's id, slug and revision as response metadata;
-// the gateway turns them into X-Article-Id, X-Article-Slug and ETag.
-func setHeaders(ctx context.Context, a *articlev1.Article) {
+// the gateway turns them into X-Article-Id, X-Article-Slug and ETag. The
+// ETag is the revision ("3": what If-Match takes), followed by the variant
+// for other representations of it ("3-markdown-en"): a strong validator
+// names one body. The gateway's read cache reads the revision back from it.
+func setHeaders(ctx context.Context, a *articlev1.Article, variant string) {
+	etag := strconv.Itoa(int(a.GetRevision()))
+	if variant != "" {
+		etag += "-" + variant
+	}
 	md := metadata.Pairs(
 		"x-article-id", a.GetId(),
 		"x-article-slug", a.GetSlug(),
-		"etag", strconv.Quote(strconv.Itoa(int(a.GetRevision()))),
+		"etag", strconv.Quote(etag),
 	)
 	// SetHeader fails only outside an RPC (direct calls, seeding); nothing to send then.
 	_ = grpc.SetHeader(ctx, md)

@@ -1693,6 +1693,12 @@ type WatchArticlesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Feed revision of the last change applied; 0 replays from the start.
 	AfterRevision int64 `protobuf:"varint,1,opt,name=after_revision,json=afterRevision,proto3" json:"after_revision,omitempty"`
+	// Start at the feed's head instead, ignoring after_revision: only changes
+	// committed after the call are sent. For followers that keep no state of
+	// their own (the gateway's read cache drops what a change touches). The
+	// head is sent first, as the response header x-feed-head, so the follower
+	// knows from when it is following.
+	FromHead      bool `protobuf:"varint,2,opt,name=from_head,json=fromHead,proto3" json:"from_head,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1732,6 +1738,13 @@ func (x *WatchArticlesRequest) GetAfterRevision() int64 {
 		return x.AfterRevision
 	}
 	return 0
+}
+
+func (x *WatchArticlesRequest) GetFromHead() bool {
+	if x != nil {
+		return x.FromHead
+	}
+	return false
 }
 
 // ArticleChange is one entry of the change feed.
@@ -2375,9 +2388,10 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\x02id\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\":\n" +
 	"\x15ArchiveArticleRequest\x12!\n" +
-	"\x02id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\x02id\"=\n" +
+	"\x02id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bidOrSlugR\x02id\"Z\n" +
 	"\x14WatchArticlesRequest\x12%\n" +
-	"\x0eafter_revision\x18\x01 \x01(\x03R\rafterRevision\"\xcb\x02\n" +
+	"\x0eafter_revision\x18\x01 \x01(\x03R\rafterRevision\x12\x1b\n" +
+	"\tfrom_head\x18\x02 \x01(\bR\bfromHead\"\xcb\x02\n" +
 	"\rArticleChange\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x121\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1d.buzhou.article.v1.ChangeKindR\x04kind\x12\x1d\n" +

@@ -71,11 +71,12 @@ type ArticleServiceClient interface {
 	ArchiveArticle(ctx context.Context, in *ArchiveArticleRequest, opts ...grpc.CallOption) (*Article, error)
 	// WatchArticles streams every change after a feed revision, first the backlog,
 	// then live changes. Followers save the last revision they applied and resume
-	// from it; 0 replays everything. The stream opens with the response header
-	// buzhou-feed-head, the feed's head revision at that moment: a follower has
-	// caught up once it has applied every change up to it. Internal: only
-	// services following the feed (search, verification) hold its scope, since
-	// it carries drafts.
+	// from it; 0 replays everything; from_head starts at the head instead. The
+	// stream opens with the response header buzhou-feed-head, the feed's head
+	// revision at that moment: a follower has caught up once it has applied
+	// every change up to it. Internal: only services following the feed
+	// (search, verification, the gateway's read cache) hold its scope, since it
+	// carries drafts.
 	WatchArticles(ctx context.Context, in *WatchArticlesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ArticleChange], error)
 	// UpdateArticleTrust writes the verification and inspection summary back to an
 	// article as a new revision. Internal: only the verification service holds
@@ -292,11 +293,12 @@ type ArticleServiceServer interface {
 	ArchiveArticle(context.Context, *ArchiveArticleRequest) (*Article, error)
 	// WatchArticles streams every change after a feed revision, first the backlog,
 	// then live changes. Followers save the last revision they applied and resume
-	// from it; 0 replays everything. The stream opens with the response header
-	// buzhou-feed-head, the feed's head revision at that moment: a follower has
-	// caught up once it has applied every change up to it. Internal: only
-	// services following the feed (search, verification) hold its scope, since
-	// it carries drafts.
+	// from it; 0 replays everything; from_head starts at the head instead. The
+	// stream opens with the response header buzhou-feed-head, the feed's head
+	// revision at that moment: a follower has caught up once it has applied
+	// every change up to it. Internal: only services following the feed
+	// (search, verification, the gateway's read cache) hold its scope, since it
+	// carries drafts.
 	WatchArticles(*WatchArticlesRequest, grpc.ServerStreamingServer[ArticleChange]) error
 	// UpdateArticleTrust writes the verification and inspection summary back to an
 	// article as a new revision. Internal: only the verification service holds

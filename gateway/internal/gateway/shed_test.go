@@ -1,0 +1,138 @@
+package gateway
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"buzhou.dev/platform/metrics"
+	"buzhou.dev/platform/metrics/metricstest"
+)
+
+func TestClassOf(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		method, path string
+		want         RouteClass
+	}{
+		{"GET", "/api/v1/articles/a-slug", ClassRead},
+		{"GET", "/api/v1/articles", ClassRead},
+		{"GET", "/api/v1/articles/a-slug/verifications", ClassRead},
+		{"GET", "/api/v1/search", ClassSearch},
+		{"GET", "/api/v1/search/status", ClassSearch},
+		{"GET", "/api/v1/resolve", ClassSearch},
+		{"GET", "/api/v1/articles/a-slug/related", ClassSearch},
+		{"POST", "/api/v1/articles", ClassWrite},
+		{"PATCH", "/api/v1/articles/art_1", ClassWrite},
+		{"DELETE", "/api/v1/keys/k", ClassWrite},
+	}
+	for _, tc := range cases {
+		if got := classOf(httptest.NewRequest(tc.method, tc.path, nil)); got != tc.want {
+			t.Errorf("%s %s: %v, want %v", tc.method, tc.path, got, tc.want)
+		}
+	}
+}
+
+func TestParseLimit(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]Limit{"": {}, "0": {}, "32/128": {32, 128}, " 1/0 ": {1, 0}} {
+		if got, err := ParseLimit(in); err != nil || got != want {
+			t.Errorf("ParseLimit(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"32", "x/1", "0/5", "-1/2", "3/-1", "1/2/3", "99999999/1"} {
+		if _, err := ParseLimit(in); err == nil || !strings.Contains(err.Error(), "CONCURRENT/QUEUE") {
+			t.Errorf("ParseLimit(%q): %v", in, err)
+		}
+	}
+}
+
+// TestShedding fills a class's slots and queue with handlers that block,
+// and checks that the next request is refused at once with 503, Retry-After
+// and the API's error shape; that a waiting request is served when a slot
+// frees; that one whose wait ends is refused; and that other classes are
+// not affected. Nothing depends on timing but the one short queue wait.
+func TestShedding(t *testing.T) {
+	t.Parallel()
+	reg := metrics.NewRegistry()
+	m, err := reg.Part("gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan string, 10), make(chan struct{})
+	blocking := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- r.URL.Path
+		<-release
+		w.WriteHeader(http.StatusOK)
+	})
+	s := NewShedder(ShedConfig{Limits: [routeClasses]Limit{ClassSearch: {Concurrent: 1, Queue: 1}}, QueueWait: time.Hour}, m)
+	h := withRequestID(s.Middleware(blocking))
+	do := func(path string) <-chan *httptest.ResponseRecorder {
+		out := make(chan *httptest.ResponseRecorder, 1)
+		go func() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+			out <- w
+		}()
+		return out
+	}
+
+	first := do("/api/v1/search")
+	<-entered // holds the one slot
+	second := do("/api/v1/resolve")
+	for s.queued(ClassSearch) < 2 { // waits for its slot
+		time.Sleep(time.Millisecond)
+	}
+	third := <-do("/api/v1/search")
+	if third.Code != http.StatusServiceUnavailable || third.Header().Get("Retry-After") != "1" {
+		t.Fatalf("over the limit: %d, Retry-After %q", third.Code, third.Header().Get("Retry-After"))
+	}
+	var body struct {
+		Error struct{ Code, Message, RequestID string }
+	}
+	if err := json.Unmarshal(third.Body.Bytes(), &body); err != nil || body.Error.Code != "UNAVAILABLE" ||
+		!strings.Contains(body.Error.Message, "1 at once, 1 waiting") || body.Error.RequestID == "" {
+		t.Errorf("refusal body %s (%v)", third.Body, err)
+	}
+	// Another class has slots of its own (none here: no limit).
+	other := do("/api/v1/articles/a-slug")
+	<-entered
+
+	release <- struct{}{} // one of the two running handlers ends
+	release <- struct{}{}
+	if got := <-entered; got != "/api/v1/resolve" {
+		t.Errorf("the freed slot went to %s", got)
+	}
+	close(release)
+	for _, c := range []<-chan *httptest.ResponseRecorder{first, second, other} {
+		if w := <-c; w.Code != http.StatusOK {
+			t.Errorf("a request within the limit: %d %s", w.Code, w.Body)
+		}
+	}
+	if v, _ := metricstest.Serve(t, m.Handler(slog.New(slog.DiscardHandler))).Value("buzhou_shed_total", "class", "search"); v != 1 {
+		t.Errorf("buzhou_shed_total{class=search} = %v, want 1", v)
+	}
+
+	// A request whose wait ends is refused too.
+	hold := make(chan struct{})
+	short := NewShedder(ShedConfig{Limits: [routeClasses]Limit{ClassWrite: {Concurrent: 1, Queue: 4}}, QueueWait: time.Millisecond}, nil)
+	hs := short.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-hold }))
+	go hs.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/api/v1/articles", nil))
+	for short.queued(ClassWrite) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	w := httptest.NewRecorder()
+	hs.ServeHTTP(w, httptest.NewRequest("POST", "/api/v1/articles", nil))
+	close(hold)
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "no slot came free within 1ms") {
+		t.Errorf("after the queue wait: %d %s", w.Code, w.Body)
+	}
+
+	if NewShedder(ShedConfig{}, nil) != nil {
+		t.Error("a shedder without limits")
+	}
+}

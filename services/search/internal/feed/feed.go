@@ -42,9 +42,12 @@ type Config struct {
 	// Batch is the most changes per Apply; 0 means 256.
 	Batch int
 	// Quiet is how long the stream must stay silent, with everything
-	// received applied, for the follower to count as caught up; 0 means
-	// 300 ms. The feed sends its backlog at once, so silence means the end
-	// of it.
+	// received applied, for the follower to count as caught up when the
+	// article service does not say where its feed's head is (head_revision
+	// 0 with articles there); 0 means 300 ms. Otherwise the follower is
+	// caught up once it has applied the head it was told when its stream
+	// opened: a feed that is never silent (steady writes) must not keep
+	// search unready for ever.
 	Quiet time.Duration
 	// MinBackoff and MaxBackoff bound the waits between retries; 0 means
 	// 100 ms and 10 s.
@@ -202,6 +205,10 @@ func (f *Follower) follow(ctx context.Context, from int64, b *backoff) error {
 	// resumed follower that may well be up to date. Before that a loaded
 	// machine may just be slow to send the first change.
 	heard := from > 0 || stats.GetTotal() == 0
+	head := stats.GetHeadRevision()
+	if head > 0 && from >= head {
+		f.reached(ctx)
+	}
 	stream, err := f.cfg.Client.WatchArticles(sctx, &articlev1.WatchArticlesRequest{AfterRevision: from})
 	if err != nil {
 		return fmt.Errorf("open the article feed: %w", err)
@@ -240,16 +247,7 @@ func (f *Follower) follow(ctx context.Context, from int64, b *backoff) error {
 				quiet.Reset(f.cfg.Quiet)
 				continue
 			}
-			if !f.caughtUp.Load() {
-				f.caughtUp.Store(true)
-				f.cfg.Log.InfoContext(ctx, "caught up with the article feed", "revision", f.applied.Load())
-				if f.cfg.OnCaughtUp != nil {
-					f.cfg.OnCaughtUp()
-				}
-			}
-			if f.rebuilding.Load() && f.applied.Load() >= f.target.Load() {
-				f.rebuilding.Store(false)
-			}
+			f.reached(ctx)
 			continue
 		case req := <-f.rebuild:
 			return f.restart(ctx, req)
@@ -278,7 +276,25 @@ func (f *Follower) follow(ctx context.Context, from int64, b *backoff) error {
 			return err
 		}
 		f.applied.Store(last)
+		if head > 0 && last >= head {
+			f.reached(ctx)
+		}
 		quiet.Reset(f.cfg.Quiet)
+	}
+}
+
+// reached marks the backlog applied: the follower is caught up, and a
+// rebuild that has reached its target is complete.
+func (f *Follower) reached(ctx context.Context) {
+	if !f.caughtUp.Load() {
+		f.caughtUp.Store(true)
+		f.cfg.Log.InfoContext(ctx, "caught up with the article feed", "revision", f.applied.Load())
+		if f.cfg.OnCaughtUp != nil {
+			f.cfg.OnCaughtUp()
+		}
+	}
+	if f.rebuilding.Load() && f.applied.Load() >= f.target.Load() {
+		f.rebuilding.Store(false)
 	}
 }
 
@@ -367,12 +383,18 @@ func (b *backoff) next() time.Duration {
 
 func (b *backoff) reset() { b.cur = 0 }
 
-// Snapshot reads the whole feed from revision 0 until it has been quiet for
-// quiet, and returns the last state of every article still public
+// Snapshot reads the whole feed from revision 0 up to its head (or, when the
+// article service does not say where that is, until it has been quiet for
+// quiet), and returns the last state of every article still public
 // (published or deprecated), for learning from.
 func Snapshot(ctx context.Context, client articlev1.ArticleServiceClient, quiet time.Duration) ([]*articlev1.Article, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	stats, err := client.GetArticleStats(sctx, &articlev1.GetArticleStatsRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("reach the article service: %w", err)
+	}
+	head := stats.GetHeadRevision()
 	stream, err := client.WatchArticles(sctx, &articlev1.WatchArticlesRequest{})
 	if err != nil {
 		return nil, fmt.Errorf("open the article feed: %w", err)
@@ -399,6 +421,15 @@ func Snapshot(ctx context.Context, client articlev1.ArticleServiceClient, quiet 
 	var order []string
 	timer := time.NewTimer(quiet)
 	defer timer.Stop()
+	snapshot := func() []*articlev1.Article {
+		var out []*articlev1.Article
+		for _, id := range order {
+			if a := latest[id]; a != nil {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
 	for {
 		select {
 		case m := <-msgs:
@@ -413,15 +444,15 @@ func Snapshot(ctx context.Context, client articlev1.ArticleServiceClient, quiet 
 			if a := m.c.GetArticle(); m.c.GetKind() == articlev1.ChangeKind_CHANGE_KIND_UPSERT && vocab.IsPublic(a.GetStatus()) {
 				latest[id] = a
 			}
+			if head > 0 && m.c.GetRevision() >= head {
+				return snapshot(), nil
+			}
 			timer.Reset(quiet)
 		case <-timer.C:
-			var out []*articlev1.Article
-			for _, id := range order {
-				if a := latest[id]; a != nil {
-					out = append(out, a)
-				}
+			if head > 0 {
+				continue // the head is still to come; a busy machine is slow
 			}
-			return out, nil
+			return snapshot(), nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

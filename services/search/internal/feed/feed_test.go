@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+	"buzhou.dev/platform/vocab"
 	"buzhou.dev/search/internal/feed"
 )
 
@@ -30,6 +31,9 @@ type feedServer struct {
 	wake       chan struct{}
 	opens      []int64 // after_revision of every stream opened
 	breakAfter int
+	// head: GetArticleStats reports the head revision, as the article
+	// service does; without it the follower can only go by silence.
+	head bool
 }
 
 func newFeedServer(n int) *feedServer {
@@ -43,7 +47,9 @@ func (s *feedServer) add(n int) {
 	defer s.mu.Unlock()
 	for range n {
 		rev := int64(len(s.changes) + 1)
-		s.changes = append(s.changes, &articlev1.ArticleChange{Revision: rev, Kind: articlev1.ChangeKind_CHANGE_KIND_UPSERT, ArticleId: fmt.Sprintf("art_%d", rev%7)})
+		id := fmt.Sprintf("art_%d", rev%7)
+		s.changes = append(s.changes, &articlev1.ArticleChange{Revision: rev, Kind: articlev1.ChangeKind_CHANGE_KIND_UPSERT, ArticleId: id,
+			Article: &articlev1.Article{Id: id, Status: vocab.StatusPublished}})
 	}
 	close(s.wake)
 	s.wake = make(chan struct{})
@@ -52,7 +58,11 @@ func (s *feedServer) add(n int) {
 func (s *feedServer) GetArticleStats(context.Context, *articlev1.GetArticleStatsRequest) (*articlev1.GetArticleStatsResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return &articlev1.GetArticleStatsResponse{Total: int64(len(s.changes))}, nil
+	r := &articlev1.GetArticleStatsResponse{Total: int64(len(s.changes))}
+	if s.head {
+		r.HeadRevision = int64(len(s.changes))
+	}
+	return r, nil
 }
 
 func (s *feedServer) WatchArticles(req *articlev1.WatchArticlesRequest, stream grpc.ServerStreamingServer[articlev1.ArticleChange]) error {
@@ -186,12 +196,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func start(t *testing.T, srv *feedServer, cur *cursors, s *sink) *feed.Follower {
+// start runs a follower with a short quiet time, or quiet when given.
+func start(t *testing.T, srv *feedServer, cur *cursors, s *sink, quiet ...time.Duration) *feed.Follower {
 	t.Helper()
 	s.cur = cur
 	f := feed.New(feed.Config{
 		Client: dial(t, srv), Cursors: cur, Name: "test", Apply: s.apply, Batch: 10,
-		Quiet: 20 * time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+		Quiet: append(quiet, 20*time.Millisecond)[0], MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -326,5 +337,57 @@ func TestRebuild(t *testing.T) {
 	}
 	if st := f.Status(); st.Applied != 20 || st.Rebuilding {
 		t.Fatalf("after a failed reset: %+v", st)
+	}
+}
+
+// steady adds a change every few milliseconds until the test ends: a feed
+// that is never quiet.
+func steady(t *testing.T, srv *feedServer) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			srv.add(1)
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	t.Cleanup(func() { stop(); <-done })
+}
+
+// A backlog under steady writes: the feed is never silent, so only the head
+// the article service reports tells the follower it has caught up (a crash
+// test found search never ready again after a restart under writes).
+func TestCaughtUpUnderSteadyWrites(t *testing.T) {
+	t.Parallel()
+	for _, resumed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("resumed=%v", resumed), func(t *testing.T) {
+			t.Parallel()
+			srv, cur, s := newFeedServer(300), &cursors{}, &sink{}
+			srv.head = true
+			if resumed {
+				cur.revs = map[string]int64{"test": 300}
+			}
+			steady(t, srv)
+			f := start(t, srv, cur, s, time.Hour)
+			eventually(t, "catch-up under steady writes", func() bool { return f.Status().CaughtUp })
+			if st := f.Status(); st.Applied < 300 {
+				t.Fatalf("caught up at %+v, before the head 300 it was told", st)
+			}
+		})
+	}
+}
+
+func TestSnapshotUnderSteadyWrites(t *testing.T) {
+	t.Parallel()
+	srv := newFeedServer(200)
+	srv.head = true
+	steady(t, srv)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	got, err := feed.Snapshot(ctx, dial(t, srv), time.Hour)
+	if err != nil || len(got) != 7 {
+		t.Fatalf("Snapshot = %d articles, %v; want the 7 articles", len(got), err)
 	}
 }

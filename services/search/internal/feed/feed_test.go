@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
-	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	"buzhou.dev/platform/vocab"
+	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	"buzhou.dev/search/internal/feed"
 )
 

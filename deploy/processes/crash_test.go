@@ -106,6 +106,8 @@ func TestCrash(t *testing.T) {
 			// keep.
 			t.Run("article service during acknowledged writes", s.articleCrash)
 			t.Run("search service mid-indexing", s.searchCrash)
+			t.Run("verification service mid-inspection", s.verificationCrash)
+			t.Run("gateway under load", s.gatewayCrash)
 		})
 	}
 }
@@ -409,7 +411,12 @@ func (s *crashStack) published(t *testing.T) int64 {
 // the index converges to the article store: every published article found
 // by its own word, the archived ones by none, the cursor at the head.
 func (s *crashStack) searchCrash(t *testing.T) {
-	const total, archived, batch = 300, 20, 100
+	total, archived, batch := 300, 20, 100
+	if s.engine == "postgres" {
+		// A backlog long enough to outlast the gateway's reconnection to
+		// the restarted service, so that the kill can land mid-way.
+		total, batch = 1000, 250
+	}
 	before, r := s.indexStatus(t.Context())
 	if r.status != http.StatusOK {
 		t.Fatalf("search status: %s", r)
@@ -461,12 +468,17 @@ func (s *crashStack) searchCrash(t *testing.T) {
 	var mid indexStatus
 	if s.engine == "postgres" {
 		s.part("search").start(t)
-		// Kill it again as soon as it has applied part of the backlog.
-		s.eventually(t, "the search service applies part of its backlog", func() (bool, string) {
+		// Kill it again as soon as it has applied part of the backlog
+		// (polled tightly: catching up takes about a second).
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
 			st, r := s.indexStatus(t.Context())
-			mid = st
-			return r.status == http.StatusOK && st.Applied > before.Applied, r.String()
-		})
+			if mid = st; r.status == http.StatusOK && st.Applied > before.Applied {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the search service never applied its backlog: %s", r)
+			}
+		}
 	} else {
 		mid, _ = s.indexStatus(t.Context())
 	}
@@ -512,4 +524,241 @@ func (s *crashStack) searchCrash(t *testing.T) {
 	}
 	t.Logf("%s: index converged at revision %d with %d articles", s.engine, st.Applied, st.Articles)
 	t.Logf("%s: search recovery: start → ready %v, → converged %v", s.engine, ready.Round(time.Millisecond), converged.Round(time.Millisecond))
+}
+
+// gatewayCrash kills the gateway while readers load it and checks that
+// every answer they got was the right article or an error a client may
+// retry — never a wrong body, never a 500.
+func (s *crashStack) gatewayCrash(t *testing.T) {
+	const readers = 4
+	token := word(t)
+	r := s.do(t.Context(), "POST", "/api/v1/articles", article(token))
+	var want articleJSON
+	if r.status != http.StatusCreated || json.Unmarshal(r.body, &want) != nil {
+		t.Fatalf("create: %s", r)
+	}
+	s.eventually(t, "search finds the new article", func() (bool, string) {
+		r := s.do(t.Context(), "GET", "/api/v1/search?pageSize=3&q="+token, nil)
+		return r.status == http.StatusOK && bytes.Contains(r.body, []byte(`"`+want.ID+`"`)), r.String()
+	})
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	var (
+		mu        sync.Mutex
+		ok, retry int
+		okAfter   int
+		restarted bool
+		wrong     []string
+	)
+	var wg sync.WaitGroup
+	for i := range readers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				path := "/api/v1/articles/" + want.Slug
+				if i%2 == 1 {
+					path = "/api/v1/search?pageSize=3&q=" + token
+				}
+				r := s.do(ctx, "GET", path, nil)
+				if ctx.Err() != nil {
+					return
+				}
+				mu.Lock()
+				switch {
+				case r.err == nil && r.status == http.StatusOK && bytes.Contains(r.body, []byte(`"`+want.ID+`"`)):
+					ok++
+					if restarted {
+						okAfter++
+					}
+				case r.retryable():
+					retry++
+				default:
+					wrong = append(wrong, path+": "+r.String())
+				}
+				mu.Unlock()
+				if r.err != nil || r.status != http.StatusOK {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		})
+	}
+	counts := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return ok, okAfter
+	}
+	s.eventually(t, "answers before the kill", func() (bool, string) {
+		n, _ := counts()
+		return n >= 50, strconv.Itoa(n)
+	})
+	startedAt := s.crash(t, "gateway")
+	mu.Lock()
+	restarted = true
+	mu.Unlock()
+	s.waitReady(t)
+	ready := time.Since(startedAt)
+	s.eventually(t, "answers after the restart", func() (bool, string) {
+		_, n := counts()
+		return n >= 50, strconv.Itoa(n)
+	})
+	serving := time.Since(startedAt)
+	stop()
+	wg.Wait()
+	for _, w := range wrong[:min(len(wrong), 5)] {
+		t.Errorf("a reader got neither the article nor a retryable error: %s", w)
+	}
+	t.Logf("%s: %d right answers, %d retryable errors, %d wrong", s.engine, ok, retry, len(wrong))
+	t.Logf("%s: gateway recovery: start → ready %v, → 50 right answers %v", s.engine, ready.Round(time.Millisecond), serving.Round(time.Millisecond))
+}
+
+// verificationCrash kills the verification service while inspections
+// repair articles, and checks that after the restart every repair is whole:
+// an article repaired ⇔ an inspection run that says so with its audit
+// entries ⇔ the inspection bot's record, once.
+func (s *crashStack) verificationCrash(t *testing.T) {
+	const articles, inspectors = 40, 3
+	var ids []string
+	for range articles {
+		a := article(word(t))
+		// No keywords: the inspection fills them from the tags, a safe
+		// repair, as one article revision.
+		a["tags"] = []string{"crash", "repairs"}
+		r := s.do(t.Context(), "POST", "/api/v1/articles", a)
+		var got articleJSON
+		if r.status != http.StatusCreated || json.Unmarshal(r.body, &got) != nil {
+			t.Fatalf("create: %s", r)
+		}
+		ids = append(ids, got.ID)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	var (
+		mu    sync.Mutex
+		done  int
+		wrong []string
+	)
+	work := make(chan string, len(ids))
+	for _, id := range ids {
+		work <- id
+	}
+	close(work)
+	var wg sync.WaitGroup
+	for range inspectors {
+		wg.Go(func() {
+			for id := range work {
+				r := s.do(ctx, "POST", "/api/v1/articles/"+id+"/inspections", map[string]any{})
+				mu.Lock()
+				switch {
+				case r.status == http.StatusCreated:
+					done++
+				case !r.retryable() && ctx.Err() == nil:
+					wrong = append(wrong, r.String())
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	s.eventually(t, "inspections under way", func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return done >= 5, strconv.Itoa(done)
+	})
+	startedAt := s.crash(t, "verification")
+	wg.Wait()
+	s.waitReady(t)
+	ready := time.Since(startedAt)
+	for _, w := range wrong {
+		t.Errorf("an inspection got neither its run nor a retryable error: %s", w)
+	}
+
+	// What a crash left pending is settled in the background after the
+	// start: wait for every repair to be whole.
+	var problems []string
+	var repaired int
+	deadline := time.Now().Add(time.Minute)
+	for {
+		repaired, problems = s.repairsWhole(t, ids)
+		if len(problems) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	settled := time.Since(startedAt)
+	for _, p := range problems {
+		t.Error(p)
+	}
+	t.Logf("%s: %d of %d articles repaired before or across the kill, %d half-repaired", s.engine, repaired, articles, len(problems))
+	t.Logf("%s: verification recovery: start → ready %v, → every repair whole %v", s.engine, ready.Round(time.Millisecond), settled.Round(time.Millisecond))
+}
+
+// repairsWhole checks that each article's repair is whole and says how many
+// were repaired and what is not whole.
+func (s *crashStack) repairsWhole(t *testing.T, ids []string) (repaired int, problems []string) {
+	t.Helper()
+	for _, id := range ids {
+		var a struct {
+			Keywords []string `json:"keywords"`
+			Recent   []struct {
+				ID string `json:"id"`
+			} `json:"recentVerifications"`
+		}
+		var runs struct {
+			Runs []struct {
+				ID       string `json:"id"`
+				Repaired int    `json:"repairedRevision"`
+				Repairs  []any  `json:"repairs"`
+				Record   *struct {
+					ID string `json:"id"`
+				} `json:"record"`
+			} `json:"runs"`
+		}
+		var recs struct {
+			Records []struct {
+				ID       string `json:"id"`
+				Verifier struct {
+					ID string `json:"id"`
+				} `json:"verifier"`
+			} `json:"records"`
+		}
+		for path, into := range map[string]any{"": &a, "/inspections": &runs, "/verifications": &recs} {
+			if r := s.do(t.Context(), "GET", "/api/v1/articles/"+id+path, nil); r.status != http.StatusOK || json.Unmarshal(r.body, into) != nil {
+				t.Fatalf("GET %s%s: %s", id, path, r)
+			}
+		}
+		repairRuns, botRecords := 0, map[string]bool{}
+		for _, r := range runs.Runs {
+			if r.Repaired > 0 {
+				repairRuns++
+				if len(r.Repairs) == 0 || r.Record == nil {
+					problems = append(problems, fmt.Sprintf("article %s: run %s repaired revision %d without its audit entries or record", id, r.ID, r.Repaired))
+				}
+			}
+		}
+		for _, r := range recs.Records {
+			if r.Verifier.ID == "prn_bot_inspection" {
+				botRecords[r.ID] = true
+			}
+		}
+		shown := map[string]bool{}
+		for _, r := range a.Recent {
+			shown[r.ID] = true
+		}
+		if len(a.Keywords) > 0 {
+			repaired++
+		}
+		// Whole: the article's repair, one run with its audit entries and
+		// one bot record (shown on the article) — or none of them.
+		switch {
+		case len(a.Keywords) > 0 && repairRuns == 1 && len(botRecords) == 1:
+			for rec := range botRecords {
+				if !shown[rec] {
+					problems = append(problems, fmt.Sprintf("article %s: the bot's record %s is not the one the article shows (%v)", id, rec, a.Recent))
+				}
+			}
+		case len(a.Keywords) == 0 && repairRuns == 0 && len(botRecords) == 0:
+		default:
+			problems = append(problems, fmt.Sprintf("article %s: half a repair: keywords %v, %d repairing runs, bot records %v, the article shows records %v",
+				id, a.Keywords, repairRuns, botRecords, a.Recent))
+		}
+	}
+	return repaired, problems
 }

@@ -167,6 +167,26 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	defer wg.Wait()
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	// Repairs a crash left between the article's revision and their run:
+	// settled as soon as the article service answers (inspections of those
+	// articles settle theirs first anyway).
+	wg.Go(func() {
+		for wait := 250 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+			completed, dropped, err := trust.SettleRepairs(ctx)
+			if completed+dropped > 0 {
+				log.Info("settled the repairs left pending at the last stop", "recorded", completed, "dropped", dropped)
+			}
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			log.Warn("settling the pending repairs failed; retrying", "err", err, "retry_in", wait.String())
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+	})
 	if cfg.InspectOnChange {
 		wg.Go(func() { _ = triggers.NewFollower(articles, st, trust, log).Run(ctx) })
 	}

@@ -45,6 +45,9 @@ type Store interface {
 	ArticleFindings(ctx context.Context, articleID string) ([]store.Finding, error)
 	AddRun(ctx context.Context, run store.Run, record *store.Record) (store.Run, error)
 	ListRuns(ctx context.Context, articleID string, page store.Page) ([]store.Run, string, error)
+	SavePendingRepair(ctx context.Context, p store.PendingRepair) error
+	PendingRepairs(ctx context.Context) ([]store.PendingRepair, error)
+	DropPendingRepair(ctx context.Context, runID string) error
 }
 
 var _ Store = store.Store(nil)

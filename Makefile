@@ -102,11 +102,23 @@ load: build ## Start a fresh stack, seed LOAD_ARTICLES synthetic articles, drive
 	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
 	BUZHOU_API_KEY=$$key $(BIN)/buzhou-load --server http://$(LOAD_ADDR) --articles $(LOAD_ARTICLES) \
 		--rates $(LOAD_RATES) --step $(LOAD_STEP) --mix $(LOAD_MIX) $(LOAD_FLAGS) || { tail -20 "$$dir/serve.log"; exit 1; }
+# Every fuzz target, as package:Target; make test runs their seed corpora.
+FUZZ_TARGETS := buzhou.dev/platform/auth:FuzzParseAuthorization \
+	buzhou.dev/platform/sqldb:FuzzPageToken \
+	buzhou.dev/article/internal/domain:FuzzValidate \
+	buzhou.dev/article/internal/domain:FuzzSlugify \
+	buzhou.dev/search/internal/analysis:FuzzTerms \
+	buzhou.dev/search/internal/ranking:FuzzVersion \
+	buzhou.dev/search/internal/server:FuzzSearchRequest \
+	buzhou.dev/gateway/internal/gateway:FuzzJSONBody \
+	buzhou.dev/gateway/internal/web:FuzzMarkdown
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz test for FUZZTIME (default 30s)
-	go test -run '^$$' -fuzz FuzzParseAuthorization -fuzztime $${FUZZTIME:-30s} buzhou.dev/platform/auth
-	go test -run '^$$' -fuzz FuzzValidate -fuzztime $${FUZZTIME:-30s} buzhou.dev/article/internal/domain
+fuzz: ## Run each fuzz target for FUZZTIME (default 10s); crashers are kept under the package's testdata/fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($${t%%:*}) for $${FUZZTIME:-10s}"; \
+		go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $${FUZZTIME:-10s} "$${t%%:*}"; \
+	done
 
 .PHONY: lint
 lint: tools googleapis ## gofmt, go vet, buf lint and buf format

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -31,17 +32,20 @@ var binaries = map[string]string{
 }
 
 // build compiles the binaries into a temporary directory, with the race
-// detector when the test has it.
-func build(t *testing.T) string {
+// detector when the test has it; pkgs defaults to the chart's four.
+func build(t *testing.T, pkgs ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	for _, pkg := range binaries {
-		args = append(args, pkg)
+	if len(pkgs) == 0 {
+		for _, pkg := range binaries {
+			pkgs = append(pkgs, pkg)
+		}
 	}
+	args = append(args, pkgs...)
 	cmd := exec.Command("go", args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -87,12 +91,82 @@ func (l *logs) String() string {
 	return l.buf.String()
 }
 
-// process is one running binary.
+// process is one binary, run (and run again after a kill) with the same
+// arguments and environment; its output over every run goes to out.
 type process struct {
 	name string
-	cmd  *exec.Cmd
+	path string
+	args []string
+	env  []string
 	out  *logs
-	done chan struct{}
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the current run has exited
+}
+
+// newProcess starts a process and stops it at the test's end, when it also
+// shows its output if the test failed and fails the test if it raced.
+func newProcess(t *testing.T, name, path string, env []string, args ...string) *process {
+	t.Helper()
+	p := &process{name: name, path: path, args: args, env: env, out: &logs{}}
+	p.start(t)
+	t.Cleanup(func() {
+		p.kill(t)
+		if t.Failed() {
+			t.Logf("%s's output:\n%s", name, p.out)
+		}
+		if strings.Contains(p.out.String(), "WARNING: DATA RACE") {
+			t.Errorf("%s reported a data race:\n%s", name, p.out)
+		}
+	})
+	return p
+}
+
+// start runs the process (again).
+func (p *process) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(p.path, p.args...)
+	// Only what the chart would set: nothing of the test's environment.
+	cmd.Env = p.env
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", p.name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	p.mu.Lock()
+	p.cmd, p.done = cmd, done
+	p.mu.Unlock()
+}
+
+// kill sends SIGKILL — no drain, no deferred closes, the crash — and waits
+// for the process to be gone.
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+func (p *process) signal(sig os.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd.Process.Signal(sig)
+}
+
+// exited says how the current run ended, "" while it runs.
+func (p *process) exited() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.String()
+	default:
+		return ""
+	}
 }
 
 // cluster is Buzhou as the chart runs it: five processes (the sandbox runner
@@ -104,8 +178,9 @@ type cluster struct {
 	adminKey string
 }
 
-// start runs every part with the environment the chart gives it.
-func start(t *testing.T, bin, dbURL string) *cluster {
+// start runs every part with the environment the chart gives it, and the
+// extra variables (which come last, so they win).
+func start(t *testing.T, bin, dbURL string, extra ...string) *cluster {
 	t.Helper()
 	c := &cluster{procs: map[string]*process{}, http: freeAddr(t), metrics: map[string]string{}, adminKey: newKey(t)}
 	addr := map[string]string{"article": freeAddr(t), "search": freeAddr(t), "verification": freeAddr(t), "sandbox": freeAddr(t)}
@@ -120,6 +195,7 @@ func start(t *testing.T, bin, dbURL string) *cluster {
 		// test kills every process at its end.
 		"BUZHOU_SHUTDOWN_DRAIN=1h",
 	}
+	common = append(common, extra...)
 	envs := map[string][]string{
 		"gateway": {"BUZHOU_HTTP_ADDR=" + c.http, "BUZHOU_GATEWAY_SERVICE_KEY=" + keys["gateway"]},
 		"article": {"BUZHOU_ARTICLE_SERVICE_KEY=" + keys["article"]},
@@ -136,25 +212,7 @@ func start(t *testing.T, bin, dbURL string) *cluster {
 			c.metrics[part] = freeAddr(t)
 			env = append(env, "BUZHOU_METRICS_ADDR="+c.metrics[part])
 		}
-		p := &process{name: part, cmd: exec.Command(filepath.Join(bin, part)), out: &logs{}, done: make(chan struct{})}
-		// Only what the chart would set: nothing of the test's environment.
-		p.cmd.Env = env
-		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-		if err := p.cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", part, err)
-		}
-		go func() { _ = p.cmd.Wait(); close(p.done) }()
-		c.procs[part] = p
-		t.Cleanup(func() {
-			_ = p.cmd.Process.Kill()
-			<-p.done
-			if t.Failed() {
-				t.Logf("%s's output:\n%s", part, p.out)
-			}
-			if strings.Contains(p.out.String(), "WARNING: DATA RACE") {
-				t.Errorf("%s reported a data race:\n%s", part, p.out)
-			}
-		})
+		c.procs[part] = newProcess(t, part, filepath.Join(bin, part), env)
 	}
 	return c
 }
@@ -163,10 +221,8 @@ func start(t *testing.T, bin, dbURL string) *cluster {
 func (c *cluster) exited(t *testing.T) {
 	t.Helper()
 	for _, p := range c.procs {
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited (%v):\n%s", p.name, p.cmd.ProcessState, p.out)
-		default:
+		if how := p.exited(); how != "" {
+			t.Fatalf("%s exited (%s):\n%s", p.name, how, p.out)
 		}
 	}
 }
@@ -360,7 +416,7 @@ func TestSeparateProcesses(t *testing.T) {
 // ready while every path of served still answers 200.
 func (c *cluster) drains(t *testing.T, part, why string, served ...string) {
 	t.Helper()
-	if err := c.procs[part].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := c.procs[part].signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	c.eventually(t, "/readyz says "+why, func() (bool, string) {

@@ -19,11 +19,6 @@ import (
 
 // TestMain lets this test binary be the sandbox's init helper: the stacks'
 // in-process runner re-executes it inside every sandbox.
-func TestMain(m *testing.M) {
-	verificationapp.SandboxInit()
-	os.Exit(m.Run())
-}
-
 // sandboxStack starts a stack whose verification service runs code blocks in
 // process, with concurrency runs at once and queue more waiting.
 func sandboxStack(t *testing.T, concurrency, queue int, seed bool) *Stack {

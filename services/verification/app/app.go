@@ -204,11 +204,14 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		trust.Wait()
 	})
 	// One replica follows the feed and keeps the schedule: the others would
-	// inspect every change again.
+	// inspect every change again. Taking the lead, it first settles the
+	// repairs a crash left between the article's revision and their run
+	// (inspections of those articles settle theirs first anyway).
 	wg.Go(func() {
 		st.Lead(ctx, "inspections", log, func(ctx context.Context) {
 			var lead sync.WaitGroup
 			defer lead.Wait()
+			lead.Go(func() { settleRepairs(ctx, trust, log) })
 			if cfg.InspectOnChange {
 				f := triggers.NewFollower(articles, st, trust, log)
 				if cfg.SandboxOnChange {
@@ -268,4 +271,24 @@ func parseAllow(items []string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// settleRepairs settles the repairs left pending at the last stop, retrying
+// until the article service answers.
+func settleRepairs(ctx context.Context, trust *ledger.Service, log *slog.Logger) {
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+		completed, dropped, err := trust.SettleRepairs(ctx)
+		if completed+dropped > 0 {
+			log.Info("settled the repairs left pending at the last stop", "recorded", completed, "dropped", dropped)
+		}
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		log.Warn("settling the pending repairs failed; retrying", "err", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }

@@ -63,6 +63,11 @@ func (s *Service) RunInspection(ctx context.Context, req *verificationv1.RunInsp
 func (s *Service) Inspect(ctx context.Context, a *articlev1.Article, trigger string, skipRepairs bool) (*verificationv1.InspectionRun, error) {
 	unlock := s.locks.lock(a.GetId())
 	defer unlock()
+	// A repair of this article left pending by a failed call first: its
+	// record counts for this inspection.
+	if err := s.settleArticle(ctx, a.GetId()); err != nil {
+		return nil, err
+	}
 	started := s.d.Now()
 	records, err := s.d.Store.ArticleRecords(ctx, a.GetId())
 	if err != nil {
@@ -91,7 +96,10 @@ func (s *Service) Inspect(ctx context.Context, a *articlev1.Article, trigger str
 
 	var bot *store.Record
 	out := a
-	repaired, fixed, repairs, note := s.repair(ctx, a, findings, ev, records, started, skipRepairs)
+	repaired, fixed, repairs, note, err := s.repair(ctx, a, run, findings, ev, records, started, skipRepairs)
+	if err != nil {
+		return nil, err
+	}
 	if note != "" {
 		run.Notes = append(run.Notes, note)
 	}
@@ -100,17 +108,7 @@ func (s *Service) Inspect(ctx context.Context, a *articlev1.Article, trigger str
 		// record; store what it wrote.
 		out, run.RepairedRevision, run.Repairs = repaired.article, repaired.article.GetRevision(), repairs
 		bot = &repaired.record
-		findings, err = s.d.Store.UpdateFindings(ctx, a.GetId(), func(cur []store.Finding) ([]store.Finding, error) {
-			var changed []store.Finding
-			for _, f := range cur {
-				if slices.Contains(fixed, f.ID) && f.Status == statusOpen {
-					f.Status = statusFixed
-					changed = append(changed, f)
-				}
-			}
-			return changed, nil
-		})
-		if err != nil {
+		if findings, err = s.markFixed(ctx, a.GetId(), fixed); err != nil {
 			return nil, err
 		}
 	}
@@ -125,6 +123,7 @@ func (s *Service) Inspect(ctx context.Context, a *articlev1.Article, trigger str
 			out = w
 		}
 	}
+	// With a repair, this also settles its pending entry (see repair).
 	stored, err := s.d.Store.AddRun(ctx, run, bot)
 	if err != nil {
 		return nil, err
@@ -214,11 +213,32 @@ type repaired struct {
 	record  store.Record
 }
 
+// markFixed marks the article's open findings with these ids fixed and
+// returns every finding of the article.
+func (s *Service) markFixed(ctx context.Context, articleID string, fixed []string) ([]store.Finding, error) {
+	return s.d.Store.UpdateFindings(ctx, articleID, func(cur []store.Finding) ([]store.Finding, error) {
+		var changed []store.Finding
+		for _, f := range cur {
+			if slices.Contains(fixed, f.ID) && f.Status == statusOpen {
+				f.Status = statusFixed
+				changed = append(changed, f)
+			}
+		}
+		return changed, nil
+	})
+}
+
 // repair applies the safe fixes of the open findings of this evaluation as
 // one article revision with the trust summary and the inspection bot's
 // record. It returns what it wrote, the ids of the findings it fixed and the
 // audit entries, or nil and a note saying why nothing was written.
-func (s *Service) repair(ctx context.Context, a *articlev1.Article, findings []store.Finding, ev evaluation, records []store.Record, now time.Time, skip bool) (*repaired, []string, []store.Repair, string) {
+//
+// The article revision and the run that records it live in two services'
+// databases. So that a crash between the two leaves no half repair, the
+// repair is stored as pending (with run, its audit entries and the bot's
+// record) before it is sent; the caller's AddRun settles it, and
+// SettleRepairs settles what a crash left at the next start.
+func (s *Service) repair(ctx context.Context, a *articlev1.Article, run store.Run, findings []store.Finding, ev evaluation, records []store.Record, now time.Time, skip bool) (*repaired, []string, []store.Repair, string, error) {
 	fixes := map[findingKey]*rules.Fix{}
 	for _, f := range ev.found {
 		if f.Fix != nil {
@@ -246,11 +266,11 @@ func (s *Service) repair(ctx context.Context, a *articlev1.Article, findings []s
 	}
 	switch {
 	case len(fixed) == 0:
-		return nil, nil, nil, ""
+		return nil, nil, nil, "", nil
 	case skip:
-		return nil, nil, nil, rules.Plural(len(fixed), "safe repair") + " not applied: the run was asked not to"
+		return nil, nil, nil, rules.Plural(len(fixed), "safe repair") + " not applied: the run was asked not to", nil
 	case s.d.Repairer == nil:
-		return nil, nil, nil, rules.Plural(len(fixed), "safe repair") + " found but not applied: repairs are switched off here; see each finding's suggested patch"
+		return nil, nil, nil, rules.Plural(len(fixed), "safe repair") + " found but not applied: repairs are switched off here; see each finding's suggested patch", nil
 	}
 	bot := store.Record{ID: identity.NewID("rec"), ArticleID: a.GetId(), VerifierID: identity.InspectionBotID,
 		VerifierName: "Inspection Bot", VerifierType: vocab.PrincipalOfficialBot, Result: vocab.ResultPassed,
@@ -262,17 +282,127 @@ func (s *Service) repair(ctx context.Context, a *articlev1.Article, findings []s
 	sh := shownOf(a, withBot, left, now)
 	trust := trustWrite(a, sh, now, articlev1.ChangeCause_CHANGE_CAUSE_INSPECTION_REPAIR)
 	next.Id = a.GetId()
+	// A repair is one revision on top of the inspected one.
+	run.RepairedRevision, run.Repairs = a.GetRevision()+1, repairs
+	if err := s.d.Store.SavePendingRepair(ctx, store.PendingRepair{Run: run, Record: bot, Fixed: fixed}); err != nil {
+		return nil, nil, nil, "", err
+	}
 	w, err := s.d.Repairer.RepairArticle(ctx, &articlev1.RepairArticleRequest{
 		Article: next, UpdateMask: &fieldmaskpb.FieldMask{Paths: fields}, ExpectedRevision: a.GetRevision(), Trust: trust,
 	})
 	if err != nil {
-		if status.Code(err) == codes.FailedPrecondition || errors.Is(err, errs.ErrFailedPrecondition) {
-			return nil, nil, nil, "safe repairs not applied: the article changed during the inspection; the next inspection repairs it"
+		// Refused: nothing was written (a call cut short is settled as
+		// after a crash, by what the article shows).
+		note := "safe repairs not applied: the article service refused the write"
+		switch {
+		case status.Code(err) == codes.FailedPrecondition || errors.Is(err, errs.ErrFailedPrecondition):
+			note = "safe repairs not applied: the article changed during the inspection; the next inspection repairs it"
+		case refused(err):
+			s.d.Log.WarnContext(ctx, "repair write failed", "article", a.GetId(), "err", err)
+		default:
+			s.d.Log.WarnContext(ctx, "repair write failed; settled once the article service answers", "article", a.GetId(), "err", err)
+			return nil, nil, nil, "", fmt.Errorf("%w: the repair's write did not complete; it is settled once the article service answers", errs.ErrUnavailable)
 		}
-		s.d.Log.WarnContext(ctx, "repair write failed", "article", a.GetId(), "err", err)
-		return nil, nil, nil, "safe repairs not applied: the article service refused the write"
+		if err := s.d.Store.DropPendingRepair(ctx, run.ID); err != nil {
+			return nil, nil, nil, "", err
+		}
+		return nil, nil, nil, note, nil
 	}
-	return &repaired{article: w, record: bot}, fixed, repairs, ""
+	return &repaired{article: w, record: bot}, fixed, repairs, "", nil
+}
+
+// refused says whether the article service answered err having written
+// nothing for sure (as opposed to a call cut short, which it may have
+// completed).
+func refused(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Unknown, codes.Internal:
+		return false
+	}
+	return true
+}
+
+// SettleRepairs settles the repairs a crash left pending (see repair): a
+// repair the article shows — its trust summary lists the inspection bot's
+// record — gets its run, audit entries and record, as if the inspection had
+// finished; one it does not show was not written and is dropped. It runs at
+// start-up, before inspections, and returns how many it completed and
+// dropped.
+func (s *Service) SettleRepairs(ctx context.Context) (completed, dropped int, err error) {
+	pending, err := s.d.Store.PendingRepairs(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, p := range pending {
+		unlock := s.locks.lock(p.Run.ArticleID)
+		done, err := s.settle(ctx, p)
+		unlock()
+		if err != nil {
+			return completed, dropped, err
+		}
+		if done {
+			completed++
+		} else {
+			dropped++
+		}
+	}
+	return completed, dropped, nil
+}
+
+// settleArticle settles the pending repairs of one article; the caller
+// holds its lock.
+func (s *Service) settleArticle(ctx context.Context, articleID string) error {
+	pending, err := s.d.Store.PendingRepairs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		if p.Run.ArticleID == articleID {
+			if _, err := s.settle(ctx, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// settle completes or drops one pending repair; the caller holds the
+// article's lock.
+func (s *Service) settle(ctx context.Context, p store.PendingRepair) (bool, error) {
+	a, err := s.d.Articles.GetArticle(ctx, &articlev1.GetArticleRequest{IdOrSlug: p.Run.ArticleID})
+	switch {
+	case status.Code(err) == codes.NotFound:
+		return false, s.d.Store.DropPendingRepair(ctx, p.Run.ID)
+	case err != nil:
+		return false, fmt.Errorf("read article %s to settle a repair: %w", p.Run.ArticleID, err)
+	}
+	written := false
+	for _, r := range a.GetRecentVerifications() {
+		written = written || r.GetId() == p.Record.ID
+	}
+	if !written {
+		return false, s.d.Store.DropPendingRepair(ctx, p.Run.ID)
+	}
+	findings, err := s.markFixed(ctx, a.GetId(), p.Fixed)
+	if err != nil {
+		return false, err
+	}
+	run := p.Run
+	run.Findings, run.RiskLevel = open(findings), riskOf(findings)
+	run.Notes = append(run.Notes, "recorded after a restart: the service stopped between the repair and its record")
+	bot := p.Record
+	if _, err := s.d.Store.AddRun(ctx, run, &bot); err != nil {
+		return false, err
+	}
+	records, err := s.d.Store.ArticleRecords(ctx, a.GetId())
+	if err != nil {
+		return false, err
+	}
+	if err := s.d.Store.ReplaceVerdicts(ctx, a.GetId(), verdicts(records)); err != nil {
+		return false, err
+	}
+	s.d.Log.InfoContext(ctx, "a repair left pending by a crash is recorded", "article", a.GetId(), "run", run.ID, "revision", run.RepairedRevision)
+	return true, nil
 }
 
 // ListInspectionRuns implements VerificationServiceServer.

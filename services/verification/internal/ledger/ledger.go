@@ -47,6 +47,9 @@ type Store interface {
 	ListRuns(ctx context.Context, articleID string, page store.Page) ([]store.Run, string, error)
 	AddSandboxRun(ctx context.Context, run store.SandboxRun, record *store.Record) (store.SandboxRun, error)
 	ListSandboxRuns(ctx context.Context, articleID string, page store.Page) ([]store.SandboxRun, string, error)
+	SavePendingRepair(ctx context.Context, p store.PendingRepair) error
+	PendingRepairs(ctx context.Context) ([]store.PendingRepair, error)
+	DropPendingRepair(ctx context.Context, runID string) error
 }
 
 var _ Store = store.Store(nil)

@@ -178,7 +178,13 @@ func (s *sqlStore) AddRun(ctx context.Context, run Run, record *Record) (Run, er
 		_, err := tx.ExecContext(ctx, `INSERT INTO inspection_runs (`+runColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			run.ID, run.ArticleID, run.ArticleRevision, run.Trigger, run.Status, run.RiskLevel, run.RepairedRevision,
 			nullString(run.RecordID), run.StartedAt, run.FinishedAt, string(data))
-		return runInsertError(err, run.ID, run.RecordID)
+		if err := runInsertError(err, run.ID, run.RecordID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pending_repairs WHERE run_id = $1`, run.ID); err != nil {
+			return fmt.Errorf("store: settle the pending repair of run %q: %w", run.ID, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return Run{}, err
@@ -238,6 +244,59 @@ func (s *sqlStore) ListRuns(ctx context.Context, articleID string, page Page) ([
 	}, func(rows *sql.Rows) (Run, sqldb.Row, error) {
 		r, err := scanRun(rows)
 		return r, sqldb.Row{CreatedAt: r.FinishedAt, ID: r.ID}, err
+	})
+}
+
+func (s *sqlStore) SavePendingRepair(ctx context.Context, p PendingRepair) error {
+	if p.Run.ID == "" || p.Run.ArticleID == "" || p.Record.ArticleID != p.Run.ArticleID {
+		return fmt.Errorf("%w: a pending repair needs a run id, an article and a record of that article", errs.ErrInvalid)
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("store: pending repair of run %q: encode: %w", p.Run.ID, err)
+	}
+	return s.db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO pending_repairs (run_id, article_id, data) VALUES ($1, $2, $3)`, p.Run.ID, p.Run.ArticleID, string(data))
+		switch {
+		case sqldb.IsConflict(err):
+			return fmt.Errorf("%w: run %q already has a pending repair", errs.ErrAlreadyExists, p.Run.ID)
+		case err != nil:
+			return fmt.Errorf("store: save the pending repair of run %q: %w", p.Run.ID, err)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) PendingRepairs(ctx context.Context) ([]PendingRepair, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT data FROM pending_repairs ORDER BY run_id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: read pending repairs: %w", err)
+	}
+	defer rows.Close()
+	var out []PendingRepair
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			return nil, fmt.Errorf("store: read pending repairs: %w", err)
+		}
+		var p PendingRepair
+		if err := json.Unmarshal([]byte(data), &p); err != nil {
+			return nil, fmt.Errorf("store: decode a pending repair: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read pending repairs: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) DropPendingRepair(ctx context.Context, runID string) error {
+	return s.db.Write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pending_repairs WHERE run_id = $1`, runID); err != nil {
+			return fmt.Errorf("store: drop the pending repair of run %q: %w", runID, err)
+		}
+		return nil
 	})
 }
 

@@ -100,6 +100,15 @@ type Store interface {
 	// with it record, when not nil, as AddRecord would (run.RecordID is set
 	// to the record's id); both or neither are stored.
 	AddRun(ctx context.Context, run Run, record *Record) (Run, error)
+	// SavePendingRepair stores a repair about to be sent to the article
+	// service (ErrAlreadyExists when its run id is taken). AddRun of its run
+	// removes it in the same transaction.
+	SavePendingRepair(ctx context.Context, p PendingRepair) error
+	// PendingRepairs returns every pending repair, by run id.
+	PendingRepairs(ctx context.Context) ([]PendingRepair, error)
+	// DropPendingRepair removes a pending repair that was not written;
+	// dropping a missing one is not an error.
+	DropPendingRepair(ctx context.Context, runID string) error
 	// ListRuns returns a page of an article's runs, newest first, and the
 	// token of the next page.
 	ListRuns(ctx context.Context, articleID string, page Page) ([]Run, string, error)
@@ -281,6 +290,18 @@ type SandboxBlock struct {
 	OutputSHA256            string `json:"outputSha256,omitempty"`
 	Reason                  string `json:"reason,omitempty"`
 	Runtime, RuntimeVersion string `json:",omitempty"`
+}
+
+// PendingRepair is an inspection's repair between its write to the article
+// service and the run that records it: a crash in between leaves it, and
+// whether the article shows Record says whether the repair was written.
+type PendingRepair struct {
+	// Run is the run to store once the repair is written, Record the
+	// inspection bot's record the repair's trust summary shows.
+	Run    Run
+	Record Record
+	// Fixed are the ids of the findings the repair fixes.
+	Fixed []string
 }
 
 // Repair is one change an auto-repair made.

@@ -24,6 +24,7 @@ func trustTests() []namedTest {
 		{"FindingsConcurrent", testFindingsConcurrent},
 		{"Runs", testRuns},
 		{"SandboxRuns", testSandboxRuns},
+		{"PendingRepairs", testPendingRepairs},
 		{"Cursor", testCursor},
 	}
 }
@@ -396,4 +397,52 @@ func testCursor(t *testing.T, open Opener) {
 		t.Fatalf("Cursor after saves = %d, %v; want 12", rev, err)
 	}
 	wantErr(t, "SaveCursor(-1)", s.SaveCursor(t.Context(), "feed", -1), errs.ErrInvalid)
+}
+
+// testPendingRepairs: a pending repair survives a reopen, goes with its
+// run's insert, and can be dropped.
+func testPendingRepairs(t *testing.T, open Opener) {
+	clock := NewClock(baseTime())
+	s, reopen := open(t, clock.Now)
+	bot := store.Principal{ID: "prn_bot", Name: "Inspection Bot", Type: "official_bot"}
+	if err := s.EnsureVerifier(t.Context(), bot); err != nil {
+		t.Fatal(err)
+	}
+	pending := func(id string) store.PendingRepair {
+		return store.PendingRepair{
+			Run: store.Run{ID: id, ArticleID: "art_1", ArticleRevision: 3, Trigger: "manual", Status: "completed", RepairedRevision: 4,
+				StartedAt: baseTime(), Repairs: []store.Repair{{FindingID: "fnd_a", RuleKey: "tags.not_normalized", FieldPath: "tags", Before: `["A"]`, After: `["a"]`}}},
+			Record: newRecord("rec_"+id, "art_1", "prn_bot", "passed"), Fixed: []string{"fnd_a"},
+		}
+	}
+	for _, id := range []string{"ins_1", "ins_2"} {
+		if err := s.SavePendingRepair(t.Context(), pending(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantErr(t, "the same run twice", s.SavePendingRepair(t.Context(), pending("ins_1")), errs.ErrAlreadyExists)
+	bad := pending("ins_3")
+	bad.Record.ArticleID = "art_2"
+	wantErr(t, "a record of another article", s.SavePendingRepair(t.Context(), bad), errs.ErrInvalid)
+	s = reopen()
+	got, err := s.PendingRepairs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff([]store.PendingRepair{pending("ins_1"), pending("ins_2")}, got); d != "" {
+		t.Fatalf("PendingRepairs after a reopen (-want +got):\n%s", d)
+	}
+	p := pending("ins_1")
+	if _, err := s.AddRun(t.Context(), p.Run, &p.Record); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DropPendingRepair(t.Context(), "ins_2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DropPendingRepair(t.Context(), "ins_9"); err != nil {
+		t.Fatalf("dropping a missing pending repair: %v", err)
+	}
+	if got, err := s.PendingRepairs(t.Context()); err != nil || len(got) != 0 {
+		t.Fatalf("after the run and the drop: %v, %v; want none", got, err)
+	}
 }

@@ -1,0 +1,19 @@
+package stack
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	verificationapp "buzhou.dev/verification/app"
+)
+
+// TestMain fails the package's tests when they leave goroutines running:
+// servers, followers and clients must stop with their tests. Ignored:
+// regexp2's clock (chroma's highlighting regexps have timeouts), which runs
+// while any match deadline is pending and ends on its own 100 ms after.
+func TestMain(m *testing.M) {
+	// The sandbox tests re-execute this binary as the sandbox's init.
+	verificationapp.SandboxInit()
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/dlclark/regexp2/v2.runClock"))
+}

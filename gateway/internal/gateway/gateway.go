@@ -101,7 +101,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 	if cfg.Agents != nil {
 		apiHandler = agents.Middleware(cfg.Agents, apiHandler)
 	}
-	mux.Handle("/mcp", mcpHandler(cfg, apiHandler, log))
+	mux.Handle("/mcp", mcpHandler(ctx, cfg, apiHandler, log))
 	if cfg.Access != nil {
 		// Outside the agent counter: calls refused at the edge (failed
 		// authentications above all, which anyone can send with any agent
@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 // call with the same key, while the rate limit and the key check at the
 // edge apply once per MCP HTTP request, by Access around the whole
 // endpoint, as they do once per REST request.
-func mcpHandler(cfg Config, api http.Handler, log *slog.Logger) http.Handler {
+func mcpHandler(ctx context.Context, cfg Config, api http.Handler, log *slog.Logger) http.Handler {
 	// A tool call's context may descend from an /mcp request's; a route
 	// record of its own keeps apiRoute from relabelling that request.
 	ownRoute := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -148,6 +148,13 @@ func mcpHandler(cfg Config, api http.Handler, log *slog.Logger) http.Handler {
 		Version:  "1",
 		KeyHowTo: mcpserver.KeyHowToHTTP,
 		Log:      log,
+	})
+	// Sessions live in memory until they idle out; the gateway's end ends
+	// them too, with the goroutines that serve them.
+	context.AfterFunc(ctx, func() {
+		for ss := range srv.Sessions() {
+			_ = ss.Close()
+		}
 	})
 	// With a public URL the gateway is reached by that name, typically
 	// through a proxy, so the loopback Host guard would refuse everyone.

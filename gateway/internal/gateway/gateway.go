@@ -314,6 +314,15 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 		st := &bodyState{limit: limit}
 		r = r.WithContext(context.WithValue(r.Context(), bodyLimitKey, st))
 		if r.ContentLength > limit {
+			// A body small enough for net/http to have drained anyway is read
+			// first (within the read timeout), so the connection stays and
+			// the client, still sending, reads its 413 rather than a reset;
+			// a larger one loses its connection after the answer.
+			if r.ContentLength <= maxDrainedBody {
+				if _, err := io.Copy(io.Discard, r.Body); err == nil {
+					st.ended.Store(true)
+				}
+			}
 			writeTooLarge(w, r)
 			return
 		}
@@ -321,6 +330,10 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// maxDrainedBody is the most of an oversized body read before its 413:
+// net/http's own limit for draining a body its handler left.
+const maxDrainedBody = 256 << 10
 
 type limitedBody struct {
 	rc    io.ReadCloser

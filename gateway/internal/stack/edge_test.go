@@ -3,6 +3,7 @@ package stack
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -372,4 +373,28 @@ func TestBadInputAtTheEdge(t *testing.T) {
 			t.Errorf("no debug line for the refused URL: %v", l)
 		}
 	})
+}
+
+// TestOversizedSmallBodyKeepsItsConnection: a client that sends a whole body
+// a little over the limit reads its 413 on a connection that stays, rather
+// than losing the answer to a reset while it is still sending; a body too
+// large to drain loses its connection after the answer.
+func TestOversizedSmallBodyKeepsItsConnection(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{maxBody: 64 << 10})
+	for _, tc := range []struct {
+		size      int
+		wantClose bool
+	}{{70 << 10, false}, {300 << 10, true}} {
+		conn, rd := sendHead(t, s, fmt.Sprintf("POST /api/v1/articles HTTP/1.1\nHost: buzhou\nContent-Type: application/json\nContent-Length: %d\nAuthorization: Bearer %s\n", tc.size, testAdminKey))
+		go func() { _, _ = conn.Write(bytes.Repeat([]byte("x"), tc.size)) }()
+		resp, err := http.ReadResponse(rd, nil)
+		if err != nil {
+			t.Fatalf("%d bytes: no answer: %v", tc.size, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Close != tc.wantClose {
+			t.Errorf("%d bytes: %d (close %v), want 413 (close %v): %s", tc.size, resp.StatusCode, resp.Close, tc.wantClose, body)
+		}
+	}
 }

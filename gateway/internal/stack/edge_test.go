@@ -3,10 +3,10 @@ package stack
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"

@@ -112,7 +112,7 @@ func TestEveryBinaryHasAnImage(t *testing.T) {
 	if !strings.HasPrefix(sb.from, "debian:") {
 		t.Errorf("sandbox stage FROM %s, want Debian (its runtimes are Debian's packages)", sb.from)
 	}
-	for _, runtime := range []string{"bash", "python3", "nodejs"} {
+	for _, runtime := range []string{"bash", "python3", "nodejs", "util-linux"} {
 		if !strings.Contains(strings.Join(sb.lines, "\n"), " "+runtime) {
 			t.Errorf("the sandbox image lacks %s", runtime)
 		}

@@ -357,8 +357,12 @@ func initSandbox() error {
 	}
 	// From here the process is the code's: uid 1000 without capabilities
 	// (exec as a non-root uid keeps none, and no_new_privs ignores file
-	// capabilities and set-uid bits).
-	return fmt.Errorf("exec %s: %w", sp.Argv[0], unix.Exec(sp.Argv[0], sp.Argv, sp.Env))
+	// capabilities and set-uid bits). The address-space limit is set by
+	// util-linux's prlimit, which then execs the code: set here, it would
+	// bind this Go process too, whose runtime may map memory before the
+	// exec (a race-detector build always does) and die for want of it.
+	argv := append([]string{prlimitPath, fmt.Sprintf("--as=%d", sp.Limits.AddressSpace), "--"}, sp.Argv...)
+	return fmt.Errorf("exec %s: %w", sp.Argv[0], unix.Exec(argv[0], argv, sp.Env))
 }
 
 // buildRoot makes a tmpfs the new root with only what the spec names, and
@@ -504,7 +508,19 @@ func loopbackUp() error {
 	return nil
 }
 
+// prlimitPath is util-linux's prlimit, which sets the address-space limit
+// on itself and execs the code (see the end of initSandbox).
+const prlimitPath = "/usr/bin/prlimit"
+
+// setLimits sets every limit but the address space's on this process, for
+// the code it becomes.
 func setLimits(l Limits) error {
+	if l.AddressSpace == 0 {
+		return errors.New("limit as is 0; every limit must be set")
+	}
+	if _, err := os.Stat(prlimitPath); err != nil {
+		return fmt.Errorf("the address-space limit needs %s (util-linux) in the runner's image: %w", prlimitPath, err)
+	}
 	cpu := uint64(max(l.CPU/time.Second, 1))
 	for _, rl := range []struct {
 		name     string
@@ -514,7 +530,6 @@ func setLimits(l Limits) error {
 		// Soft and hard alike: at the limit the kernel kills (SIGKILL), which
 		// no runtime can catch or ignore.
 		{"cpu", unix.RLIMIT_CPU, cpu, cpu},
-		{"as", unix.RLIMIT_AS, l.AddressSpace, l.AddressSpace},
 		{"nproc", unix.RLIMIT_NPROC, l.Processes, l.Processes},
 		{"fsize", unix.RLIMIT_FSIZE, l.FileSize, l.FileSize},
 		{"nofile", unix.RLIMIT_NOFILE, l.OpenFiles, l.OpenFiles},

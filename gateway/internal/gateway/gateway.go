@@ -115,11 +115,15 @@ func New(ctx context.Context, cfg Config, up Upstreams, log *slog.Logger) (http.
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
 	})
 	mux.Handle("GET /readyz", readiness(up, cfg.Draining))
-	site, err := web.New(web.Config{
+	webCfg := web.Config{
 		Articles: articlev1.NewArticleServiceClient(up.Article), Search: searchv1.NewSearchServiceClient(up.Search),
 		Verification: verificationv1.NewVerificationServiceClient(up.Verification),
 		PublicURL:    cfg.PublicURL, OpenAPI: openapi.Document(), Log: log,
-	})
+	}
+	if cfg.ReadCache != nil {
+		webCfg.Pages = cfg.ReadCache
+	}
+	site, err := web.New(webCfg)
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,11 @@ type ReadCache struct {
 	// searches keeps anonymous search and resolve answers for a short ttl
 	// (see NewReadCache).
 	searches *lru.Cache[string, *cachedRead]
-	metrics  *metrics.Part
+	// pages keeps the web site's rendered article pages for pageTTL, and
+	// like the search answers drops them on any change: a page shows other
+	// articles (related ones) and records besides its own article.
+	pages   *lru.Cache[string, *cachedRead]
+	metrics *metrics.Part
 
 	mu   sync.Mutex
 	live bool
@@ -93,7 +97,8 @@ func (e *cachedRead) size() int { return 512 + len(e.body) }
 // stream, a few milliseconds after the gateway hears of it, so an answer made
 // in between may show the index's previous state for up to searchTTL.
 func NewReadCache(budget int, searchTTL time.Duration, m *metrics.Part) *ReadCache {
-	c := &ReadCache{entries: lru.New[string](budget, 0, (*cachedRead).size), metrics: m, newest: map[string]int32{}}
+	c := &ReadCache{entries: lru.New[string](budget, 0, (*cachedRead).size), metrics: m, newest: map[string]int32{},
+		pages: lru.New[string](budget/4, pageTTL, (*cachedRead).size)}
 	if searchTTL > 0 {
 		c.searches = lru.New[string](budget/10, searchTTL, (*cachedRead).size)
 	}
@@ -183,6 +188,34 @@ func (c *ReadCache) dropSearches() {
 	if c.searches != nil {
 		c.searches.Clear()
 	}
+	c.pages.Clear()
+}
+
+// pageTTL bounds how long a page is kept: what it shows that moves no
+// article revision (a repeated problem report) shows within it.
+const pageTTL = 5 * time.Second
+
+// Page returns the page kept under key with its headers, and the
+// generation a fill should be kept under; open is false when nothing may be
+// kept (no cache, or the feed is not open).
+func (c *ReadCache) Page(key string) (header http.Header, body []byte, gen uint64, open bool) {
+	if c == nil {
+		return nil, nil, 0, false
+	}
+	e, gen, open := c.lookupSearchIn(c.pages, key)
+	if e == nil {
+		return nil, nil, gen, open
+	}
+	return e.header, e.body, gen, open
+}
+
+// KeepPage keeps a page made since gen under key, unless anything changed
+// since; header is what the page's answer sets besides the body's own.
+func (c *ReadCache) KeepPage(key string, gen uint64, header http.Header, body []byte) {
+	if c == nil || len(key) > maxCacheKey {
+		return
+	}
+	c.keepSearchIn(c.pages, key, gen, &cachedRead{code: http.StatusOK, header: header, body: body})
 }
 
 // changed records that article id is now at revision rev (gone when archived).
@@ -239,21 +272,31 @@ func (c *ReadCache) keep(key string, gen uint64, e *cachedRead) {
 
 // lookupSearch is lookup for search answers.
 func (c *ReadCache) lookupSearch(key string) (e *cachedRead, gen uint64, open bool) {
+	return c.lookupSearchIn(c.searches, key)
+}
+
+// keepSearch is keep for search answers.
+func (c *ReadCache) keepSearch(key string, gen uint64, e *cachedRead) {
+	c.keepSearchIn(c.searches, key, gen, e)
+}
+
+// lookupSearchIn and keepSearchIn are lookup and keep for the answers
+// dropped on any change (searches, pages), kept in in.
+func (c *ReadCache) lookupSearchIn(in *lru.Cache[string, *cachedRead], key string) (e *cachedRead, gen uint64, open bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.live {
 		return nil, 0, false
 	}
-	e, _ = c.searches.Get(key)
+	e, _ = in.Get(key)
 	return e, c.searchGen, true
 }
 
-// keepSearch is keep for search answers.
-func (c *ReadCache) keepSearch(key string, gen uint64, e *cachedRead) {
+func (c *ReadCache) keepSearchIn(in *lru.Cache[string, *cachedRead], key string, gen uint64, e *cachedRead) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.live && c.searchGen == gen {
-		c.searches.Put(key, e)
+		in.Put(key, e)
 	}
 }
 

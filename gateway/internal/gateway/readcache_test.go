@@ -218,3 +218,51 @@ func TestSearchAnswersDropped(t *testing.T) {
 		t.Error("a search answer outlived the feed")
 	}
 }
+
+// TestPagesDropped: kept pages go with any change, a reset and the feed, and
+// a page made across a change is not kept; a nil cache keeps none.
+func TestPagesDropped(t *testing.T) {
+	t.Parallel()
+	c := NewReadCache(1<<20, 0, nil)
+	if _, _, _, open := c.Page("p"); open {
+		t.Fatal("open before the feed")
+	}
+	c.setLive(true)
+	keep := func() {
+		t.Helper()
+		_, _, gen, open := c.Page("p")
+		if !open {
+			t.Fatal("closed")
+		}
+		c.KeepPage("p", gen, http.Header{"X-Agent-Api-Endpoint": {"/api/v1/articles/a"}}, []byte("<html>"))
+		if h, body, _, _ := c.Page("p"); string(body) != "<html>" || h.Get("X-Agent-API-Endpoint") != "/api/v1/articles/a" {
+			t.Fatalf("not kept: %q %v", body, h)
+		}
+	}
+	keep()
+	c.changed("art_1", 3)
+	if _, body, _, _ := c.Page("p"); body != nil {
+		t.Error("an edit left a page")
+	}
+	_, _, gen, _ := c.Page("q")
+	c.changed("art_2", 1)
+	c.KeepPage("q", gen, nil, []byte("<old>"))
+	if _, body, _, _ := c.Page("q"); body != nil {
+		t.Error("kept a page made across a change")
+	}
+	keep()
+	c.Reset()
+	if _, body, _, _ := c.Page("p"); body != nil {
+		t.Error("a reset left a page")
+	}
+	keep()
+	c.setLive(false)
+	if _, body, _, open := c.Page("p"); body != nil || open {
+		t.Error("a page outlived the feed")
+	}
+	var none *ReadCache
+	none.KeepPage("p", 0, nil, []byte("x"))
+	if _, body, _, open := none.Page("p"); body != nil || open {
+		t.Error("a nil cache kept a page")
+	}
+}

@@ -180,3 +180,34 @@ func TestPageMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestKeptPagesFollowWrites: the gateway keeps anonymous article pages, and
+// a write through it shows on the next page at once: an edit, a record (its
+// answer names no article), an archive.
+func TestKeptPagesFollowWrites(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{})
+	admin := newClient(t, s, testAdminKey)
+	anon := newClient(t, s, "")
+	body := article("Kept page before")
+	body["status"] = "published"
+	a := must(t, admin.do("POST", "/api/v1/articles", body), http.StatusCreated).json(t)
+	id, slug := a["id"].(string), a["slug"].(string)
+	page := "/en/articles/" + slug
+	for range 2 {
+		if r := must(t, anon.do("GET", page, nil), http.StatusOK); !strings.Contains(string(r.body), "Kept page before") {
+			t.Fatalf("page: %s", r.body)
+		}
+	}
+	must(t, admin.do("PATCH", "/api/v1/articles/"+id, map[string]any{"title": map[string]any{"en": "Kept page after"}}), http.StatusOK)
+	if r := must(t, anon.do("GET", page, nil), http.StatusOK); !strings.Contains(string(r.body), "Kept page after") {
+		t.Error("the page after an edit still shows the old title")
+	}
+	verifier := verifierKey(t, s, admin, "page reader")
+	must(t, verifier.do("POST", path("/api/v1/articles/%s/verifications", id), record("failed", "Plan 9")), http.StatusCreated)
+	if r := must(t, anon.do("GET", page, nil), http.StatusOK); !strings.Contains(string(r.body), "Plan 9") {
+		t.Error("the page after a record does not show it")
+	}
+	must(t, admin.do("DELETE", "/api/v1/articles/"+id, nil), http.StatusOK)
+	must(t, anon.do("GET", page, nil), http.StatusNotFound)
+}

@@ -130,6 +130,28 @@ func (s *Site) article(lang string) http.Handler {
 }
 
 func (s *Site) articlePage(w http.ResponseWriter, r *http.Request, lang, slug string) {
+	// Anonymous readers share kept pages; a page is the same for all of
+	// them but for the address it is reached by.
+	var (
+		key  string
+		gen  uint64
+		keep bool
+	)
+	if s.cfg.Pages != nil && r.Header.Get("Authorization") == "" && r.Header.Get("X-Api-Key") == "" {
+		key = lang + " " + slug + " " + s.baseURL(r)
+		var (
+			header http.Header
+			body   []byte
+		)
+		header, body, gen, keep = s.cfg.Pages.Page(key)
+		if body != nil {
+			for k, v := range header {
+				w.Header()[k] = v
+			}
+			s.send(w, r, htmlType, body)
+			return
+		}
+	}
 	ctx, cancel := rpcContext(r.Context(), w, mainTimeout)
 	defer cancel()
 	// The sections' calls go out with the article's, not after it.
@@ -200,7 +222,15 @@ func (s *Site) articlePage(w http.ResponseWriter, r *http.Request, lang, slug st
 		p.Related = append(p.Related, s.searchItem(lang, it))
 	}
 	p.LD = s.jsonLD(r, lang, a, p.A)
-	s.render(w, r, "article", http.StatusOK, p)
+	body, ok := s.execute(w, r, "article", p)
+	if !ok {
+		return
+	}
+	// A page with a section left out is not kept: the next reader may get it whole.
+	if keep && recErr == nil && runErr == nil && (relatedKept || relatErr == nil) {
+		s.cfg.Pages.KeepPage(key, gen, http.Header{"X-Agent-Api-Endpoint": {p.A.Endpoint}}, body)
+	}
+	s.send(w, r, htmlType, body)
 }
 
 // articleFailure answers a failed GetArticle: 404 for an article that is not

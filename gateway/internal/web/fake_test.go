@@ -25,6 +25,8 @@ type fakeArticles struct {
 	err      error
 	// calls counts GetArticle calls by id or slug.
 	calls map[string]int
+	// onGet, when set, runs at each GetArticle.
+	onGet func()
 }
 
 func (f *fakeArticles) find(idOrSlug string) *articlev1.Article {
@@ -37,6 +39,9 @@ func (f *fakeArticles) find(idOrSlug string) *articlev1.Article {
 }
 
 func (f *fakeArticles) GetArticle(_ context.Context, in *articlev1.GetArticleRequest, _ ...grpc.CallOption) (*articlev1.Article, error) {
+	if f.onGet != nil {
+		f.onGet()
+	}
 	if f.err != nil {
 		return nil, f.err
 	}

@@ -48,18 +48,27 @@ func (s *Site) htmlHeaders(h http.Header) {
 // render executes page name with data and sends it with status: a success
 // through send, anything else uncached.
 func (s *Site) render(w http.ResponseWriter, r *http.Request, name string, code int, data any) {
+	body, ok := s.execute(w, r, name, data)
+	switch {
+	case !ok:
+	case code == http.StatusOK:
+		s.send(w, r, htmlType, body)
+	default:
+		s.sendFailure(w, code, body)
+	}
+}
+
+// execute runs page name with data; when it fails it answers with the
+// error page itself and reports false.
+func (s *Site) execute(w http.ResponseWriter, r *http.Request, name string, data any) ([]byte, bool) {
 	var buf bytes.Buffer
 	if err := s.tmpl[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		// A template that cannot run its own data is a bug in this package.
 		s.cfg.Log.ErrorContext(r.Context(), "page template failed", "page", name, "err", err, "request_id", requestID(w))
 		s.sendFailure(w, http.StatusInternalServerError, []byte("<!DOCTYPE html><title>Error</title><p>This page cannot be shown right now.</p>\n"))
-		return
+		return nil, false
 	}
-	if code == http.StatusOK {
-		s.send(w, r, htmlType, buf.Bytes())
-		return
-	}
-	s.sendFailure(w, code, buf.Bytes())
+	return buf.Bytes(), true
 }
 
 // sendFailure sends a page that is not a success. Like the API's errors, it

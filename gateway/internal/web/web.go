@@ -70,6 +70,18 @@ type Config struct {
 	// OpenAPI is the API's OpenAPI (Swagger 2) document, for the API docs page.
 	OpenAPI []byte
 	Log     *slog.Logger
+	// Pages, when set, keeps rendered article pages for anonymous readers
+	// until anything changes (the gateway's read cache is one).
+	Pages PageCache
+}
+
+// PageCache keeps rendered pages. Page returns the one under key (nil when
+// none) and the generation a new one must be kept under; open is false when
+// nothing may be kept. KeepPage keeps a page made since gen, unless
+// something changed since.
+type PageCache interface {
+	Page(key string) (header http.Header, body []byte, gen uint64, open bool)
+	KeepPage(key string, gen uint64, header http.Header, body []byte)
 }
 
 // Site is the web front. Everything in it is made once by New and only read

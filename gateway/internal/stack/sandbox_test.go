@@ -85,6 +85,10 @@ func TestSandboxRunsOverREST(t *testing.T) {
 		if w.outcome == "passed" && len(fmt.Sprint(b["outputSha256"])) != 64 {
 			t.Errorf("block %d has no output hash: %v", i, b)
 		}
+		// A number, as API.md shows it, not protojson's string of an int64.
+		if d, ok := b["durationMs"].(float64); w.outcome == "passed" && (!ok || d <= 0) {
+			t.Errorf("block %d durationMs %#v; want a positive JSON number", i, b["durationMs"])
+		}
 	}
 	if r := blocks[2].(map[string]any)["reason"]; !strings.Contains(fmt.Sprint(r), "rust") {
 		t.Errorf("skipped block's reason: %v", r)

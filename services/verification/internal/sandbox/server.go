@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -99,7 +100,7 @@ func (s *Server) RunBlocks(ctx context.Context, req *verificationv1.RunBlocksReq
 // BlockProto is an outcome as the API shows it.
 func BlockProto(o Outcome) *verificationv1.SandboxBlock {
 	return &verificationv1.SandboxBlock{
-		Index: int32(o.Index), Language: o.Language, Outcome: o.Outcome, ExitCode: int32(o.ExitCode), DurationMs: o.DurationMs,
+		Index: int32(o.Index), Language: o.Language, Outcome: o.Outcome, ExitCode: int32(o.ExitCode), DurationMs: int32(min(o.DurationMs, math.MaxInt32)),
 		Stdout: o.Stdout, Stderr: o.Stderr, OutputSha256: o.OutputSHA256, Reason: o.Reason, Runtime: o.Runtime, RuntimeVersion: o.Version,
 	}
 }

@@ -284,7 +284,7 @@ type SandboxBlock struct {
 	Language                string `json:"language"`
 	Outcome                 string `json:"outcome"`
 	ExitCode                int32  `json:"exitCode"`
-	DurationMs              int64  `json:"durationMs"`
+	DurationMs              int32  `json:"durationMs"`
 	Stdout                  string `json:"stdout,omitempty"`
 	Stderr                  string `json:"stderr,omitempty"`
 	OutputSHA256            string `json:"outputSha256,omitempty"`

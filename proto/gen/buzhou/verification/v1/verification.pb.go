@@ -1488,7 +1488,7 @@ type SandboxBlock struct {
 	// Process exit code.
 	ExitCode int32 `protobuf:"varint,4,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
 	// Wall time in milliseconds.
-	DurationMs int64 `protobuf:"varint,5,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	DurationMs int32 `protobuf:"varint,5,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
 	// Standard output, capped.
 	Stdout string `protobuf:"bytes,6,opt,name=stdout,proto3" json:"stdout,omitempty"`
 	// Standard error, capped.
@@ -1563,7 +1563,7 @@ func (x *SandboxBlock) GetExitCode() int32 {
 	return 0
 }
 
-func (x *SandboxBlock) GetDurationMs() int64 {
+func (x *SandboxBlock) GetDurationMs() int32 {
 	if x != nil {
 		return x.DurationMs
 	}
@@ -2261,7 +2261,7 @@ const file_buzhou_verification_v1_verification_proto_rawDesc = "" +
 	"\blanguage\x18\x02 \x01(\tR\blanguage\x12\x18\n" +
 	"\aoutcome\x18\x03 \x01(\tR\aoutcome\x12\x1b\n" +
 	"\texit_code\x18\x04 \x01(\x05R\bexitCode\x12\x1f\n" +
-	"\vduration_ms\x18\x05 \x01(\x03R\n" +
+	"\vduration_ms\x18\x05 \x01(\x05R\n" +
 	"durationMs\x12\x16\n" +
 	"\x06stdout\x18\x06 \x01(\tR\x06stdout\x12\x16\n" +
 	"\x06stderr\x18\a \x01(\tR\x06stderr\x12\x16\n" +

@@ -2204,12 +2204,8 @@ type GetArticleStatsResponse struct {
 	ByDomain map[string]int64 `protobuf:"bytes,3,rep,name=by_domain,json=byDomain,proto3" json:"by_domain,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Count per verification status, archived excluded.
 	ByVerificationStatus map[string]int64 `protobuf:"bytes,4,rep,name=by_verification_status,json=byVerificationStatus,proto3" json:"by_verification_status,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	// Feed revision of the newest change, read before the counts; 0 when
-	// there is none. A feed follower that has applied it has caught up with
-	// the backlog, however busy the feed stays.
-	HeadRevision  int64 `protobuf:"varint,5,opt,name=head_revision,json=headRevision,proto3" json:"head_revision,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *GetArticleStatsResponse) Reset() {
@@ -2268,13 +2264,6 @@ func (x *GetArticleStatsResponse) GetByVerificationStatus() map[string]int64 {
 		return x.ByVerificationStatus
 	}
 	return nil
-}
-
-func (x *GetArticleStatsResponse) GetHeadRevision() int64 {
-	if x != nil {
-		return x.HeadRevision
-	}
-	return 0
 }
 
 var File_buzhou_article_v1_article_proto protoreflect.FileDescriptor
@@ -2444,13 +2433,12 @@ const file_buzhou_article_v1_article_proto_rawDesc = "" +
 	"\x13VerificationSummary\x12D\n" +
 	"\x06recent\x18\x01 \x03(\v2,.buzhou.article.v1.VerificationRecordSummaryR\x06recent\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x05R\x05count\"\x18\n" +
-	"\x16GetArticleStatsRequest\"\xc1\x04\n" +
+	"\x16GetArticleStatsRequest\"\x9c\x04\n" +
 	"\x17GetArticleStatsResponse\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x03R\x05total\x12U\n" +
 	"\tby_status\x18\x02 \x03(\v28.buzhou.article.v1.GetArticleStatsResponse.ByStatusEntryR\bbyStatus\x12U\n" +
 	"\tby_domain\x18\x03 \x03(\v28.buzhou.article.v1.GetArticleStatsResponse.ByDomainEntryR\bbyDomain\x12z\n" +
-	"\x16by_verification_status\x18\x04 \x03(\v2D.buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntryR\x14byVerificationStatus\x12#\n" +
-	"\rhead_revision\x18\x05 \x01(\x03R\fheadRevision\x1a;\n" +
+	"\x16by_verification_status\x18\x04 \x03(\v2D.buzhou.article.v1.GetArticleStatsResponse.ByVerificationStatusEntryR\x14byVerificationStatus\x1a;\n" +
 	"\rByStatusEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a;\n" +

@@ -3,13 +3,17 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +59,7 @@ func BenchmarkSearchREST(b *testing.B) {
 				queries[i] = g.Query()
 			}
 			anon := newClient(b, s, testAdminKey) // not rate limited
+			pooled := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			for _, route := range []string{"search", "resolve"} {
 				b.Run(route, func(b *testing.B) {
 					var lat []time.Duration
@@ -71,6 +76,48 @@ func BenchmarkSearchREST(b *testing.B) {
 					slices.Sort(lat)
 					b.ReportMetric(ms(lat[len(lat)/2]), "ms-p50")
 					b.ReportMetric(ms(lat[min(len(lat)-1, len(lat)*99/100)]), "ms-p99")
+				})
+				// 8 clients at once on 2 cores: the throughput, and the CPU
+				// a request costs the whole process (clients, gateway and
+				// services share it), whatever else the machine runs.
+				b.Run(route+"-parallel", func(b *testing.B) {
+					var (
+						mu   sync.Mutex
+						lat  []time.Duration
+						next atomic.Int64
+					)
+					b.SetParallelism(4)
+					stop := profileTo(b, os.Getenv("BUZHOU_BENCH_PROFILE"), route)
+					defer stop()
+					cpu := cpuTime(b)
+					b.ResetTimer()
+					b.RunParallel(func(pb *testing.PB) {
+						var mine []time.Duration
+						for pb.Next() {
+							req, _ := http.NewRequest("GET", anon.base+"/api/v1/"+route+"?q="+url.QueryEscape(queries[int(next.Add(1))%len(queries)]), nil)
+							req.Header.Set("Authorization", "Bearer "+testAdminKey)
+							t := time.Now()
+							resp, err := pooled.Do(req)
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							_, _ = io.Copy(io.Discard, resp.Body)
+							resp.Body.Close()
+							mine = append(mine, time.Since(t))
+							if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
+								b.Errorf("%s: status %d", route, resp.StatusCode)
+								return
+							}
+						}
+						mu.Lock()
+						lat = append(lat, mine...)
+						mu.Unlock()
+					})
+					b.StopTimer()
+					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+					b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/req")
+					reportPercentiles(b, lat)
 				})
 			}
 			if err := s.Stop(); err != nil {
@@ -119,4 +166,24 @@ func residentMiB() float64 {
 		}
 	}
 	return 0
+}
+
+// profileTo writes a CPU profile of the caller's phase to prefix-name.prof
+// when prefix is set (BUZHOU_BENCH_PROFILE: the set-up, loading and
+// indexing, would swamp a whole run's profile); stop ends it.
+func profileTo(b *testing.B, prefix, name string) (stop func()) {
+	if prefix == "" {
+		return func() {}
+	}
+	f, err := os.Create(prefix + "-" + name + ".prof")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
 }

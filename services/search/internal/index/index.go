@@ -9,6 +9,7 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -284,48 +285,42 @@ func RRF(rank int, weight float64, k int) float64 {
 	return 1 / (float64(rank)/weight + float64(k) - 1)
 }
 
-// Fuse merges ranked lists of hits by weighted reciprocal rank fusion (RRF).
-// Hits are the same when key says so; the first list a hit appears in
-// supplies it. Ties keep the order of first appearance. Lists with weight 0
-// are skipped.
-func Fuse(lists [][]Hit, weights []float64, k int, key func(*Hit) string) []Hit {
+// Fused is an item of fused lists with its fused score.
+type Fused[T any] struct {
+	Item  T
+	Score float64
+}
+
+// Fuse merges ranked lists by weighted reciprocal rank fusion (RRF), best
+// first. Items are the same when their keys are; the first list an item
+// appears in supplies it. Ties keep the order of first appearance. Lists
+// with weight 0 are skipped.
+func Fuse[T any, K comparable](lists [][]T, weights []float64, k int, key func(*T) K) []Fused[T] {
 	if k <= 0 {
 		k = DefaultK
 	}
-	type entry struct {
-		hit   Hit
-		order int
+	n := 0
+	for _, l := range lists {
+		n += len(l)
 	}
-	byKey := map[string]*entry{}
-	var order []*entry
+	at := make(map[K]int, n)
+	out := make([]Fused[T], 0, n)
 	for li, l := range lists {
 		if weights[li] <= 0 {
 			continue
 		}
 		for r := range l {
 			kk := key(&l[r])
-			e := byKey[kk]
-			if e == nil {
-				e = &entry{hit: l[r], order: len(order)}
-				e.hit.Score = 0
-				byKey[kk] = e
-				order = append(order, e)
+			i, ok := at[kk]
+			if !ok {
+				i = len(out)
+				at[kk] = i
+				out = append(out, Fused[T]{Item: l[r]})
 			}
-			e.hit.Score += RRF(r+1, weights[li], k)
+			out[i].Score += RRF(r+1, weights[li], k)
 		}
 	}
-	slices.SortStableFunc(order, func(a, b *entry) int {
-		switch {
-		case a.hit.Score > b.hit.Score:
-			return -1
-		case a.hit.Score < b.hit.Score:
-			return 1
-		}
-		return a.order - b.order
-	})
-	out := make([]Hit, len(order))
-	for i, e := range order {
-		out[i] = e.hit
-	}
+	// Stable: equal scores keep the order of first appearance.
+	slices.SortStableFunc(out, func(a, b Fused[T]) int { return cmp.Compare(b.Score, a.Score) })
 	return out
 }

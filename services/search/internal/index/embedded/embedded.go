@@ -7,7 +7,6 @@ package embedded
 import (
 	"bytes"
 	"compress/flate"
-	"container/heap"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -15,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,9 +35,13 @@ type Index struct {
 
 	slots []slot
 	dense []float32 // len(slots) × schema.Dim
-	// signs holds each dense vector's sign bits, len(slots) × words(Dim),
-	// for the candidate selection of large indexes.
-	signs     []uint64
+	// quant holds each dense vector in 8 bits, len(slots) × Dim, scaled by
+	// scale[slot]: what the dense scan reads (see denseScan).
+	quant []int8
+	scale []float32
+	// maxBoost is at least every chunk's boost, for the dense scan to skip
+	// chunks that cannot make its list.
+	maxBoost  float32
 	byArticle map[string][]int32
 	// record is where each article's last change lies in the log: an index
 	// on disk reads its chunks' terms, weights and texts back from there
@@ -52,6 +54,8 @@ type Index struct {
 
 	log *wal // nil: memory only
 	acc sync.Pool
+	// block is the dense scan's buffer of approximate scores.
+	block sync.Pool
 }
 
 // slot is one chunk. Its payload is kept without the chunk text, which is
@@ -209,7 +213,7 @@ func (ix *Index) Reset(context.Context) error {
 }
 
 func (ix *Index) clear() {
-	ix.slots, ix.dense, ix.signs = nil, nil, nil
+	ix.slots, ix.dense, ix.quant, ix.scale, ix.maxBoost = nil, nil, nil, nil, 0
 	ix.byArticle = map[string][]int32{}
 	ix.record = map[string]int64{}
 	ix.postings = map[uint32]*postingList{}
@@ -277,8 +281,7 @@ func (ix *Index) put(articleID string, chunks []index.Point, w *written) error {
 		s := int32(len(ix.slots))
 		ix.slots = append(ix.slots, sl)
 		v := index.Normalize(slices.Clone(chunks[i].Dense))
-		ix.dense = append(ix.dense, v...)
-		ix.signs = appendSigns(ix.signs, v)
+		ix.appendDense(v, sl.boost)
 		for j, t := range chunks[i].Sparse.Indices {
 			ix.list(t).add(s, chunks[i].Sparse.Values[j])
 			ix.df[t]++
@@ -368,7 +371,8 @@ func (ix *Index) compactMemory() error {
 		}
 	}
 	old, oldDense, dim := ix.slots, ix.dense, ix.schema.Dim
-	ix.slots, ix.dense, ix.signs = make([]slot, 0, ix.alive), make([]float32, 0, ix.alive*dim), nil
+	ix.slots, ix.dense = make([]slot, 0, ix.alive), make([]float32, 0, ix.alive*dim)
+	ix.quant, ix.scale = make([]int8, 0, ix.alive*dim), make([]float32, 0, ix.alive)
 	oldPostings := ix.postings
 	ix.postings = map[uint32]*postingList{}
 	// In slot order, so that every posting list stays sorted.
@@ -380,8 +384,7 @@ func (ix *Index) compactMemory() error {
 		n := int32(len(ix.slots))
 		moved[s] = n
 		ix.slots = append(ix.slots, old[s])
-		ix.dense = append(ix.dense, oldDense[s*dim:(s+1)*dim]...)
-		ix.signs = appendSigns(ix.signs, oldDense[s*dim:(s+1)*dim])
+		ix.appendDense(oldDense[s*dim:(s+1)*dim], old[s].boost)
 		for _, t := range termsOf[int32(s)] {
 			ix.list(t).add(n, oldPostings[t].weight(int32(s)))
 		}
@@ -509,7 +512,7 @@ func (ix *Index) Query(_ context.Context, q index.Query) ([]index.Hit, error) {
 		return nil, fmt.Errorf("embedded index: limit must be at least 1")
 	}
 	rankers := q.Active()
-	lists := make([][]index.Hit, len(rankers))
+	lists := make([][]scored, len(rankers))
 	weights := make([]float64, len(rankers))
 	for i, r := range rankers {
 		limit := q.Limit
@@ -526,35 +529,48 @@ func (ix *Index) Query(_ context.Context, q index.Query) ([]index.Hit, error) {
 		}
 		weights[i] = r.Weight
 	}
-	var hits []index.Hit
+	var best []scored
 	switch len(lists) {
 	case 0:
 		return nil, nil
 	case 1:
-		hits = lists[0]
+		best = lists[0]
 	default:
-		hits = index.Fuse(lists, weights, q.K, func(h *index.Hit) string {
-			return fmt.Sprintf("%s#%d", h.Payload.ArticleID, h.Payload.Chunk)
-		})
+		// Fused by slot: within the read lock a slot is one chunk.
+		for _, f := range index.Fuse(lists, weights, q.K, func(s *scored) int32 { return s.slot }) {
+			best = append(best, scored{slot: f.Item.slot, score: f.Score})
+			if len(best) == q.Limit {
+				break
+			}
+		}
 	}
-	if len(hits) > q.Limit {
-		hits = hits[:q.Limit]
+	best = best[:min(len(best), q.Limit)]
+	hits := make([]index.Hit, len(best))
+	for i, b := range best {
+		hits[i].Score = b.score
+		hits[i].Payload = *ix.slots[b.slot].payload
 	}
 	return ix.materialise(hits, q.WithVectors, q.WithText)
 }
 
+// sums are a lexical scan's buffers, kept between scans: a score per slot
+// (zero between scans) and the slots it set.
+type sums struct {
+	acc     []float32
+	touched []int32
+}
+
 // lexical ranks by Σ idf·q·d over the postings of the query's terms.
-func (ix *Index) lexical(r index.Ranker, f index.Filter, limit int) []index.Hit {
-	accp, _ := ix.acc.Get().(*[]float32)
-	if accp == nil {
-		accp = new([]float32)
+func (ix *Index) lexical(r index.Ranker, f index.Filter, limit int) []scored {
+	buf, _ := ix.acc.Get().(*sums)
+	if buf == nil {
+		buf = &sums{}
 	}
-	acc := *accp
+	acc, touched := buf.acc, buf.touched[:0]
 	if cap(acc) < len(ix.slots) {
 		acc = make([]float32, len(ix.slots))
 	}
 	acc = acc[:len(ix.slots)]
-	var touched []int32
 	// Terms in more than a quarter of the chunks (idf under ~1.2, against
 	// ~10 for a rare one) are skipped when the query has rarer ones: they
 	// barely move the ranking of the chunks that match the rare terms, and
@@ -573,10 +589,9 @@ func (ix *Index) lexical(r index.Ranker, f index.Filter, limit int) []index.Hit 
 			continue
 		}
 		w := float32(index.IDF(ix.alive, int(ix.df[t]))) * r.Sparse.Values[i]
+		// Dead chunks are summed too and dropped below, once each: the
+		// slots are the scan's costliest memory to touch.
 		for j, s := range pl.slots {
-			if !ix.slots[s].alive {
-				continue
-			}
 			if acc[s] == 0 {
 				touched = append(touched, s)
 			}
@@ -588,7 +603,7 @@ func (ix *Index) lexical(r index.Ranker, f index.Filter, limit int) []index.Hit 
 	for _, s := range touched {
 		score := float64(acc[s])
 		acc[s] = 0
-		if score <= 0 || r.Threshold > 0 && score < r.Threshold || !all && !f.Match(ix.slots[s].payload) {
+		if score <= 0 || r.Threshold > 0 && score < r.Threshold || !ix.slots[s].alive || !all && !f.Match(ix.slots[s].payload) {
 			continue
 		}
 		if r.Boosted {
@@ -596,116 +611,9 @@ func (ix *Index) lexical(r index.Ranker, f index.Filter, limit int) []index.Hit 
 		}
 		top.offer(s, score)
 	}
-	*accp = acc
-	ix.acc.Put(accp)
-	return ix.hits(top)
-}
-
-// denseScan ranks every live, matching chunk by cosine (the stored vectors
-// are unit length, so a dot product).
-func (ix *Index) denseScan(r index.Ranker, f index.Filter, limit int) []index.Hit {
-	dim := ix.schema.Dim
-	qv := index.Normalize(slices.Clone(r.Dense))
-	top := &topK{k: limit}
-	all := f.IsZero()
-	score := func(s int) {
-		sl := &ix.slots[s]
-		if !sl.alive || !all && !f.Match(sl.payload) {
-			return
-		}
-		score := dot(qv, ix.dense[s*dim:(s+1)*dim])
-		if r.Threshold > 0 && score < r.Threshold {
-			return
-		}
-		if r.Boosted {
-			score *= float64(sl.boost)
-		}
-		top.offer(int32(s), score)
-	}
-	if ix.alive < exactBelow {
-		for s := range ix.slots {
-			score(s)
-		}
-	} else {
-		for _, s := range ix.candidates(qv, f, max(candidatesPerHit*limit, minCandidates)) {
-			score(int(s))
-		}
-	}
-	return ix.hits(top)
-}
-
-// The dense scan is exact below exactBelow live chunks. Above, the chunks
-// whose sign bits differ least from the query's (binary quantisation, one
-// XOR and popcount per 64 dimensions) are the candidates, at least
-// minCandidates and candidatesPerHit per wanted hit, and only they are
-// scored exactly: a tenth of the multiply-adds at 100k chunks.
-const (
-	exactBelow       = 20000
-	minCandidates    = 3000
-	candidatesPerHit = 10
-)
-
-func signWords(dim int) int { return (dim + 63) / 64 }
-
-func appendSigns(b []uint64, v []float32) []uint64 {
-	w := make([]uint64, signWords(len(v)))
-	for i, x := range v {
-		if x > 0 {
-			w[i/64] |= 1 << (i % 64)
-		}
-	}
-	return append(b, w...)
-}
-
-// candidates returns about n slots passing f (ties at the cut-off
-// included) nearest q by Hamming distance of the sign bits.
-func (ix *Index) candidates(q []float32, f index.Filter, n int) []int32 {
-	all := f.IsZero()
-	words := signWords(len(q))
-	qs := appendSigns(nil, q)
-	dist := make([]uint16, len(ix.slots))
-	hist := make([]int, words*64+1)
-	for s := range ix.slots {
-		if sl := &ix.slots[s]; !sl.alive || !all && !f.Match(sl.payload) {
-			dist[s] = uint16(len(hist)) // never a candidate
-			continue
-		}
-		d := 0
-		for w, x := range ix.signs[s*words : (s+1)*words] {
-			d += bits.OnesCount64(x ^ qs[w])
-		}
-		dist[s] = uint16(d)
-		hist[d]++
-	}
-	cut, seen := 0, 0
-	for cut = range hist {
-		if seen += hist[cut]; seen >= n {
-			break
-		}
-	}
-	out := make([]int32, 0, seen)
-	for s, d := range dist {
-		if int(d) <= cut {
-			out = append(out, int32(s))
-		}
-	}
-	return out
-}
-
-func dot(a, b []float32) float64 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return float64(s0 + s1 + s2 + s3)
+	buf.acc, buf.touched = acc, touched
+	ix.acc.Put(buf)
+	return top.best()
 }
 
 // materialise adds the hits' vectors and text when asked for.
@@ -775,11 +683,11 @@ func (ix *Index) Close() error {
 	return nil
 }
 
-// topK keeps the k best (slot, score) pairs; ties go to the lower slot, so
-// answers are stable.
+// topK keeps the k best (slot, score) pairs in a min-heap (the worst at
+// the root); ties go to the lower slot, so answers are stable.
 type topK struct {
 	k int
-	h scoredHeap
+	h []scored
 }
 
 type scored struct {
@@ -788,25 +696,51 @@ type scored struct {
 }
 
 func (t *topK) offer(s int32, score float64) {
-	if t.h.Len() < t.k {
-		heap.Push(&t.h, scored{s, score})
+	e := scored{s, score}
+	if len(t.h) < t.k {
+		t.h = append(t.h, e)
+		for i := len(t.h) - 1; i > 0; {
+			up := (i - 1) / 2
+			if !worse(t.h[i], t.h[up]) {
+				break
+			}
+			t.h[i], t.h[up] = t.h[up], t.h[i]
+			i = up
+		}
 		return
 	}
-	if worse(t.h[0], scored{s, score}) {
-		t.h[0] = scored{s, score}
-		heap.Fix(&t.h, 0)
+	if !worse(t.h[0], e) {
+		return
+	}
+	t.h[0] = e
+	t.down(0, len(t.h))
+}
+
+func (t *topK) down(i, n int) {
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && worse(t.h[c+1], t.h[c]) {
+			c++
+		}
+		if !worse(t.h[c], t.h[i]) {
+			return
+		}
+		t.h[i], t.h[c] = t.h[c], t.h[i]
+		i = c
 	}
 }
 
-// hits returns the pairs t kept as hits, best first.
-func (ix *Index) hits(t *topK) []index.Hit {
-	out := make([]index.Hit, t.h.Len())
-	for i := len(out) - 1; i >= 0; i-- {
-		e := heap.Pop(&t.h).(scored)
-		out[i] = index.Hit{Score: e.score}
-		out[i].Payload = *ix.slots[e.slot].payload
+// best returns the pairs t kept, best first (a heap sort: the worst left
+// is moved to the end each time).
+func (t *topK) best() []scored {
+	for n := len(t.h) - 1; n > 0; n-- {
+		t.h[0], t.h[n] = t.h[n], t.h[0]
+		t.down(0, n)
 	}
-	return out
+	return t.h
 }
 
 // worse reports whether a ranks below b.
@@ -815,19 +749,6 @@ func worse(a, b scored) bool {
 		return a.score < b.score
 	}
 	return a.slot > b.slot
-}
-
-type scoredHeap []scored
-
-func (h scoredHeap) Len() int           { return len(h) }
-func (h scoredHeap) Less(i, j int) bool { return worse(h[i], h[j]) }
-func (h scoredHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *scoredHeap) Push(x any)        { *h = append(*h, x.(scored)) }
-func (h *scoredHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }
 
 // packText compresses a chunk's two texts into one buffer (the text is the

@@ -75,6 +75,10 @@ func TestTune(t *testing.T) {
 		// lexical,fuzzy,dense[,k]
 		fmt.Sscanf(w, "%g,%g,%g,%d", &tune.LexicalWeight, &tune.FuzzyWeight, &tune.DenseWeight, &tune.K)
 	}
+	if w := os.Getenv("BUZHOU_TUNE_PREFETCH"); w != "" {
+		// prefetch,fuzzy prefetch,dense threshold
+		fmt.Sscanf(w, "%d,%d,%g", &tune.Prefetch, &tune.FuzzyPrefetch, &tune.DenseThreshold)
+	}
 	idx, err := embedded.Open("")
 	if err != nil {
 		t.Fatal(err)

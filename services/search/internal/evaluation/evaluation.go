@@ -235,6 +235,19 @@ func WriteHalves(w io.Writer, name string, queries []Query, rankings map[string]
 	}
 }
 
+// RelatedHalves splits the expert lists in two, alternating, for the same
+// hold-out as Halves: weights chosen on A are checked on B.
+func RelatedHalves(expert []Related) (a, b []Related) {
+	for i, r := range expert {
+		if i%2 == 0 {
+			a = append(a, r)
+		} else {
+			b = append(b, r)
+		}
+	}
+	return a, b
+}
+
 // RelatedRecall is the mean share of each expert list found in the first
 // five related articles (corpus slugs per article slug).
 func RelatedRecall(expert []Related, got map[string][]string) float64 {

@@ -75,6 +75,10 @@ func TestTune(t *testing.T) {
 		// lexical,fuzzy,dense[,k]
 		fmt.Sscanf(w, "%g,%g,%g,%d", &tune.LexicalWeight, &tune.FuzzyWeight, &tune.DenseWeight, &tune.K)
 	}
+	if w := os.Getenv("BUZHOU_TUNE_PREFETCH"); w != "" {
+		// prefetch,fuzzy prefetch,dense threshold
+		fmt.Sscanf(w, "%d,%d,%g", &tune.Prefetch, &tune.FuzzyPrefetch, &tune.DenseThreshold)
+	}
 	idx, err := embedded.Open("")
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +147,22 @@ func TestTune(t *testing.T) {
 			related[r.Slug] = append(related[r.Slug], x.Payload.ArticleID)
 		}
 		if os.Getenv("BUZHOU_TUNE_MISSES") != "" {
-			fmt.Printf("related %s: expert %v got %v\n", r.Slug, r.Related, related[r.Slug])
+			// Where the expert's articles rank among the first 20, for study.
+			long, err := eng.Related(ctx, r.Slug, 20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ranks []string
+			for _, want := range r.Related {
+				rank := "-"
+				for i, x := range long {
+					if x.Payload.ArticleID == want {
+						rank = fmt.Sprint(i + 1)
+					}
+				}
+				ranks = append(ranks, want+"@"+rank)
+			}
+			fmt.Printf("related %s: expert %v got %v\n", r.Slug, ranks, related[r.Slug])
 		}
 	}
 	var b strings.Builder
@@ -151,7 +170,9 @@ func TestTune(t *testing.T) {
 	for _, mode := range []string{"lexical", "dense", "hybrid"} {
 		evaluation.WriteHalves(&b, mode, c.Queries, all[mode])
 	}
-	fmt.Fprintf(&b, "related recall@5 %.3f\n\n", evaluation.RelatedRecall(c.Related, related))
+	relA, relB := evaluation.RelatedHalves(c.Related)
+	fmt.Fprintf(&b, "related recall@5 %.3f (A %.3f, B %.3f)\n\n", evaluation.RelatedRecall(c.Related, related),
+		evaluation.RelatedRecall(relA, related), evaluation.RelatedRecall(relB, related))
 	evaluation.Calibrate(points).Write(&b)
 	if os.Getenv("BUZHOU_TUNE_MISSES") != "" {
 		b.WriteString("\nhybrid misses:\n" + strings.Join(reports["hybrid"].Misses, "\n") + "\n")

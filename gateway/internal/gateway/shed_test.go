@@ -11,6 +11,7 @@ import (
 
 	"buzhou.dev/platform/metrics"
 	"buzhou.dev/platform/metrics/metricstest"
+	"buzhou.dev/platform/shed"
 )
 
 func TestClassOf(t *testing.T) {
@@ -37,20 +38,6 @@ func TestClassOf(t *testing.T) {
 	}
 }
 
-func TestParseLimit(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]Limit{"": {}, "0": {}, "32/128": {32, 128}, " 1/0 ": {1, 0}} {
-		if got, err := ParseLimit(in); err != nil || got != want {
-			t.Errorf("ParseLimit(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"32", "x/1", "0/5", "-1/2", "3/-1", "1/2/3", "99999999/1"} {
-		if _, err := ParseLimit(in); err == nil || !strings.Contains(err.Error(), "CONCURRENT/QUEUE") {
-			t.Errorf("ParseLimit(%q): %v", in, err)
-		}
-	}
-}
-
 // TestShedding fills a class's slots and queue with handlers that block,
 // and checks that the next request is refused at once with 503, Retry-After
 // and the API's error shape; that a waiting request is served when a slot
@@ -69,7 +56,7 @@ func TestShedding(t *testing.T) {
 		<-release
 		w.WriteHeader(http.StatusOK)
 	})
-	s := NewShedder(ShedConfig{Limits: [routeClasses]Limit{ClassSearch: {Concurrent: 1, Queue: 1}}, QueueWait: time.Hour}, m)
+	s := NewShedder(ShedConfig{Limits: [routeClasses]shed.Limit{ClassSearch: {Concurrent: 1, Queue: 1}}, QueueWait: time.Hour}, m)
 	h := withRequestID(s.Middleware(blocking))
 	do := func(path string) <-chan *httptest.ResponseRecorder {
 		out := make(chan *httptest.ResponseRecorder, 1)
@@ -119,7 +106,7 @@ func TestShedding(t *testing.T) {
 
 	// A request whose wait ends is refused too.
 	hold := make(chan struct{})
-	short := NewShedder(ShedConfig{Limits: [routeClasses]Limit{ClassWrite: {Concurrent: 1, Queue: 4}}, QueueWait: time.Millisecond}, nil)
+	short := NewShedder(ShedConfig{Limits: [routeClasses]shed.Limit{ClassWrite: {Concurrent: 1, Queue: 4}}, QueueWait: time.Millisecond}, nil)
 	hs := short.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-hold }))
 	go hs.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/api/v1/articles", nil))
 	for short.queued(ClassWrite) < 1 {

@@ -36,6 +36,11 @@ func publicMessage(st *status.Status) string {
 	msg := st.Message()
 	switch st.Code() {
 	case codes.Unavailable:
+		if errs.RetryDelay(st) > 0 {
+			// A service shedding load says which limit it hit; transport
+			// failures carry no details.
+			return msg
+		}
 		return "a Buzhou service is not reachable right now; retry in a few seconds"
 	case codes.Unknown:
 		return "internal error; try again later"

@@ -1,17 +1,22 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
 	"buzhou.dev/platform/metrics/metricstest"
 	"buzhou.dev/platform/shed"
+	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
 )
 
 func TestClassOf(t *testing.T) {
@@ -121,5 +126,69 @@ func TestShedding(t *testing.T) {
 
 	if NewShedder(ShedConfig{}, nil) != nil {
 		t.Error("a shedder without limits")
+	}
+}
+
+// blockingSearch is a search service whose Search waits for release.
+type blockingSearch struct {
+	searchv1.UnimplementedSearchServiceServer
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b blockingSearch) Search(context.Context, *searchv1.SearchRequest) (*searchv1.SearchResponse, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return &searchv1.SearchResponse{}, nil
+}
+
+// TestServiceShedding: a service that sheds a call (grpcx.Shedding) is
+// answered 503 with the Retry-After of its RetryInfo, in the API's error
+// shape, with the service's message naming its limit.
+func TestServiceShedding(t *testing.T) {
+	t.Parallel()
+	shedding, err := grpcx.Shedding("search", "1/0", "0", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpcx.NewServer(discard, auth.NewGuard(noKeys{}, 0, nil), shedding)
+	fake := blockingSearch{entered: make(chan struct{}), release: make(chan struct{})}
+	searchv1.RegisterSearchServiceServer(srv.GRPC, fake)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, lis) }()
+	t.Cleanup(func() { cancel(); <-served })
+	c := conn(t, lis.Addr().String())
+	h, err := New(t.Context(), Config{}, Upstreams{Article: c, Search: c, Verification: c}, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	first := make(chan int, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/search?q=port", nil))
+		first <- w.Code
+	}()
+	<-fake.entered // holds the service's one read slot
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/search?q=port", nil))
+	close(fake.release)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("a shed call: %d, Retry-After %q; want 503 and 1", w.Code, w.Header().Get("Retry-After"))
+	}
+	var body struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Error.Code != "UNAVAILABLE" ||
+		!strings.Contains(body.Error.Message, "BUZHOU_SEARCH_SHED_READ") || !strings.Contains(body.Error.Message, "1 at once, 0 waiting") {
+		t.Errorf("refusal body %s (%v)", w.Body, err)
+	}
+	if code := <-first; code != http.StatusOK {
+		t.Errorf("the call within the limit: %d", code)
 	}
 }

@@ -125,3 +125,13 @@ func TestLimiter(t *testing.T) {
 		r()
 	}
 }
+
+// What an admitted request pays for its class's limit.
+func BenchmarkAcquire(b *testing.B) {
+	l := New(Config{Classes: []Class{{Name: "read", Limit: Limit{Concurrent: 64, Queue: 256}}}}, nil)
+	ctx := context.Background()
+	for b.Loop() {
+		release, _ := l.Acquire(ctx, 0)
+		release()
+	}
+}

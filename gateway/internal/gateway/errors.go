@@ -181,7 +181,11 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 			st = status.Convert(errs.ToStatus(ctx, log, rpc, errors.New(st.Message())))
 		}
 		if d := errs.RetryDelay(st); d > 0 && (st.Code() == codes.ResourceExhausted || st.Code() == codes.Unavailable) {
-			// A service's full queue says when to come back (RetryInfo).
+			// A service's full queue or shed call says when to come back
+			// (RetryInfo), and that it refused before doing anything: a shed
+			// write must not empty the read cache (under load, that would
+			// send every read to the service that is already shedding).
+			refusedUnseen(w)
 			w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(d), 10))
 		}
 		writeError(w, r, httpStatus(ctx, st.Code()), st.Code(), publicMessage(st))

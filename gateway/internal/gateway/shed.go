@@ -104,14 +104,28 @@ func (s *Shedder) Middleware(next http.Handler) http.Handler {
 func (s *Shedder) queued(class RouteClass) int { return s.limiter.Queued(int(class)) }
 
 // unseen is told that the answer about to be written refuses the request
-// before any service saw it (the read cache's writeWatcher: a refused
-// write changed nothing).
+// before any service acted on it — the gateway's shedding, or a service's
+// refusal with a RetryInfo (see errs.RetryAfter) — so that the read cache's
+// writeWatcher keeps its entries: a refused write changed nothing.
 type unseen interface{ refusedUnseen() }
 
-func (s *Shedder) refuse(w http.ResponseWriter, r *http.Request, refused *shed.Refused) {
-	if u, ok := w.(unseen); ok {
-		u.refusedUnseen()
+// refusedUnseen tells the unseen writer in w's chain of wrappers, if any.
+func refusedUnseen(w http.ResponseWriter) {
+	for {
+		if u, ok := w.(unseen); ok {
+			u.refusedUnseen()
+			return
+		}
+		uw, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return
+		}
+		w = uw.Unwrap()
 	}
+}
+
+func (s *Shedder) refuse(w http.ResponseWriter, r *http.Request, refused *shed.Refused) {
+	refusedUnseen(w)
 	w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(shed.RetryAfter), 10))
 	writeError(w, r, http.StatusServiceUnavailable, codes.Unavailable, refused.Error())
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/errs"
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
 	"buzhou.dev/platform/metrics/metricstest"
@@ -190,5 +195,43 @@ func TestServiceShedding(t *testing.T) {
 	}
 	if code := <-first; code != http.StatusOK {
 		t.Errorf("the call within the limit: %d", code)
+	}
+}
+
+// TestShedWriteKeepsReadCache: a write a service shed (UNAVAILABLE with a
+// RetryInfo) changed nothing, so the read cache keeps its entries; one that
+// failed otherwise (a service unreachable mid-call) may hide a committed
+// write, so everything is dropped.
+func TestShedWriteKeepsReadCache(t *testing.T) {
+	t.Parallel()
+	shedErr := errs.ToStatus(t.Context(), discard, "", errs.RetryAfter(fmt.Errorf("%w: the article service is serving as many write requests as it can", errs.ErrUnavailable), shed.RetryAfter))
+	cases := []struct {
+		name string
+		err  error
+		kept bool
+	}{
+		{"shed by the service", shedErr, true},
+		{"unreachable", status.Error(codes.Unavailable, "connection reset"), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := NewReadCache(1<<20, 0, nil)
+			c.setLive(true)
+			_, gen, _ := c.lookup("k")
+			c.keep("k", gen, entryAt(1))
+			eh := errorHandler(discard)
+			h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				eh(r.Context(), nil, nil, w, r, tc.err)
+			}))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("PATCH", "/api/v1/articles/a-slug", nil))
+			if w.Code != http.StatusServiceUnavailable {
+				t.Errorf("status %d, want 503", w.Code)
+			}
+			if e, _, _ := c.lookup("k"); (e != nil) != tc.kept {
+				t.Errorf("entry kept: %v, want %v", e != nil, tc.kept)
+			}
+		})
 	}
 }

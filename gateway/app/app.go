@@ -20,6 +20,7 @@ import (
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
+	"buzhou.dev/platform/shed"
 	"buzhou.dev/platform/tracing"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
@@ -119,23 +120,23 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 			return fmt.Errorf("%s is %d; give 1 to %d requests a minute", l.name, l.value, ratelimit.MaxPerMinute)
 		}
 	}
-	shed := gateway.ShedConfig{QueueWait: cfg.ShedQueueWait}
+	shedding := gateway.ShedConfig{QueueWait: cfg.ShedQueueWait}
 	for _, l := range []struct {
-		name, value string
-		class       gateway.RouteClass
+		value string
+		class gateway.RouteClass
 	}{
-		{"BUZHOU_SHED_READ", cfg.ShedRead, gateway.ClassRead},
-		{"BUZHOU_SHED_SEARCH", cfg.ShedSearch, gateway.ClassSearch},
-		{"BUZHOU_SHED_WRITE", cfg.ShedWrite, gateway.ClassWrite},
+		{cfg.ShedRead, gateway.ClassRead},
+		{cfg.ShedSearch, gateway.ClassSearch},
+		{cfg.ShedWrite, gateway.ClassWrite},
 	} {
-		limit, err := gateway.ParseLimit(l.value)
+		limit, err := shed.ParseLimit(l.value)
 		if err != nil {
-			return fmt.Errorf("%s: %w", l.name, err)
+			return fmt.Errorf("%s: %w", l.class.Env(), err)
 		}
-		shed.Limits[l.class] = limit
+		shedding.Limits[l.class] = limit
 	}
-	if cfg.ShedQueueWait < 0 {
-		return fmt.Errorf("BUZHOU_SHED_QUEUE_WAIT is %v; give a duration of 0 or more, e.g. 100ms", cfg.ShedQueueWait)
+	if err := shed.CheckQueueWait(cfg.ShedQueueWait); err != nil {
+		return err
 	}
 	if cfg.MaxBodyBytes > grpcx.MaxMessageBytes {
 		// A body the services cannot receive would fail as a transport error.
@@ -224,7 +225,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		PublicURL: cfg.PublicURL,
 		Draining:  draining,
 		ReadCache: reads,
-		Shed:      gateway.NewShedder(shed, m),
+		Shed:      gateway.NewShedder(shedding, m),
 	}, up, log)
 	if err != nil {
 		return err

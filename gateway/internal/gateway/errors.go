@@ -36,6 +36,11 @@ func publicMessage(st *status.Status) string {
 	msg := st.Message()
 	switch st.Code() {
 	case codes.Unavailable:
+		if errs.RetryDelay(st) > 0 {
+			// A service shedding load says which limit it hit; transport
+			// failures carry no details.
+			return msg
+		}
 		return "a Buzhou service is not reachable right now; retry in a few seconds"
 	case codes.Unknown:
 		return "internal error; try again later"
@@ -176,7 +181,11 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 			st = status.Convert(errs.ToStatus(ctx, log, rpc, errors.New(st.Message())))
 		}
 		if d := errs.RetryDelay(st); d > 0 && (st.Code() == codes.ResourceExhausted || st.Code() == codes.Unavailable) {
-			// A service's full queue says when to come back (RetryInfo).
+			// A service's full queue or shed call says when to come back
+			// (RetryInfo), and that it refused before doing anything: a shed
+			// write must not empty the read cache (under load, that would
+			// send every read to the service that is already shedding).
+			refusedUnseen(w)
 			w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(d), 10))
 		}
 		writeError(w, r, httpStatus(ctx, st.Code()), st.Code(), publicMessage(st))

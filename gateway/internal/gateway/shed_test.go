@@ -1,16 +1,27 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"buzhou.dev/platform/auth"
+	"buzhou.dev/platform/errs"
+	"buzhou.dev/platform/grpcx"
 	"buzhou.dev/platform/metrics"
 	"buzhou.dev/platform/metrics/metricstest"
+	"buzhou.dev/platform/shed"
+	searchv1 "buzhou.dev/proto/gen/buzhou/search/v1"
 )
 
 func TestClassOf(t *testing.T) {
@@ -37,20 +48,6 @@ func TestClassOf(t *testing.T) {
 	}
 }
 
-func TestParseLimit(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]Limit{"": {}, "0": {}, "32/128": {32, 128}, " 1/0 ": {1, 0}} {
-		if got, err := ParseLimit(in); err != nil || got != want {
-			t.Errorf("ParseLimit(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"32", "x/1", "0/5", "-1/2", "3/-1", "1/2/3", "99999999/1"} {
-		if _, err := ParseLimit(in); err == nil || !strings.Contains(err.Error(), "CONCURRENT/QUEUE") {
-			t.Errorf("ParseLimit(%q): %v", in, err)
-		}
-	}
-}
-
 // TestShedding fills a class's slots and queue with handlers that block,
 // and checks that the next request is refused at once with 503, Retry-After
 // and the API's error shape; that a waiting request is served when a slot
@@ -69,7 +66,7 @@ func TestShedding(t *testing.T) {
 		<-release
 		w.WriteHeader(http.StatusOK)
 	})
-	s := NewShedder(ShedConfig{Limits: [routeClasses]Limit{ClassSearch: {Concurrent: 1, Queue: 1}}, QueueWait: time.Hour}, m)
+	s := NewShedder(ShedConfig{Limits: [routeClasses]shed.Limit{ClassSearch: {Concurrent: 1, Queue: 1}}, QueueWait: time.Hour}, m)
 	h := withRequestID(s.Middleware(blocking))
 	do := func(path string) <-chan *httptest.ResponseRecorder {
 		out := make(chan *httptest.ResponseRecorder, 1)
@@ -119,7 +116,7 @@ func TestShedding(t *testing.T) {
 
 	// A request whose wait ends is refused too.
 	hold := make(chan struct{})
-	short := NewShedder(ShedConfig{Limits: [routeClasses]Limit{ClassWrite: {Concurrent: 1, Queue: 4}}, QueueWait: time.Millisecond}, nil)
+	short := NewShedder(ShedConfig{Limits: [routeClasses]shed.Limit{ClassWrite: {Concurrent: 1, Queue: 4}}, QueueWait: time.Millisecond}, nil)
 	hs := short.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-hold }))
 	go hs.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/api/v1/articles", nil))
 	for short.queued(ClassWrite) < 1 {
@@ -134,5 +131,107 @@ func TestShedding(t *testing.T) {
 
 	if NewShedder(ShedConfig{}, nil) != nil {
 		t.Error("a shedder without limits")
+	}
+}
+
+// blockingSearch is a search service whose Search waits for release.
+type blockingSearch struct {
+	searchv1.UnimplementedSearchServiceServer
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b blockingSearch) Search(context.Context, *searchv1.SearchRequest) (*searchv1.SearchResponse, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return &searchv1.SearchResponse{}, nil
+}
+
+// TestServiceShedding: a service that sheds a call (grpcx.Shedding) is
+// answered 503 with the Retry-After of its RetryInfo, in the API's error
+// shape, with the service's message naming its limit.
+func TestServiceShedding(t *testing.T) {
+	t.Parallel()
+	shedding, err := grpcx.Shedding("search", "1/0", "0", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpcx.NewServer(discard, auth.NewGuard(noKeys{}, 0, nil), shedding)
+	fake := blockingSearch{entered: make(chan struct{}), release: make(chan struct{})}
+	searchv1.RegisterSearchServiceServer(srv.GRPC, fake)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, lis) }()
+	t.Cleanup(func() { cancel(); <-served })
+	c := conn(t, lis.Addr().String())
+	h, err := New(t.Context(), Config{}, Upstreams{Article: c, Search: c, Verification: c}, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	first := make(chan int, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/search?q=port", nil))
+		first <- w.Code
+	}()
+	<-fake.entered // holds the service's one read slot
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/search?q=port", nil))
+	close(fake.release)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("a shed call: %d, Retry-After %q; want 503 and 1", w.Code, w.Header().Get("Retry-After"))
+	}
+	var body struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Error.Code != "UNAVAILABLE" ||
+		!strings.Contains(body.Error.Message, "BUZHOU_SEARCH_SHED_READ") || !strings.Contains(body.Error.Message, "1 at once, 0 waiting") {
+		t.Errorf("refusal body %s (%v)", w.Body, err)
+	}
+	if code := <-first; code != http.StatusOK {
+		t.Errorf("the call within the limit: %d", code)
+	}
+}
+
+// TestShedWriteKeepsReadCache: a write a service shed (UNAVAILABLE with a
+// RetryInfo) changed nothing, so the read cache keeps its entries; one that
+// failed otherwise (a service unreachable mid-call) may hide a committed
+// write, so everything is dropped.
+func TestShedWriteKeepsReadCache(t *testing.T) {
+	t.Parallel()
+	shedErr := errs.ToStatus(t.Context(), discard, "", errs.RetryAfter(fmt.Errorf("%w: the article service is serving as many write requests as it can", errs.ErrUnavailable), shed.RetryAfter))
+	cases := []struct {
+		name string
+		err  error
+		kept bool
+	}{
+		{"shed by the service", shedErr, true},
+		{"unreachable", status.Error(codes.Unavailable, "connection reset"), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := NewReadCache(1<<20, 0, nil)
+			c.setLive(true)
+			_, gen, _ := c.lookup("k")
+			c.keep("k", gen, entryAt(1))
+			eh := errorHandler(discard)
+			h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				eh(r.Context(), nil, nil, w, r, tc.err)
+			}))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("PATCH", "/api/v1/articles/a-slug", nil))
+			if w.Code != http.StatusServiceUnavailable {
+				t.Errorf("status %d, want 503", w.Code)
+			}
+			if e, _, _ := c.lookup("k"); (e != nil) != tc.kept {
+				t.Errorf("entry kept: %v, want %v", e != nil, tc.kept)
+			}
+		})
 	}
 }

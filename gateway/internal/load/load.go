@@ -143,6 +143,10 @@ type StepResult struct {
 	// CacheHits and CacheMisses are the gateway's read cache counters
 	// (buzhou_read_cache_total) during the step.
 	CacheHits, CacheMisses float64
+	// Shed is the requests refused by a concurrency limit during the step
+	// (buzhou_shed_total) by the part that refused them: "gateway",
+	// "search", …; which layer sheds is what tells the limits apart.
+	Shed map[string]float64
 }
 
 // Total adds up the endpoints.
@@ -183,6 +187,14 @@ func Run(ctx context.Context, cfg Config, target Target) ([]StepResult, error) {
 		after := scrape(ctx, cfg.Client, cfg.Server)
 		res.RSSBytes, res.HeapBytes = after.rss, after.heap
 		res.CacheHits, res.CacheMisses = after.hits-before.hits, after.misses-before.misses
+		for part, n := range after.shed {
+			if d := n - before.shed[part]; d > 0 {
+				if res.Shed == nil {
+					res.Shed = map[string]float64{}
+				}
+				res.Shed[part] = d
+			}
+		}
 		out = append(out, res)
 		if ctx.Err() != nil {
 			return out, ctx.Err()
@@ -295,11 +307,15 @@ func send(c *http.Client, req *http.Request, ep Endpoint) string {
 }
 
 // serverStats is what the load reads from the server's /metrics.
-type serverStats struct{ rss, heap, hits, misses float64 }
+type serverStats struct {
+	rss, heap, hits, misses float64
+	// shed by part (the service label)
+	shed map[string]float64
+}
 
 // scrape reads process_resident_memory_bytes, go_memstats_heap_inuse_bytes
-// and the read cache's hits and misses from the server's /metrics; what it
-// cannot read stays 0.
+// the read cache's hits and misses and the shed requests by part from the
+// server's /metrics; what it cannot read stays 0.
 func scrape(ctx context.Context, c *http.Client, server string) serverStats {
 	var st serverStats
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+"/metrics", nil)
@@ -333,6 +349,14 @@ func scrape(ctx context.Context, c *http.Client, server string) serverStats {
 			st.hits += v
 		case strings.HasPrefix(name, "buzhou_read_cache_total{") && strings.Contains(name, `outcome="miss"`):
 			st.misses += v
+		case strings.HasPrefix(name, "buzhou_shed_total{"):
+			if _, rest, ok := strings.Cut(name, `service="`); ok {
+				part, _, _ := strings.Cut(rest, `"`)
+				if st.shed == nil {
+					st.shed = map[string]float64{}
+				}
+				st.shed[part] += v
+			}
 		}
 	}
 	return st
@@ -399,8 +423,16 @@ func Report(w io.Writer, results []StepResult) {
 		if n := s.CacheHits + s.CacheMisses; n > 0 {
 			hitRatio = fmt.Sprintf("%.0f%%", 100*s.CacheHits/n)
 		}
-		fmt.Fprintf(w, "%8s server memory after the step: RSS %.0f MiB, Go heap %.0f MiB; read cache hits %s; generator behind by %v\n", "",
-			s.RSSBytes/(1<<20), s.HeapBytes/(1<<20), hitRatio, s.Behind.Round(time.Millisecond))
+		shed := "none"
+		if len(s.Shed) > 0 {
+			var parts []string
+			for _, p := range slices.Sorted(maps.Keys(s.Shed)) {
+				parts = append(parts, fmt.Sprintf("%s %.0f", p, s.Shed[p]))
+			}
+			shed = strings.Join(parts, ", ")
+		}
+		fmt.Fprintf(w, "%8s server memory after the step: RSS %.0f MiB, Go heap %.0f MiB; read cache hits %s; shed: %s; generator behind by %v\n", "",
+			s.RSSBytes/(1<<20), s.HeapBytes/(1<<20), hitRatio, shed, s.Behind.Round(time.Millisecond))
 	}
 }
 

@@ -2,6 +2,8 @@ package load_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -92,5 +94,36 @@ func TestAgainstAStack(t *testing.T) {
 	}
 	if load.Sustained(res, time.Hour) != 40 {
 		t.Errorf("sustained %d, want 40", load.Sustained(res, time.Hour))
+	}
+}
+
+// TestShedByPart: the report says which part shed during a step, from the
+// difference of buzhou_shed_total before and after it.
+func TestShedByPart(t *testing.T) {
+	t.Parallel()
+	var scrapes atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			return
+		}
+		n := scrapes.Add(1) - 1 // 0 before the step, 1 after
+		fmt.Fprintf(w, "buzhou_shed_total{class=\"search\",service=\"gateway\"} %d\n", 2+5*n)
+		fmt.Fprintf(w, "buzhou_shed_total{class=\"read\",service=\"search\"} %d\n", 3*n)
+		fmt.Fprintf(w, "buzhou_shed_total{class=\"write\",service=\"search\"} %d\n", 1)
+	}))
+	defer srv.Close()
+	mix, _ := load.ParseMix("get=1")
+	res, err := load.Run(context.Background(), load.Config{Server: srv.URL, Rates: []int{10}, Step: 100 * time.Millisecond, Mix: mix},
+		load.Target{Slugs: []string{"a"}, IDs: []string{"a"}, Queries: []string{"q"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]float64{"gateway": 5, "search": 3}; !maps.Equal(res[0].Shed, want) {
+		t.Errorf("shed %v, want %v", res[0].Shed, want)
+	}
+	var out strings.Builder
+	load.Report(&out, res)
+	if !strings.Contains(out.String(), "shed: gateway 5, search 3;") {
+		t.Errorf("report:\n%s", out.String())
 	}
 }

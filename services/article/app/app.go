@@ -41,6 +41,15 @@ type Config struct {
 	KeyCacheTTL time.Duration `env:"BUZHOU_KEY_CACHE_TTL, default=3s"`
 	// MetricsAddr, when set, serves the service's metrics at http://MetricsAddr/metrics.
 	MetricsAddr string `env:"BUZHOU_METRICS_ADDR"`
+	// ShedRead and ShedWrite bound the RPCs without side effects and the
+	// others served at once and waiting, as CONCURRENT/QUEUE ("0" for no
+	// limit); past them UNAVAILABLE with a RetryInfo (see grpcx.Shedding).
+	// No lower than the gateway's limits, which bind first for its traffic:
+	// these bound the rest (internal callers, several gateways).
+	ShedRead  string `env:"BUZHOU_ARTICLE_SHED_READ, default=64/256"`
+	ShedWrite string `env:"BUZHOU_ARTICLE_SHED_WRITE, default=16/64"`
+	// ShedQueueWait bounds how long an RPC waits for a slot.
+	ShedQueueWait time.Duration `env:"BUZHOU_SHED_QUEUE_WAIT, default=100ms"`
 	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
 	Shutdown grpcx.Shutdown
 	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
@@ -51,6 +60,16 @@ type Config struct {
 // the part "article" of reg.
 func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
 	log = log.With("service", "article")
+	// Never shed: the search follower's first call on (re)connecting, and
+	// the write-backs of work the other services already did (trust after
+	// an inspection, a repair, related lists), which their followers make a
+	// few at a time.
+	shedding, err := grpcx.Shedding("article", cfg.ShedRead, cfg.ShedWrite, cfg.ShedQueueWait,
+		articlev1.ArticleService_GetArticleStats_FullMethodName, articlev1.ArticleService_UpdateArticleTrust_FullMethodName,
+		articlev1.ArticleService_RepairArticle_FullMethodName, articlev1.ArticleService_SetRelatedArticles_FullMethodName)
+	if err != nil {
+		return err
+	}
 	m, err := reg.Part("article")
 	if err != nil {
 		return err
@@ -89,7 +108,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	defer ids.Close()
 	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log),
 		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}),
-		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown))
+		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown), shedding)
 	articlev1.RegisterArticleServiceServer(g.GRPC, srv)
 	log.Info("serving", "addr", lis.Addr().String())
 	return g.Serve(ctx, lis)

@@ -131,7 +131,9 @@ func (r *retryAfter) Unwrap() error { return r.err }
 // RetryAfter marks err (typically wrapping ErrResourceExhausted or
 // ErrUnavailable) with the wait a caller should make before retrying: its
 // status carries a google.rpc.RetryInfo detail, which the gateway answers
-// as a Retry-After header.
+// as a Retry-After header. Use it only for refusals before any work (a full
+// queue, a shed call): the gateway takes a RetryInfo to mean that nothing
+// was written, and keeps its read cache.
 func RetryAfter(err error, after time.Duration) error {
 	return &retryAfter{err: err, after: max(after, time.Second)}
 }

@@ -1,6 +1,6 @@
 // Package grpcx builds the gRPC servers and clients of every Buzhou service the
-// same way: panic recovery, request logging, metrics and traces, the access
-// check, error mapping, the standard health service, which follows the checks
+// same way: panic recovery, request logging, metrics and traces, load
+// shedding (see Shedding), the access check, error mapping, the standard health service, which follows the checks
 // of what the service cannot serve without (see WithChecks), and a shutdown
 // that drains before it stops (see Shutdown).
 package grpcx
@@ -28,6 +28,7 @@ import (
 	"buzhou.dev/platform/auth"
 	"buzhou.dev/platform/errs"
 	"buzhou.dev/platform/metrics"
+	"buzhou.dev/platform/shed"
 	"buzhou.dev/platform/tracing"
 	identityv1 "buzhou.dev/proto/gen/buzhou/identity/v1"
 )
@@ -43,6 +44,7 @@ const MaxMessageBytes = 64 << 20
 type Server struct {
 	GRPC   *grpc.Server
 	health *healthServer
+	shed   *shedder
 	opts   options
 	log    *slog.Logger
 }
@@ -60,6 +62,9 @@ type options struct {
 	sleep func(time.Duration)
 	// maxConnectionAge: see NewServer; tests shorten it.
 	maxConnectionAge time.Duration
+	// shed and unshed: see Shedding.
+	shed   shed.Config
+	unshed []string
 }
 
 // WithMetrics records every RPC in m and, when addr is not empty, serves the
@@ -128,7 +133,8 @@ const LivenessService = "liveness"
 const maxConnectionAge = 2 * time.Minute
 
 // NewServer returns a server whose every RPC passes through recovery, logging,
-// metrics and traces, the access check of guard, and error mapping.
+// metrics and traces, the load shedding of Shedding (before any work, the
+// access check included), the access check of guard, and error mapping.
 func NewServer(log *slog.Logger, guard *auth.Guard, opts ...Option) *Server {
 	o := options{sleep: time.Sleep, maxConnectionAge: maxConnectionAge}
 	for _, opt := range opts {
@@ -138,15 +144,18 @@ func NewServer(log *slog.Logger, guard *auth.Guard, opts ...Option) *Server {
 	if o.metrics != nil {
 		guard.CountRefusals(o.metrics.AuthFailed)
 	}
+	unary := []grpc.UnaryServerInterceptor{obs.unary}
+	sh := newShedder(o)
+	if sh != nil {
+		unary = append(unary, sh.unary)
+	}
+	unary = append(unary, guard.UnaryInterceptor())
 	s := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxMessageBytes),
 		grpc.MaxSendMsgSize(MaxMessageBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: o.maxConnectionAge}),
 		o.tracing.ServerOption(),
-		grpc.ChainUnaryInterceptor(
-			obs.unary,
-			guard.UnaryInterceptor(),
-		),
+		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(
 			obs.stream,
 			guard.StreamInterceptor(),
@@ -155,7 +164,7 @@ func NewServer(log *slog.Logger, guard *auth.Guard, opts ...Option) *Server {
 	h := &healthServer{Server: health.NewServer()}
 	h.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(s, h)
-	return &Server{GRPC: s, health: h, opts: o, log: log}
+	return &Server{GRPC: s, health: h, shed: sh, opts: o, log: log}
 }
 
 // Serve serves on lis until ctx ends, then leaves as its Shutdown says:

@@ -18,7 +18,7 @@
 //	buzhou_auth_failures_total{reason}                               refused keys: missing, unknown, malformed, expired, revoked, throttled
 //	buzhou_agent_usage_dropped_total{reason}                         agent calls not counted: too_many_agents or flush_failed
 //	buzhou_read_cache_total{outcome}                                 public article reads: hit, miss, or closed (the feed is not open)
-//	buzhou_shed_total{class}                                         requests refused with 503 by the concurrency limit of their route class
+//	buzhou_shed_total{class}                                         requests refused by their class's concurrency limit: the gateway's route classes (503), a service's method classes (UNAVAILABLE)
 //
 // plus the Go runtime's and the process's own (go_*, process_*), once per
 // process. A series appears with its first event.
@@ -131,7 +131,7 @@ func (r *Registry) Part(service string) (*Part, error) {
 		}, []string{"outcome"}),
 		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "buzhou_shed_total",
-			Help: "Requests the gateway refused with 503 and Retry-After because their route class had no free slot or queue place, by class: read, search, write.",
+			Help: "Requests refused at once because their class had no free slot or queue place, by class: the gateway's route classes read, search, write (503 with Retry-After); a service's method classes read, write (UNAVAILABLE with RetryInfo).",
 		}, []string{"class"}),
 	}
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": service}, r.reg)
@@ -295,8 +295,9 @@ func (p *Part) ReadCache(o CacheOutcome) {
 	}
 }
 
-// Shed counts one request refused by its route class's concurrency limit;
-// class is a fixed name (read, search, write), never from the request.
+// Shed counts one request refused by its class's concurrency limit (see
+// package shed); class is a fixed name (read, search, write), never from the
+// request.
 func (p *Part) Shed(class string) {
 	if p != nil {
 		add(p.shed, class, 1)

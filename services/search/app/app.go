@@ -91,6 +91,16 @@ type Config struct {
 	// RelatedDebounce is how long the feed must pause before related ids
 	// are ranked again; 0 means 2 s.
 	RelatedDebounce time.Duration `env:"BUZHOU_SEARCH_RELATED_DEBOUNCE, default=2s"`
+	// ShedRead and ShedWrite bound the RPCs without side effects and the
+	// others served at once and waiting, as CONCURRENT/QUEUE ("0" for no
+	// limit); past them UNAVAILABLE with a RetryInfo (see grpcx.Shedding).
+	// Reads: twice the gateway's 8 searches, room for internal callers (the
+	// verification service's duplicate checks); searches are CPU-bound, so
+	// more at once on two cores would only lengthen each.
+	ShedRead  string `env:"BUZHOU_SEARCH_SHED_READ, default=16/64"`
+	ShedWrite string `env:"BUZHOU_SEARCH_SHED_WRITE, default=4/16"`
+	// ShedQueueWait bounds how long an RPC waits for a slot.
+	ShedQueueWait time.Duration `env:"BUZHOU_SHED_QUEUE_WAIT, default=100ms"`
 	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
 	Shutdown grpcx.Shutdown
 	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
@@ -108,6 +118,10 @@ const minLearnArticles = 20
 // the part "search" of reg.
 func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) (err error) {
 	log = log.With("service", "search")
+	shedding, err := grpcx.Shedding("search", cfg.ShedRead, cfg.ShedWrite, cfg.ShedQueueWait)
+	if err != nil {
+		return err
+	}
 	m, err := reg.Part("search")
 	if err != nil {
 		return err
@@ -204,7 +218,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	// The state database is not a check: searches are answered without it
 	// (the follower retries its cursor until it is back).
 	g := grpcx.NewServer(log, auth.NewGuard(ids.Authn, cfg.FailedAuthPerMinute, log), grpcx.WithMetrics(m, cfg.MetricsAddr),
-		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown),
+		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown), shedding,
 		grpcx.WithChecks(
 			grpcx.Check{Name: idx.Backend() + " index", Ping: func(ctx context.Context) error { _, _, err := idx.Count(ctx); return err }},
 			grpcx.Check{Name: "article feed (first catch-up not done yet)", Ping: func(context.Context) error {

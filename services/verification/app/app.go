@@ -94,6 +94,15 @@ type Config struct {
 	// SandboxRunner configures the runner in process (its limits also
 	// bound the runs a separate runner is asked for).
 	SandboxRunner RunnerConfig
+	// ShedRead and ShedWrite bound the RPCs without side effects and the
+	// others served at once and waiting, as CONCURRENT/QUEUE ("0" for no
+	// limit); past them UNAVAILABLE with a RetryInfo (see grpcx.Shedding).
+	// No lower than the gateway's limits, which bind first for its traffic:
+	// these bound the rest (internal callers, several gateways).
+	ShedRead  string `env:"BUZHOU_VERIFICATION_SHED_READ, default=64/256"`
+	ShedWrite string `env:"BUZHOU_VERIFICATION_SHED_WRITE, default=16/64"`
+	// ShedQueueWait bounds how long an RPC waits for a slot.
+	ShedQueueWait time.Duration `env:"BUZHOU_SHED_QUEUE_WAIT, default=100ms"`
 	// Shutdown is how the service leaves on SIGTERM (BUZHOU_SHUTDOWN_*).
 	Shutdown grpcx.Shutdown
 	// Tracing says where traces go (OTEL_EXPORTER_OTLP_*); off by default.
@@ -121,6 +130,14 @@ func (k ServiceKeys) ByService() map[string]string {
 // their metrics go to the part "verification" of reg.
 func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) error {
 	log = log.With("service", "verification")
+	// Never shed: every service's key checks (shedding them would turn this
+	// service's overload into refused keys everywhere) and the gateway's
+	// usage flush, one call every few seconds.
+	shedding, err := grpcx.Shedding("verification", cfg.ShedRead, cfg.ShedWrite, cfg.ShedQueueWait,
+		identityv1.IdentityService_AuthenticateApiKey_FullMethodName, identityv1.IdentityService_RecordAgentUsage_FullMethodName)
+	if err != nil {
+		return err
+	}
 	m, err := reg.Part("verification")
 	if err != nil {
 		return err
@@ -157,7 +174,7 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	// Keys are checked here against the store itself, with no cache.
 	g := grpcx.NewServer(log, auth.NewGuard(ids, cfg.FailedAuthPerMinute, log),
 		grpcx.WithMetrics(m, cfg.MetricsAddr), grpcx.WithChecks(grpcx.Check{Name: "database", Ping: st.Ping}),
-		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown))
+		grpcx.WithTracing(tr), grpcx.WithShutdown(cfg.Shutdown), shedding)
 	articles := articlev1.NewArticleServiceClient(articleConn)
 	deps := ledger.Deps{Store: st, Articles: articles, Repairer: articles, Stats: stats.New(articles, usage{ids}, st), Log: log}
 	if cfg.SearchAddr != "" {

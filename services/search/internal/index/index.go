@@ -101,6 +101,10 @@ type Change struct {
 type Ref struct {
 	ArticleID string
 	Chunk     int
+	// Lang, when set (vocab.LangZH or LangEN), says only the text in that
+	// language is needed, or the other one's when it has none: Texts may
+	// leave the text nobody will read empty.
+	Lang string
 }
 
 // Filter restricts a query; zero fields do not restrict.

@@ -129,7 +129,7 @@ type Request struct {
 // Result is one ranked article.
 type Result struct {
 	// Payload is the best-matching chunk's.
-	Payload index.Payload
+	Payload *index.Payload
 	Score   float64
 }
 
@@ -194,9 +194,10 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Answer, error) {
 // id, so pages are stable) and cuts to limit. The trust prior is already in
 // the scores: every ranker is boosted by it.
 func (e *Engine) finish(hits []index.Hit, v *Version, boost func(*index.Payload) float64, limit int) []Result {
-	seen := map[string]bool{}
-	var out []Result
-	for _, h := range hits {
+	seen := make(map[string]bool, len(hits))
+	out := make([]Result, 0, len(hits))
+	for i := range hits {
+		h := &hits[i]
 		id := h.Payload.ArticleID
 		if seen[id] {
 			continue
@@ -209,7 +210,7 @@ func (e *Engine) finish(hits []index.Hit, v *Version, boost func(*index.Payload)
 		if boost != nil {
 			score *= boost(&h.Payload)
 		}
-		out = append(out, Result{Payload: h.Payload, Score: score})
+		out = append(out, Result{Payload: &h.Payload, Score: score})
 	}
 	slices.SortStableFunc(out, func(a, b Result) int {
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {

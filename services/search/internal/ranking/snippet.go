@@ -1,10 +1,12 @@
 package ranking
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"buzhou.dev/platform/errs"
@@ -19,7 +21,7 @@ import (
 func (e *Engine) Snippets(ctx context.Context, results []Result, q document.Query, lang string) ([]string, error) {
 	refs := make([]index.Ref, len(results))
 	for i, r := range results {
-		refs[i] = index.Ref{ArticleID: r.Payload.ArticleID, Chunk: r.Payload.Chunk}
+		refs[i] = index.Ref{ArticleID: r.Payload.ArticleID, Chunk: r.Payload.Chunk, Lang: lang}
 	}
 	texts, err := e.idx.Texts(ctx, refs)
 	if err != nil {
@@ -27,7 +29,7 @@ func (e *Engine) Snippets(ctx context.Context, results []Result, q document.Quer
 	}
 	out := make([]string, len(results))
 	for i, r := range results {
-		p := r.Payload
+		p := *r.Payload // the texts join a copy: the result is shared
 		p.TextZH, p.TextEN = texts[i][0], texts[i][1]
 		out[i] = Snippet(&p, q, lang)
 	}
@@ -70,22 +72,26 @@ const snippetLines = 200
 func Snippet(p *index.Payload, q document.Query, lang string) string {
 	text := Pick(lang, p.TextZH, p.TextEN)
 	seen := map[string]bool{}
-	var probes []string
+	var probes [][]byte
 	for _, t := range append(slices.Clone(q.Terms), q.Corrections...) {
 		if pr := t[:min(len(t), 4)]; !seen[pr] {
 			seen[pr] = true
-			probes = append(probes, pr)
+			probes = append(probes, []byte(pr))
 		}
 	}
 	best, bestScore := "", 0
-	for n, line := range strings.Split(text, "\n") {
-		if n == snippetLines {
-			break
-		}
-		lower := strings.ToLower(line)
+	// Lower-casing maps line to line (it neither makes nor takes a
+	// newline), so the text's lines and its lower-cased lines are cut in
+	// step: one pass over the whole text instead of one per line.
+	lower := appendLower(nil, text)
+	for n := 0; n < snippetLines && text != ""; n++ {
+		var line string
+		var low []byte
+		line, text, _ = strings.Cut(text, "\n")
+		low, lower, _ = bytes.Cut(lower, []byte{'\n'})
 		score := 0
 		for _, pr := range probes {
-			if strings.Contains(lower, pr) {
+			if bytes.Contains(low, pr) {
 				score++
 			}
 		}
@@ -99,14 +105,51 @@ func Snippet(p *index.Payload, q document.Query, lang string) string {
 	return cut(best, snippetRunes)
 }
 
-// cut shortens s to about n runes at a space when there is one near.
+// appendLower appends s lower-cased to b. It is strings.ToLower without
+// the allocation, and without the case tables for CJK text, which has no
+// case: snippets lower-case every line of every result shown.
+func appendLower(b []byte, s string) []byte {
+	for len(s) > 0 {
+		// The run that stays as it is, copied at once.
+		i := 0
+		for i < len(s) && s[i] < utf8.RuneSelf && (s[i] < 'A' || s[i] > 'Z') {
+			i++
+		}
+		b, s = append(b, s[:i]...), s[i:]
+		if len(s) == 0 {
+			break
+		}
+		if c := s[0]; c < utf8.RuneSelf {
+			b, s = append(b, c+'a'-'A'), s[1:]
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s)
+		if r >= 0x3000 && r < 0xA000 || r >= 0xAC00 && r < 0xD7B0 { // CJK, kana, Hangul
+			b = append(b, s[:size]...)
+		} else {
+			b = utf8.AppendRune(b, unicode.ToLower(r))
+		}
+		s = s[size:]
+	}
+	return b
+}
+
+// cut shortens s to about n runes, at a space when there is one near.
 func cut(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	end := 0
+	for range n {
+		if end == len(s) {
+			return s
+		}
+		_, size := utf8.DecodeRuneInString(s[end:])
+		end += size
+	}
+	if end == len(s) {
 		return s
 	}
-	r := []rune(s)[:n]
-	if i := strings.LastIndexByte(string(r), ' '); i > len(string(r))*3/4 {
-		return string(r)[:i] + " …"
+	head := s[:end]
+	if i := strings.LastIndexByte(head, ' '); i > len(head)*3/4 {
+		return head[:i] + " …"
 	}
-	return string(r) + "…"
+	return head + "…"
 }

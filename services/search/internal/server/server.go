@@ -209,7 +209,7 @@ func (s *Server) noteIfUnanswered(ctx context.Context, q string, ans *ranking.An
 }
 
 func item(r ranking.Result, snippet string) *searchv1.SearchItem {
-	p := &r.Payload
+	p := r.Payload
 	return &searchv1.SearchItem{
 		Id: p.ArticleID, Slug: p.Slug,
 		Title:   &articlev1.LocalizedText{Zh: p.TitleZH, En: p.TitleEN},

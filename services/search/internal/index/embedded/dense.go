@@ -91,7 +91,7 @@ func (ix *Index) denseScan(r index.Ranker, f index.Filter, limit int) []scored {
 			// even the largest boost would not make the list); only the
 			// rest are looked up.
 			score := float64(float32(d) * step * scales[i])
-			if score < floor || score >= 0 && len(cand.h) == cand.k && score*most <= cand.h[0].score {
+			if score < floor || score >= 0 && len(cand.h) == cand.k && score*most < cand.h[0].score {
 				continue
 			}
 			s := from + i

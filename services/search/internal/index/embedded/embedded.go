@@ -19,6 +19,7 @@ import (
 	"slices"
 	"sync"
 
+	"buzhou.dev/platform/vocab"
 	"buzhou.dev/search/internal/index"
 )
 
@@ -427,24 +428,39 @@ func (ix *Index) point(s int32, withText bool) (index.Point, error) {
 		}
 	}
 	if withText {
-		p.Payload.TextZH, p.Payload.TextEN = ix.texts(s)
+		p.Payload.TextZH, p.Payload.TextEN = ix.texts(s, "")
 	}
 	return p, nil
 }
 
 // texts returns slot s's texts, from memory or from the log; a log that
 // cannot be read (the disk failed) gives none, which only costs snippets.
-func (ix *Index) texts(s int32) (zh, en string) {
+func (ix *Index) texts(s int32, lang string) (zh, en string) {
 	sl := &ix.slots[s]
 	if ix.log == nil {
 		return unpackText(sl.text)
 	}
-	zh, err1 := ix.log.readText(sl.at[0])
-	en, err2 := ix.log.readText(sl.at[1])
-	if err1 != nil || err2 != nil {
-		return "", ""
+	// A snippet reads one language: the other is not read from disk.
+	read := [2]bool{true, true}
+	switch want := slices.Index([]string{vocab.LangZH, vocab.LangEN}, lang); {
+	case want < 0:
+	case sl.at[want].n > 0:
+		read[1-want] = false
+	default:
+		read[want] = false
 	}
-	return zh, en
+	var texts [2]string
+	for i, at := range sl.at {
+		if !read[i] {
+			continue
+		}
+		t, err := ix.log.readText(at)
+		if err != nil {
+			return "", ""
+		}
+		texts[i] = t
+	}
+	return texts[0], texts[1]
 }
 
 // rewriteLog writes the live articles to a new log and points the slots
@@ -600,10 +616,19 @@ func (ix *Index) lexical(r index.Ranker, f index.Filter, limit int) []scored {
 	}
 	top := &topK{k: limit}
 	all := f.IsZero()
+	most := 1.0
+	if r.Boosted {
+		most = float64(ix.maxBoost)
+	}
 	for _, s := range touched {
 		score := float64(acc[s])
 		acc[s] = 0
-		if score <= 0 || r.Threshold > 0 && score < r.Threshold || !ix.slots[s].alive || !all && !f.Match(ix.slots[s].payload) {
+		// As in the dense scan, only chunks that can make the list are
+		// looked up.
+		if score <= 0 || r.Threshold > 0 && score < r.Threshold || len(top.h) == top.k && score*most < top.h[0].score {
+			continue
+		}
+		if !ix.slots[s].alive || !all && !f.Match(ix.slots[s].payload) {
 			continue
 		}
 		if r.Boosted {
@@ -660,7 +685,7 @@ func (ix *Index) Texts(_ context.Context, refs []index.Ref) ([][2]string, error)
 	out := make([][2]string, len(refs))
 	for i, r := range refs {
 		if ids := ix.byArticle[r.ArticleID]; r.Chunk >= 0 && r.Chunk < len(ids) {
-			out[i][0], out[i][1] = ix.texts(ids[r.Chunk])
+			out[i][0], out[i][1] = ix.texts(ids[r.Chunk], r.Lang)
 		}
 	}
 	return out, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"buzhou.dev/platform/vocab"
 	"buzhou.dev/search/internal/index"
 )
 
@@ -378,6 +379,15 @@ func testPayload(t *testing.T, open Open) {
 	texts, err := ix.Texts(context.Background(), []index.Ref{{ArticleID: "full", Chunk: 1}, {ArticleID: "full"}, {ArticleID: "nope"}, {ArticleID: "full", Chunk: 9}})
 	if err != nil || texts[0] != [2]string{"正文", "later text"} || texts[1] != [2]string{"正文", "Body text"} || texts[2] != [2]string{} || texts[3] != [2]string{} {
 		t.Errorf("Texts = %q, %v", texts, err)
+	}
+	// With a language, at least that text comes (or the other, when it
+	// has none); a backend may send both.
+	enOnly := Point("enonly", []uint32{5}, 1)
+	enOnly.Payload.TextEN = "English only"
+	write(t, ix, put("enonly", enOnly))
+	texts, err = ix.Texts(context.Background(), []index.Ref{{ArticleID: "full", Lang: vocab.LangEN}, {ArticleID: "full", Lang: vocab.LangZH}, {ArticleID: "enonly", Lang: vocab.LangZH}})
+	if err != nil || texts[0][1] != "Body text" || texts[1][0] != "正文" || texts[2][1] != "English only" {
+		t.Errorf("Texts by language = %q, %v", texts, err)
 	}
 	chunks, err := ix.Chunks(context.Background(), "full")
 	if err != nil || len(chunks) != 2 {

@@ -421,18 +421,21 @@ func (ix *Index) Texts(ctx context.Context, refs []index.Ref) ([][2]string, erro
 	if len(refs) == 0 {
 		return out, nil
 	}
-	ids := make([]*qdrant.PointId, len(refs))
-	at := map[string]int{}
+	var ids []*qdrant.PointId
+	at := map[string][]int{} // a chunk asked for twice gets its texts twice
 	for i, r := range refs {
 		id := PointID(r.ArticleID, r.Chunk)
-		ids[i], at[id] = qdrant.NewIDUUID(id), i
+		if at[id] == nil {
+			ids = append(ids, qdrant.NewIDUUID(id))
+		}
+		at[id] = append(at[id], i)
 	}
 	res, err := ix.c.Get(ctx, &qdrant.GetPoints{CollectionName: ix.name, Ids: ids, WithPayload: qdrant.NewWithPayloadInclude(fTextZH, fTextEN)})
 	if err != nil {
 		return nil, fmt.Errorf("qdrant: read chunk texts: %w", err)
 	}
 	for _, p := range res {
-		if i, ok := at[p.GetId().GetUuid()]; ok {
+		for _, i := range at[p.GetId().GetUuid()] {
 			out[i] = [2]string{p.GetPayload()[fTextZH].GetStringValue(), p.GetPayload()[fTextEN].GetStringValue()}
 		}
 	}

@@ -1,0 +1,66 @@
+package ranking
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"buzhou.dev/search/internal/document"
+	"buzhou.dev/search/internal/index"
+)
+
+func TestSnippet(t *testing.T) {
+	p := &index.Payload{
+		SummaryEN: "What the article is about.",
+		SummaryZH: "文章摘要。",
+		TextEN:    "# Fixing it\nRestart the POSTGRES server.\n- Raise MAX_CONNECTIONS and restart Postgres\n",
+		TextZH:    "# 修复\n重启数据库服务器。\n连接数太多时调高 max_connections\n",
+	}
+	for _, c := range []struct {
+		name, lang string
+		q          document.Query
+		want       string
+	}{
+		{"the line with most terms, case ignored, marks trimmed", "en", document.Query{Terms: []string{"max_connections", "postgres"}}, "Raise MAX_CONNECTIONS and restart Postgres"},
+		{"corrections count", "en", document.Query{Terms: []string{"resatrt"}, Corrections: []string{"restart"}}, "Restart the POSTGRES server."},
+		{"Chinese text for Chinese", "zh", document.Query{Terms: []string{"连接", "max_connections"}}, "连接数太多时调高 max_connections"},
+		{"the summary when nothing matches", "en", document.Query{Terms: []string{"kubernetes"}}, "What the article is about."},
+		{"the summary in the asked language", "zh", document.Query{Terms: []string{"restart"}}, "文章摘要。"},
+	} {
+		if got := Snippet(p, c.q, c.lang); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	en := *p
+	en.TextZH, en.SummaryZH = "", ""
+	if got := Snippet(&en, document.Query{Terms: []string{"postgres"}}, "zh"); got != "Restart the POSTGRES server." {
+		t.Errorf("no Chinese text: %q, want the English line", got)
+	}
+}
+
+func TestAppendLower(t *testing.T) {
+	for _, s := range []string{"", "ABC def", "ÄÖÜ Straße", "ΣΊΣΥΦΟΣ", "重启 PostgreSQL 服务", "한국어 ABC", "ＡＢＣ", "bad \xff byte"} {
+		if got, want := string(appendLower(nil, s)), strings.ToLower(s); got != want {
+			t.Errorf("appendLower(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func TestCut(t *testing.T) {
+	short := "short line"
+	if got := cut(short, 240); got != short {
+		t.Errorf("cut of a short line: %q", got)
+	}
+	long := strings.Repeat("word ", 100)
+	got := cut(long, 240)
+	if !strings.HasSuffix(got, " …") || utf8.RuneCountInString(got) > 242 {
+		t.Errorf("cut at a space: %q", got)
+	}
+	cjk := strings.Repeat("数据库", 100)
+	if got := cut(cjk, 240); utf8.RuneCountInString(got) != 241 || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
+		t.Errorf("cut of CJK: %d runes, %q", utf8.RuneCountInString(got), got[len(got)-8:])
+	}
+	if got := cut(strings.Repeat("é", 240), 240); got != strings.Repeat("é", 240) {
+		t.Errorf("exactly n runes are kept whole: %q", got)
+	}
+}

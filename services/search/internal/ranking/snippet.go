@@ -3,6 +3,7 @@ package ranking
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -109,18 +110,30 @@ func Snippet(p *index.Payload, q document.Query, lang string) string {
 // the allocation, and without the case tables for CJK text, which has no
 // case: snippets lower-case every line of every result shown.
 func appendLower(b []byte, s string) []byte {
+	b = slices.Grow(b, len(s))
 	for len(s) > 0 {
-		// The run that stays as it is, copied at once.
-		i := 0
-		for i < len(s) && s[i] < utf8.RuneSelf && (s[i] < 'A' || s[i] > 'Z') {
-			i++
+		// Eight ASCII bytes at a time: 'A'–'Z' are the bytes with the top
+		// bit of b+0x3f set and of b+0x25 clear; adding 0x20 (the mask
+		// shifted down) lower-cases them, and no sum carries into the
+		// next byte, every byte being under 0x80.
+		for len(s) >= 8 {
+			w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+				uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+			if w&0x8080808080808080 != 0 {
+				break
+			}
+			upper := (w + 0x3f3f3f3f3f3f3f3f) &^ (w + 0x2525252525252525) & 0x8080808080808080
+			b = binary.LittleEndian.AppendUint64(b, w|upper>>2)
+			s = s[8:]
 		}
-		b, s = append(b, s[:i]...), s[i:]
 		if len(s) == 0 {
 			break
 		}
 		if c := s[0]; c < utf8.RuneSelf {
-			b, s = append(b, c+'a'-'A'), s[1:]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b, s = append(b, c), s[1:]
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s)

@@ -39,7 +39,12 @@ func TestSnippet(t *testing.T) {
 }
 
 func TestAppendLower(t *testing.T) {
-	for _, s := range []string{"", "ABC def", "ÄÖÜ Straße", "ΣΊΣΥΦΟΣ", "重启 PostgreSQL 服务", "한국어 ABC", "ＡＢＣ", "bad \xff byte"} {
+	all := make([]byte, 0x80)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	for _, s := range []string{"", "ABC def", "ÄÖÜ Straße", "ΣΊΣΥΦΟΣ", "重启 PostgreSQL 服务", "한국어 ABC", "ＡＢＣ", "bad \xff byte",
+		string(all), "@AZ[`az{" + string(all[1:]) + "MIXED Case Words Over Eight Bytes, é after ASCII"} {
 		if got, want := string(appendLower(nil, s)), strings.ToLower(s); got != want {
 			t.Errorf("appendLower(%q) = %q, want %q", s, got, want)
 		}

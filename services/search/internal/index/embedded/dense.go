@@ -95,12 +95,12 @@ func (ix *Index) denseScan(r index.Ranker, f index.Filter, limit int) []scored {
 				continue
 			}
 			s := from + i
-			sl := &ix.slots[s]
-			if !sl.alive || !all && !f.Match(sl.payload) {
+			boost := ix.boost[s]
+			if boost == 0 || !all && !f.Match(ix.slots[s].payload) {
 				continue
 			}
 			if r.Boosted {
-				score *= float64(sl.boost)
+				score *= float64(boost)
 			}
 			cand.offer(int32(s), score)
 		}
@@ -114,7 +114,7 @@ func (ix *Index) denseScan(r index.Ranker, f index.Filter, limit int) []scored {
 			continue
 		}
 		if r.Boosted {
-			score *= float64(ix.slots[s].boost)
+			score *= float64(ix.boost[s])
 		}
 		top.offer(c.slot, score)
 	}

@@ -113,7 +113,7 @@ func exactScan(ix *Index, q []float32, threshold float64, limit int) []scored {
 	top := &topK{k: limit}
 	dim := ix.schema.Dim
 	for s := range ix.slots {
-		if !ix.slots[s].alive {
+		if ix.boost[s] == 0 {
 			continue
 		}
 		if score := float64(dotGo(q, ix.dense[s*dim:(s+1)*dim])); score >= threshold {

@@ -35,6 +35,10 @@ type Index struct {
 	id string
 
 	slots []slot
+	// boost is each slot's boost (index.BoostOf, never 0), 0 once its
+	// chunk is removed: the one value the scans read for every candidate,
+	// so it is kept apart, 4 bytes a slot instead of a slot's ~80.
+	boost []float32
 	dense []float32 // len(slots) × schema.Dim
 	// quant holds each dense vector in 8 bits, len(slots) × Dim, scaled by
 	// scale[slot]: what the dense scan reads (see denseScan).
@@ -69,10 +73,8 @@ type slot struct {
 	terms packedTerms
 	// text is the chunk's texts compressed, for an index in memory only;
 	// an index on disk reads them from its log (at).
-	text  []byte
-	at    chunkText
-	boost float32 // the payload's, here where the scans read it
-	alive bool
+	text []byte
+	at   chunkText
 }
 
 // packedTerms are sorted term ids, delta- and varint-encoded: about two
@@ -214,7 +216,7 @@ func (ix *Index) Reset(context.Context) error {
 }
 
 func (ix *Index) clear() {
-	ix.slots, ix.dense, ix.quant, ix.scale, ix.maxBoost = nil, nil, nil, nil, 0
+	ix.slots, ix.boost, ix.dense, ix.quant, ix.scale, ix.maxBoost = nil, nil, nil, nil, nil, 0
 	ix.byArticle = map[string][]int32{}
 	ix.record = map[string]int64{}
 	ix.postings = map[uint32]*postingList{}
@@ -271,7 +273,8 @@ func (ix *Index) put(articleID string, chunks []index.Point, w *written) error {
 	for i := range chunks {
 		p := chunks[i].Payload
 		p.ArticleID, p.Chunk = articleID, i
-		sl := slot{boost: float32(index.BoostOf(&p)), alive: true}
+		sl := slot{}
+		boost := float32(index.BoostOf(&p))
 		if w != nil {
 			sl.at = w.texts[i]
 		} else {
@@ -282,7 +285,8 @@ func (ix *Index) put(articleID string, chunks []index.Point, w *written) error {
 		s := int32(len(ix.slots))
 		ix.slots = append(ix.slots, sl)
 		v := index.Normalize(slices.Clone(chunks[i].Dense))
-		ix.appendDense(v, sl.boost)
+		ix.boost = append(ix.boost, boost)
+		ix.appendDense(v, boost)
 		for j, t := range chunks[i].Sparse.Indices {
 			ix.list(t).add(s, chunks[i].Sparse.Values[j])
 			ix.df[t]++
@@ -308,7 +312,7 @@ func (ix *Index) remove(articleID string) error {
 		return err
 	}
 	for i, s := range ids {
-		ix.slots[s].alive = false
+		ix.boost[s] = 0
 		for _, t := range terms[i] {
 			if ix.df[t]--; ix.df[t] <= 0 {
 				delete(ix.df, t)
@@ -371,7 +375,8 @@ func (ix *Index) compactMemory() error {
 			termsOf[s] = ts[i]
 		}
 	}
-	old, oldDense, dim := ix.slots, ix.dense, ix.schema.Dim
+	old, oldDense, oldBoost, dim := ix.slots, ix.dense, ix.boost, ix.schema.Dim
+	ix.boost = make([]float32, 0, ix.alive)
 	ix.slots, ix.dense = make([]slot, 0, ix.alive), make([]float32, 0, ix.alive*dim)
 	ix.quant, ix.scale = make([]int8, 0, ix.alive*dim), make([]float32, 0, ix.alive)
 	oldPostings := ix.postings
@@ -379,13 +384,14 @@ func (ix *Index) compactMemory() error {
 	// In slot order, so that every posting list stays sorted.
 	moved := make([]int32, len(old))
 	for s := range old {
-		if !old[s].alive {
+		if oldBoost[s] == 0 {
 			continue
 		}
 		n := int32(len(ix.slots))
 		moved[s] = n
 		ix.slots = append(ix.slots, old[s])
-		ix.appendDense(oldDense[s*dim:(s+1)*dim], old[s].boost)
+		ix.boost = append(ix.boost, oldBoost[s])
+		ix.appendDense(oldDense[s*dim:(s+1)*dim], oldBoost[s])
 		for _, t := range termsOf[int32(s)] {
 			ix.list(t).add(n, oldPostings[t].weight(int32(s)))
 		}
@@ -628,11 +634,12 @@ func (ix *Index) lexical(r index.Ranker, f index.Filter, limit int) []scored {
 		if score <= 0 || r.Threshold > 0 && score < r.Threshold || len(top.h) == top.k && score*most < top.h[0].score {
 			continue
 		}
-		if !ix.slots[s].alive || !all && !f.Match(ix.slots[s].payload) {
+		boost := ix.boost[s]
+		if boost == 0 || !all && !f.Match(ix.slots[s].payload) {
 			continue
 		}
 		if r.Boosted {
-			score *= float64(ix.slots[s].boost)
+			score *= float64(boost)
 		}
 		top.offer(s, score)
 	}

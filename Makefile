@@ -97,7 +97,7 @@ LOAD_FLAGS ?=
 load: build ## Start a fresh stack, seed LOAD_ARTICLES synthetic articles, drive it at LOAD_RATES (open loop) and print latency per endpoint and the rate that keeps p99 under 50 ms
 	@dir=$$(mktemp -d); key=bz_load_$$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n'); \
 	BUZHOU_DATA_DIR=$$dir BUZHOU_SEED_DEMO=false BUZHOU_ADMIN_KEY=$$key BUZHOU_HTTP_ADDR=$(LOAD_ADDR) BUZHOU_LOG_LEVEL=warn \
-		BUZHOU_RATE_ANON_PER_MINUTE=1000000000 BUZHOU_INSPECT_ON_CHANGE=false BUZHOU_DAILY_INSPECTIONS=false \
+		BUZHOU_RATE_ANON_PER_MINUTE=1000000000 BUZHOU_INSPECT_ON_CHANGE=false BUZHOU_DAILY_INSPECTIONS=false BUZHOU_SEARCH_RELATED_PER_SECOND=1000 \
 		$(BIN)/buzhou serve 2>"$$dir/serve.log" & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
 	BUZHOU_API_KEY=$$key $(BIN)/buzhou-load --server http://$(LOAD_ADDR) --articles $(LOAD_ARTICLES) \

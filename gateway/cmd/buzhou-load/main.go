@@ -39,6 +39,8 @@ func realMain(ctx context.Context, args []string) error {
 	timeout := fs.Duration("timeout", 10*time.Second, "one request's time limit")
 	p99 := fs.Duration("p99", 50*time.Millisecond, "the p99 the sustained rate must keep on every endpoint")
 	warm := fs.Bool("warm", true, "read every seeded article once before the steps (steady state, not first reads)")
+	reindex := fs.Bool("reindex", true, "reindex after seeding, so the embedder learns from the articles as in a hub in service")
+	settle := fs.Bool("settle", true, "wait for the related lists the seed leaves to be written back before the steps")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,6 +67,11 @@ func realMain(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("seeded and indexed %d articles in %v\n", len(target.IDs), time.Since(started).Round(time.Millisecond))
+	if *reindex || *settle {
+		if err := load.Settle(ctx, client, *server, key, len(target.IDs), *reindex, *settle, os.Stdout); err != nil {
+			return err
+		}
+	}
 	if *warm {
 		if err := load.Warm(ctx, client, *server, target, 8); err != nil {
 			return err

@@ -255,10 +255,14 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 		rebuilt.Store(true) // the catch-up that follows ranks every related list again
 		return nil
 	}
-	srv := server.New(server.Deps{
+	deps := server.Deps{
 		Engine: engine, Index: idx, Articles: articles, Follower: follower,
 		Unanswered: unanswered, Model: func() string { return fmt.Sprintf("%s/%d", emb.Model(), emb.Dim()) }, Reset: reset, Log: log,
-	})
+	}
+	if cfg.RelatedPerSecond > 0 {
+		deps.RelatedPending = rel.Pending
+	}
+	srv := server.New(deps)
 	searchv1.RegisterSearchServiceServer(g.GRPC, srv)
 
 	bg, stopBG := context.WithCancel(ctx)

@@ -76,6 +76,8 @@ type Writer struct {
 	first, last time.Time
 	// all asks for every list to be ranked again once caught up.
 	all bool
+	// flushing is how many lists the running flush has yet to rank.
+	flushing int
 }
 
 // New returns a writer.
@@ -190,11 +192,17 @@ func (w *Writer) RankAll() {
 	w.all = true
 }
 
-// Pending returns how many lists wait to be ranked.
+// Pending returns how many lists wait to be ranked: dirty ones, those the
+// running flush has yet to reach, and every list when all are to be ranked
+// again. Zero means the lists are what the index says (the hub is settled).
 func (w *Writer) Pending() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.dirty)
+	n := len(w.dirty) + w.flushing
+	if w.all {
+		n = max(n, len(w.stored))
+	}
+	return n
 }
 
 // Run ranks and writes dirty lists until ctx ends.
@@ -247,7 +255,14 @@ func (w *Writer) flush(ctx context.Context) {
 	todo := slices.Sorted(maps.Keys(dirty))
 	done := map[string]bool{}
 	written := 0
+	left := func(n int) {
+		w.mu.Lock()
+		w.flushing = n
+		w.mu.Unlock()
+	}
+	defer left(0)
 	for len(todo) > 0 {
+		left(len(todo))
 		id := todo[0]
 		todo = todo[1:]
 		if done[id] {

@@ -212,3 +212,47 @@ func TestWriterWritesChangedListsOnlyAndSettles(t *testing.T) {
 		t.Errorf("idle writer: %d writes, %d ranks", h.writes.Load()-before, x.ranks.Load()-ranksBefore)
 	}
 }
+
+// TestPendingCountsTheFlush: the lists a running flush has taken but not
+// ranked yet are still pending (a load run waits for 0 to measure a
+// settled hub).
+func TestPendingCountsTheFlush(t *testing.T) {
+	t.Parallel()
+	h := &hub{articles: map[string]*articlev1.Article{}}
+	x := &index{near: map[string][]string{}}
+	release := make(chan struct{})
+	var ranking atomic.Int64
+	rank := func(ctx context.Context, id string, limit int) ([]string, error) {
+		if ranking.Add(1) == 1 {
+			<-release // the first list waits, so the flush is caught in the middle
+		}
+		return x.rank(ctx, id, limit)
+	}
+	w := New(Config{Rank: rank, Articles: h, Ready: func() bool { return true }, Limit: 2, Debounce: time.Millisecond, PerSecond: 10000})
+	var changes []*articlev1.ArticleChange
+	for _, id := range []string{"a", "b", "c"} {
+		x.set(id, "a", "b", "c")
+		changes = append(changes, h.put(id, articlev1.ChangeCause_CHANGE_CAUSE_UNSPECIFIED))
+	}
+	w.Observe(changes)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go w.Run(ctx)
+	for ranking.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if n := w.Pending(); n != 3 {
+		t.Errorf("with the flush on its first of 3 lists, Pending = %d, want 3", n)
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for w.Pending() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Pending stayed %d after the flush", w.Pending())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if h.writes.Load() != 3 {
+		t.Errorf("%d lists written, want 3", h.writes.Load())
+	}
+}

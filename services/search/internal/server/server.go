@@ -58,6 +58,9 @@ type Deps struct {
 	Model func() string
 	// Reset empties the index (and relearns what is learned) for a reindex.
 	Reset func(context.Context) error
+	// RelatedPending counts the related lists waiting to be written back;
+	// nil when they are not kept.
+	RelatedPending func() int
 	Log   *slog.Logger
 }
 
@@ -285,11 +288,15 @@ func (s *Server) GetIndexStatus(ctx context.Context, _ *searchv1.GetIndexStatusR
 	if err != nil {
 		return nil, fmt.Errorf("%w: count the index: %w", errs.ErrUnavailable, err)
 	}
-	return &searchv1.GetIndexStatusResponse{
+	resp := &searchv1.GetIndexStatusResponse{
 		AppliedRevision: st.Applied, ReceivedRevision: st.Received, HeadRevision: st.Head, Lag: st.Head - st.Applied,
 		IndexedArticles: articles, IndexedChunks: chunks, Backend: s.d.Index.Backend(), EmbeddingModel: s.d.Model(),
 		CaughtUp: st.CaughtUp, Rebuilding: st.Rebuilding, RebuildTargetRevision: st.Target, LastError: st.LastErr,
-	}, nil
+	}
+	if s.d.RelatedPending != nil {
+		resp.RelatedPending = int64(s.d.RelatedPending())
+	}
+	return resp, nil
 }
 
 // ReindexArticles implements SearchServiceServer.

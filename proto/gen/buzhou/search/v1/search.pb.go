@@ -827,9 +827,13 @@ type GetIndexStatusResponse struct {
 	// The feed's newest revision as far as the follower knows: the head the
 	// article service reported when the feed was opened, or a newer change
 	// received since.
-	HeadRevision  int64 `protobuf:"varint,12,opt,name=head_revision,json=headRevision,proto3" json:"head_revision,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	HeadRevision int64 `protobuf:"varint,12,opt,name=head_revision,json=headRevision,proto3" json:"head_revision,omitempty"`
+	// Articles whose related list waits to be ranked again and written back
+	// (paced, BUZHOU_SEARCH_RELATED_PER_SECOND): after a bulk load or a
+	// reindex, every article; 0 once the lists match the index.
+	RelatedPending int64 `protobuf:"varint,13,opt,name=related_pending,json=relatedPending,proto3" json:"related_pending,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetIndexStatusResponse) Reset() {
@@ -942,6 +946,13 @@ func (x *GetIndexStatusResponse) GetLastError() string {
 func (x *GetIndexStatusResponse) GetHeadRevision() int64 {
 	if x != nil {
 		return x.HeadRevision
+	}
+	return 0
+}
+
+func (x *GetIndexStatusResponse) GetRelatedPending() int64 {
+	if x != nil {
+		return x.RelatedPending
 	}
 	return 0
 }
@@ -1256,7 +1267,7 @@ const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	"\x05limit\x18\x02 \x01(\x05R\x05limit\"Q\n" +
 	"\x1bListRelatedArticlesResponse\x122\n" +
 	"\x05items\x18\x01 \x03(\v2\x1c.buzhou.search.v1.SearchItemR\x05items\"\x17\n" +
-	"\x15GetIndexStatusRequest\"\xd0\x03\n" +
+	"\x15GetIndexStatusRequest\"\xf9\x03\n" +
 	"\x16GetIndexStatusResponse\x12)\n" +
 	"\x10applied_revision\x18\x01 \x01(\x03R\x0fappliedRevision\x12)\n" +
 	"\x10indexed_articles\x18\x02 \x01(\x03R\x0findexedArticles\x12\x18\n" +
@@ -1273,7 +1284,8 @@ const file_buzhou_search_v1_search_proto_rawDesc = "" +
 	" \x01(\x03R\rindexedChunks\x12\x1d\n" +
 	"\n" +
 	"last_error\x18\v \x01(\tR\tlastError\x12#\n" +
-	"\rhead_revision\x18\f \x01(\x03R\fheadRevision\"4\n" +
+	"\rhead_revision\x18\f \x01(\x03R\fheadRevision\x12'\n" +
+	"\x0frelated_pending\x18\r \x01(\x03R\x0erelatedPending\"4\n" +
 	"\x1cListUnansweredQueriesRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\"{\n" +
 	"\x0fUnansweredQuery\x12\x14\n" +

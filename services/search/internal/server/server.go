@@ -61,7 +61,7 @@ type Deps struct {
 	// RelatedPending counts the related lists waiting to be written back;
 	// nil when they are not kept.
 	RelatedPending func() int
-	Log   *slog.Logger
+	Log            *slog.Logger
 }
 
 // Server implements the search API.

@@ -15,7 +15,7 @@ import (
 // are ties at the cut (BenchmarkDenseScan measures the recall).
 
 // rescored is how many chunks beyond limit are scored exactly.
-func rescored(limit int) int { return limit/4 + 16 }
+func rescored(limit int) int { return limit/2 + 32 }
 
 // approxMargin is how far below the threshold an approximate score may be
 // and still be scored exactly.

@@ -52,35 +52,42 @@ func BenchmarkArticlePage(b *testing.B) {
 				reportPercentiles(b, times)
 			})
 			b.Run("parallel", func(b *testing.B) {
-				var (
-					mu    sync.Mutex
-					times []time.Duration
-				)
-				b.SetParallelism(4) // 8 readers on 2 cores
-				cpu := cpuTime(b)
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					var mine []time.Duration
-					for pb.Next() {
-						d, ok := read()
-						if !ok {
-							return
-						}
-						mine = append(mine, d)
-					}
-					mu.Lock()
-					times = append(times, mine...)
-					mu.Unlock()
-				})
-				b.StopTimer()
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pages/s")
-				// CPU time says what a page costs whatever else the machine
-				// runs; readers, gateway and services share this process.
-				b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/page")
-				reportPercentiles(b, times)
+				runParallel(b, "pages/s", "cpu-ms/page", read)
 			})
 		})
 	}
+}
+
+// runParallel runs one, which reports its latency or false on failure, from
+// 8 goroutines on 2 cores, and reports the rate (as the metric rate), the
+// CPU one costs the whole process (as cost: clients, gateway and services
+// share it, so this holds whatever else the machine runs) and the
+// percentiles.
+func runParallel(b *testing.B, rate, cost string, one func() (time.Duration, bool)) {
+	var (
+		mu    sync.Mutex
+		times []time.Duration
+	)
+	b.SetParallelism(4)
+	cpu := cpuTime(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			d, ok := one()
+			if !ok {
+				return
+			}
+			mine = append(mine, d)
+		}
+		mu.Lock()
+		times = append(times, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), rate)
+	b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(b.N), cost)
+	reportPercentiles(b, times)
 }
 
 // cpuTime is the CPU time this process has used, user and system.

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,47 +76,29 @@ func BenchmarkSearchREST(b *testing.B) {
 					b.ReportMetric(ms(lat[len(lat)/2]), "ms-p50")
 					b.ReportMetric(ms(lat[min(len(lat)-1, len(lat)*99/100)]), "ms-p99")
 				})
-				// 8 clients at once on 2 cores: the throughput, and the CPU
-				// a request costs the whole process (clients, gateway and
-				// services share it), whatever else the machine runs.
+				// 8 clients at once: the throughput and the CPU a request
+				// costs (see runParallel).
 				b.Run(route+"-parallel", func(b *testing.B) {
-					var (
-						mu   sync.Mutex
-						lat  []time.Duration
-						next atomic.Int64
-					)
-					b.SetParallelism(4)
 					stop := profileTo(b, os.Getenv("BUZHOU_BENCH_PROFILE"), route)
 					defer stop()
-					cpu := cpuTime(b)
-					b.ResetTimer()
-					b.RunParallel(func(pb *testing.PB) {
-						var mine []time.Duration
-						for pb.Next() {
-							req, _ := http.NewRequest("GET", anon.base+"/api/v1/"+route+"?q="+url.QueryEscape(queries[int(next.Add(1))%len(queries)]), nil)
-							req.Header.Set("Authorization", "Bearer "+testAdminKey)
-							t := time.Now()
-							resp, err := pooled.Do(req)
-							if err != nil {
-								b.Error(err)
-								return
-							}
-							_, _ = io.Copy(io.Discard, resp.Body)
-							resp.Body.Close()
-							mine = append(mine, time.Since(t))
-							if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
-								b.Errorf("%s: status %d", route, resp.StatusCode)
-								return
-							}
+					var next atomic.Int64
+					runParallel(b, "req/s", "cpu-ms/req", func() (time.Duration, bool) {
+						req, _ := http.NewRequest("GET", anon.base+"/api/v1/"+route+"?q="+url.QueryEscape(queries[int(next.Add(1))%len(queries)]), nil)
+						req.Header.Set("Authorization", "Bearer "+testAdminKey)
+						t := time.Now()
+						resp, err := pooled.Do(req)
+						if err != nil {
+							b.Error(err)
+							return 0, false
 						}
-						mu.Lock()
-						lat = append(lat, mine...)
-						mu.Unlock()
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
+							b.Errorf("%s: status %d", route, resp.StatusCode)
+							return 0, false
+						}
+						return time.Since(t), true
 					})
-					b.StopTimer()
-					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-					b.ReportMetric(float64(cpuTime(b)-cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/req")
-					reportPercentiles(b, lat)
 				})
 			}
 			if err := s.Stop(); err != nil {

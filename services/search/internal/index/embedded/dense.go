@@ -28,36 +28,34 @@ const scanBlock = 256
 func (ix *Index) appendDense(v []float32, boost float32) {
 	ix.dense = append(ix.dense, v...)
 	ix.maxBoost = max(ix.maxBoost, boost)
-	var m float32
+	step := quantStep(v)
+	ix.scale = append(ix.scale, step)
 	for _, x := range v {
-		m = max(m, float32(math.Abs(float64(x))))
-	}
-	scale := m / 127
-	if scale == 0 {
-		scale = 1
-	}
-	ix.scale = append(ix.scale, scale)
-	for _, x := range v {
-		ix.quant = append(ix.quant, int8(math.Round(float64(x/scale))))
+		ix.quant = append(ix.quant, int8(math.Round(float64(x/step))))
 	}
 }
 
-// quantQuery returns q in 16-bit steps of its largest magnitude / 127 and
-// that step.
+// quantQuery returns q in 16-bit steps of quantStep(q), and the step.
 func quantQuery(q []float32) ([]int16, float32) {
-	var m float32
-	for _, x := range q {
-		m = max(m, float32(math.Abs(float64(x))))
-	}
-	step := m / 127
-	if step == 0 {
-		step = 1
-	}
+	step := quantStep(q)
 	out := make([]int16, len(q))
 	for i, x := range q {
 		out[i] = int16(math.Round(float64(x / step)))
 	}
 	return out, step
+}
+
+// quantStep is v's largest magnitude / 127, the step that puts every value
+// of v in −127…127 (1 for a zero vector).
+func quantStep(v []float32) float32 {
+	var m float32
+	for _, x := range v {
+		m = max(m, float32(math.Abs(float64(x))))
+	}
+	if m == 0 {
+		return 1
+	}
+	return m / 127
 }
 
 // denseScan ranks the live chunks passing f by cosine with r.Dense (the

@@ -206,9 +206,14 @@ func (q Query) Active() []Ranker {
 	return out
 }
 
-// Hit is one ranked chunk.
+// Hit is one ranked chunk. Its Payload may be the index's own (hits are
+// many, and copying a payload per hit was a tenth of a search): read it,
+// never change it.
 type Hit struct {
-	Point
+	Payload *Payload
+	// Sparse and Dense are set when the query asks for them (WithVectors).
+	Sparse Sparse
+	Dense  []float32
 	// Score is the fused score, or the single ranker's score.
 	Score float64
 }

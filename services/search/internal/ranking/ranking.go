@@ -208,9 +208,9 @@ func (e *Engine) finish(hits []index.Hit, v *Version, boost func(*index.Payload)
 		}
 		score := h.Score
 		if boost != nil {
-			score *= boost(&h.Payload)
+			score *= boost(h.Payload)
 		}
-		out = append(out, Result{Payload: &h.Payload, Score: score})
+		out = append(out, Result{Payload: h.Payload, Score: score})
 	}
 	slices.SortStableFunc(out, func(a, b Result) int {
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {

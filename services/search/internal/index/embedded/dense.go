@@ -64,7 +64,7 @@ func (ix *Index) denseScan(r index.Ranker, f index.Filter, limit int) []scored {
 	dim := ix.schema.Dim
 	qv := index.Normalize(slices.Clone(r.Dense))
 	qq, step := quantQuery(qv)
-	cand := &topK{k: limit + rescored(limit)}
+	cand := newTopK(limit+rescored(limit), len(ix.slots))
 	all := f.IsZero()
 	bp, _ := ix.block.Get().(*[]int32)
 	if bp == nil {
@@ -104,7 +104,7 @@ func (ix *Index) denseScan(r index.Ranker, f index.Filter, limit int) []scored {
 		}
 	}
 	ix.block.Put(bp)
-	top := &topK{k: limit}
+	top := newTopK(limit, len(cand.h))
 	for _, c := range cand.h {
 		s := int(c.slot)
 		score := dot(qv, ix.dense[s*dim:(s+1)*dim])

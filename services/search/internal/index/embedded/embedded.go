@@ -559,7 +559,9 @@ func (ix *Index) Query(_ context.Context, q index.Query) ([]index.Hit, error) {
 		best = lists[0]
 	default:
 		// Fused by slot: within the read lock a slot is one chunk.
-		for _, f := range index.Fuse(lists, weights, q.K, func(s *scored) int32 { return s.slot }) {
+		fused := index.Fuse(lists, weights, q.K, func(s *scored) int32 { return s.slot })
+		best = make([]scored, 0, min(len(fused), q.Limit))
+		for _, f := range fused {
 			best = append(best, scored{slot: f.Item.slot, score: f.Score})
 			if len(best) == q.Limit {
 				break
@@ -570,7 +572,7 @@ func (ix *Index) Query(_ context.Context, q index.Query) ([]index.Hit, error) {
 	hits := make([]index.Hit, len(best))
 	for i, b := range best {
 		hits[i].Score = b.score
-		hits[i].Payload = *ix.slots[b.slot].payload
+		hits[i].Payload = ix.slots[b.slot].payload
 	}
 	return ix.materialise(hits, q.WithVectors, q.WithText)
 }
@@ -620,7 +622,7 @@ func (ix *Index) lexical(r index.Ranker, f index.Filter, limit int) []scored {
 			acc[s] += w * fromBF16(pl.w[j])
 		}
 	}
-	top := &topK{k: limit}
+	top := newTopK(limit, len(touched))
 	all := f.IsZero()
 	most := 1.0
 	if r.Boosted {
@@ -662,7 +664,7 @@ func (ix *Index) materialise(hits []index.Hit, withVectors, withText bool) ([]in
 		if withVectors {
 			hits[i].Sparse, hits[i].Dense = p.Sparse, p.Dense
 		}
-		hits[i].Payload = p.Payload
+		hits[i].Payload = &p.Payload
 	}
 	return hits, nil
 }
@@ -720,6 +722,11 @@ func (ix *Index) Close() error {
 type topK struct {
 	k int
 	h []scored
+}
+
+// newTopK keeps the best k of at most n offers.
+func newTopK(k, n int) *topK {
+	return &topK{k: k, h: make([]scored, 0, min(k, n))}
 }
 
 type scored struct {

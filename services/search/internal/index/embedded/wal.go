@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"unsafe"
 
 	"buzhou.dev/search/internal/index"
 )
@@ -241,7 +242,9 @@ func (w *wal) readText(r textRef) (string, error) {
 	if _, err := w.f.ReadAt(b, r.off); err != nil {
 		return "", fmt.Errorf("embedded index: read a text from the log: %w", err)
 	}
-	return string(b), nil
+	// b is never written again: the string can be it instead of a copy
+	// (snippets read twenty texts a search).
+	return unsafe.String(unsafe.SliceData(b), len(b)), nil
 }
 
 func (w *wal) needsRewrite() bool {

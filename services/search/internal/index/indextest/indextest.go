@@ -369,7 +369,8 @@ func testPayload(t *testing.T, open Open) {
 	// Weights may be kept at reduced precision (the embedded index keeps
 	// bfloat16): 1 % is plenty for ranking.
 	opts := []cmp.Option{cmpopts.EquateEmpty(), cmpopts.EquateApprox(0.01, 1e-6)}
-	if d := cmp.Diff(want, hits[0].Point, opts...); d != "" {
+	got := index.Point{Payload: *hits[0].Payload, Sparse: hits[0].Sparse, Dense: hits[0].Dense}
+	if d := cmp.Diff(want, got, opts...); d != "" {
 		t.Errorf("hit point differs (-want +got):\n%s", d)
 	}
 	hits, err = ix.Query(context.Background(), index.Query{Rankers: []index.Ranker{lexR(1)}, Limit: 5})
@@ -397,6 +398,19 @@ func testPayload(t *testing.T, open Open) {
 	want2.Payload.ArticleID, want2.Payload.Chunk = "full", 1
 	if d := cmp.Diff([]index.Point{want, want2}, chunks, opts...); d != "" {
 		t.Errorf("chunks differ (-want +got):\n%s", d)
+	}
+	// A hit's payload may be the index's own: rewriting the article must
+	// not change what an earlier answer holds.
+	before := *hits[0].Payload
+	changed := p
+	changed.Payload.TitleEN, changed.Payload.VerificationStatus, changed.Payload.Boost = "New title", "failed", 0.5
+	write(t, ix, put("full", changed))
+	if d := cmp.Diff(before, *hits[0].Payload); d != "" {
+		t.Errorf("a rewrite changed an earlier hit's payload (-before +after):\n%s", d)
+	}
+	hits, err = ix.Query(context.Background(), index.Query{Rankers: []index.Ranker{lexR(1)}, Limit: 5})
+	if err != nil || len(hits) != 1 || hits[0].Payload.TitleEN != "New title" {
+		t.Errorf("after the rewrite, hits = %+v, %v; want the new title", hits, err)
 	}
 }
 

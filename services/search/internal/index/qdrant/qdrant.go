@@ -386,7 +386,8 @@ func (ix *Index) Query(ctx context.Context, q index.Query) ([]index.Hit, error) 
 	}
 	hits := make([]index.Hit, 0, len(res))
 	for _, p := range res {
-		hits = append(hits, index.Hit{Point: fromQdrant(p.GetPayload(), p.GetVectors()), Score: float64(p.GetScore())})
+		pt := fromQdrant(p.GetPayload(), p.GetVectors())
+		hits = append(hits, index.Hit{Payload: &pt.Payload, Sparse: pt.Sparse, Dense: pt.Dense, Score: float64(p.GetScore())})
 	}
 	return hits, nil
 }

@@ -29,10 +29,12 @@ func (e *Engine) Snippets(ctx context.Context, results []Result, q document.Quer
 		return nil, fmt.Errorf("%w: read snippets: %w", errs.ErrUnavailable, err)
 	}
 	out := make([]string, len(results))
+	var lower []byte
+	pr := probes(q)
 	for i, r := range results {
 		p := *r.Payload // the texts join a copy: the result is shared
 		p.TextZH, p.TextEN = texts[i][0], texts[i][1]
-		out[i] = Snippet(&p, q, lang)
+		out[i], lower = snippet(&p, pr, lang, lower[:0])
 	}
 	return out, nil
 }
@@ -71,39 +73,82 @@ const snippetLines = 200
 // lower-cased: analysing every line of every result would cost more than
 // the whole search, and a stem's first bytes are the word's.
 func Snippet(p *index.Payload, q document.Query, lang string) string {
-	text := Pick(lang, p.TextZH, p.TextEN)
-	seen := map[string]bool{}
-	var probes [][]byte
+	s, _ := snippet(p, probes(q), lang, nil)
+	return s
+}
+
+// probes are the distinct first four bytes of the query's terms and
+// corrections.
+func probes(q document.Query) [][]byte {
+	var out [][]byte
 	for _, t := range append(slices.Clone(q.Terms), q.Corrections...) {
-		if pr := t[:min(len(t), 4)]; !seen[pr] {
-			seen[pr] = true
-			probes = append(probes, []byte(pr))
+		if pr := []byte(t[:min(len(t), 4)]); !slices.ContainsFunc(out, func(o []byte) bool { return bytes.Equal(o, pr) }) {
+			out = append(out, pr)
 		}
 	}
-	best, bestScore := "", 0
+	return out
+}
+
+// snippet is Snippet for the query's probes, lower-casing into buf, which
+// it returns for the next.
+func snippet(p *index.Payload, probes [][]byte, lang string, buf []byte) (string, []byte) {
+	text := Pick(lang, p.TextZH, p.TextEN)
 	// Lower-casing maps line to line (it neither makes nor takes a
-	// newline), so the text's lines and its lower-cased lines are cut in
-	// step: one pass over the whole text instead of one per line.
-	lower := appendLower(nil, text)
-	for n := 0; n < snippetLines && text != ""; n++ {
-		var line string
-		var low []byte
-		line, text, _ = strings.Cut(text, "\n")
-		low, lower, _ = bytes.Cut(lower, []byte{'\n'})
-		score := 0
-		for _, pr := range probes {
-			if bytes.Contains(low, pr) {
-				score++
+	// newline), so the lower-cased text's lines number the text's. Each
+	// probe is looked for once in the whole of it, and its matches are
+	// counted once per line: a search per line per probe cost more than
+	// the search itself on short lines.
+	end := 0 // of the first snippetLines lines
+	for n := 0; n < snippetLines && end < len(text); n++ {
+		i := strings.IndexByte(text[end:], '\n')
+		if i < 0 {
+			end = len(text)
+			break
+		}
+		end += i + 1
+	}
+	lower := appendLower(buf, text[:end])
+	var ends [snippetLines]int // each lower-cased line's newline (or the end)
+	lines := 0
+	for at := 0; at < len(lower) && lines < snippetLines; lines++ {
+		i := bytes.IndexByte(lower[at:], '\n')
+		if i < 0 {
+			i = len(lower) - at
+		}
+		ends[lines] = at + i
+		at += i + 1
+	}
+	var score [snippetLines]int
+	for _, pr := range probes {
+		for at := 0; at < len(lower); {
+			i := bytes.Index(lower[at:], pr)
+			if i < 0 {
+				break
 			}
+			line, _ := slices.BinarySearch(ends[:lines], at+i)
+			score[line]++
+			// On to the next line: more matches on this one count nothing.
+			at = ends[line] + 1
 		}
-		if score > bestScore {
-			best, bestScore = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "#>*-|` ")), score
+	}
+	bestLine, bestScore := -1, 0
+	for l, sc := range score[:lines] {
+		if sc > bestScore {
+			bestLine, bestScore = l, sc
 		}
+	}
+	best := ""
+	if bestLine >= 0 {
+		for range bestLine {
+			_, text, _ = strings.Cut(text, "\n")
+		}
+		line, _, _ := strings.Cut(text, "\n")
+		best = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "#>*-|` "))
 	}
 	if best == "" {
-		return cut(Pick(lang, p.SummaryZH, p.SummaryEN), snippetRunes)
+		return cut(Pick(lang, p.SummaryZH, p.SummaryEN), snippetRunes), lower
 	}
-	return cut(best, snippetRunes)
+	return cut(best, snippetRunes), lower
 }
 
 // appendLower appends s lower-cased to b. It is strings.ToLower without

@@ -1,6 +1,8 @@
 package ranking
 
 import (
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -35,6 +37,61 @@ func TestSnippet(t *testing.T) {
 	en.TextZH, en.SummaryZH = "", ""
 	if got := Snippet(&en, document.Query{Terms: []string{"postgres"}}, "zh"); got != "Restart the POSTGRES server." {
 		t.Errorf("no Chinese text: %q, want the English line", got)
+	}
+}
+
+// TestSnippetIsTheBestLine checks Snippet against its definition, written
+// the plain way: the first of the first 200 lines holding the most probes.
+func TestSnippetIsTheBestLine(t *testing.T) {
+	plain := func(p *index.Payload, q document.Query, lang string) string {
+		text := Pick(lang, p.TextZH, p.TextEN)
+		var probes []string
+		for _, term := range append(slices.Clone(q.Terms), q.Corrections...) {
+			if pr := term[:min(len(term), 4)]; !slices.Contains(probes, pr) {
+				probes = append(probes, pr)
+			}
+		}
+		best, bestScore := "", 0
+		for n := 0; n < snippetLines && text != ""; n++ {
+			var line string
+			line, text, _ = strings.Cut(text, "\n")
+			score := 0
+			for _, pr := range probes {
+				if strings.Contains(strings.ToLower(line), pr) {
+					score++
+				}
+			}
+			if score > bestScore {
+				best, bestScore = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "#>*-|` ")), score
+			}
+		}
+		if best == "" {
+			return cut(Pick(lang, p.SummaryZH, p.SummaryEN), snippetRunes)
+		}
+		return cut(best, snippetRunes)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	pieces := []string{"a", "B", "ab", "Ab", "abc", "重启", "启动", "\n", "\n", " ", "# ", "- ", "é", "É"}
+	words := []string{"a", "ab", "abc", "abcd", "b", "重启", "启动", "é", "ab\u00e9"}
+	for range 20000 {
+		var text strings.Builder
+		for range r.IntN(60) {
+			text.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		if r.IntN(10) == 0 { // past the lines looked at
+			text.WriteString(strings.Repeat("x\n", snippetLines-2+r.IntN(4)) + "abc abcd")
+		}
+		var q document.Query
+		for range r.IntN(4) {
+			q.Terms = append(q.Terms, words[r.IntN(len(words))])
+		}
+		if r.IntN(3) == 0 {
+			q.Corrections = append(q.Corrections, words[r.IntN(len(words))])
+		}
+		p := &index.Payload{TextEN: text.String(), SummaryEN: "summary"}
+		if got, want := Snippet(p, q, "en"), plain(p, q, "en"); got != want {
+			t.Fatalf("Snippet(%q, %q) = %q, want %q", p.TextEN, q.Terms, got, want)
+		}
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,27 +177,15 @@ func engineDatabase(tb testing.TB, dataDir string) string {
 	if u, err := os.ReadFile(file); err == nil {
 		return string(u)
 	}
-	u := idleConnsClosed(sqldbtest.FreshSchema(tb))
+	// A test's stack lives until its parallel subtests end, and those wait
+	// for others: kept open, the idle pools of a whole package's waiting
+	// stacks passed PostgreSQL's 100 connections ("too many clients
+	// already"). Connections idle for a second are closed.
+	u := sqldbtest.WithParam(tb, sqldbtest.FreshSchema(tb), "pool_max_conn_idle_time", "1s")
 	if err := os.WriteFile(file, []byte(u), 0o600); err != nil {
 		tb.Fatalf("remember the stack's schema: %v", err)
 	}
 	return u
-}
-
-// idleConnsClosed has a stack's pools close connections idle for a second.
-// A test's stack lives until its parallel subtests end, and those wait for
-// others: kept open, the idle pools of a whole package's waiting stacks
-// passed PostgreSQL's 100 connections ("too many clients already").
-func idleConnsClosed(dbURL string) string {
-	const param, value = "pool_max_conn_idle_time", "1s"
-	u, err := url.Parse(dbURL)
-	if err != nil || u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return dbURL + " " + param + "=" + value // keyword/value form
-	}
-	q := u.Query()
-	q.Set(param, value)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func (o Options) logger() *slog.Logger {

@@ -50,7 +50,7 @@ func FreshSchema(tb testing.TB) string {
 	schema := "buzhoutest_" + hex.EncodeToString(b)
 	Exec(tb, base, "CREATE SCHEMA "+schema)
 	tb.Cleanup(func() { Exec(tb, base, "DROP SCHEMA "+schema+" CASCADE") })
-	return withSearchPath(tb, base, schema)
+	return WithParam(tb, base, "search_path", schema)
 }
 
 // Exec runs SQL (one statement, or several without parameters) on a
@@ -190,17 +190,20 @@ func DumpPostgres(tb testing.TB, dbURL string) []string {
 	return out
 }
 
-// withSearchPath keeps whatever options base already carries.
-func withSearchPath(tb testing.TB, base, schema string) string {
-	if !strings.HasPrefix(base, "postgres://") && !strings.HasPrefix(base, "postgresql://") {
-		return base + " search_path=" + schema // keyword/value form
+// WithParam returns the database URL with the option key set to value,
+// keeping whatever options it already carries, in its URL or keyword/value
+// form.
+func WithParam(tb testing.TB, dbURL, key, value string) string {
+	tb.Helper()
+	if !strings.HasPrefix(dbURL, "postgres://") && !strings.HasPrefix(dbURL, "postgresql://") {
+		return dbURL + " " + key + "=" + value // keyword/value form
 	}
-	u, err := url.Parse(base)
+	u, err := url.Parse(dbURL)
 	if err != nil {
 		tb.Fatalf("parse %s: %v", PostgresEnv, err)
 	}
 	q := u.Query()
-	q.Set("search_path", schema)
+	q.Set(key, value)
 	u.RawQuery = q.Encode()
 	return u.String()
 }

@@ -597,3 +597,29 @@ func TestLint(t *testing.T) {
 		})
 	}
 }
+
+// TestEmbeddingsEndpoint: an endpoint's settings, its fusion weight among
+// them, reach the services; the schema bounds the weight.
+func TestEmbeddingsEndpoint(t *testing.T) {
+	t.Parallel()
+	r := mustRender(t, defaults.with("embeddings.url=http://tei.ml:8080", "embeddings.model=bge-m3", "embeddings.dimensions=1024", "embeddings.denseWeight=0.5"))
+	cm := get[*corev1.ConfigMap](t, r, "ConfigMap", "-config")
+	for k, v := range map[string]string{
+		"EMBEDDINGS_URL": "http://tei.ml:8080", "EMBEDDINGS_MODEL": "bge-m3", "EMBEDDINGS_DIMENSIONS": "1024", "BUZHOU_SEARCH_DENSE_WEIGHT": "0.5",
+	} {
+		if cm.Data[k] != v {
+			t.Errorf("ConfigMap %s=%q, want %q", k, cm.Data[k], v)
+		}
+	}
+	if _, ok := get[*corev1.ConfigMap](t, mustRender(t, defaults), "ConfigMap", "-config").Data["BUZHOU_SEARCH_DENSE_WEIGHT"]; ok {
+		t.Errorf("the default sets BUZHOU_SEARCH_DENSE_WEIGHT; the service's own default should hold")
+	}
+	for _, w := range []string{"embeddings.denseWeight=11", "embeddings.denseWeight=-1", "embeddings.denseWeight=lots"} {
+		if _, err := render(t, defaults.with(w)); err == nil {
+			t.Errorf("%s rendered", w)
+		}
+	}
+	if _, err := render(t, defaults.with("embeddings.denseWeight=2")); err != nil {
+		t.Errorf("a whole weight: %v", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"buzhou.dev/platform/auth"
 	articlev1 "buzhou.dev/proto/gen/buzhou/article/v1"
+	searchapp "buzhou.dev/search/app"
 	"buzhou.dev/search/qdrantfake"
 )
 
@@ -519,5 +520,33 @@ func TestSearchCLI(t *testing.T) {
 	out, _, err = run("reindex")
 	if err != nil || !strings.Contains(out, "reindexed: 5 articles") {
 		t.Errorf("reindex: %v\n%s", err, out)
+	}
+}
+
+// TestSpellingWhateverTheEmbedder: misspellings are corrected against the
+// articles' vocabulary with the hashing embedder too, once a reindex has
+// learned it (the hub was empty at start-up, so nothing was learned then).
+func TestSpellingWhateverTheEmbedder(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, options{search: func(c *searchapp.Config) { c.Embedder = "hashing" }})
+	admin := newClient(t, s, testAdminKey)
+	for _, a := range searchCorpus() {
+		must(t, admin.do("POST", "/api/v1/articles", a), 201)
+	}
+	anon := newClient(t, s, "")
+	waitIndexed(t, anon, len(searchCorpus()))
+	const q = "/api/v1/resolve?q=ECONNREFUSSED+postgress+conection"
+	// Without the vocabulary, three misspelled words are too little to go on.
+	must(t, anon.do("GET", q, nil), 404)
+	must(t, admin.do("POST", "/api/v1/search:reindex", map[string]any{}), 200)
+	eventually(t, "the rebuild", func() bool {
+		st := must(t, anon.do("GET", "/api/v1/search/status", nil), 200).json(t)
+		return st["caughtUp"] == true && st["rebuilding"] == false
+	})
+	if r := must(t, anon.do("GET", q, nil), 200).json(t); r["slug"] != slugPG {
+		t.Errorf("resolved %v, want %s", r["slug"], slugPG)
+	}
+	if st := must(t, anon.do("GET", "/api/v1/search/status", nil), 200).json(t); !strings.HasPrefix(st["embeddingModel"].(string), "hash") {
+		t.Errorf("embedding model %v, want the hashing embedder still", st["embeddingModel"])
 	}
 }

@@ -80,6 +80,10 @@ type Config struct {
 	// "learned" (latent semantic analysis of the hub's own articles, the
 	// default: it measured better) or "hashing".
 	Embedder string `env:"BUZHOU_EMBEDDER, default=learned"`
+	// DenseWeight weighs the dense ranker in the fusion, the lexical one
+	// counting 1; 0 means 1, which measured best with the learned embedder.
+	// Another model may want less: measure it with make eval.
+	DenseWeight float64 `env:"BUZHOU_SEARCH_DENSE_WEIGHT, default=1"`
 	// Quiet is how long the feed must be silent for the first catch-up to
 	// count as done when the article service sends no feed head (one from
 	// before the header); with one, catching up is exact.
@@ -118,6 +122,9 @@ const minLearnArticles = 20
 // the part "search" of reg.
 func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, reg *metrics.Registry) (err error) {
 	log = log.With("service", "search")
+	if cfg.DenseWeight < 0 || cfg.DenseWeight > 10 {
+		return fmt.Errorf("BUZHOU_SEARCH_DENSE_WEIGHT=%g: use a weight from 0 to 10 (1, the default, measured best with the learned embedder)", cfg.DenseWeight)
+	}
 	shedding, err := grpcx.Shedding("search", cfg.ShedRead, cfg.ShedWrite, cfg.ShedQueueWait)
 	if err != nil {
 		return err
@@ -147,9 +154,19 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	defer articleConn.Close()
 	articles := articlev1.NewArticleServiceClient(articleConn)
 
-	emb, learned, err := openEmbedder(ctx, cfg, st, articles, log)
+	emb, err := openEmbedder(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	learned, err := openModel(ctx, st, articles, cfg.Quiet, log)
+	if err != nil {
+		return err
+	}
+	// The learned model is the embedder unless another is configured; its
+	// vocabulary corrects misspellings whatever the embedder.
+	embedsLearned := emb == nil
+	if embedsLearned {
+		emb = learned
 	}
 	idx, err := openIndex(ctx, cfg)
 	if err != nil {
@@ -175,6 +192,9 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	defer ids.Close()
 
 	params, tune := document.Default(), ranking.Default()
+	if cfg.DenseWeight != 0 {
+		tune.DenseWeight = cfg.DenseWeight
+	}
 	// Ready once the index has caught up with the feed the first time; a
 	// later reindex answers from the partial index and stays ready.
 	var caughtUp, rebuilt atomic.Bool
@@ -229,28 +249,28 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 			}},
 		))
 	unanswered := server.NewUnanswered(st, nil, log)
-	reset := idx.Reset
-	if learned != nil {
-		engine.SetSpeller(spell.New(learned.Current().Vocabulary()))
-		reset = func(ctx context.Context) error {
-			// A reindex relearns the model from the articles as they are now.
-			m, err := learn(ctx, st, articles, cfg.Quiet)
-			if err != nil {
+	engine.SetSpeller(spell.New(learned.Current().Vocabulary()))
+	relearn := func(ctx context.Context) error {
+		m, err := learn(ctx, st, articles, cfg.Quiet)
+		if err != nil {
+			return err
+		}
+		learned.Swap(m)
+		engine.SetSpeller(spell.New(m.Vocabulary()))
+		log.InfoContext(ctx, "learned a new model of the articles", "model", m.Name(), "terms", m.Terms(), "embeds", embedsLearned)
+		return nil
+	}
+	reset := func(ctx context.Context) error {
+		// A reindex relearns the model from the articles as they are now.
+		if err := relearn(ctx); err != nil {
+			return err
+		}
+		if fresh, err := idx.Prepare(ctx, index.Schema{Model: emb.Model(), Dim: emb.Dim()}); err != nil {
+			return err
+		} else if !fresh { // a new model empties the index itself
+			if err := idx.Reset(ctx); err != nil {
 				return err
 			}
-			learned.Swap(m)
-			engine.SetSpeller(spell.New(m.Vocabulary()))
-			log.InfoContext(ctx, "learned a new embedding model", "model", m.Name(), "terms", m.Terms())
-			if fresh, err := idx.Prepare(ctx, index.Schema{Model: emb.Model(), Dim: emb.Dim()}); err != nil || fresh {
-				return err // a new model empties the index; so does a failure
-			}
-			return idx.Reset(ctx)
-		}
-	}
-	emptied := reset
-	reset = func(ctx context.Context) error {
-		if err := emptied(ctx); err != nil {
-			return err
 		}
 		rebuilt.Store(true) // the catch-up that follows ranks every related list again
 		return nil
@@ -272,9 +292,10 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	if cfg.RelatedPerSecond > 0 {
 		wg.Go(func() { rel.Run(bg) })
 	}
-	if learned != nil && learned.Current().Terms() == 0 {
-		// Built by surface features (nothing to learn from at start-up):
-		// once the index holds enough articles, learn and rebuild.
+	if learned.Current().Terms() == 0 {
+		// Nothing to learn from at start-up (the learned embedder embeds by
+		// surface features meanwhile): once the index holds enough
+		// articles, learn, and rebuild if the model embeds.
 		wg.Go(func() {
 			select {
 			case <-firstCatchUp:
@@ -284,9 +305,15 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 			if n, _, err := idx.Count(bg); err != nil || n < minLearnArticles {
 				return
 			}
-			log.Info("learning an embedding model from the indexed articles and rebuilding")
-			if _, err := follower.Rebuild(bg, reset); err != nil && bg.Err() == nil {
-				log.Warn("the first embedding model could not be learned; POST /api/v1/search:reindex tries again", "err", err)
+			log.Info("learning a model from the indexed articles", "rebuild", embedsLearned)
+			var err error
+			if embedsLearned {
+				_, err = follower.Rebuild(bg, reset) // reset learns
+			} else {
+				err = relearn(bg)
+			}
+			if err != nil && bg.Err() == nil {
+				log.Warn("the first model of the articles could not be learned; POST /api/v1/search:reindex tries again", "err", err)
 			}
 		})
 	}
@@ -296,43 +323,43 @@ func Run(ctx context.Context, cfg Config, lis net.Listener, log *slog.Logger, re
 	return g.Serve(ctx, lis)
 }
 
-// openEmbedder returns the embedder the configuration names, and the
-// learned one again when it is that (it is relearned on reindex).
-func openEmbedder(ctx context.Context, cfg Config, st state.Store, articles articlev1.ArticleServiceClient, log *slog.Logger) (embed.Embedder, *embed.Learned, error) {
+// openEmbedder returns the embedder the configuration names, nil for the
+// learned one (see openModel).
+func openEmbedder(ctx context.Context, cfg Config) (embed.Embedder, error) {
 	switch {
 	case cfg.EmbeddingsURL != "":
-		e, err := embed.NewHTTP(ctx, embed.HTTPConfig{URL: cfg.EmbeddingsURL, Model: cfg.EmbeddingsModel, APIKey: cfg.EmbeddingsAPIKey, Dim: cfg.EmbeddingsDim})
-		return e, nil, err
+		return embed.NewHTTP(ctx, embed.HTTPConfig{URL: cfg.EmbeddingsURL, Model: cfg.EmbeddingsModel, APIKey: cfg.EmbeddingsAPIKey, Dim: cfg.EmbeddingsDim})
 	case cfg.Embedder == "hashing":
-		return embed.NewHashing(0), nil, nil
+		return embed.NewHashing(0), nil
 	case cfg.Embedder != "learned" && cfg.Embedder != "":
-		return nil, nil, fmt.Errorf("BUZHOU_EMBEDDER=%q: use learned (the default) or hashing, or set EMBEDDINGS_URL for an embeddings endpoint", cfg.Embedder)
+		return nil, fmt.Errorf("BUZHOU_EMBEDDER=%q: use learned (the default) or hashing, or set EMBEDDINGS_URL for an embeddings endpoint", cfg.Embedder)
 	}
+	return nil, nil
+}
+
+// openModel returns the model learned from the hub's articles: the stored
+// one, or one learned now (it is relearned on reindex).
+func openModel(ctx context.Context, st state.Store, articles articlev1.ArticleServiceClient, quiet time.Duration, log *slog.Logger) (*embed.Learned, error) {
 	data, err := st.Model(ctx, learnedModelName)
 	if err == nil {
 		m, err := embed.UnmarshalModel(data)
 		if err == nil {
-			return m2e(m)
+			return embed.NewLearned(m), nil
 		}
-		log.Warn("the stored embedding model is damaged; learning a new one", "err", err)
+		log.Warn("the stored model of the articles is damaged; learning a new one", "err", err)
 	} else if !errors.Is(err, errs.ErrNotFound) {
-		return nil, nil, fmt.Errorf("read the learned embedding model: %w", err)
+		return nil, fmt.Errorf("read the learned model of the articles: %w", err)
 	}
 	// None yet: learn from the articles there are. On a new hub, or when the
-	// article service is not up yet, embed by surface features for now: the
-	// first catch-up then learns and rebuilds (see Run).
-	m, err := learn(ctx, st, articles, cfg.Quiet)
+	// article service is not up yet, the model is empty for now (it embeds
+	// by surface features): the first catch-up then learns (see Run).
+	m, err := learn(ctx, st, articles, quiet)
 	if err != nil {
-		log.Warn("no embedding model could be learned yet; embedding by surface features until the first catch-up", "err", err)
+		log.Warn("no model of the articles could be learned yet; the first catch-up tries again (from 20 articles), and so does a reindex", "err", err)
 		m, _ = embed.Learn(nil, embed.LearnConfig{})
 	}
-	log.Info("embedding model", "model", m.Name(), "terms", m.Terms())
-	return m2e(m)
-}
-
-func m2e(m *embed.Model) (embed.Embedder, *embed.Learned, error) {
-	l := embed.NewLearned(m)
-	return l, l, nil
+	log.Info("model of the articles", "model", m.Name(), "terms", m.Terms())
+	return embed.NewLearned(m), nil
 }
 
 // learn learns a model from every public article in the feed and stores it.

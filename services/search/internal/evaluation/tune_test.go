@@ -35,24 +35,25 @@ func TestTune(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	var emb embed.Embedder = embed.NewHashing(0)
-	var speller *spell.Speller
 	params, tune := document.Default(), ranking.Default()
+	// As in the service, the model is learned whatever the embedder: its
+	// vocabulary corrects misspellings.
+	var units []string
+	for _, a := range c.Articles {
+		units = append(units, document.LearningUnits(a)...)
+	}
+	cfg := embed.LearnConfig{}
+	fmt.Sscanf(os.Getenv("BUZHOU_TUNE_LSA"), "%d,%d,%g", &cfg.Dim, &cfg.HashDim, &cfg.Surface)
+	cfg.HashDim = max(cfg.HashDim, 0)
+	m, err := embed.Learn(units, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	speller := spell.New(m.Vocabulary())
+	var emb embed.Embedder = embed.NewHashing(0)
 	if os.Getenv("BUZHOU_TUNE_EMBED") == "lsa" {
-		var units []string
-		for _, a := range c.Articles {
-			units = append(units, document.LearningUnits(a)...)
-		}
-		cfg := embed.LearnConfig{}
-		fmt.Sscanf(os.Getenv("BUZHOU_TUNE_LSA"), "%d,%d,%g", &cfg.Dim, &cfg.HashDim, &cfg.Surface)
-		cfg.HashDim = max(cfg.HashDim, 0)
-		m, err := embed.Learn(units, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
 		fmt.Printf("learned %s: %d units, %d terms\n", m.Name(), len(units), m.Terms())
 		emb = embed.NewLearned(m)
-		speller = spell.New(m.Vocabulary())
 	}
 	if w := os.Getenv("BUZHOU_TUNE_FIELDS"); w != "" {
 		fw := &params.Weights

@@ -1,8 +1,9 @@
 // Package spell corrects misspelled query terms against the vocabulary of
-// the hub's own articles (the learned embedder's): a term the articles do
-// not use is replaced by the known term closest to it, by shared character
-// trigrams first and edit distance second, so "ECONNREFUSSED" also searches
-// for "econnrefused" and "authetication" for "authentication".
+// the hub's own articles (the learned model's, whatever the embedder): a
+// term the articles do not use is replaced by the known term closest to it,
+// by shared character trigrams first and edit distance second, so
+// "ECONNREFUSSED" also searches for "econnrefused" and "authetication" for
+// "authentication".
 package spell
 
 import (

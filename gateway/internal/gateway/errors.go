@@ -70,7 +70,7 @@ func transportLimit(st *status.Status) bool {
 }
 
 var (
-	queryParseError = regexp.MustCompile(`^parsing field "([^"]+)": (?:strconv\.\w+: parsing "(.*)": )?(.*)$`)
+	queryParseError = regexp.MustCompile(`^parsing field "([^"]+)": (?:strconv\.(\w+): parsing "(.*)": )?(.*)$`)
 	protoPrefix     = regexp.MustCompile(`^proto:\s*(?:syntax error )?(?:\(line \d+:\d+\): )?`)
 )
 
@@ -79,11 +79,23 @@ var (
 // fix it; messages from the services pass unchanged.
 func explainDecodeError(msg string) string {
 	if m := queryParseError.FindStringSubmatch(msg); m != nil {
-		name := lowerCamel(m[1])
-		if m[2] != "" || strings.Contains(m[3], "invalid syntax") {
-			return fmt.Sprintf("query parameter %s: %q is not a valid value; give a whole number", name, m[2])
+		name, parse, value, why := lowerCamel(m[1]), m[2], m[3], m[4]
+		want := "a whole number"
+		switch parse {
+		case "ParseBool":
+			want = "true or false"
+		case "ParseFloat":
+			want = "a number"
 		}
-		return fmt.Sprintf("query parameter %s: %s", name, m[3])
+		switch {
+		case strings.Contains(why, "out of range") && strings.HasPrefix(value, "-"):
+			return fmt.Sprintf("query parameter %s: %s is too small a number; give a larger one", name, value)
+		case strings.Contains(why, "out of range"):
+			return fmt.Sprintf("query parameter %s: %s is too large a number; give a smaller one", name, value)
+		case value != "" || strings.Contains(why, "invalid syntax"):
+			return fmt.Sprintf("query parameter %s: %q is not a valid value; give %s", name, value, want)
+		}
+		return fmt.Sprintf("query parameter %s: %s", name, why)
 	}
 	if loc := protoPrefix.FindStringIndex(msg); loc != nil {
 		detail := msg[loc[1]:]

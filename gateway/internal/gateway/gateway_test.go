@@ -154,6 +154,10 @@ func TestExplainDecodeError(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ in, want string }{
 		{`parsing field "page_size": strconv.ParseInt: parsing "abc": invalid syntax`, `query parameter pageSize: "abc" is not a valid value; give a whole number`},
+		{`parsing field "page": strconv.ParseInt: parsing "999999999999": value out of range`, `query parameter page: 999999999999 is too large a number; give a smaller one`},
+		{`parsing field "page": strconv.ParseInt: parsing "-999999999999": value out of range`, `query parameter page: -999999999999 is too small a number; give a larger one`},
+		{`parsing field "min_score": strconv.ParseFloat: parsing "lots": invalid syntax`, `query parameter minScore: "lots" is not a valid value; give a number`},
+		{`parsing field "from_head": strconv.ParseBool: parsing "maybe": invalid syntax`, `query parameter fromHead: "maybe" is not a valid value; give true or false`},
 		{`proto: syntax error (line 1:10): unexpected token "str"`, `the request body is not valid: unexpected token "str"; send a JSON object with the fields in /openapi.json`},
 		{`proto: (line 1:49): invalid google.protobuf.Timestamp value "tomorrow"`, `the request body is not valid: invalid google.protobuf.Timestamp value "tomorrow"; times are RFC 3339 in UTC, e.g. 2026-12-31T00:00:00Z`},
 		{`proto: (line 1:2): unknown field "colour"`, `the request body is not valid: unknown field "colour"; send a JSON object with the fields in /openapi.json`},
